@@ -1,0 +1,216 @@
+"""Training and evaluation of zoo image classifiers on named data sets or image folders."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+import zoo
+from zoo import data
+from zoo.data.pipeline import make_pipeline, split_validation
+from zoo.registry import constructor_config, get_entry
+from zoo.weights import BEST_WEIGHTS, LAST_WEIGHTS, RUN_CONFIG, load_weights, resolve_weights
+from training.optim import make_optimizer, make_schedule
+from training.run_dir import RESULTS, TENSORBOARD, RunLogger, environment, write_json
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Hyper-parameters of one classification run (every field is a CLI flag of ``zoo train``)."""
+
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    schedule: str = "cosine"
+    weight_decay: float = 0.0
+    validation_split: float = 0.1
+    max_train_examples: int | None = None
+    augment: bool = True
+    seed: int = 0
+    verbose: int | str = "auto"
+
+    def validate(self) -> None:
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
+        if self.max_train_examples is not None and self.max_train_examples < 1:
+            raise ValueError(f"max_train_examples must be positive. Received: {self.max_train_examples}")
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What a run produced: its directory, the model with its best weights, and the metrics."""
+
+    run_dir: Path
+    model: keras.Model
+    history: dict[str, list[float]]
+    test: dict[str, float]
+
+
+def _compile(model: keras.Model, optimizer=None) -> None:
+    model.compile(
+        optimizer=optimizer or "adam",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+
+
+def build_for_dataset(name: str, spec: data.DatasetSpec, overrides: dict[str, Any] | None = None) -> keras.Model:
+    """Creates model ``name`` fitted to a data set's shapes, classes and pixel statistics.
+
+    ``overrides`` win over what the data set implies.
+    """
+    entry = get_entry(name)
+    if entry.task != "image_classification":
+        raise ValueError(f"{name} is a {entry.task} model; this trainer handles image_classification.")
+    return zoo.create(name, **{**spec.model_overrides(), **(overrides or {})})
+
+
+def _default_run_dir(model_name: str, dataset: str) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{model_name}-{Path(dataset).name}-{stamp}"
+
+
+def train(
+    model_name: str,
+    dataset: str,
+    *,
+    config: TrainConfig | None = None,
+    out: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> TrainResult:
+    """Trains a registered classifier and writes a run directory.
+
+    The run directory holds ``config.json`` (model config, data source,
+    hyper-parameters, versions), ``best.weights.h5`` (best validation
+    accuracy), ``last.weights.h5``, ``history.json`` and ``curves.png``
+    (updated every epoch), ``tensorboard/`` and ``results.json`` (test metrics
+    of the best weights).
+
+    Args:
+        model_name: a registered image classifier (``zoo.list_models()``).
+        dataset: ``mnist``, ``fashion_mnist``, ``cifar10`` or a folder of images.
+        config: hyper-parameters; defaults to :class:`TrainConfig()`.
+        out: run directory; defaults to ``runs/<model>-<dataset>-<time>``.
+        overrides: model constructor overrides (``{"dropout": 0.1}``).
+
+    Returns:
+        A :class:`TrainResult`.
+
+    Raises:
+        ValueError: unknown model or data set, bad hyper-parameters or overrides.
+        FileExistsError: ``out`` already holds a finished run.
+    """
+    config = config or TrainConfig()
+    config.validate()
+    spec, train_split = data.load(dataset, "train")
+    model = build_for_dataset(model_name, spec, overrides)  # validates name and overrides early
+    run_dir = Path(out) if out else _default_run_dir(model_name, dataset)
+    if (run_dir / RESULTS).exists():
+        raise FileExistsError(f"{run_dir} already holds a finished run; choose another --out.")
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    keras.utils.set_random_seed(config.seed)
+    train_split, val_split = split_validation(train_split, config.validation_split, seed=config.seed)
+    if config.max_train_examples is not None:
+        keep = min(config.max_train_examples, len(train_split))
+        train_split = data.Split(train_split.images[:keep], train_split.labels[:keep], train_split.source)
+
+    steps = -(-len(train_split) // config.batch_size)
+    optimizer = make_optimizer(
+        config.optimizer, make_schedule(config.schedule, config.lr, steps * config.epochs), config.weight_decay
+    )
+    _compile(model, optimizer)
+    write_json(
+        run_dir / RUN_CONFIG,
+        {
+            "model": model_name,
+            "model_config": constructor_config(model),
+            "dataset": dataset,
+            "data_source": train_split.source,
+            "examples": {"train": len(train_split), "validation": len(val_split) if val_split else 0},
+            "training": dataclasses.asdict(config),
+            "environment": environment(),
+        },
+    )
+    train_ds = make_pipeline(spec, train_split.images, train_split.labels, batch_size=config.batch_size,
+                             training=True, augment=config.augment, seed=config.seed)
+    val_ds = (
+        make_pipeline(spec, val_split.images, val_split.labels, batch_size=config.batch_size, training=False)
+        if val_split is not None
+        else None
+    )
+    monitor = "val_accuracy" if val_ds is not None else "accuracy"
+    run_logger = RunLogger(run_dir)
+    callbacks = [
+        keras.callbacks.ModelCheckpoint(run_dir / BEST_WEIGHTS, monitor=monitor, mode="max",
+                                        save_best_only=True, save_weights_only=True),
+        keras.callbacks.ModelCheckpoint(run_dir / LAST_WEIGHTS, save_weights_only=True),
+        keras.callbacks.TensorBoard(run_dir / TENSORBOARD, write_graph=False),
+        keras.callbacks.TerminateOnNaN(),
+        run_logger,
+    ]
+    logger.info("Training %s on %s (%d examples from %s) into %s", model_name, dataset, len(train_split),
+                train_split.source, run_dir)
+    started = time.perf_counter()
+    model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=callbacks, verbose=config.verbose)
+    seconds = time.perf_counter() - started
+
+    load_weights(model, run_dir / BEST_WEIGHTS)
+    test = evaluate_model(model, dataset)
+    history = run_logger.history
+    best_epoch = int(np.nanargmax(history[monitor])) + 1 if history.get(monitor) else None
+    write_json(run_dir / RESULTS, {"test": test, "best_epoch": best_epoch, "monitor": monitor,
+                                   "train_seconds": round(seconds, 1),
+                                   "train_examples_per_second": round(len(train_split) * config.epochs / seconds, 1)})
+    return TrainResult(run_dir, model, history, test)
+
+
+def evaluate_model(model: keras.Model, dataset: str, *, batch_size: int = 256) -> dict[str, float | int | str]:
+    """Evaluates a built classifier on the test split of ``dataset``."""
+    spec, test_split = data.load(dataset, "test")
+    expected = tuple(model.input_shape[1:])
+    if expected != tuple(spec.input_shape) or model.output_shape[-1] != spec.num_classes:
+        raise ValueError(
+            f"{model.name} takes {expected} and predicts {model.output_shape[-1]} classes, but {dataset} has "
+            f"images of {tuple(spec.input_shape)} and {spec.num_classes} classes."
+        )
+    if not getattr(model, "compiled", False):
+        _compile(model)
+    ds = make_pipeline(spec, test_split.images, test_split.labels, batch_size=batch_size, training=False)
+    loss, accuracy = model.evaluate(ds, verbose=0)
+    return {"accuracy": float(accuracy), "loss": float(loss), "examples": len(test_split), "source": test_split.source}
+
+
+def evaluate(model_name: str, weights: str | Path, dataset: str, *, batch_size: int = 256) -> dict[str, Any]:
+    """Loads ``weights`` (a ``.weights.h5`` file or a run directory) into ``model_name`` and evaluates it.
+
+    A run directory's ``config.json`` (beside the weights) rebuilds the exact
+    model that was trained; otherwise the model is fitted to ``dataset``.
+
+    Returns:
+        ``{"accuracy", "loss", "examples", "source"}`` on the test split.
+
+    Example:
+        >>> evaluate("lenet5", "runs/lenet5-mnist", "mnist")  # doctest: +SKIP
+        {'accuracy': 0.9912, 'loss': 0.028, 'examples': 10000, 'source': '...'}
+    """
+    weights_file, run_config = resolve_weights(weights)
+    if run_config is not None:
+        if run_config.get("model") != model_name:
+            raise ValueError(f"{weights_file} was trained for {run_config.get('model')!r}, not {model_name!r}.")
+        model = zoo.create(model_name, **run_config["model_config"])
+    else:
+        model = build_for_dataset(model_name, data.get_spec(dataset))
+    load_weights(model, weights_file)
+    return evaluate_model(model, dataset, batch_size=batch_size)

@@ -1,0 +1,161 @@
+"""The ``zoo`` command. Thin: each subcommand calls a public Python function."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _parse_override(text: str) -> tuple[str, Any]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"--set takes KEY=VALUE (VALUE as JSON). Received: {text!r}")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw  # a bare string such as activation=relu
+    return key, value
+
+
+def _print_json(payload: Any) -> None:
+    print(json.dumps(payload, indent=2, default=str))
+
+
+def cmd_list(args) -> int:
+    import zoo
+
+    names = zoo.list_models(args.pattern)
+    if args.json:
+        from zoo.registry import get_entry
+
+        _print_json([{"name": n, "task": get_entry(n).task, "description": get_entry(n).description} for n in names])
+    else:
+        from zoo.registry import get_entry
+
+        width = max((len(n) for n in names), default=0)
+        for n in names:
+            print(f"{n:<{width}}  {get_entry(n).description}")
+    return 0
+
+
+def cmd_info(args) -> int:
+    import zoo
+
+    details = zoo.info(args.name)
+    if args.json:
+        _print_json(details)
+        return 0
+    for key in ("name", "family", "task", "dataset", "description", "input_shape", "output_shape", "parameters"):
+        print(f"{key:>12}: {details[key]}")
+    print(f"{'config':>12}: {json.dumps(details['config'])}")
+    print(f"{'signatures':>12}: {', '.join(details['signatures'])}")
+    print(f"{'weights':>12}: {', '.join(details['weights']) or '(none published yet)'}")
+    return 0
+
+
+def cmd_datasets(args) -> int:
+    from zoo import data
+
+    for name in data.list_datasets():
+        spec = data.get_spec(name)
+        print(f"{name:<14} {tuple(spec.input_shape)} {spec.num_classes} classes")
+    print(f"data directory (KZOO_DATA_DIR): {data.data_dir()}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from training import TrainConfig, train
+
+    config = TrainConfig(
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
+        schedule=args.schedule, weight_decay=args.weight_decay, validation_split=args.validation_split,
+        max_train_examples=args.max_train_examples, augment=not args.no_augment, seed=args.seed,
+        verbose=2 if args.quiet else "auto",
+    )
+    result = train(args.name, args.dataset, config=config, out=args.out, overrides=dict(args.set))
+    summary = {"run_dir": str(result.run_dir), "test": result.test}
+    _print_json(summary) if args.json else print(
+        f"run directory: {result.run_dir}\ntest accuracy: {result.test['accuracy']:.4f} "
+        f"(error {100 * (1 - result.test['accuracy']):.2f}%) on {result.test['examples']} examples"
+    )
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from training import evaluate
+
+    metrics = evaluate(args.name, args.weights, args.dataset, batch_size=args.batch_size)
+    if args.json:
+        _print_json(metrics)
+    else:
+        print(f"accuracy {metrics['accuracy']:.4f}  loss {metrics['loss']:.4f}  on {metrics['examples']} test examples")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zoo", description="kzoo: pick a model by name, train it, evaluate it, serve it.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress messages (data sources, files)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("list", help="list registered models (wildcards allowed)")
+    p.add_argument("pattern", nargs="?", default=None, help='e.g. "resnet*"')
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(fn=cmd_list)
+
+    p = sub.add_parser("info", help="describe a model: task, input, parameters, default config")
+    p.add_argument("name")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(fn=cmd_info)
+
+    p = sub.add_parser("datasets", help="list the named data sets and the data directory")
+    p.set_defaults(fn=cmd_datasets)
+
+    p = sub.add_parser("train", help="train a classifier and write a run directory")
+    p.add_argument("name", help="registered model name")
+    p.add_argument("--dataset", required=True, help="mnist, fashion_mnist, cifar10, or a folder with one subfolder per class")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--optimizer", default="adam", choices=["sgd", "adam", "adamw", "rmsprop"])
+    p.add_argument("--schedule", default="cosine", choices=["cosine", "constant", "step"])
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--validation-split", type=float, default=0.1, help="held-out fraction of train for best-checkpoint selection")
+    p.add_argument("--max-train-examples", type=int, default=None, help="train on a subset (quick runs)")
+    p.add_argument("--no-augment", action="store_true", help="turn off the data set's standard augmentation")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", action="append", type=_parse_override, default=[], metavar="KEY=VALUE",
+                   help="model override, VALUE as JSON (repeatable): --set dropout=0.1")
+    p.add_argument("--out", default=None, help="run directory (default runs/<model>-<dataset>-<time>)")
+    p.add_argument("--quiet", action="store_true", help="one line per epoch instead of progress bars")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(fn=cmd_train)
+
+    p = sub.add_parser("evaluate", help="evaluate weights on a test split")
+    p.add_argument("name")
+    p.add_argument("--weights", required=True, help="a .weights.h5 file or a run directory")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(fn=cmd_evaluate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.fn(args)
+    except (ValueError, FileNotFoundError, FileExistsError) as err:
+        print(f"zoo {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

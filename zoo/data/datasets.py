@@ -1,0 +1,229 @@
+"""Named image-classification data sets, loaded from the first source that works.
+
+Order for a named set: tensorflow-datasets' prepared data (no download), the
+offline copies (``KZOO_DATA_DIR`` and system locations), then a
+tensorflow-datasets download unless ``KZOO_OFFLINE=1``. The source used is
+logged and returned, so reports can say where the data came from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from zoo.data import sources
+from zoo.data.settings import data_dir, offline_only
+from zoo.registry import suggest
+
+logger = logging.getLogger(__name__)
+
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+SPLITS = ("train", "test")
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSpec:
+    """What a data set is: shapes, classes, pixel statistics and augmentation.
+
+    Attributes:
+        name: data set name (tensorflow-datasets' name for the named sets).
+        input_shape: (height, width, channels).
+        class_names: one name per label.
+        mean, std: per-channel statistics of the training pixels in [0, 1].
+        augment: ``"crop_flip"`` (pad 4, random crop, horizontal flip) or None.
+    """
+
+    name: str
+    input_shape: tuple[int, int, int]
+    class_names: tuple[str, ...]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    augment: str | None = None
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def model_overrides(self) -> dict:
+        """Constructor arguments fitting a zoo image classifier to this data."""
+        scalar = len(self.mean) == 1
+        return {
+            "input_shape": list(self.input_shape),
+            "num_classes": self.num_classes,
+            "input_mean": self.mean[0] if scalar else list(self.mean),
+            "input_std": self.std[0] if scalar else list(self.std),
+        }
+
+
+@dataclasses.dataclass
+class Split:
+    """One split in memory: uint8 images (N, H, W, C), int64 labels (N,), and where it came from."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def _idx_offline(*folders: Callable[[], Path]):
+    def load(split: str) -> tuple[tuple[np.ndarray, np.ndarray], str]:
+        tried = []
+        for folder in folders:
+            directory = folder()
+            try:
+                return sources.load_idx_split(directory, split), f"offline idx files in {directory}"
+            except sources.SourceUnavailable as err:
+                tried.append(str(err))
+        raise sources.SourceUnavailable("; ".join(tried))
+
+    return load
+
+
+def _cifar10_offline(split: str):
+    directory = data_dir() / "cifar10" / split
+    return sources.load_class_folders(directory, CIFAR10_CLASSES), f"offline JPEG copy in {directory} (lossy re-encoding)"
+
+
+_NAMED = {
+    "mnist": (
+        DatasetSpec("mnist", (28, 28, 1), tuple(str(i) for i in range(10)), (0.1307,), (0.3081,)),
+        _idx_offline(lambda: data_dir() / "mnist"),
+    ),
+    "fashion_mnist": (
+        DatasetSpec(
+            "fashion_mnist",
+            (28, 28, 1),
+            ("t-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot"),
+            (0.2860,),
+            (0.3530,),
+        ),
+        _idx_offline(lambda: data_dir() / "fashion_mnist", lambda: data_dir() / "fashion-mnist", lambda: DEBIAN_FASHION_MNIST),
+    ),
+    "cifar10": (
+        DatasetSpec("cifar10", (32, 32, 3), tuple(CIFAR10_CLASSES), (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), "crop_flip"),
+        _cifar10_offline,
+    ),
+}
+
+
+def list_datasets() -> list[str]:
+    """Names accepted by :func:`load` (a folder path is accepted as well)."""
+    return sorted(_NAMED)
+
+
+def _check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise ValueError(f"Unknown split {split!r}; expected one of {SPLITS}.")
+
+
+def get_spec(name: str) -> DatasetSpec:
+    """Returns the spec of a named data set or of an image folder (see :func:`load`)."""
+    if name in _NAMED:
+        return _NAMED[name][0]
+    if Path(name).expanduser().is_dir():
+        return load_folder(name, "train")[0]
+    close = suggest(name, list(_NAMED))
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise ValueError(
+        f"Unknown dataset {name!r}.{hint} Known: {', '.join(list_datasets())}, or a folder of images "
+        f"with one subfolder per class."
+    )
+
+
+def load(name: str, split: str) -> tuple[DatasetSpec, Split]:
+    """Loads one split of a named data set or image folder into memory.
+
+    Args:
+        name: ``mnist``, ``fashion_mnist``, ``cifar10``, or a folder path (see :func:`load_folder`).
+        split: ``"train"`` or ``"test"``.
+
+    Returns:
+        ``(spec, split)``; ``split.source`` says where the data came from.
+
+    Raises:
+        ValueError: unknown name or split, or no source could provide the data
+            (the message lists what was tried).
+    """
+    _check_split(split)
+    if name not in _NAMED:
+        if Path(name).expanduser().is_dir():
+            return load_folder(name, split)
+        get_spec(name)  # raises the unknown-dataset error
+    spec, offline = _NAMED[name]
+    attempts = [
+        ("tensorflow-datasets (prepared)", lambda: (sources.load_tfds(name, split, download=False), "tensorflow-datasets")),
+        ("offline copy", lambda: offline(split)),
+    ]
+    if not offline_only():
+        attempts.append(("tensorflow-datasets (download)", lambda: (sources.load_tfds(name, split, download=True), "tensorflow-datasets (downloaded)")))
+    tried = []
+    for label, attempt in attempts:
+        try:
+            (images, labels), where = attempt()
+        except sources.SourceUnavailable as err:
+            tried.append(f"{label}: {err}")
+            continue
+        logger.info("Loaded %s[%s]: %d examples from %s", name, split, len(labels), where)
+        return spec, Split(images, labels, where)
+    raise ValueError(
+        f"No source could load {name}[{split}]. Put the data in KZOO_DATA_DIR (now {data_dir()}) "
+        f"in the format described in the README. Tried:\n  " + "\n  ".join(tried)
+    )
+
+
+def load_folder(path: str, split: str, *, image_size: tuple[int, int] | None = None) -> tuple[DatasetSpec, Split]:
+    """Loads a user folder of images, one subfolder per class, through Keras.
+
+    ``path/train/<class>/*`` and ``path/test/<class>/*`` are used when they
+    exist; otherwise ``path/<class>/*`` is split 80/20 (seed 1337) into train
+    and test. Pixel statistics come from the training images.
+
+    Args:
+        path: the folder.
+        split: ``"train"`` or ``"test"``.
+        image_size: (height, width) to resize to; defaults to the first image's size.
+    """
+    import keras
+
+    _check_split(split)
+    root = Path(path).expanduser()
+    if image_size is None:
+        first = next((p for p in sorted(root.rglob("*")) if p.suffix.lower() in sources.IMAGE_SUFFIXES), None)
+        if first is None:
+            raise ValueError(f"{root} holds no images ({', '.join(sources.IMAGE_SUFFIXES)}).")
+        from PIL import Image
+
+        with Image.open(first) as im:
+            image_size = (im.height, im.width)
+
+    def read(directory: Path, subset: str | None):
+        ds = keras.utils.image_dataset_from_directory(
+            directory, image_size=image_size, batch_size=None, shuffle=subset is not None, seed=1337,
+            validation_split=0.2 if subset else None, subset=subset, verbose=False,
+        )
+        pairs = list(ds.as_numpy_iterator())
+        images = np.stack([p[0] for p in pairs]).round().clip(0, 255).astype(np.uint8)
+        return ds.class_names, images, np.asarray([p[1] for p in pairs], dtype=np.int64)
+
+    if (root / "train").is_dir() and (root / "test").is_dir():
+        class_names, train_x, _ = read(root / "train", None)
+        chosen = read(root / split, None)
+    else:
+        class_names, train_x, _ = read(root, "training")
+        chosen = read(root, "training" if split == "train" else "validation")
+    pixels = train_x.reshape(-1, train_x.shape[-1]).astype(np.float64) / 255.0
+    spec = DatasetSpec(
+        name=str(root),
+        input_shape=tuple(int(d) for d in train_x.shape[1:]),
+        class_names=tuple(class_names),
+        mean=tuple(float(m) for m in pixels.mean(0)),
+        std=tuple(float(s) for s in pixels.std(0) + 1e-6),
+    )
+    return spec, Split(chosen[1], chosen[2], f"image folder {root}")

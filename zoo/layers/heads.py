@@ -1,0 +1,31 @@
+"""Task heads shared by the families."""
+
+from __future__ import annotations
+
+import keras
+
+
+def classification_head(x, num_classes: int, *, dropout: float = 0.0, pooling: str | None = "avg"):
+    """Pools (or flattens) features and returns class logits from a Dense layer named ``predictions``.
+
+    Args:
+        x: feature tensor, (batch, h, w, c) or (batch, features).
+        num_classes: int. Number of output logits.
+        dropout: float. Dropout rate before the classifier. Defaults to 0.
+        pooling: ``"avg"``, ``"max"``, ``"flatten"`` or None (x is already flat).
+
+    Returns:
+        Logits, (batch, num_classes). Models output logits; serving adds the softmax.
+    """
+    pools = {
+        "avg": keras.layers.GlobalAveragePooling2D,
+        "max": keras.layers.GlobalMaxPooling2D,
+        "flatten": keras.layers.Flatten,
+    }
+    if pooling is not None:
+        if pooling not in pools:
+            raise ValueError(f"pooling must be one of {sorted(pools)} or None. Received: pooling={pooling!r}")
+        x = pools[pooling](name="pool")(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="head_dropout")(x)
+    return keras.layers.Dense(num_classes, name="predictions")(x)

@@ -1,0 +1,227 @@
+"""The model registry: named variants, wildcard listing, creation with overrides.
+
+A family module registers each variant with :func:`register_model` on a small
+function that forwards its arguments (merged with the caller's overrides) to
+the family's model class, as timm does::
+
+    @register_model("lenet5", task="image_classification", dataset="mnist")
+    def lenet5(**overrides):
+        return LeNet(**{**LENET5, **overrides})
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import fnmatch
+import inspect
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from zoo.tasks import get_task
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelEntry:
+    """One registered variant.
+
+    Attributes:
+        name: registry name (``lenet5``).
+        family: family module name (``lenet``).
+        task: task name, see :mod:`zoo.tasks`.
+        builder: function building the model from keyword overrides.
+        dataset: the dataset the variant's defaults are made for.
+        description: first line of the builder's docstring.
+    """
+
+    name: str
+    family: str
+    task: str
+    builder: Callable[..., Any]
+    dataset: str | None
+    description: str
+
+
+_REGISTRY: dict[str, ModelEntry] = {}
+
+
+def register_model(
+    name: str, *, task: str, dataset: str | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Registers a variant builder under ``name``.
+
+    Args:
+        name: str. Unique lowercase registry name.
+        task: str. A task known to :mod:`zoo.tasks`.
+        dataset: str or None. Dataset the default configuration targets.
+
+    Returns:
+        The decorator; it returns the function unchanged.
+
+    Raises:
+        ValueError: if the name is taken, malformed or the task unknown.
+    """
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+        raise ValueError(f"Model names are lowercase_with_underscores. Received: name={name!r}")
+    get_task(task)  # validates the task name
+
+    def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
+        if name in _REGISTRY:
+            raise ValueError(f"Model {name!r} is already registered by {_REGISTRY[name].family}.")
+        doc = inspect.getdoc(fn) or ""
+        _REGISTRY[name] = ModelEntry(
+            name=name,
+            family=fn.__module__.rsplit(".", 1)[-1],
+            task=task,
+            builder=fn,
+            dataset=dataset,
+            description=doc.splitlines()[0] if doc else "",
+        )
+        return fn
+
+    return decorator
+
+
+def _natural_key(name: str) -> list[Any]:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def _ensure_families_loaded() -> None:
+    import zoo.models  # noqa: F401  (importing registers every family)
+
+
+def list_models(pattern: str | None = None, *, task: str | None = None) -> list[str]:
+    """Lists registered model names, naturally sorted.
+
+    Args:
+        pattern: str or None. A shell-style wildcard (``"res*"``); None lists all.
+        task: str or None. Keep only models of this task.
+
+    Returns:
+        The matching names (``resnet20`` before ``resnet110``).
+
+    Example:
+        >>> list_models("lenet5*")
+        ['lenet5', 'lenet5_caffe']
+    """
+    _ensure_families_loaded()
+    names = [
+        n
+        for n, e in _REGISTRY.items()
+        if (pattern is None or fnmatch.fnmatch(n, pattern)) and (task is None or e.task == task)
+    ]
+    return sorted(names, key=_natural_key)
+
+
+def suggest(name: str, choices: list[str], n: int = 3) -> list[str]:
+    """Closest choices to a mistyped name: prefix matches first, then similar spellings."""
+    prefixed = sorted((c for c in choices if c.startswith(name) or name.startswith(c)), key=_natural_key)
+    similar = difflib.get_close_matches(name, choices, n=n, cutoff=0.6)
+    return list(dict.fromkeys(prefixed + similar))[:n]
+
+
+def get_entry(name: str) -> ModelEntry:
+    """Returns the registry entry for ``name``.
+
+    Raises:
+        ValueError: for an unknown name, listing the closest registered names.
+    """
+    _ensure_families_loaded()
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    close = suggest(name, list(_REGISTRY))
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise ValueError(
+        f"Unknown model {name!r}.{hint} `zoo list` (or zoo.list_models()) shows all "
+        f"{len(_REGISTRY)} registered models."
+    )
+
+
+def create(name: str, *, weights: str | None = None, **overrides: Any):
+    """Builds the registered model ``name``.
+
+    Args:
+        name: str. A registered name (see :func:`list_models`).
+        weights: str or None. A ``.weights.h5`` file or a run directory of
+            ``zoo train`` to load; None keeps the random initialisation.
+        **overrides: constructor arguments replacing the variant's defaults
+            (``num_classes=100``, ``input_shape=(64, 64, 3)``).
+
+    Returns:
+        A ``keras.Model``.
+
+    Raises:
+        ValueError: unknown name, unknown override or invalid value.
+
+    Example:
+        >>> model = create("lenet_300_100", num_classes=5)
+        >>> model.output_shape
+        (None, 5)
+    """
+    entry = get_entry(name)
+    try:
+        model = entry.builder(**overrides)
+        unknown = sorted(set(overrides) - set(model.get_config()))
+    except TypeError as err:
+        # A constructor rejecting a keyword: name the argument and what is accepted.
+        match = re.search(r"unexpected keyword argument '(\w+)'", str(err))
+        if not match:
+            raise
+        unknown = [match.group(1)]
+    if unknown:
+        accepted = ", ".join(sorted(default_config(name)))
+        raise ValueError(f"{name} does not accept the override(s) {', '.join(map(repr, unknown))}. Accepted: {accepted}.")
+    if weights is not None:
+        from zoo.weights import load_weights
+
+        load_weights(model, weights)
+    return model
+
+
+def default_config(name: str) -> dict[str, Any]:
+    """Returns the constructor arguments of ``name`` with its defaults filled in."""
+    return constructor_config(get_entry(name).builder())
+
+
+def constructor_config(model) -> dict[str, Any]:
+    """Returns a zoo model's ``get_config`` without Keras' bookkeeping keys."""
+    config = model.get_config()
+    for key in ("name", "trainable", "dtype"):
+        config.pop(key, None)
+    return config
+
+
+def info(name: str) -> dict[str, Any]:
+    """Describes a registered model.
+
+    Returns:
+        A JSON-serialisable dict: ``name``, ``family``, ``task``, ``dataset``,
+        ``description``, ``input_shape``, ``output_shape``, ``parameters``,
+        ``config`` (the default constructor arguments), ``signatures``
+        (the serving signatures its task exports) and ``weights`` (published
+        pretrained tags, empty until presets exist).
+
+    Example:
+        >>> info("lenet5")["parameters"]
+        61706
+    """
+    entry = get_entry(name)
+    model = entry.builder()
+    task = get_task(entry.task)
+    return {
+        "name": entry.name,
+        "family": entry.family,
+        "task": entry.task,
+        "dataset": entry.dataset,
+        "description": entry.description,
+        "input_shape": list(model.input_shape[1:]),
+        "output_shape": list(model.output_shape[1:]),
+        "parameters": int(model.count_params()),
+        "config": constructor_config(model),
+        "signatures": task.signatures,
+        "weights": [],
+    }

@@ -1,0 +1,61 @@
+"""Tasks: what a family's models do, and the serving signatures they export.
+
+Export, serving and evaluation read these declarations instead of special-casing
+models. Signature specs name the inputs and outputs users see on the wire.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """A task and its serving contract.
+
+    Attributes:
+        name: task name used by the registry.
+        description: one line for ``zoo info``.
+        signatures: signature name -> {"inputs": {...}, "outputs": {...},
+            "method": TF Serving method name}; tensor descriptions are prose.
+    """
+
+    name: str
+    description: str
+    signatures: dict[str, Any]
+
+
+_TASKS = {
+    "image_classification": Task(
+        name="image_classification",
+        description="Images in [0, 1], shape (batch, height, width, channels); one label per image.",
+        signatures={
+            "serving_default": {
+                "method": "tensorflow/serving/predict",
+                "inputs": {"images": "float32 (batch, height, width, channels), pixels in [0, 1]"},
+                "outputs": {
+                    "scores": "float32 (batch, num_classes), class probabilities",
+                    "classes": "int64 (batch,), the most probable class",
+                },
+            },
+            "classify": {
+                "method": "tensorflow/serving/classify",
+                "inputs": {"inputs": "serialized tf.Example with feature 'images'"},
+                "outputs": {"scores": "float32 (batch, num_classes)", "classes": "string (batch, num_classes)"},
+            },
+        },
+    ),
+}
+
+
+def get_task(name: str) -> Task:
+    """Returns the task called ``name``.
+
+    Raises:
+        ValueError: for an unknown task, listing the known ones.
+    """
+    try:
+        return _TASKS[name]
+    except KeyError:
+        raise ValueError(f"Unknown task {name!r}. Known tasks: {', '.join(sorted(_TASKS))}.") from None

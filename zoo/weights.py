@@ -1,0 +1,63 @@
+"""Loading trained weights into zoo models: ``.weights.h5`` files and ``zoo train`` run directories."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+RUN_CONFIG = "config.json"
+BEST_WEIGHTS = "best.weights.h5"
+LAST_WEIGHTS = "last.weights.h5"
+
+
+def resolve_weights(path: str | Path) -> tuple[Path, dict | None]:
+    """Finds the weights file and, when it comes from a run directory, that run's config.
+
+    Args:
+        path: a ``.weights.h5`` file, or a run directory (its best weights are used).
+
+    Returns:
+        ``(weights_file, run_config or None)``.
+
+    Raises:
+        FileNotFoundError: nothing usable at ``path``.
+        ValueError: a weights file without the ``.weights.h5`` suffix, or a corrupt run config.
+    """
+    path = Path(path).expanduser()
+    if path.is_dir():
+        for name in (BEST_WEIGHTS, LAST_WEIGHTS):
+            if (path / name).is_file():
+                weights = path / name
+                break
+        else:
+            raise FileNotFoundError(f"{path} is a directory without {BEST_WEIGHTS} or {LAST_WEIGHTS}.")
+    elif path.is_file():
+        if not path.name.endswith(".weights.h5"):
+            raise ValueError(f"Weights files end in .weights.h5 (Keras 3). Received: {path}")
+        weights = path
+    else:
+        raise FileNotFoundError(f"No weights file or run directory at {path}.")
+    config_file = weights.parent / RUN_CONFIG
+    if not config_file.is_file():
+        return weights, None
+    try:
+        return weights, json.loads(config_file.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{config_file} is not valid JSON: {err}") from err
+
+
+def load_weights(model, path: str | Path) -> Path:
+    """Loads weights into ``model``, turning Keras' shape errors into a clear message.
+
+    Returns:
+        The weights file that was loaded.
+    """
+    weights, _ = resolve_weights(path)
+    try:
+        model.load_weights(weights)
+    except (ValueError, OSError, KeyError) as err:
+        raise ValueError(
+            f"Could not load {weights} into {model.name}: {err}. The file may be corrupt, or made for "
+            f"another architecture (check num_classes / input_shape overrides)."
+        ) from err
+    return weights
