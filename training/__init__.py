@@ -1,5 +1,17 @@
-"""Training, fine-tuning and evaluation for zoo models (TensorFlow backend for tf.data pipelines)."""
+"""Training, fine-tuning and evaluation for zoo models.
 
-from training.classification import TrainConfig, TrainResult, evaluate, evaluate_model, train
+The tf.data trainer (``training.classification``) needs TensorFlow; imports are
+lazy so backend-agnostic helpers (``training.optim``, ``training.run_dir``) also
+work under ``KERAS_BACKEND=jax`` on machines without TensorFlow.
+"""
 
-__all__ = ["TrainConfig", "TrainResult", "evaluate", "evaluate_model", "train"]
+_EXPORTS = {"TrainConfig", "TrainResult", "evaluate", "evaluate_model", "train"}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        from training import classification
+
+        return getattr(classification, name)
+    raise AttributeError(f"module 'training' has no attribute {name!r}")

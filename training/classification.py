@@ -34,7 +34,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     validation_split: float = 0.1
     max_train_examples: int | None = None
-    augment: bool = True
+    augment: str = "auto"
     seed: int = 0
     verbose: int | str = "auto"
 
@@ -163,7 +163,8 @@ def train(
     logger.info("Training %s on %s (%d examples from %s) into %s", model_name, dataset, len(train_split),
                 train_split.source, run_dir)
     started = time.perf_counter()
-    model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=callbacks, verbose=config.verbose)
+    model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=callbacks,
+              verbose=config.verbose, shuffle=False)  # the pipeline shuffles
     seconds = time.perf_counter() - started
 
     load_weights(model, run_dir / BEST_WEIGHTS)

@@ -23,13 +23,18 @@ TENSORBOARD = "tensorboard"
 def environment() -> dict[str, str]:
     """Versions and machine, recorded with every run and report."""
     import numpy
-    import tensorflow as tf
 
+    try:
+        import tensorflow as tf
+
+        tf_version = tf.__version__
+    except ImportError:
+        tf_version = "not installed"
     return {
         "python": platform.python_version(),
         "keras": keras.__version__,
         "keras_backend": keras.config.backend(),
-        "tensorflow": tf.__version__,
+        "tensorflow": tf_version,
         "numpy": numpy.__version__,
         "machine": f"{platform.machine()} {platform.system()}, {_cpu_count()} CPUs",
         "command": " ".join(sys.argv),

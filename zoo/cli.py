@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -75,10 +76,12 @@ def cmd_train(args) -> int:
     config = TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
         schedule=args.schedule, weight_decay=args.weight_decay, validation_split=args.validation_split,
-        max_train_examples=args.max_train_examples, augment=not args.no_augment, seed=args.seed,
+        max_train_examples=args.max_train_examples, augment=args.augment, seed=args.seed,
         verbose=2 if args.quiet else "auto",
     )
-    result = train(args.name, args.dataset, config=config, out=args.out, overrides=dict(args.set))
+    # With --json, stdout carries only the summary; Keras' progress goes to stderr.
+    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+        result = train(args.name, args.dataset, config=config, out=args.out, overrides=dict(args.set))
     summary = {"run_dir": str(result.run_dir), "test": result.test}
     _print_json(summary) if args.json else print(
         f"run directory: {result.run_dir}\ntest accuracy: {result.test['accuracy']:.4f} "
@@ -127,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--validation-split", type=float, default=0.1, help="held-out fraction of train for best-checkpoint selection")
     p.add_argument("--max-train-examples", type=int, default=None, help="train on a subset (quick runs)")
-    p.add_argument("--no-augment", action="store_true", help="turn off the data set's standard augmentation")
+    p.add_argument("--augment", default="auto", choices=["auto", "none", "crop_flip", "shift"],
+                   help="auto: the data set's standard (crop+flip for CIFAR-10, none for MNIST); shift: random translation by 2 px")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--set", action="append", type=_parse_override, default=[], metavar="KEY=VALUE",
                    help="model override, VALUE as JSON (repeatable): --set dropout=0.1")

@@ -16,6 +16,7 @@ import difflib
 import fnmatch
 import inspect
 import logging
+import os
 import re
 from collections.abc import Callable
 from typing import Any
@@ -120,7 +121,12 @@ def list_models(pattern: str | None = None, *, task: str | None = None) -> list[
 def suggest(name: str, choices: list[str], n: int = 3) -> list[str]:
     """Closest choices to a mistyped name: prefix matches first, then similar spellings."""
     prefixed = sorted((c for c in choices if c.startswith(name) or name.startswith(c)), key=_natural_key)
-    similar = difflib.get_close_matches(name, choices, n=n, cutoff=0.6)
+
+    def closeness(choice: str) -> tuple[float, int]:
+        shared_prefix = len(os.path.commonprefix([name, choice]))
+        return difflib.SequenceMatcher(None, name, choice).ratio(), shared_prefix
+
+    similar = [c for c in sorted(choices, key=closeness, reverse=True) if closeness(c)[0] >= 0.6]
     return list(dict.fromkeys(prefixed + similar))[:n]
 
 

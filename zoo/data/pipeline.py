@@ -16,7 +16,14 @@ def _crop_flip(image: tf.Tensor, pad: int = 4) -> tf.Tensor:
     return tf.image.random_flip_left_right(image)
 
 
-AUGMENTATIONS = {"crop_flip": _crop_flip}
+def _shift(image: tf.Tensor, pad: int = 2) -> tf.Tensor:
+    """Random translation by up to ``pad`` pixels (zero fill), no flip: for digits and other oriented images."""
+    height, width, channels = image.shape
+    image = tf.image.pad_to_bounding_box(image, pad, pad, height + 2 * pad, width + 2 * pad)
+    return tf.image.random_crop(image, (height, width, channels))
+
+
+AUGMENTATIONS = {"crop_flip": _crop_flip, "shift": _shift}
 
 
 def make_pipeline(
@@ -26,7 +33,7 @@ def make_pipeline(
     *,
     batch_size: int,
     training: bool,
-    augment: bool | None = None,
+    augment: str = "auto",
     seed: int | None = None,
 ) -> tf.data.Dataset:
     """Batches uint8 images as float32 pixels in [0, 1] with int64 labels.
@@ -37,13 +44,16 @@ def make_pipeline(
         spec: the data set's spec (its ``augment`` names the augmentation).
         images: uint8 (N, H, W, C). labels: int (N,).
         batch_size: int. Global batch size.
-        training: bool. Shuffle every epoch (and augment) when True.
-        augment: bool or None. None follows ``training``.
+        training: bool. Shuffle every epoch and augment when True.
+        augment: ``"auto"`` (the data set's standard augmentation), ``"none"``,
+            or a name from ``AUGMENTATIONS``. Applies only when ``training``.
         seed: int or None. Shuffle seed.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive. Received: batch_size={batch_size}")
-    augment = training if augment is None else augment
+    if augment not in ("auto", "none", *AUGMENTATIONS):
+        raise ValueError(f"augment must be 'auto', 'none' or one of {sorted(AUGMENTATIONS)}. Received: augment={augment!r}")
+    chosen = spec.augment if augment == "auto" else (None if augment == "none" else augment)
     ds = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int64)))
     if training:
         ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
@@ -52,8 +62,8 @@ def make_pipeline(
         return tf.cast(image, tf.float32) / 255.0, label
 
     ds = ds.map(scale, num_parallel_calls=tf.data.AUTOTUNE)
-    if augment and spec.augment:
-        fn = AUGMENTATIONS[spec.augment]
+    if training and chosen:
+        fn = AUGMENTATIONS[chosen]
         ds = ds.map(lambda image, label: (fn(image), label), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
