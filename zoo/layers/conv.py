@@ -21,7 +21,7 @@ class ConvNormAct(keras.layers.Layer):
 
     Example:
         >>> import numpy as np
-        >>> ConvNormAct(8, 3, strides=2)(np.zeros((1, 32, 32, 3), "float32")).shape
+        >>> tuple(ConvNormAct(8, 3, strides=2)(np.zeros((1, 32, 32, 3), "float32")).shape)
         (1, 16, 16, 8)
     """
 

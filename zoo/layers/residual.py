@@ -112,7 +112,7 @@ class BasicBlock(_ResidualBlock):
 
     Example:
         >>> import numpy as np
-        >>> BasicBlock(32, strides=2, shortcut="pad")(np.zeros((2, 16, 16, 16), "float32")).shape
+        >>> tuple(BasicBlock(32, strides=2, shortcut="pad")(np.zeros((2, 16, 16, 16), "float32")).shape)
         (2, 8, 8, 32)
     """
 
@@ -134,7 +134,7 @@ class BottleneckBlock(_ResidualBlock):
 
     Example:
         >>> import numpy as np
-        >>> BottleneckBlock(16)(np.zeros((1, 8, 8, 64), "float32")).shape
+        >>> tuple(BottleneckBlock(16)(np.zeros((1, 8, 8, 64), "float32")).shape)
         (1, 8, 8, 64)
     """
 
