@@ -122,11 +122,10 @@ def suggest(name: str, choices: list[str], n: int = 3) -> list[str]:
     """Closest choices to a mistyped name: prefix matches first, then similar spellings."""
     prefixed = sorted((c for c in choices if c.startswith(name) or name.startswith(c)), key=_natural_key)
 
-    def closeness(choice: str) -> tuple[float, int]:
-        shared_prefix = len(os.path.commonprefix([name, choice]))
-        return difflib.SequenceMatcher(None, name, choice).ratio(), shared_prefix
-
-    similar = [c for c in sorted(choices, key=closeness, reverse=True) if closeness(c)[0] >= 0.6]
+    closeness = {
+        c: (difflib.SequenceMatcher(None, name, c).ratio(), len(os.path.commonprefix([name, c]))) for c in choices
+    }
+    similar = [c for c in sorted(choices, key=closeness.__getitem__, reverse=True) if closeness[c][0] >= 0.6]
     return list(dict.fromkeys(prefixed + similar))[:n]
 
 

@@ -113,15 +113,16 @@ def load_tfds(name: str, split: str, *, download: bool) -> tuple[np.ndarray, np.
     except ImportError as err:  # pragma: no cover - a dependency of kzoo
         raise SourceUnavailable(f"tensorflow-datasets is not installed ({err})") from err
     try:
-        absl_logger = logging.getLogger("absl")
-        level = absl_logger.level
-        absl_logger.setLevel(logging.ERROR)  # tfds warns about every data set it has not prepared
-        try:
-            prepared = tfds.builder(name).is_prepared()
-        finally:
-            absl_logger.setLevel(level)
-        if not download and not prepared:
-            raise SourceUnavailable(f"tensorflow-datasets has no prepared copy of {name} (and download is off)")
+        if not download:
+            absl_logger = logging.getLogger("absl")
+            level = absl_logger.level
+            absl_logger.setLevel(logging.ERROR)  # tfds warns about every data set it has not prepared
+            try:
+                prepared = tfds.builder(name).is_prepared()
+            finally:
+                absl_logger.setLevel(level)
+            if not prepared:
+                raise SourceUnavailable(f"tensorflow-datasets has no prepared copy of {name} (and download is off)")
         images, labels = tfds.as_numpy(
             tfds.load(name, split=split, as_supervised=True, batch_size=-1, download=download)
         )
