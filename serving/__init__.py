@@ -1,4 +1,30 @@
-"""Serving for zoo models: SavedModel export in TF Serving's layout, an embedded server, a gRPC client.
+"""Serving for zoo models through TensorFlow Serving's protocol.
 
-Not implemented yet: tracked by the serving issue (export, embedded server, client).
+- ``serving.export(model, base_path)``: a SavedModel in TF Serving's layout
+  (``<base>/<model>/<version>/``, warmup requests, ``models.config``).
+- ``serving.ModelServer(ServerOptions(...))`` / ``zoo serve``: the embedded server
+  (gRPC ``PredictionService`` + ``ModelService``, REST ``/v1/models``, batching,
+  version policies and labels, hot reload, Prometheus metrics).
+- ``serving.Client("host:8500")`` / ``zoo predict``: a gRPC client that works
+  against this server and ``tensorflow_model_server`` alike.
+
+Imports are lazy: ``import serving`` does not load TensorFlow.
 """
+
+_EXPORTS = {
+    "export": "serving.export",
+    "export_weights": "serving.export",
+    "Client": "serving.client",
+    "ModelServer": "serving.server",
+    "ServerOptions": "serving.server",
+    "ServingError": "serving.errors",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'serving' has no attribute {name!r}")

@@ -102,7 +102,7 @@ def cmd_evaluate(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="zoo", description="kzoo: pick a model by name, train it, evaluate it, serve it.")
+    parser = argparse.ArgumentParser(prog="zoo", description="kzoo: pick a model by name, train it, evaluate it, export it, serve it, query it.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress messages (data sources, files)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -147,6 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_evaluate)
+
+    from serving.cli import add_parsers
+
+    add_parsers(sub)
     return parser
 
 

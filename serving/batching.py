@@ -1,0 +1,213 @@
+"""Dynamic batching: concurrent requests merged into one model call and split back.
+
+Semantics follow TF Serving's batching session: a batch closes when it reaches
+``max_batch_size`` or its oldest request has waited ``batch_timeout_micros``; it
+is padded up to the next of ``allowed_batch_sizes``; a full queue answers
+UNAVAILABLE. Requests whose non-batch shapes differ are never merged. If a
+merged call fails, each request is retried alone, so one bad request cannot
+fail the others.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+from serving import errors
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchingOptions:
+    """TF Serving's ``BatchingParameters``, with its defaults.
+
+    Attributes:
+        max_batch_size: largest merged batch; a single request may not exceed it.
+        batch_timeout_micros: how long the oldest request waits for company.
+        max_enqueued_batches: queue capacity, in batches.
+        num_batch_threads: threads running merged batches.
+        allowed_batch_sizes: sizes batches are padded up to (increasing, last = max_batch_size).
+    """
+
+    max_batch_size: int = 1000
+    batch_timeout_micros: int = 0
+    max_enqueued_batches: int = 10
+    num_batch_threads: int = dataclasses.field(default_factory=lambda: os.cpu_count() or 1)
+    allowed_batch_sizes: tuple[int, ...] = ()
+
+    def __post_init__(self):
+        for field in ("max_batch_size", "max_enqueued_batches", "num_batch_threads"):
+            if getattr(self, field) < 1:
+                raise ValueError(f"Batching parameter {field} must be >= 1. Received: {getattr(self, field)}")
+        if self.batch_timeout_micros < 0:
+            raise ValueError(f"batch_timeout_micros must be >= 0. Received: {self.batch_timeout_micros}")
+        sizes = list(self.allowed_batch_sizes)
+        if sizes and (sizes != sorted(set(sizes)) or sizes[0] < 1 or sizes[-1] != self.max_batch_size):
+            raise ValueError(
+                f"allowed_batch_sizes must increase and end at max_batch_size ({self.max_batch_size}). Received: {sizes}"
+            )
+
+    @classmethod
+    def from_proto(cls, params) -> BatchingOptions:
+        """From a ``BatchingParameters`` message; unset fields keep TF Serving's defaults."""
+        values = {}
+        for field in ("max_batch_size", "batch_timeout_micros", "max_enqueued_batches", "num_batch_threads"):
+            if params.HasField(field):
+                values[field] = getattr(params, field).value
+        if params.allowed_batch_sizes:
+            values["allowed_batch_sizes"] = tuple(params.allowed_batch_sizes)
+        return cls(**values)
+
+
+class _Task:
+    __slots__ = ("inputs", "size", "key", "done", "outputs", "error", "enqueued")
+
+    def __init__(self, inputs: Mapping[str, np.ndarray]):
+        self.inputs = dict(inputs)
+        self.size = next(iter(self.inputs.values())).shape[0]
+        # Requests merge only when every input agrees on dtype and non-batch shape.
+        self.key = tuple(sorted((k, v.dtype.str, v.shape[1:]) for k, v in self.inputs.items()))
+        self.done = threading.Event()
+        self.outputs = None
+        self.error = None
+        self.enqueued = time.monotonic()
+
+
+class Batcher:
+    """Merges concurrent calls of one signature.
+
+    Args:
+        run: the unbatched call, inputs -> outputs, every tensor with a leading batch dimension.
+        options: batching parameters.
+        on_batch: called with (real size, padded size) after every merged call (metrics).
+    """
+
+    def __init__(self, run: Callable[[dict], dict], options: BatchingOptions,
+                 on_batch: Callable[[int, int], None] | None = None, name: str = "batcher"):
+        self._run, self.options, self._on_batch = run, options, on_batch
+        self._queue: collections.deque[_Task] = collections.deque()
+        self._queued_size = 0
+        self._cond = threading.Condition()
+        self._closed = False
+        self._threads = [
+            threading.Thread(target=self._worker, name=f"{name}-{i}", daemon=True)
+            for i in range(options.num_batch_threads)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Queues one request and blocks until its slice of a merged batch is ready.
+
+        Raises:
+            ServingError: INVALID_ARGUMENT for a request over ``max_batch_size``;
+                UNAVAILABLE when the queue is full or the batcher is closed.
+        """
+        task = _Task(inputs)
+        limit = self.options.max_batch_size
+        if task.size > limit:
+            raise errors.invalid_argument(f"Task size {task.size} is larger than maximum input batch size {limit}")
+        if task.size == 0:
+            return self._run(task.inputs)
+        with self._cond:
+            if self._closed:
+                raise errors.unavailable("The batcher of this model version is shutting down.")
+            if self._queued_size + task.size > self.options.max_enqueued_batches * limit:
+                raise errors.unavailable("The batch scheduling queue to which this task was submitted is full")
+            self._queue.append(task)
+            self._queued_size += task.size
+            self._cond.notify()
+        task.done.wait()
+        if task.error is not None:
+            raise task.error
+        return task.outputs
+
+    def close(self) -> None:
+        """Finishes queued work, then stops the threads."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(timeout=30)
+
+    # --- worker side -------------------------------------------------------
+    def _next_batch(self) -> list[_Task] | None:
+        timeout = self.options.batch_timeout_micros / 1e6
+        limit = self.options.max_batch_size
+        with self._cond:
+            while not self._queue:
+                if self._closed:
+                    return None
+                self._cond.wait()
+            deadline = self._queue[0].enqueued + timeout
+            while not self._closed and self._queued_size < limit and time.monotonic() < deadline:
+                self._cond.wait(max(deadline - time.monotonic(), 0))
+                if not self._queue:  # another thread took them
+                    return []
+            first = self._queue[0]
+            batch, total, kept = [], 0, collections.deque()
+            while self._queue:
+                task = self._queue.popleft()
+                if task.key == first.key and total + task.size <= limit:
+                    batch.append(task)
+                    total += task.size
+                else:
+                    kept.append(task)
+            self._queue.extendleft(reversed(kept))
+            self._queued_size -= total
+            return batch
+
+    def _worker(self) -> None:
+        while True:
+            batch = self._next_batch()
+            if batch is None:
+                return
+            if batch:
+                self._process(batch)
+
+    def _padded_size(self, size: int) -> int:
+        return next((s for s in self.options.allowed_batch_sizes if s >= size), size)
+
+    def _process(self, batch: list[_Task]) -> None:
+        total = sum(t.size for t in batch)
+        padded = self._padded_size(total)
+        try:
+            if len(batch) == 1 and padded == total:
+                merged = batch[0].inputs
+            else:
+                merged = {
+                    key: np.concatenate([t.inputs[key] for t in batch]
+                                        + ([np.repeat(batch[0].inputs[key][:1], padded - total, axis=0)]
+                                           if padded > total else []))
+                    for key in batch[0].inputs
+                }
+            outputs = self._run(merged)
+            bad = [k for k, v in outputs.items() if np.ndim(v) == 0 or v.shape[0] != padded]
+            if bad:
+                raise errors.ServingError(
+                    errors.grpc.StatusCode.INTERNAL,
+                    f"Batched outputs {bad} do not have the batch size {padded} as their first dimension.",
+                )
+            if self._on_batch:
+                self._on_batch(total, padded)
+            start = 0
+            for task in batch:
+                task.outputs = {k: v[start:start + task.size] for k, v in outputs.items()}
+                start += task.size
+                task.done.set()
+        except Exception as err:  # noqa: BLE001 - every waiter must be woken
+            if len(batch) > 1:
+                for task in batch:  # isolate the bad request: others must not fail with it
+                    self._process([task])
+                return
+            batch[0].error = errors.from_exception(err)
+            batch[0].done.set()

@@ -1,0 +1,286 @@
+"""The inference APIs on protos: Predict, Classify, Regress, MultiInference, GetModelMetadata.
+
+Both front ends (gRPC and REST) call these, so behaviour and errors are the same
+on either wire. Messages and codes follow TF Serving's implementation
+(``predict_util.cc``, ``classifier.cc``, ``regressor.cc``, ``multi_inference.cc``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+from tensorflow_serving.apis import (
+    classification_pb2,
+    get_model_metadata_pb2,
+    inference_pb2,
+    input_pb2,
+    predict_pb2,
+    prediction_log_pb2,
+    regression_pb2,
+)
+
+from serving import errors
+from serving.export import WARMUP_FILE
+from serving.manager import ModelManager
+from serving.metrics import ServingMetrics
+from serving.servable import CLASSIFY_METHOD, DEFAULT_SIGNATURE, REGRESS_METHOD, Servable
+from serving.tensors import TensorConversionError, to_array, to_tensor_proto
+
+logger = logging.getLogger(__name__)
+
+MAX_WARMUP_RECORDS = 1000
+
+
+def serialized_examples(request_input: input_pb2.Input) -> np.ndarray:
+    """The serialized tf.Examples of an ``Input``; context features are merged into each example.
+
+    Raises:
+        ServingError: INVALID_ARGUMENT for an empty input.
+    """
+    kind = request_input.WhichOneof("kind")
+    if kind == "example_list":
+        serialized = [e.SerializeToString() for e in request_input.example_list.examples]
+    elif kind == "example_list_with_context":
+        # Concatenated protobuf encodings parse as a merge: context first, then the example.
+        context = request_input.example_list_with_context.context.SerializeToString()
+        serialized = [context + e.SerializeToString() for e in request_input.example_list_with_context.examples]
+    else:
+        serialized = []
+    if not serialized:
+        raise errors.invalid_argument("Input is empty.")
+    array = np.empty(len(serialized), dtype=object)
+    array[:] = serialized
+    return array
+
+
+class InferenceService:
+    """Answers inference requests against the servables of a ``ModelManager``."""
+
+    def __init__(self, manager: ModelManager, metrics: ServingMetrics | None = None):
+        self.manager = manager
+        self.metrics = metrics or ServingMetrics()
+
+    # --- resolution -------------------------------------------------------
+    def resolve(self, model_spec) -> Servable:
+        """The servable a ``ModelSpec`` names (version, version label, or latest)."""
+        choice = model_spec.WhichOneof("version_choice")
+        version = model_spec.version.value if choice == "version" else None
+        label = model_spec.version_label if choice == "version_label" else None
+        return self.manager.servable(model_spec.name, version=version, label=label)
+
+    @staticmethod
+    def fill_spec(spec, servable: Servable, signature_name: str) -> None:
+        spec.name = servable.name
+        spec.version.value = servable.version
+        spec.signature_name = signature_name
+
+    def record(self, api: str, entrypoint: str, model_spec, response, code: str, seconds: float) -> None:
+        """Counts and times one request (both front ends call this)."""
+        name = model_spec.name if model_spec is not None else ""
+        version, signature = "", model_spec.signature_name if model_spec is not None else ""
+        if response is not None and response.model_spec.HasField("version"):
+            version = str(response.model_spec.version.value)
+            signature = response.model_spec.signature_name or signature
+        self.metrics.request_count.inc(name, version, signature, api, entrypoint, code)
+        self.metrics.request_latency.observe(seconds * 1e6, name, version, signature, api, entrypoint)
+
+    def _run(self, servable: Servable, key: str, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        start = time.perf_counter()
+        outputs = servable.run(key, inputs)
+        self.metrics.runtime_latency.observe((time.perf_counter() - start) * 1e6, servable.name,
+                                             str(servable.version), key)
+        return outputs
+
+    # --- Predict ----------------------------------------------------------
+    def predict_arrays(self, servable: Servable, signature_name: str | None,
+                       inputs: Mapping[str, np.ndarray], output_filter=()) -> tuple[str, dict[str, np.ndarray]]:
+        """Runs a predict signature on arrays; returns (signature key, outputs)."""
+        key, signature = servable.signature(signature_name)
+        wanted = list(output_filter)
+        for alias in wanted:
+            if alias not in signature.outputs:
+                raise errors.invalid_argument(
+                    f"output tensor alias not found in signature: {alias} Outputs expected to be in the set "
+                    f"{{{','.join(sorted(signature.outputs))}}}."
+                )
+        duplicate = next((a for a in wanted if wanted.count(a) > 1), None)
+        if duplicate is not None:
+            raise errors.invalid_argument(f"duplicate output tensor alias: {duplicate}")
+        servable.check_inputs(key, inputs)
+        outputs = self._run(servable, key, inputs)
+        if wanted:
+            outputs = {alias: outputs[alias] for alias in wanted}
+        return key, outputs
+
+    def predict_with(self, servable: Servable, request: predict_pb2.PredictRequest) -> predict_pb2.PredictResponse:
+        inputs = {}
+        for alias, proto in request.inputs.items():
+            try:
+                inputs[alias] = to_array(proto)
+            except TensorConversionError as err:
+                raise errors.invalid_argument(f"tensor parsing error: {alias}: {err}") from None
+        key, outputs = self.predict_arrays(servable, request.model_spec.signature_name, inputs,
+                                           request.output_filter)
+        response = predict_pb2.PredictResponse()
+        self.fill_spec(response.model_spec, servable, key)
+        for alias, value in outputs.items():
+            response.outputs[alias].CopyFrom(to_tensor_proto(value))
+        return response
+
+    def predict(self, request: predict_pb2.PredictRequest) -> predict_pb2.PredictResponse:
+        return self.predict_with(self.resolve(request.model_spec), request)
+
+    # --- Classify / Regress -------------------------------------------------
+    @staticmethod
+    def _method_signature(servable: Servable, name: str, method: str, kind: str) -> tuple[str, object]:
+        key = name or DEFAULT_SIGNATURE
+        signature = servable.signature_defs.get(key)
+        if signature is None:
+            raise errors.invalid_argument(f"No signature was found with the name: {key}")
+        if signature.method_name != method:
+            raise errors.invalid_argument(
+                f"Expected {kind} signature method_name to be {method}. Was: {signature.method_name}"
+            )
+        if len(signature.inputs) != 1:
+            raise errors.invalid_argument(f"Expected one input Tensor in the {kind} signature {key}.")
+        return key, signature
+
+    def _run_examples(self, servable: Servable, key: str, signature, request_input) -> dict[str, np.ndarray]:
+        examples = serialized_examples(request_input)
+        (alias,) = signature.inputs
+        return self._run(servable, key, {alias: examples})
+
+    def classify_with(self, servable: Servable, request) -> classification_pb2.ClassificationResponse:
+        key, signature = self._method_signature(servable, request.model_spec.signature_name, CLASSIFY_METHOD,
+                                                "classification")
+        outputs = self._run_examples(servable, key, signature, request.input)
+        classes, scores = outputs.get("classes"), outputs.get("scores")
+        if classes is None and scores is None:
+            raise errors.invalid_argument(f"Signature {key} has neither 'classes' nor 'scores' outputs.")
+        n = len(serialized_examples(request.input))
+        classes = None if classes is None else np.asarray(classes).reshape(n, -1)
+        scores = None if scores is None else np.asarray(scores, dtype=np.float32).reshape(n, -1)
+        response = classification_pb2.ClassificationResponse()
+        self.fill_spec(response.model_spec, servable, key)
+        for i in range(n):
+            entry = response.result.classifications.add()
+            width = (classes if classes is not None else scores).shape[1]
+            for j in range(width):
+                label = classes[i, j] if classes is not None else b""
+                entry.classes.add(label=label.decode("utf-8", "replace") if isinstance(label, bytes) else str(label),
+                                  score=float(scores[i, j]) if scores is not None else 0.0)
+        return response
+
+    def classify(self, request: classification_pb2.ClassificationRequest):
+        return self.classify_with(self.resolve(request.model_spec), request)
+
+    def regress_with(self, servable: Servable, request) -> regression_pb2.RegressionResponse:
+        key, signature = self._method_signature(servable, request.model_spec.signature_name, REGRESS_METHOD,
+                                                "regression")
+        outputs = self._run_examples(servable, key, signature, request.input)
+        if "outputs" not in outputs:
+            raise errors.invalid_argument(f"Regression signature {key} has no 'outputs' output.")
+        values = np.asarray(outputs["outputs"], dtype=np.float32).reshape(-1)
+        response = regression_pb2.RegressionResponse()
+        self.fill_spec(response.model_spec, servable, key)
+        for value in values:
+            response.result.regressions.add(value=float(value))
+        return response
+
+    def regress(self, request: regression_pb2.RegressionRequest):
+        return self.regress_with(self.resolve(request.model_spec), request)
+
+    def multi_inference(self, request: inference_pb2.MultiInferenceRequest) -> inference_pb2.MultiInferenceResponse:
+        """Several classify/regress signatures of one model on the same input."""
+        if not request.tasks:
+            raise errors.invalid_argument("MultiInferenceRequest must contain at least one task.")
+        names = {t.model_spec.name for t in request.tasks}
+        if "" in names:
+            raise errors.invalid_argument("Found ModelSpec with an empty model name.")
+        if len(names) > 1:
+            raise errors.invalid_argument("All ModelSpecs in a MultiInferenceRequest must access the same model name.")
+        servable = self.resolve(request.tasks[0].model_spec)
+        seen = set()
+        response = inference_pb2.MultiInferenceResponse()
+        for task in request.tasks:
+            key = task.model_spec.signature_name or DEFAULT_SIGNATURE
+            if key in seen:
+                raise errors.invalid_argument(f"Duplicate evaluation of signature: {key}")
+            seen.add(key)
+            result = response.results.add()
+            if task.method_name == CLASSIFY_METHOD:
+                sub = classification_pb2.ClassificationRequest(model_spec=task.model_spec, input=request.input)
+                answer = self.classify_with(servable, sub)
+                result.classification_result.CopyFrom(answer.result)
+            elif task.method_name == REGRESS_METHOD:
+                sub = regression_pb2.RegressionRequest(model_spec=task.model_spec, input=request.input)
+                answer = self.regress_with(servable, sub)
+                result.regression_result.CopyFrom(answer.result)
+            else:
+                raise errors.ServingError(errors.grpc.StatusCode.UNIMPLEMENTED,
+                                          f"Unsupported signature method_name: {task.method_name}")
+            result.model_spec.CopyFrom(answer.model_spec)
+        return response
+
+    # --- metadata -----------------------------------------------------------
+    def metadata(self, request: get_model_metadata_pb2.GetModelMetadataRequest):
+        if not request.metadata_field:
+            raise errors.invalid_argument("GetModelMetadataRequest must specify at least one metadata_field")
+        for field in request.metadata_field:
+            if field != "signature_def":
+                raise errors.invalid_argument(f"Metadata field {field} is not supported")
+        servable = self.resolve(request.model_spec)
+        response = get_model_metadata_pb2.GetModelMetadataResponse()
+        self.fill_spec(response.model_spec, servable, "")
+        signature_map = get_model_metadata_pb2.SignatureDefMap()
+        for key, signature in servable.signature_defs.items():
+            signature_map.signature_def[key].CopyFrom(signature)
+        response.metadata["signature_def"].Pack(signature_map)
+        return response
+
+    # --- warmup -------------------------------------------------------------
+    def warmup(self, servable: Servable) -> int:
+        """Replays ``assets.extra/tf_serving_warmup_requests``; returns how many records ran.
+
+        Raises:
+            ServingError: INVALID_ARGUMENT for too many or unsupported records, or a
+                failing request (the version then does not become AVAILABLE).
+        """
+        path = Path(servable.path) / "assets.extra" / WARMUP_FILE
+        if not path.is_file():
+            return 0
+        import tensorflow as tf
+
+        count = 0
+        try:
+            records = [r.numpy() for r in tf.data.TFRecordDataset(str(path))]
+        except tf.errors.OpError as err:
+            raise errors.ServingError(errors.grpc.StatusCode.DATA_LOSS,
+                                      f"{path}: {err.message}. Please verify your warmup data is in TFRecord "
+                                      f"format.") from None
+        if len(records) > MAX_WARMUP_RECORDS:
+            raise errors.invalid_argument(
+                f"Number of warmup records exceeds the maximum ({MAX_WARMUP_RECORDS}) at {path}")
+        for record in records:
+            log = prediction_log_pb2.PredictionLog()
+            try:
+                log.ParseFromString(record)
+            except Exception as err:  # noqa: BLE001 - protobuf DecodeError
+                raise errors.invalid_argument(f"Failed to parse warmup record: {err}") from None
+            kind = log.WhichOneof("log_type")
+            if kind == "predict_log":
+                self.predict_with(servable, log.predict_log.request)
+            elif kind == "classify_log":
+                self.classify_with(servable, log.classify_log.request)
+            elif kind == "regress_log":
+                self.regress_with(servable, log.regress_log.request)
+            else:
+                raise errors.ServingError(errors.grpc.StatusCode.UNIMPLEMENTED,
+                                          f"Unsupported log_type for warmup: {kind}")
+            count += 1
+        return count
+

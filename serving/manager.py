@@ -1,0 +1,361 @@
+"""Model lifecycle: which versions are loaded, their states, labels, polling and reloads.
+
+Mirrors TF Serving's ``ServerCore`` with its availability-preserving policy:
+new versions are found by polling each base path, loaded, warmed up and only
+then marked AVAILABLE; an old version is unloaded only once a version it makes
+way for is AVAILABLE, so a bad new version never takes down a serving one.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from tensorflow_serving.apis import get_model_status_pb2
+from tensorflow_serving.config import model_server_config_pb2
+
+from serving import errors
+from serving.export import version_dirs
+from serving.servable import Servable
+
+logger = logging.getLogger(__name__)
+
+State = get_model_status_pb2.ModelVersionStatus.State
+START, LOADING, AVAILABLE, UNLOADING, END = State.START, State.LOADING, State.AVAILABLE, State.UNLOADING, State.END
+
+
+@dataclasses.dataclass
+class VersionRecord:
+    """One version's lifecycle: its state, the error that ended it, and the loaded servable."""
+
+    version: int
+    path: Path
+    state: int = START
+    error: errors.ServingError | None = None
+    servable: Servable | None = None
+    stamp: tuple | None = None  # what the files looked like when loading started
+
+
+def _stamp(path: Path) -> tuple:
+    """Modification times and sizes of a version's top-level entries: a failed version whose
+    files change (a non-atomic copy that finished, say) is loaded again."""
+    try:
+        return tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in path.iterdir()))
+    except OSError:
+        return ()
+
+
+@dataclasses.dataclass
+class ModelRecord:
+    config: model_server_config_pb2.ModelConfig
+    versions: dict[int, VersionRecord] = dataclasses.field(default_factory=dict)
+
+
+def aspired_versions(config: model_server_config_pb2.ModelConfig, on_disk: list[int]) -> set[int]:
+    """The versions a model's version policy wants loaded, of those on disk.
+
+    Example:
+        >>> config = model_server_config_pb2.ModelConfig(name="m")
+        >>> sorted(aspired_versions(config, [1, 2, 3]))
+        [3]
+        >>> config.model_version_policy.all.SetInParent()
+        >>> sorted(aspired_versions(config, [1, 2, 3]))
+        [1, 2, 3]
+    """
+    policy = config.model_version_policy
+    kind = policy.WhichOneof("policy_choice")
+    if kind == "all":
+        return set(on_disk)
+    if kind == "specific":
+        return set(policy.specific.versions) & set(on_disk)
+    n = policy.latest.num_versions if kind == "latest" and policy.latest.num_versions > 0 else 1
+    return set(sorted(on_disk)[-n:])
+
+
+def validate_config(config: model_server_config_pb2.ModelServerConfig) -> None:
+    """Rejects configs TF Serving rejects: no model list, duplicate or empty names, other platforms.
+
+    Raises:
+        ServingError: INVALID_ARGUMENT.
+    """
+    if config.WhichOneof("config") == "custom_model_config":
+        raise errors.invalid_argument("custom_model_config is not supported; use model_config_list.")
+    names = [c.name for c in config.model_config_list.config]
+    if any(not n for n in names):
+        raise errors.invalid_argument("Every model in the config needs a name.")
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise errors.invalid_argument(f"Illegal to list model {duplicates[0]} multiple times in config list")
+    for c in config.model_config_list.config:
+        if not c.base_path:
+            raise errors.invalid_argument(f"Model {c.name} has no base_path.")
+        if c.model_platform not in ("", "tensorflow"):
+            raise errors.invalid_argument(f"Model {c.name}: unsupported model_platform {c.model_platform!r}.")
+
+
+class ModelManager:
+    """Loads, serves and unloads model versions according to a ``ModelServerConfig``.
+
+    Args:
+        config: the models to serve.
+        prepare: called on each freshly loaded servable before it becomes AVAILABLE
+            (attach batchers, replay warmup requests); an exception fails the version.
+        on_state: called with (model, version, state) on every state change (metrics).
+        load_threads: versions loaded in parallel.
+    """
+
+    def __init__(self, config: model_server_config_pb2.ModelServerConfig, *,
+                 prepare: Callable[[Servable], None] | None = None,
+                 on_state: Callable[[str, int, int], None] | None = None, load_threads: int = 2):
+        validate_config(config)
+        self._config = config
+        self._prepare = prepare
+        self._on_state = on_state or (lambda *_: None)
+        self._models: dict[str, ModelRecord] = {
+            c.name: ModelRecord(config=c) for c in config.model_config_list.config
+        }
+        self._lock = threading.RLock()
+        self._poll_lock = threading.Lock()
+        self._pool = concurrent.futures.ThreadPoolExecutor(load_threads, thread_name_prefix="kzoo-load")
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # --- queries (request path) ---------------------------------------------
+    def model_names(self) -> list[str]:
+        with self._lock:
+            return sorted(self._models)
+
+    def servable(self, name: str, version: int | None = None, label: str | None = None) -> Servable:
+        """The servable a request's ``ModelSpec`` names, with TF Serving's errors.
+
+        Raises:
+            ServingError: NOT_FOUND (unknown model, version not available),
+                INVALID_ARGUMENT (empty name, unknown label).
+        """
+        if not name:
+            raise errors.invalid_argument("ModelSpec has no name specified.")
+        with self._lock:
+            model = self._models.get(name)
+            if model is None:
+                raise errors.not_found(f"Servable not found for request: Latest({name})")
+            if label:
+                if label not in model.config.version_labels:
+                    raise errors.invalid_argument(f"Unrecognized servable version label: {label}")
+                version = model.config.version_labels[label]
+            if version is None:
+                available = [v for v in model.versions.values() if v.state == AVAILABLE]
+                if not available:
+                    raise errors.not_found(f"Servable not found for request: Latest({name})")
+                return max(available, key=lambda v: v.version).servable
+            record = model.versions.get(int(version))
+            if record is None or record.state != AVAILABLE:
+                raise errors.not_found(f"Servable not found for request: Specific({name}, {version})")
+            return record.servable
+
+    def statuses(self, name: str, version: int | None = None) -> list[VersionRecord]:
+        """Version records for GetModelStatus, newest first.
+
+        Raises:
+            ServingError: NOT_FOUND for an unknown model or version.
+        """
+        if not name:
+            raise errors.invalid_argument("ModelSpec has no name specified.")
+        with self._lock:
+            model = self._models.get(name)
+            if model is None or not model.versions:
+                raise errors.not_found(f"Could not find any versions of model {name}")
+            if version is not None:
+                record = model.versions.get(int(version))
+                if record is None:
+                    raise errors.not_found(f"Could not find version {version} of model {name}")
+                return [dataclasses.replace(record)]
+            return [dataclasses.replace(r) for _, r in sorted(model.versions.items(), reverse=True)]
+
+    def config_labels(self, name: str) -> dict[str, int]:
+        """The version labels configured for ``name``."""
+        with self._lock:
+            model = self._models.get(name)
+            if model is None:
+                raise errors.not_found(f"Could not find any versions of model {name}")
+            return dict(model.config.version_labels)
+
+    def ready(self) -> bool:
+        """True when every configured model has an AVAILABLE version."""
+        with self._lock:
+            return all(any(v.state == AVAILABLE for v in m.versions.values()) for m in self._models.values())
+
+    @property
+    def config(self) -> model_server_config_pb2.ModelServerConfig:
+        return self._config
+
+    # --- lifecycle ----------------------------------------------------------
+    def _set_state(self, model: str, record: VersionRecord, state: int, error=None) -> None:
+        with self._lock:
+            record.state, record.error = state, error
+        self._on_state(model, record.version, state)
+
+    def _load(self, name: str, record: VersionRecord) -> None:
+        self._set_state(name, record, LOADING)
+        try:
+            servable = Servable(name, record.version, record.path)
+            if self._prepare is not None:
+                self._prepare(servable)
+        except Exception as err:  # noqa: BLE001 - a bad version must not stop the server
+            error = err if isinstance(err, errors.ServingError) else errors.ServingError(
+                errors.grpc.StatusCode.UNKNOWN, f"Failed to load {name} version {record.version} from "
+                                                f"{record.path}: {type(err).__name__}: {err}")
+            logger.error("%s", error.message)
+            self._set_state(name, record, END, error)
+            return
+        with self._lock:
+            record.servable = servable
+        self._set_state(name, record, AVAILABLE)
+        logger.info("Model %s version %d is AVAILABLE (%s)", name, record.version, record.path)
+
+    def _unload(self, name: str, record: VersionRecord) -> None:
+        self._set_state(name, record, UNLOADING)
+        with self._lock:
+            servable, record.servable = record.servable, None
+        if servable is not None:
+            servable.close()
+        self._set_state(name, record, END)
+        logger.info("Model %s version %d unloaded", name, record.version)
+
+    def poll(self) -> None:
+        """Scans every base path once: loads aspired versions, unloads what they replace."""
+        with self._poll_lock:
+            with self._lock:
+                models = list(self._models.items())
+            loads = []
+            for name, model in models:
+                on_disk = version_dirs(model.config.base_path)
+                aspired = aspired_versions(model.config, list(on_disk))
+                with self._lock:
+                    for v in sorted(aspired):
+                        record = model.versions.get(v)
+                        retry = record is not None and record.state == END and (
+                            record.error is None or record.stamp != _stamp(on_disk[v]))
+                        if record is None or retry:
+                            record = model.versions[v] = VersionRecord(v, on_disk[v], stamp=_stamp(on_disk[v]))
+                            loads.append(self._pool.submit(self._load, name, record))
+            concurrent.futures.wait(loads)
+            for name, model in models:
+                on_disk = version_dirs(model.config.base_path)
+                aspired = aspired_versions(model.config, list(on_disk))
+                with self._lock:
+                    serving_aspired = any(
+                        r.state == AVAILABLE for v, r in model.versions.items() if v in aspired
+                    )
+                    retire = [
+                        r for v, r in model.versions.items()
+                        if r.state == AVAILABLE and v not in aspired and (serving_aspired or v not in on_disk)
+                    ]
+                for record in retire:
+                    self._unload(name, record)
+
+    def reload_config(self, config: model_server_config_pb2.ModelServerConfig) -> None:
+        """Replaces the served models (HandleReloadConfigRequest): new ones load, dropped ones unload.
+
+        Blocks until the new config's versions have loaded or failed.
+
+        Raises:
+            ServingError: INVALID_ARGUMENT for an invalid config; FAILED_PRECONDITION
+                for a label naming a version that is not AVAILABLE.
+        """
+        validate_config(config)
+        dropped = []
+        with self._lock:
+            new = {c.name: c for c in config.model_config_list.config}
+            for name in list(self._models):
+                if name not in new:
+                    dropped.append(self._models.pop(name))
+            for name, model_config in new.items():
+                if name in self._models:
+                    old = self._models[name]
+                    if old.config.base_path != model_config.base_path:
+                        dropped.append(old)
+                        self._models[name] = ModelRecord(config=model_config)
+                    else:
+                        old.config = model_config
+                else:
+                    self._models[name] = ModelRecord(config=model_config)
+            self._config = config
+        for model in dropped:
+            for record in model.versions.values():
+                if record.state == AVAILABLE:
+                    self._unload(model.config.name, record)
+        self.poll()
+        self.check_labels()
+
+    def check_labels(self) -> None:
+        """Labels must point at AVAILABLE versions, as TF Serving requires.
+
+        Raises:
+            ServingError: FAILED_PRECONDITION naming the label's version.
+        """
+        with self._lock:
+            for name, model in self._models.items():
+                for label, version in model.config.version_labels.items():
+                    record = model.versions.get(version)
+                    if record is None or record.state != AVAILABLE:
+                        raise errors.failed_precondition(
+                            f"Request to assign label to version {version} of model {name}, which is not "
+                            f"currently available for inference"
+                        )
+
+    def start(self, file_system_poll_wait_seconds: float = 1.0) -> None:
+        """Loads the initial versions (blocking), then polls in the background (0 = never)."""
+        self.poll()
+        if file_system_poll_wait_seconds > 0:
+            self._spawn(self.poll, file_system_poll_wait_seconds, "kzoo-fs-poll")
+
+    def watch_config_file(self, path: str | Path, seconds: float, read: Callable) -> None:
+        """Re-reads ``path`` every ``seconds`` and reloads when its content changes."""
+        path = Path(path)
+        last = {"text": path.read_text() if path.exists() else None}
+
+        def check():
+            try:
+                text = path.read_text()
+            except OSError as err:
+                logger.error("Cannot read model config %s: %s", path, err)
+                return
+            if text == last["text"]:
+                return
+            last["text"] = text
+            try:
+                self.reload_config(read(path))
+                logger.info("Reloaded model config from %s", path)
+            except (ValueError, errors.ServingError) as err:
+                logger.error("Ignoring new model config %s: %s", path, err)
+
+        self._spawn(check, seconds, "kzoo-config-poll")
+
+    def _spawn(self, step: Callable[[], None], seconds: float, name: str) -> None:
+        def loop():
+            while not self._stop.wait(seconds):
+                try:
+                    step()
+                except Exception:  # noqa: BLE001 - polling must survive anything
+                    logger.exception("%s failed", name)
+
+        thread = threading.Thread(target=loop, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self) -> None:
+        """Stops polling and unloads everything."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        with self._lock:
+            models = list(self._models.values())
+        for model in models:
+            for record in model.versions.values():
+                if record.state == AVAILABLE:
+                    self._unload(model.config.name, record)
+        self._pool.shutdown(wait=True)

@@ -1,0 +1,206 @@
+"""The embedded model server: TF Serving's gRPC and REST APIs in one process.
+
+``ModelServer(ServerOptions(...))`` takes the same settings as
+``tensorflow_model_server``'s flags (``zoo serve`` parses those flags into
+``ServerOptions``), so a deployment can move to the real server without
+changing its config files, export directory or clients.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import logging
+import threading
+from pathlib import Path
+
+import grpc
+
+from serving import config_files
+from serving.batching import Batcher, BatchingOptions
+from serving.grpc_service import add_services
+from serving.inference import InferenceService
+from serving.manager import AVAILABLE, ModelManager
+from serving.metrics import ServingMetrics
+from serving.rest import make_server, serve_in_thread
+from serving.servable import Servable
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+
+
+@dataclasses.dataclass
+class ServerOptions:
+    """``tensorflow_model_server`` flags (same names and defaults), plus a few of kzoo's.
+
+    Attributes:
+        port: gRPC port.
+        rest_api_port: REST port; 0 disables REST, as in TF Serving.
+        model_name / model_base_path: serve one model (ignored when a config file is given).
+        model_config_file: a ModelServerConfig text proto (many models, policies, labels).
+        model_config_file_poll_wait_seconds: re-read the config file this often (0: never).
+        file_system_poll_wait_seconds: look for new/removed versions this often (0: only at start).
+        enable_batching / batching_parameters_file: dynamic batching and its BatchingParameters.
+        monitoring_config_file: a MonitoringConfig (Prometheus path, on/off); metrics are on by default.
+        ssl_config_file: an SSLConfig text proto; gRPC then requires TLS (mutual TLS with client_verify).
+        enable_model_warmup: replay ``assets.extra/tf_serving_warmup_requests`` before AVAILABLE.
+        grpc_max_threads: threads answering gRPC calls.
+        max_message_bytes: largest gRPC message or REST body accepted (kzoo).
+        host: interface to bind (kzoo; TF Serving binds all interfaces).
+    """
+
+    port: int = 8500
+    rest_api_port: int = 8501
+    model_name: str = "default"
+    model_base_path: str | None = None
+    model_config_file: str | None = None
+    model_config_file_poll_wait_seconds: float = 0
+    file_system_poll_wait_seconds: float = 1
+    enable_batching: bool = False
+    batching_parameters_file: str | None = None
+    monitoring_config_file: str | None = None
+    ssl_config_file: str | None = None
+    enable_model_warmup: bool = True
+    grpc_max_threads: int = 64
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    host: str = "0.0.0.0"
+
+    def model_server_config(self):
+        """The ModelServerConfig these options describe.
+
+        Raises:
+            ValueError: neither a config file nor a base path, or an unreadable config file.
+        """
+        if self.model_config_file:
+            return config_files.read_model_server_config(self.model_config_file)
+        if not self.model_base_path:
+            raise ValueError("Give --model_config_file, or --model_base_path (with --model_name).")
+        return config_files.single_model_config(self.model_name, Path(self.model_base_path).expanduser().absolute())
+
+    def batching_options(self) -> BatchingOptions | None:
+        if self.batching_parameters_file and not self.enable_batching:
+            raise ValueError("--batching_parameters_file needs --enable_batching.")
+        if not self.enable_batching:
+            return None
+        if self.batching_parameters_file:
+            return BatchingOptions.from_proto(config_files.read_batching_parameters(self.batching_parameters_file))
+        return BatchingOptions()
+
+    def metrics_path(self) -> str | None:
+        if not self.monitoring_config_file:
+            return config_files.DEFAULT_METRICS_PATH
+        prometheus = config_files.read_monitoring_config(self.monitoring_config_file).prometheus_config
+        if not prometheus.enable:
+            return None
+        return prometheus.path or config_files.DEFAULT_METRICS_PATH
+
+
+class ModelServer:
+    """Loads the configured models and answers gRPC and REST until ``stop()``.
+
+    Example:
+        >>> server = ModelServer(ServerOptions(model_name="lenet5", model_base_path="models/lenet5"))  # doctest: +SKIP
+        >>> server.start()  # doctest: +SKIP
+        >>> server.stop()  # doctest: +SKIP
+    """
+
+    def __init__(self, options: ServerOptions):
+        self.options = options
+        self.metrics = ServingMetrics()
+        self._config = options.model_server_config()
+        self._batching = options.batching_options()
+        self._metrics_path = options.metrics_path()
+        self.manager = ModelManager(self._config, prepare=self._prepare, on_state=self._on_state)
+        self.service = InferenceService(self.manager, self.metrics)
+        self._grpc: grpc.Server | None = None
+        self._rest = None
+        self._stopped = threading.Event()
+        self.grpc_port: int | None = None
+        self.rest_port: int | None = None
+
+    def _prepare(self, servable: Servable) -> None:
+        if self._batching is not None:
+            labels = (servable.name, str(servable.version))
+
+            def make_batcher(s: Servable, key: str) -> Batcher:
+                def on_batch(size: int, padded: int) -> None:
+                    self.metrics.input_batch_size.observe(size, *labels, key)
+                    self.metrics.batch_size.observe(padded, *labels, key)
+
+                return Batcher(lambda inputs: s.call(key, inputs), self._batching, on_batch,
+                               name=f"batch-{s.name}-{s.version}-{key}")
+
+            servable.attach_batchers(make_batcher)
+        if self.options.enable_model_warmup:
+            try:
+                count = self.service.warmup(servable)
+            except Exception:
+                servable.close()
+                raise
+            if count:
+                logger.info("Warmed up %s version %d with %d requests", servable.name, servable.version, count)
+        self.metrics.load_count.inc(str(servable.path), "success")
+
+    def _on_state(self, name: str, version: int, state: int) -> None:
+        self.metrics.model_state.set(name, str(version), value=1.0 if state == AVAILABLE else 0.0)
+
+    def start(self) -> None:
+        """Loads the models (blocking, as TF Serving does before opening its ports), then serves."""
+        opts = self.options
+        self.manager.start(opts.file_system_poll_wait_seconds)
+        if opts.model_config_file and opts.model_config_file_poll_wait_seconds > 0:
+            self.manager.watch_config_file(opts.model_config_file, opts.model_config_file_poll_wait_seconds,
+                                           config_files.read_model_server_config)
+        size = opts.max_message_bytes
+        self._grpc = grpc.server(
+            concurrent.futures.ThreadPoolExecutor(max_workers=opts.grpc_max_threads, thread_name_prefix="kzoo-grpc"),
+            options=[("grpc.max_receive_message_length", size), ("grpc.max_send_message_length", size)],
+        )
+        add_services(self._grpc, self.service)
+        address = f"{opts.host}:{opts.port}"
+        if opts.ssl_config_file:
+            self.grpc_port = self._grpc.add_secure_port(address, self._credentials(opts.ssl_config_file))
+        else:
+            self.grpc_port = self._grpc.add_insecure_port(address)
+        if self.grpc_port == 0:
+            raise OSError(f"Cannot bind the gRPC port {opts.host}:{opts.port}.")
+        self._grpc.start()
+        logger.info("gRPC: PredictionService and ModelService on %s:%d", opts.host, self.grpc_port)
+        if opts.rest_api_port:
+            self._rest = make_server(self.service, opts.host, opts.rest_api_port,
+                                     metrics_path=self._metrics_path, max_body_bytes=size)
+            self.rest_port = self._rest.server_address[1]
+            serve_in_thread(self._rest)
+            logger.info("REST: /v1/models on %s:%d; metrics at %s", opts.host, self.rest_port,
+                        self._metrics_path or "(off)")
+
+    @staticmethod
+    def _credentials(path: str) -> grpc.ServerCredentials:
+        ssl = config_files.read_ssl_config(path)
+        if not ssl.server_key or not ssl.server_cert:
+            raise ValueError(f"{path}: an SSLConfig needs server_key and server_cert (PEM text).")
+        if ssl.client_verify and not ssl.custom_ca:
+            raise ValueError(f"{path}: client_verify needs custom_ca, the CA that signs client certificates.")
+        return grpc.ssl_server_credentials(
+            [(ssl.server_key.encode(), ssl.server_cert.encode())],
+            root_certificates=ssl.custom_ca.encode() or None, require_client_auth=ssl.client_verify,
+        )
+
+    def stop(self, grace: float = 10.0) -> None:
+        """Stops accepting requests, lets in-flight ones finish (up to ``grace`` s), unloads models."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        done = self._grpc.stop(grace) if self._grpc is not None else None
+        if self._rest is not None:
+            self._rest.shutdown()
+            self._rest.server_close()  # joins the threads of in-flight requests
+        if done is not None:
+            done.wait(grace)
+        self.manager.stop()
+        logger.info("Server stopped.")
+
+    def wait(self) -> None:
+        """Blocks until ``stop()`` is called (from a signal handler, say)."""
+        self._stopped.wait()

@@ -1,0 +1,171 @@
+"""NumPy arrays to and from TensorFlow's ``TensorProto``, as TF Serving reads and writes them.
+
+Numeric tensors travel in ``tensor_content`` (raw little-endian bytes, the fast
+path both ends use); strings travel in ``string_val``. Decoding also accepts the
+typed ``*_val`` fields other clients send, with TensorFlow's rule that a short
+list is padded with its last value.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
+
+try:  # TensorFlow depends on ml_dtypes; bfloat16 is optional everywhere else
+    from ml_dtypes import bfloat16 as _bfloat16
+except ImportError:  # pragma: no cover
+    _bfloat16 = None
+
+_NUMPY_BY_ENUM: dict[int, np.dtype] = {
+    types_pb2.DT_FLOAT: np.dtype(np.float32),
+    types_pb2.DT_DOUBLE: np.dtype(np.float64),
+    types_pb2.DT_HALF: np.dtype(np.float16),
+    types_pb2.DT_INT8: np.dtype(np.int8),
+    types_pb2.DT_INT16: np.dtype(np.int16),
+    types_pb2.DT_INT32: np.dtype(np.int32),
+    types_pb2.DT_INT64: np.dtype(np.int64),
+    types_pb2.DT_UINT8: np.dtype(np.uint8),
+    types_pb2.DT_UINT16: np.dtype(np.uint16),
+    types_pb2.DT_UINT32: np.dtype(np.uint32),
+    types_pb2.DT_UINT64: np.dtype(np.uint64),
+    types_pb2.DT_BOOL: np.dtype(np.bool_),
+    types_pb2.DT_COMPLEX64: np.dtype(np.complex64),
+    types_pb2.DT_COMPLEX128: np.dtype(np.complex128),
+    types_pb2.DT_STRING: np.dtype(object),
+}
+if _bfloat16 is not None:
+    _NUMPY_BY_ENUM[types_pb2.DT_BFLOAT16] = np.dtype(_bfloat16)
+_ENUM_BY_NUMPY = {dtype: enum for enum, dtype in _NUMPY_BY_ENUM.items() if enum != types_pb2.DT_STRING}
+
+# Which repeated field holds the values of each dtype when tensor_content is empty.
+_VAL_FIELD = {
+    types_pb2.DT_FLOAT: "float_val",
+    types_pb2.DT_DOUBLE: "double_val",
+    types_pb2.DT_HALF: "half_val",
+    types_pb2.DT_BFLOAT16: "half_val",
+    types_pb2.DT_INT8: "int_val",
+    types_pb2.DT_INT16: "int_val",
+    types_pb2.DT_INT32: "int_val",
+    types_pb2.DT_UINT8: "int_val",
+    types_pb2.DT_UINT16: "int_val",
+    types_pb2.DT_INT64: "int64_val",
+    types_pb2.DT_UINT32: "uint32_val",
+    types_pb2.DT_UINT64: "uint64_val",
+    types_pb2.DT_BOOL: "bool_val",
+    types_pb2.DT_COMPLEX64: "scomplex_val",
+    types_pb2.DT_COMPLEX128: "dcomplex_val",
+    types_pb2.DT_STRING: "string_val",
+}
+
+
+class TensorConversionError(ValueError):
+    """A TensorProto that cannot become an array, or an array that cannot become one."""
+
+
+def dtype_name(enum: int) -> str:
+    """``DT_FLOAT`` -> ``"DT_FLOAT"``; unknown values print as numbers."""
+    try:
+        return types_pb2.DataType.Name(enum)
+    except ValueError:
+        return str(enum)
+
+
+def numpy_dtype(enum: int) -> np.dtype:
+    """The NumPy dtype of a TensorFlow ``DataType`` (``object`` for ``DT_STRING``).
+
+    Raises:
+        TensorConversionError: a dtype serving does not handle (resources, variants, ...).
+    """
+    try:
+        return _NUMPY_BY_ENUM[enum]
+    except KeyError:
+        raise TensorConversionError(f"Unsupported tensor dtype {dtype_name(enum)}.") from None
+
+
+def dtype_enum(dtype: np.dtype) -> int:
+    """The TensorFlow ``DataType`` of a NumPy dtype; bytes/str/object arrays are ``DT_STRING``."""
+    dtype = np.dtype(dtype)
+    if dtype.kind in "OSU":
+        return types_pb2.DT_STRING
+    try:
+        return _ENUM_BY_NUMPY[dtype]
+    except KeyError:
+        raise TensorConversionError(f"Arrays of dtype {dtype} have no TensorFlow equivalent.") from None
+
+
+def shape_of(proto: tensor_shape_pb2.TensorShapeProto) -> tuple[int | None, ...] | None:
+    """A ``TensorShapeProto`` as a tuple with ``None`` for unknown dims, or ``None`` for unknown rank."""
+    if proto.unknown_rank:
+        return None
+    return tuple(d.size if d.size >= 0 else None for d in proto.dim)
+
+
+def _as_bytes(value) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, np.bytes_):
+        return bytes(value)
+    raise TensorConversionError(f"String tensors hold bytes or str; received {type(value).__name__}.")
+
+
+def to_tensor_proto(value) -> tensor_pb2.TensorProto:
+    """Encodes an array-like as a ``TensorProto``.
+
+    Example:
+        >>> to_array(to_tensor_proto(np.arange(3, dtype=np.int32))).tolist()
+        [0, 1, 2]
+    """
+    array = np.asarray(value)
+    proto = tensor_pb2.TensorProto(dtype=dtype_enum(array.dtype))
+    proto.tensor_shape.dim.extend(tensor_shape_pb2.TensorShapeProto.Dim(size=s) for s in array.shape)
+    if proto.dtype == types_pb2.DT_STRING:
+        proto.string_val.extend(_as_bytes(v) for v in array.reshape(-1))
+    else:
+        proto.tensor_content = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
+    return proto
+
+
+def to_array(proto: tensor_pb2.TensorProto) -> np.ndarray:
+    """Decodes a ``TensorProto`` (``tensor_content`` or typed values) into a NumPy array.
+
+    Raises:
+        TensorConversionError: unknown dims, a dtype serving does not handle, or a
+            content size that does not match the shape.
+    """
+    dtype = numpy_dtype(proto.dtype)
+    shape = shape_of(proto.tensor_shape)
+    if shape is None or any(d is None for d in shape):
+        raise TensorConversionError("Tensor shapes in requests must be fully defined (no -1 dims, known rank).")
+    size = int(np.prod(shape, dtype=np.int64))
+    if proto.tensor_content:
+        if dtype == object:
+            raise TensorConversionError("DT_STRING tensors use string_val, not tensor_content.")
+        if len(proto.tensor_content) != size * dtype.itemsize:
+            raise TensorConversionError(
+                f"tensor_content holds {len(proto.tensor_content)} bytes; shape {list(shape)} of "
+                f"{dtype_name(proto.dtype)} needs {size * dtype.itemsize}."
+            )
+        return np.frombuffer(proto.tensor_content, dtype=dtype.newbyteorder("<")).astype(dtype).reshape(shape)
+    values = getattr(proto, _VAL_FIELD[proto.dtype])
+    if proto.dtype == types_pb2.DT_STRING:
+        flat = np.empty(len(values), dtype=object)
+        flat[:] = list(values)
+    elif proto.dtype in (types_pb2.DT_HALF, types_pb2.DT_BFLOAT16):
+        flat = np.asarray(values, dtype=np.uint16).view(dtype)
+    elif proto.dtype in (types_pb2.DT_COMPLEX64, types_pb2.DT_COMPLEX128):
+        pairs = np.asarray(values, dtype=dtype.type(0).real.dtype).reshape(-1, 2)
+        flat = (pairs[:, 0] + 1j * pairs[:, 1]).astype(dtype)
+    else:
+        try:
+            flat = np.asarray(values).astype(dtype, casting="unsafe") if len(values) else np.empty(0, dtype)
+        except OverflowError as err:
+            raise TensorConversionError(f"Values do not fit {dtype_name(proto.dtype)}: {err}") from None
+    if len(flat) > size:
+        raise TensorConversionError(f"{len(flat)} values given for shape {list(shape)} ({size} elements).")
+    if len(flat) == size:
+        return flat.reshape(shape)
+    filled = np.full(size, flat[-1] if len(flat) else (b"" if dtype == object else 0), dtype=dtype)
+    filled[: len(flat)] = flat
+    return filled.reshape(shape)
