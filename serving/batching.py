@@ -109,7 +109,7 @@ class Batcher:
 
         Raises:
             ServingError: INVALID_ARGUMENT for a request over ``max_batch_size``;
-                UNAVAILABLE when the queue is full or the batcher is closed.
+                UNAVAILABLE when the queue is full. After ``close()`` requests run unbatched.
         """
         task = _Task(inputs)
         limit = self.options.max_batch_size
@@ -118,13 +118,15 @@ class Batcher:
         if task.size == 0:
             return self._run(task.inputs)
         with self._cond:
-            if self._closed:
-                raise errors.unavailable("The batcher of this model version is shutting down.")
-            if self._queued_size + task.size > self.options.max_enqueued_batches * limit:
+            closed = self._closed
+            if not closed and self._queued_size + task.size > self.options.max_enqueued_batches * limit:
                 raise errors.unavailable("The batch scheduling queue to which this task was submitted is full")
-            self._queue.append(task)
-            self._queued_size += task.size
-            self._cond.notify()
+            if not closed:
+                self._queue.append(task)
+                self._queued_size += task.size
+                self._cond.notify()
+        if closed:  # the version is being unloaded: a request that already holds it still gets an answer
+            return self._run(task.inputs)
         task.done.wait()
         if task.error is not None:
             raise task.error

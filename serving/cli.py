@@ -115,7 +115,7 @@ def _predict(args) -> int:
         batch = np.concatenate([_load_input(p, inputs[name]["shape"], dtype) for p in args.input])
         if dtype != "string":
             batch = batch.astype(dtype)
-        outputs = client.predict(args.model, {name: batch}, signature=signature, version=args.version,
+        outputs = client.predict(args.model, {name: batch}, signature_name=signature, version=args.version,
                                  label=args.label)
         labels = None
         if "scores" in outputs and "classify" in metadata["signatures"] and not args.signature:
@@ -138,7 +138,7 @@ def _class_labels(client, args, first: np.ndarray) -> list[str] | None:
     from serving.errors import ServingError
 
     try:
-        result = client.classify(args.model, [{"images": first.reshape(-1)}], signature="classify",
+        result = client.classify(args.model, [{"images": first.reshape(-1)}], signature_name="classify",
                                  version=args.version, label=args.label)
     except ServingError as err:
         logger.info("No class names from Classify: %s", err)

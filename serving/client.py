@@ -143,45 +143,45 @@ class Client:
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
-    def _spec(spec, model: str, signature: str | None = None, version: int | None = None,
+    def _spec(spec, model: str, signature_name: str | None = None, version: int | None = None,
               label: str | None = None) -> None:
         if version is not None and label is not None:
             raise ValueError("Give a version or a label, not both.")
         spec.name = model
-        if signature:
-            spec.signature_name = signature
+        if signature_name:
+            spec.signature_name = signature_name
         if version is not None:
             spec.version.value = int(version)
         elif label is not None:
             spec.version_label = label
 
     # --- PredictionService --------------------------------------------------
-    def predict(self, model: str, inputs: Mapping[str, Any], *, signature: str | None = None,
+    def predict(self, model: str, inputs: Mapping[str, Any], *, signature_name: str | None = None,
                 version: int | None = None, label: str | None = None, output_filter: Sequence[str] = (),
                 timeout: float | None = None) -> dict[str, np.ndarray]:
         """Predict: ``{input alias: array}`` in, ``{output alias: array}`` out."""
         request = predict_pb2.PredictRequest(output_filter=list(output_filter))
-        self._spec(request.model_spec, model, signature, version, label)
+        self._spec(request.model_spec, model, signature_name, version, label)
         for alias, value in inputs.items():
             request.inputs[alias].CopyFrom(to_tensor_proto(value))
         response = self._call(self._predictions.Predict, request, timeout)
         return {alias: to_array(proto) for alias, proto in response.outputs.items()}
 
     def classify(self, model: str, examples, *, context: Mapping[str, Any] | None = None,
-                 signature: str | None = None, version: int | None = None, label: str | None = None,
+                 signature_name: str | None = None, version: int | None = None, label: str | None = None,
                  timeout: float | None = None) -> list[list[tuple[str, float]]]:
         """Classify: tf.Examples (or ``{feature: value}`` dicts) in, per example ``[(label, score), ...]``."""
         request = classification_pb2.ClassificationRequest(input=_examples_input(examples, context))
-        self._spec(request.model_spec, model, signature, version, label)
+        self._spec(request.model_spec, model, signature_name, version, label)
         response = self._call(self._predictions.Classify, request, timeout)
         return [[(c.label, c.score) for c in entry.classes] for entry in response.result.classifications]
 
     def regress(self, model: str, examples, *, context: Mapping[str, Any] | None = None,
-                signature: str | None = None, version: int | None = None, label: str | None = None,
+                signature_name: str | None = None, version: int | None = None, label: str | None = None,
                 timeout: float | None = None) -> np.ndarray:
         """Regress: tf.Examples (or dicts) in, one float per example out."""
         request = regression_pb2.RegressionRequest(input=_examples_input(examples, context))
-        self._spec(request.model_spec, model, signature, version, label)
+        self._spec(request.model_spec, model, signature_name, version, label)
         response = self._call(self._predictions.Regress, request, timeout)
         return np.asarray([r.value for r in response.result.regressions], dtype=np.float32)
 

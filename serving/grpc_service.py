@@ -33,6 +33,8 @@ def _spec_of(request):
 
 def _handle(service: InferenceService, api: str, function, request, context):
     """Runs ``function(request)``; failures abort the RPC with their status code."""
+    if not service.drain.enter():
+        context.abort(grpc.StatusCode.UNAVAILABLE, "The server is shutting down.")
     start = time.perf_counter()
     response, code = None, "OK"
     try:
@@ -45,6 +47,7 @@ def _handle(service: InferenceService, api: str, function, request, context):
             logger.exception("%s failed", api)
         context.abort(failure.code, failure.message[:1024])
     finally:
+        service.drain.exit()
         service.record(api, "GRPC", _spec_of(request), response if hasattr(response, "model_spec") else None, code,
                        time.perf_counter() - start)
 

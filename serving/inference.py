@@ -24,6 +24,7 @@ from tensorflow_serving.apis import (
 )
 
 from serving import errors
+from serving.drain import Drain
 from serving.export import WARMUP_FILE
 from serving.manager import ModelManager
 from serving.metrics import ServingMetrics
@@ -63,6 +64,7 @@ class InferenceService:
     def __init__(self, manager: ModelManager, metrics: ServingMetrics | None = None):
         self.manager = manager
         self.metrics = metrics or ServingMetrics()
+        self.drain = Drain()
 
     # --- resolution -------------------------------------------------------
     def resolve(self, model_spec) -> Servable:

@@ -59,6 +59,8 @@ class RestApi:
             return (200 if ready else 503), "application/json", json.dumps({"ready": ready}).encode()
         if not path.lower().startswith("/v1/"):
             return 404, "application/json", json.dumps({"error": f"Not found: {path}"}).encode()
+        if not self.service.drain.enter():
+            return 503, "application/json", b'{"error": "The server is shutting down."}'
         start = time.perf_counter()
         api, spec, response, code = "rest", None, None, "OK"
         try:
@@ -86,6 +88,7 @@ class RestApi:
                 logger.exception("REST %s %s failed", method, path)
             return failure.http_status, "application/json", json.dumps({"error": failure.message}).encode()
         finally:
+            self.service.drain.exit()
             if spec is not None:
                 self.service.record(api, "REST", spec, response, code, time.perf_counter() - start)
 
@@ -135,6 +138,7 @@ class RestApi:
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    timeout = 5  # seconds an idle keep-alive connection is kept; shutdown waits for these threads
     api: RestApi  # set on the subclass made by make_server
 
     def _serve(self) -> None:
@@ -150,6 +154,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         status, content_type, body = self.api.handle(self.command, self.path, read_body)
         if length and self.command != "POST":
             read_body()  # keep the connection usable
+        if self.api.service.drain.draining:
+            self.close_connection = True
         self._reply(status, content_type, body)
 
     def _reply(self, status: int, content_type: str, body: bytes) -> None:

@@ -12,6 +12,7 @@ import concurrent.futures
 import dataclasses
 import logging
 import threading
+import time
 from pathlib import Path
 
 import grpc
@@ -116,6 +117,8 @@ class ModelServer:
         self._grpc: grpc.Server | None = None
         self._rest = None
         self._stopped = threading.Event()
+        self._stop_lock = threading.Lock()
+        self._stopping = False
         self.grpc_port: int | None = None
         self.rest_port: int | None = None
 
@@ -189,18 +192,30 @@ class ModelServer:
 
     def stop(self, grace: float = 10.0) -> None:
         """Stops accepting requests, lets in-flight ones finish (up to ``grace`` s), unloads models."""
-        if self._stopped.is_set():
-            return
-        self._stopped.set()
-        done = self._grpc.stop(grace) if self._grpc is not None else None
+        with self._stop_lock:
+            if self._stopping:
+                return
+            self._stopping = True
+        start = time.monotonic()
+        # Refuse new calls (UNAVAILABLE, so clients retry another replica) and let running ones
+        # finish; gRPC's own stop() would cancel calls still queued for a handler thread.
+        if not self.service.drain.drain(grace):
+            logger.warning("Requests still running after %.1f s; stopping anyway.", grace)
+        time.sleep(0.2)  # calls already queued reach a handler and are refused, not cancelled
+        remaining = max(grace - (time.monotonic() - start), 0.5)
+        done = self._grpc.stop(remaining) if self._grpc is not None else None
         if self._rest is not None:
             self._rest.shutdown()
             self._rest.server_close()  # joins the threads of in-flight requests
         if done is not None:
-            done.wait(grace)
+            done.wait(remaining)
         self.manager.stop()
+        self._stopped.set()
         logger.info("Server stopped.")
 
     def wait(self) -> None:
         """Blocks until ``stop()`` is called (from a signal handler, say)."""
-        self._stopped.wait()
+        # Wake up now and then: a process signal may be delivered to another thread (gRPC, TF),
+        # and Python runs its handler only once the main thread is back in the interpreter.
+        while not self._stopped.wait(0.25):
+            pass
