@@ -46,7 +46,9 @@ def cmd_serve(args) -> int:
         enable_batching=args.enable_batching, batching_parameters_file=args.batching_parameters_file,
         monitoring_config_file=args.monitoring_config_file, ssl_config_file=args.ssl_config_file,
         enable_model_warmup=args.enable_model_warmup,
-        grpc_max_threads=args.grpc_max_threads, max_message_bytes=args.max_message_bytes, host=args.host,
+        grpc_max_threads=args.grpc_max_threads,
+        tensorflow_intra_op_parallelism=args.tensorflow_intra_op_parallelism,
+        tensorflow_inter_op_parallelism=args.tensorflow_inter_op_parallelism, max_message_bytes=args.max_message_bytes, host=args.host,
     )
     logging.getLogger("serving").setLevel(logging.INFO)
     server = ModelServer(options)
@@ -190,6 +192,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--ssl_config_file", default=None, help="SSLConfig text proto: serve gRPC over TLS")
     p.add_argument("--enable_model_warmup", type=_flag_bool, nargs="?", const=True, default=True)
     p.add_argument("--grpc_max_threads", type=int, default=64)
+    p.add_argument("--tensorflow_intra_op_parallelism", type=int, default=0, help="0: TensorFlow decides")
+    p.add_argument("--tensorflow_inter_op_parallelism", type=int, default=0, help="0: TensorFlow decides")
     p.add_argument("--max_message_bytes", type=int, default=256 * 1024 * 1024,
                    help="kzoo: largest gRPC message / REST body accepted")
     p.add_argument("--host", default="0.0.0.0", help="kzoo: interface to bind")
