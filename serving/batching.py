@@ -174,7 +174,14 @@ class Batcher:
             if batch is None:
                 return
             if batch:
-                self._process(batch)
+                try:
+                    self._process(batch)
+                finally:  # whatever happened, nobody waits forever
+                    for task in batch:
+                        if not task.done.is_set():
+                            task.error = task.error or errors.ServingError(
+                                errors.grpc.StatusCode.INTERNAL, "The batch failed without a result.")
+                            task.done.set()
 
     def _padded_size(self, size: int) -> int:
         return next((s for s in self.options.allowed_batch_sizes if s >= size), size)

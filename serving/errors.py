@@ -65,6 +65,10 @@ def code_from_number(number: int) -> grpc.StatusCode:
     return _BY_NUMBER.get(number, grpc.StatusCode.UNKNOWN)
 
 
+def _first_line(message, err: BaseException) -> str:
+    return (str(message or "").strip().splitlines() or [type(err).__name__])[0]
+
+
 def from_exception(err: BaseException) -> ServingError:
     """Maps an exception raised while running a model to a ``ServingError``.
 
@@ -76,7 +80,7 @@ def from_exception(err: BaseException) -> ServingError:
     import tensorflow as tf
 
     if isinstance(err, tf.errors.OpError):
-        return ServingError(code_from_number(err.error_code), err.message.strip().splitlines()[0])
+        return ServingError(code_from_number(err.error_code), _first_line(err.message, err))
     if isinstance(err, (ValueError, TypeError)):
-        return invalid_argument(str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__)
+        return invalid_argument(_first_line(str(err), err))
     return ServingError(grpc.StatusCode.INTERNAL, f"{type(err).__name__}: {err}")

@@ -29,7 +29,7 @@ def version_dirs(model_dir: str | Path) -> dict[int, Path]:
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         return {}
-    return {int(p.name): p for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit()}
+    return {int(p.name): p for p in model_dir.iterdir() if p.name.isascii() and p.name.isdigit() and p.is_dir()}
 
 
 def next_version(model_dir: str | Path) -> int:

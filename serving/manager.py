@@ -53,6 +53,7 @@ def _stamp(path: Path) -> tuple:
 class ModelRecord:
     config: model_server_config_pb2.ModelConfig
     versions: dict[int, VersionRecord] = dataclasses.field(default_factory=dict)
+    labels: dict[str, int] = dataclasses.field(default_factory=dict)  # in force (checked) labels
 
 
 def aspired_versions(config: model_server_config_pb2.ModelConfig, on_disk: list[int]) -> set[int]:
@@ -143,9 +144,9 @@ class ModelManager:
             if model is None:
                 raise errors.not_found(f"Servable not found for request: Latest({name})")
             if label:
-                if label not in model.config.version_labels:
+                if label not in model.labels:
                     raise errors.invalid_argument(f"Unrecognized servable version label: {label}")
-                version = model.config.version_labels[label]
+                version = model.labels[label]
             if version is None:
                 available = [v for v in model.versions.values() if v.state == AVAILABLE]
                 if not available:
@@ -181,7 +182,7 @@ class ModelManager:
             model = self._models.get(name)
             if model is None:
                 raise errors.not_found(f"Could not find any versions of model {name}")
-            return dict(model.config.version_labels)
+            return dict(model.labels)
 
     def ready(self) -> bool:
         """True when every configured model has an AVAILABLE version."""
@@ -212,7 +213,14 @@ class ModelManager:
             self._set_state(name, record, END, error)
             return
         with self._lock:
-            record.servable = servable
+            current = self._models.get(name)
+            orphaned = self._stop.is_set() or current is None or record not in current.versions.values()
+            if not orphaned:
+                record.servable = servable
+        if orphaned:  # stopped, or the model left the config while this version loaded
+            servable.close()
+            self._set_state(name, record, END)
+            return
         self._set_state(name, record, AVAILABLE)
         logger.info("Model %s version %d is AVAILABLE (%s)", name, record.version, record.path)
 
@@ -228,74 +236,106 @@ class ModelManager:
     def poll(self) -> None:
         """Scans every base path once: loads aspired versions, unloads what they replace."""
         with self._poll_lock:
+            self._poll()
+
+    def _scan(self, model: ModelRecord) -> tuple[dict[int, Path], set[int]] | None:
+        try:
+            on_disk = version_dirs(model.config.base_path)
+        except OSError as err:  # one unreadable base path must not stop the others
+            logger.error("Cannot list versions of %s in %s: %s", model.config.name, model.config.base_path, err)
+            return None
+        return on_disk, aspired_versions(model.config, list(on_disk))
+
+    def _poll(self) -> None:
+        with self._lock:
+            models = list(self._models.items())
+        loads = []
+        for name, model in models:
+            scan = self._scan(model)
+            if scan is None:
+                continue
+            on_disk, aspired = scan
             with self._lock:
-                models = list(self._models.items())
-            loads = []
-            for name, model in models:
-                on_disk = version_dirs(model.config.base_path)
-                aspired = aspired_versions(model.config, list(on_disk))
-                with self._lock:
-                    for v in sorted(aspired):
-                        record = model.versions.get(v)
-                        retry = record is not None and record.state == END and (
-                            record.error is None or record.stamp != _stamp(on_disk[v]))
-                        if record is None or retry:
-                            record = model.versions[v] = VersionRecord(v, on_disk[v], stamp=_stamp(on_disk[v]))
-                            loads.append(self._pool.submit(self._load, name, record))
-            concurrent.futures.wait(loads)
-            for name, model in models:
-                on_disk = version_dirs(model.config.base_path)
-                aspired = aspired_versions(model.config, list(on_disk))
-                with self._lock:
-                    serving_aspired = any(
-                        r.state == AVAILABLE for v, r in model.versions.items() if v in aspired
-                    )
-                    retire = [
-                        r for v, r in model.versions.items()
-                        if r.state == AVAILABLE and v not in aspired and (serving_aspired or v not in on_disk)
-                    ]
-                for record in retire:
-                    self._unload(name, record)
+                for v in sorted(aspired):
+                    record = model.versions.get(v)
+                    retry = record is not None and record.state == END and (
+                        record.error is None or record.stamp != _stamp(on_disk[v]))
+                    if record is None or retry:
+                        record = model.versions[v] = VersionRecord(v, on_disk[v], stamp=_stamp(on_disk[v]))
+                        loads.append(self._pool.submit(self._load, name, record))
+        concurrent.futures.wait(loads)
+        for name, model in models:
+            scan = self._scan(model)
+            if scan is None:
+                continue
+            on_disk, aspired = scan
+            with self._lock:
+                serving_aspired = any(r.state == AVAILABLE for v, r in model.versions.items() if v in aspired)
+                retire = [
+                    r for v, r in model.versions.items()
+                    if r.state == AVAILABLE and v not in aspired and (serving_aspired or v not in on_disk)
+                ]
+            for record in retire:
+                self._unload(name, record)
 
     def reload_config(self, config: model_server_config_pb2.ModelServerConfig) -> None:
         """Replaces the served models (HandleReloadConfigRequest): new ones load, dropped ones unload.
 
-        Blocks until the new config's versions have loaded or failed.
+        Blocks until the new config's versions have loaded or failed. A model whose
+        base path changes keeps serving from the old path until the new one has an
+        AVAILABLE version. Labels take effect only if every label of the new config
+        points at an AVAILABLE version; otherwise the old labels stay.
 
         Raises:
             ServingError: INVALID_ARGUMENT for an invalid config; FAILED_PRECONDITION
                 for a label naming a version that is not AVAILABLE.
         """
         validate_config(config)
-        dropped = []
-        with self._lock:
-            new = {c.name: c for c in config.model_config_list.config}
-            for name in list(self._models):
-                if name not in new:
-                    dropped.append(self._models.pop(name))
-            for name, model_config in new.items():
-                if name in self._models:
-                    old = self._models[name]
-                    if old.config.base_path != model_config.base_path:
-                        dropped.append(old)
+        with self._poll_lock:
+            dropped, moved = [], []
+            with self._lock:
+                new = {c.name: c for c in config.model_config_list.config}
+                for name in list(self._models):
+                    if name not in new:
+                        dropped.append(self._models.pop(name))
+                for name, model_config in new.items():
+                    old = self._models.get(name)
+                    if old is None:
                         self._models[name] = ModelRecord(config=model_config)
+                    elif old.config.base_path != model_config.base_path:
+                        moved.append(old)
+                        self._models[name] = ModelRecord(config=model_config, labels=dict(old.labels))
                     else:
                         old.config = model_config
+                self._config = config
+            for model in dropped:
+                self._unload_all(model)
+            self._poll()
+            for old in moved:
+                name = old.config.name
+                with self._lock:
+                    replacement = self._models[name]
+                    ready = any(r.state == AVAILABLE for r in replacement.versions.values())
+                    if not ready:  # keep serving from the old path, with the old config
+                        self._models[name] = old
+                if ready:
+                    self._unload_all(old)
                 else:
-                    self._models[name] = ModelRecord(config=model_config)
-            self._config = config
-        for model in dropped:
-            for record in model.versions.values():
-                if record.state == AVAILABLE:
-                    self._unload(model.config.name, record)
-        self.poll()
-        self.check_labels()
+                    logger.error("Model %s: nothing loads from %s; still serving from the old path.",
+                                 name, replacement.config.base_path)
+                    self._unload_all(replacement)
+            self._apply_labels()
 
-    def check_labels(self) -> None:
-        """Labels must point at AVAILABLE versions, as TF Serving requires.
+    def _unload_all(self, model: ModelRecord) -> None:
+        for record in list(model.versions.values()):
+            if record.state == AVAILABLE:
+                self._unload(model.config.name, record)
+
+    def _apply_labels(self) -> None:
+        """Puts each model's configured labels in force, all or none.
 
         Raises:
-            ServingError: FAILED_PRECONDITION naming the label's version.
+            ServingError: FAILED_PRECONDITION naming the label's version, as TF Serving.
         """
         with self._lock:
             for name, model in self._models.items():
@@ -306,10 +346,17 @@ class ModelManager:
                             f"Request to assign label to version {version} of model {name}, which is not "
                             f"currently available for inference"
                         )
+            for model in self._models.values():
+                model.labels = dict(model.config.version_labels)
 
     def start(self, file_system_poll_wait_seconds: float = 1.0) -> None:
-        """Loads the initial versions (blocking), then polls in the background (0 = never)."""
+        """Loads the initial versions (blocking), then polls in the background (0 = never).
+
+        Raises:
+            ServingError: FAILED_PRECONDITION when a label names a version that did not load.
+        """
         self.poll()
+        self._apply_labels()
         if file_system_poll_wait_seconds > 0:
             self._spawn(self.poll, file_system_poll_wait_seconds, "kzoo-fs-poll")
 
@@ -348,14 +395,13 @@ class ModelManager:
         self._threads.append(thread)
 
     def stop(self) -> None:
-        """Stops polling and unloads everything."""
+        """Stops polling and unloads everything (a load still running is discarded when it ends)."""
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=10)
-        with self._lock:
-            models = list(self._models.values())
-        for model in models:
-            for record in model.versions.values():
-                if record.state == AVAILABLE:
-                    self._unload(model.config.name, record)
+        with self._poll_lock:
+            with self._lock:
+                models = list(self._models.values())
+            for model in models:
+                self._unload_all(model)
         self._pool.shutdown(wait=True)

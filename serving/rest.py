@@ -21,6 +21,7 @@ from tensorflow_serving.apis import (
     classification_pb2,
     get_model_metadata_pb2,
     get_model_status_pb2,
+    predict_pb2,
     regression_pb2,
 )
 
@@ -55,7 +56,7 @@ class RestApi:
         if method == "GET" and path == "/healthz":
             return 200, "application/json", b'{"status": "ok"}'
         if method == "GET" and path == "/readyz":
-            ready = self.service.manager.ready()
+            ready = self.service.manager.ready() and not self.service.drain.draining
             return (200 if ready else 503), "application/json", json.dumps({"ready": ready}).encode()
         if not path.lower().startswith("/v1/"):
             return 404, "application/json", json.dumps({"error": f"Not found: {path}"}).encode()
@@ -116,7 +117,7 @@ class RestApi:
             key, _ = servable.signature(signature_name)
             inputs, fmt = rest_codec.decode_predict_inputs(request, servable.input_specs(key))
             key, outputs = self.service.predict_arrays(servable, key, inputs)
-            response = get_model_metadata_pb2.GetModelMetadataResponse()  # carries model_spec for metrics
+            response = predict_pb2.PredictResponse()  # outputs stay JSON; the spec feeds the metrics
             self.service.fill_spec(response.model_spec, servable, key)
             return rest_codec.encode_predict_outputs(outputs, fmt), response
         examples = rest_codec.decode_examples(request)
@@ -142,21 +143,35 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     api: RestApi  # set on the subclass made by make_server
 
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
+        if self.headers.get("Transfer-Encoding"):
+            self.close_connection = True
+            return self._error(411, "Send the body with a Content-Length; chunked bodies are not accepted.")
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length < 0:
+                raise ValueError
+        except ValueError:
+            self.close_connection = True
+            return self._error(400, f"Invalid Content-Length: {self.headers.get('Content-Length')!r}")
         if length > self.api.max_body_bytes:
             self.close_connection = True
-            message = f"Request body of {length} bytes exceeds the limit of {self.api.max_body_bytes} bytes."
-            return self._reply(413, "application/json", json.dumps({"error": message}).encode())
+            return self._error(413, f"Request body of {length} bytes exceeds the limit of "
+                                    f"{self.api.max_body_bytes} bytes.")
+        body: list[bytes] = []
 
         def read_body() -> bytes:
-            return self.rfile.read(length) if length else b""
+            if not body:
+                body.append(self.rfile.read(length) if length else b"")
+            return body[0]
 
-        status, content_type, body = self.api.handle(self.command, self.path, read_body)
-        if length and self.command != "POST":
-            read_body()  # keep the connection usable
+        status, content_type, payload = self.api.handle(self.command, self.path, read_body)
+        read_body()  # an unread body must not be taken for the next request on this connection
         if self.api.service.drain.draining:
             self.close_connection = True
-        self._reply(status, content_type, body)
+        self._reply(status, content_type, payload)
+
+    def _error(self, status: int, message: str) -> None:
+        self._reply(status, "application/json", json.dumps({"error": message}).encode())
 
     def _reply(self, status: int, content_type: str, body: bytes) -> None:
         self.send_response(status)
@@ -172,10 +187,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 class RestServer(http.server.ThreadingHTTPServer):
-    """A threaded HTTP server whose ``server_close`` waits for in-flight requests."""
+    """A threaded HTTP server; ``ModelServer.stop`` drains its requests before closing it."""
 
-    daemon_threads = False
-    block_on_close = True
+    daemon_threads = True  # shutdown waits for in-flight requests through the drain, bounded by the grace
+    block_on_close = False
     allow_reuse_address = True
 
 

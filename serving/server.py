@@ -19,6 +19,7 @@ import grpc
 
 from serving import config_files
 from serving.batching import Batcher, BatchingOptions
+from serving.errors import ServingError
 from serving.grpc_service import add_services
 from serving.inference import InferenceService
 from serving.manager import AVAILABLE, ModelManager
@@ -136,6 +137,7 @@ class ModelServer:
         self.manager = ModelManager(self._config, prepare=self._prepare, on_state=self._on_state)
         self.service = InferenceService(self.manager, self.metrics)
         self._grpc: grpc.Server | None = None
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._rest = None
         self._stopped = threading.Event()
         self._stop_lock = threading.Lock()
@@ -172,13 +174,24 @@ class ModelServer:
     def start(self) -> None:
         """Loads the models (blocking, as TF Serving does before opening its ports), then serves."""
         opts = self.options
-        self.manager.start(opts.file_system_poll_wait_seconds)
+        try:
+            self.manager.start(opts.file_system_poll_wait_seconds)
+        except ServingError as err:  # e.g. a label naming a version that did not load
+            self.manager.stop()
+            raise ValueError(err.message) from None
+        with self._stop_lock:
+            if self._stopping:  # stop() arrived (SIGTERM) while the models were loading
+                self.manager.stop()
+                self._stopped.set()
+                return
         if opts.model_config_file and opts.model_config_file_poll_wait_seconds > 0:
             self.manager.watch_config_file(opts.model_config_file, opts.model_config_file_poll_wait_seconds,
                                            config_files.read_model_server_config)
         size = opts.max_message_bytes
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=opts.grpc_max_threads,
+                                                               thread_name_prefix="kzoo-grpc")
         self._grpc = grpc.server(
-            concurrent.futures.ThreadPoolExecutor(max_workers=opts.grpc_max_threads, thread_name_prefix="kzoo-grpc"),
+            self._executor,
             options=[("grpc.max_receive_message_length", size), ("grpc.max_send_message_length", size)],
         )
         add_services(self._grpc, self.service)
@@ -227,9 +240,11 @@ class ModelServer:
         done = self._grpc.stop(remaining) if self._grpc is not None else None
         if self._rest is not None:
             self._rest.shutdown()
-            self._rest.server_close()  # joins the threads of in-flight requests
+            self._rest.server_close()  # REST requests in flight were awaited by the drain above
         if done is not None:
             done.wait(remaining)
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
         self.manager.stop()
         self._stopped.set()
         logger.info("Server stopped.")

@@ -58,6 +58,11 @@ _VAL_FIELD = {
 }
 
 
+#: Largest tensor a short value list may expand to (TensorFlow's padding rule); tensor_content
+#: tensors are bounded by the message size instead.
+MAX_EXPANDED_BYTES = 256 * 1024 * 1024
+
+
 class TensorConversionError(ValueError):
     """A TensorProto that cannot become an array, or an array that cannot become one."""
 
@@ -166,6 +171,10 @@ def to_array(proto: tensor_pb2.TensorProto) -> np.ndarray:
         raise TensorConversionError(f"{len(flat)} values given for shape {list(shape)} ({size} elements).")
     if len(flat) == size:
         return flat.reshape(shape)
+    if size * max(dtype.itemsize, 8) > MAX_EXPANDED_BYTES:
+        raise TensorConversionError(
+            f"{len(flat)} values would expand to shape {list(shape)}, over {MAX_EXPANDED_BYTES >> 20} MiB."
+        )
     filled = np.full(size, flat[-1] if len(flat) else (b"" if dtype == object else 0), dtype=dtype)
     filled[: len(flat)] = flat
     return filled.reshape(shape)

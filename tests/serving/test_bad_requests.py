@@ -300,6 +300,58 @@ def test_rest_oversized_body_is_413(serving_server):
     assert "exceeds the limit" in body["error"]
 
 
+def test_unread_bodies_never_become_requests(serving_server):
+    """A body the server does not read (bad verb, bad path) must not be parsed as the next request."""
+    import socket
+
+    smuggled = b"GET /v1/models/nosuch HTTP/1.1\r\nHost: x\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", serving_server.rest_port), timeout=10) as sock:
+        sock.sendall(b"POST /v1/models/lenet5:bogus HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s"
+                     % (len(smuggled), smuggled))
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    import re
+
+    statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", data)
+    assert statuses == [b"400", b"200"], data
+
+
+@pytest.mark.parametrize("headers, status", [
+    ({"Content-Length": "abc"}, 400),
+    ({"Transfer-Encoding": "chunked"}, 411),
+])
+def test_bad_framing_headers(serving_server, headers, status):
+    conn = http.client.HTTPConnection("127.0.0.1", serving_server.rest_port, timeout=30)
+    try:
+        conn.putrequest("POST", _PREDICT, skip_accept_encoding=True)
+        for key, value in headers.items():
+            conn.putheader(key, value)
+        conn.endheaders()
+        response = conn.getresponse()
+        body = json.loads(response.read())
+    finally:
+        conn.close()
+    assert response.status == status and "error" in body
+
+
+def test_tiny_request_declaring_a_huge_tensor_is_invalid_argument(serving_server):
+    """One float_val with dims of 2**33 must not make the server allocate 32 GiB."""
+    from tensorflow.core.framework import tensor_pb2, types_pb2
+
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = MODEL
+    proto = tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, float_val=[0.0])
+    for size in (2 ** 33, 28, 28, 1):
+        proto.tensor_shape.dim.add(size=size)
+    request.inputs["images"].CopyFrom(proto)
+    with grpc.insecure_channel(serving_server.target) as channel:
+        with pytest.raises(grpc.RpcError) as err:
+            prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=30)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, err.value.details()
+
+
 def test_server_still_healthy(serving_server):
     """After every bad request: a good predict works over both APIs, the model is AVAILABLE, nothing crashed."""
     with serving_server.client() as client:

@@ -250,3 +250,38 @@ def test_keras_export_and_tf_saved_model_save_are_served(tmp_path, real_images):
     request.inputs["x"].CopyFrom(to_tensor_proto(np.ones((2, 3), np.float32)))
     assert to_array(service.predict(request).outputs["y"]).tolist() == [[2.0] * 3] * 2
     manager.stop()
+
+
+def test_moving_a_model_to_a_path_that_does_not_load_keeps_the_old_one_serving(tmp_path, version_one, real_images):
+    model_dir = make_model_dir(tmp_path, version_one)
+    manager = ModelManager(config_files.single_model_config("lenet5", model_dir))
+    service = InferenceService(manager)
+    manager.start(0)
+    broken = tmp_path / "broken" / "lenet5" / "4"
+    broken.mkdir(parents=True)
+    (broken / "saved_model.pb").write_bytes(b"garbage")
+    manager.reload_config(config_files.single_model_config("lenet5", broken.parent))
+    assert service.predict(predict_request(real_images((28, 28, 1), 1))).model_spec.version.value == 1
+    moved = tmp_path / "moved"
+    shutil.copytree(version_one, moved / "7")
+    manager.reload_config(config_files.single_model_config("lenet5", moved))
+    assert service.predict(predict_request(real_images((28, 28, 1), 1))).model_spec.version.value == 7
+    manager.stop()
+
+
+def test_a_label_naming_a_missing_version_stops_startup(tmp_path, version_one):
+    model_dir = make_model_dir(tmp_path, version_one)
+    config = config_files.single_model_config("lenet5", model_dir)
+    config.model_config_list.config[0].version_labels["stable"] = 7
+    manager = ModelManager(config)
+    with pytest.raises(ServingError, match="version 7") as err:
+        manager.start(0)
+    assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    manager.stop()
+
+
+def test_errors_without_a_message_still_map_to_a_status():
+    from serving.errors import from_exception
+
+    failure = from_exception(tf.errors.InvalidArgumentError(None, None, ""))
+    assert failure.code == grpc.StatusCode.INVALID_ARGUMENT and failure.message == "InvalidArgumentError"
