@@ -238,23 +238,22 @@ class ModelManager:
         with self._poll_lock:
             self._poll()
 
-    def _scan(self, model: ModelRecord) -> tuple[dict[int, Path], set[int]] | None:
-        try:
-            on_disk = version_dirs(model.config.base_path)
-        except OSError as err:  # one unreadable base path must not stop the others
-            logger.error("Cannot list versions of %s in %s: %s", model.config.name, model.config.base_path, err)
-            return None
-        return on_disk, aspired_versions(model.config, list(on_disk))
+    @staticmethod
+    def _scans(models):
+        """(name, model, versions on disk, aspired versions) for each model whose base path can be read."""
+        for name, model in models:
+            try:
+                on_disk = version_dirs(model.config.base_path)
+            except OSError as err:  # one unreadable base path must not stop the others
+                logger.error("Cannot list versions of %s in %s: %s", name, model.config.base_path, err)
+                continue
+            yield name, model, on_disk, aspired_versions(model.config, list(on_disk))
 
     def _poll(self) -> None:
         with self._lock:
             models = list(self._models.items())
         loads = []
-        for name, model in models:
-            scan = self._scan(model)
-            if scan is None:
-                continue
-            on_disk, aspired = scan
+        for name, model, on_disk, aspired in self._scans(models):
             with self._lock:
                 for v in sorted(aspired):
                     record = model.versions.get(v)
@@ -264,11 +263,7 @@ class ModelManager:
                         record = model.versions[v] = VersionRecord(v, on_disk[v], stamp=_stamp(on_disk[v]))
                         loads.append(self._pool.submit(self._load, name, record))
         concurrent.futures.wait(loads)
-        for name, model in models:
-            scan = self._scan(model)
-            if scan is None:
-                continue
-            on_disk, aspired = scan
+        for name, model, on_disk, aspired in self._scans(models):
             with self._lock:
                 serving_aspired = any(r.state == AVAILABLE for v, r in model.versions.items() if v in aspired)
                 retire = [
