@@ -138,9 +138,10 @@ def _predict(args) -> int:
 def _class_labels(client, args, first: np.ndarray) -> list[str] | None:
     """Class names from the model's Classify signature, which returns a label with every score."""
     from serving.errors import ServingError
+    from serving.signatures import IMAGE_FEATURE
 
     try:
-        result = client.classify(args.model, [{"images": first.reshape(-1)}], signature_name="classify",
+        result = client.classify(args.model, [{IMAGE_FEATURE: first.reshape(-1)}], signature_name="classify",
                                  version=args.version, label=args.label)
     except ServingError as err:
         logger.info("No class names from Classify: %s", err)

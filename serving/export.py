@@ -179,19 +179,11 @@ def export_weights(name: str, weights: str | Path, base_path: str | Path, versio
     A run directory's ``config.json`` rebuilds the exact trained model, and its
     data set supplies the class names of the ``classify`` signature.
     """
-    import zoo
-    from zoo.weights import load_weights, resolve_weights
+    from zoo.weights import create_trained
 
-    weights_file, run_config = resolve_weights(weights)
-    if run_config is not None:
-        if run_config.get("model") != name:
-            raise ValueError(f"{weights_file} was trained for {run_config.get('model')!r}, not {name!r}.")
-        model = zoo.create(name, **run_config["model_config"])
-        if "class_names" not in options:
-            options["class_names"] = _class_names(run_config.get("dataset"), model)
-    else:
-        model = zoo.create(name)
-    load_weights(model, weights_file)
+    model, run_config = create_trained(name, weights)
+    if run_config is not None and "class_names" not in options:
+        options["class_names"] = _class_names(run_config.get("dataset"), model)
     return export(model, base_path, version, **options)
 
 

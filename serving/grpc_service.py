@@ -76,16 +76,10 @@ def model_status(service: InferenceService, request) -> get_model_status_pb2.Get
     """GetModelStatus: every version's state, or one version's (a label resolves to its version)."""
     spec = request.model_spec
     choice = spec.WhichOneof("version_choice")
-    version = None
-    if choice == "version":
-        version = spec.version.value
-    elif choice == "version_label":
-        labels = service.manager.config_labels(spec.name)
-        if spec.version_label not in labels:
-            raise errors.invalid_argument(f"Unrecognized servable version label: {spec.version_label}")
-        version = labels[spec.version_label]
+    version = spec.version.value if choice == "version" else None
+    label = spec.version_label if choice == "version_label" else None
     response = get_model_status_pb2.GetModelStatusResponse()
-    for record in service.manager.statuses(spec.name, version):
+    for record in service.manager.statuses(spec.name, version, label):
         status = response.model_version_status.add(version=record.version, state=record.state)
         status.status.SetInParent()  # TF Serving always reports a status, OK included
         if record.error is not None:

@@ -151,19 +151,20 @@ class InferenceService:
             raise errors.invalid_argument(f"Expected one input Tensor in the {kind} signature {key}.")
         return key, signature
 
-    def _run_examples(self, servable: Servable, key: str, signature, request_input) -> dict[str, np.ndarray]:
+    def _run_examples(self, servable: Servable, key: str, signature,
+                      request_input) -> tuple[int, dict[str, np.ndarray]]:
+        """Runs a one-input signature on the request's tf.Examples; returns (examples, outputs)."""
         examples = serialized_examples(request_input)
         (alias,) = signature.inputs
-        return self._run(servable, key, {alias: examples})
+        return len(examples), self._run(servable, key, {alias: examples})
 
     def classify_with(self, servable: Servable, request) -> classification_pb2.ClassificationResponse:
         key, signature = self._method_signature(servable, request.model_spec.signature_name, CLASSIFY_METHOD,
                                                 "classification")
-        outputs = self._run_examples(servable, key, signature, request.input)
+        n, outputs = self._run_examples(servable, key, signature, request.input)
         classes, scores = outputs.get("classes"), outputs.get("scores")
         if classes is None and scores is None:
             raise errors.invalid_argument(f"Signature {key} has neither 'classes' nor 'scores' outputs.")
-        n = len(serialized_examples(request.input))
         classes = None if classes is None else np.asarray(classes).reshape(n, -1)
         scores = None if scores is None else np.asarray(scores, dtype=np.float32).reshape(n, -1)
         response = classification_pb2.ClassificationResponse()
@@ -183,7 +184,7 @@ class InferenceService:
     def regress_with(self, servable: Servable, request) -> regression_pb2.RegressionResponse:
         key, signature = self._method_signature(servable, request.model_spec.signature_name, REGRESS_METHOD,
                                                 "regression")
-        outputs = self._run_examples(servable, key, signature, request.input)
+        _, outputs = self._run_examples(servable, key, signature, request.input)
         if "outputs" not in outputs:
             raise errors.invalid_argument(f"Regression signature {key} has no 'outputs' output.")
         values = np.asarray(outputs["outputs"], dtype=np.float32).reshape(-1)

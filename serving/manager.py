@@ -113,7 +113,6 @@ class ModelManager:
                  prepare: Callable[[Servable], None] | None = None,
                  on_state: Callable[[str, int, int], None] | None = None, load_threads: int = 2):
         validate_config(config)
-        self._config = config
         self._prepare = prepare
         self._on_state = on_state or (lambda *_: None)
         self._models: dict[str, ModelRecord] = {
@@ -126,9 +125,11 @@ class ModelManager:
         self._threads: list[threading.Thread] = []
 
     # --- queries (request path) ---------------------------------------------
-    def model_names(self) -> list[str]:
-        with self._lock:
-            return sorted(self._models)
+    @staticmethod
+    def _label_version(model: ModelRecord, label: str) -> int:
+        if label not in model.labels:
+            raise errors.invalid_argument(f"Unrecognized servable version label: {label}")
+        return model.labels[label]
 
     def servable(self, name: str, version: int | None = None, label: str | None = None) -> Servable:
         """The servable a request's ``ModelSpec`` names, with TF Serving's errors.
@@ -144,9 +145,7 @@ class ModelManager:
             if model is None:
                 raise errors.not_found(f"Servable not found for request: Latest({name})")
             if label:
-                if label not in model.labels:
-                    raise errors.invalid_argument(f"Unrecognized servable version label: {label}")
-                version = model.labels[label]
+                version = self._label_version(model, label)
             if version is None:
                 available = [v for v in model.versions.values() if v.state == AVAILABLE]
                 if not available:
@@ -157,11 +156,11 @@ class ModelManager:
                 raise errors.not_found(f"Servable not found for request: Specific({name}, {version})")
             return record.servable
 
-    def statuses(self, name: str, version: int | None = None) -> list[VersionRecord]:
-        """Version records for GetModelStatus, newest first.
+    def statuses(self, name: str, version: int | None = None, label: str | None = None) -> list[VersionRecord]:
+        """Version records for GetModelStatus, newest first (one version when a version or label is given).
 
         Raises:
-            ServingError: NOT_FOUND for an unknown model or version.
+            ServingError: NOT_FOUND for an unknown model or version, INVALID_ARGUMENT for an unknown label.
         """
         if not name:
             raise errors.invalid_argument("ModelSpec has no name specified.")
@@ -169,6 +168,8 @@ class ModelManager:
             model = self._models.get(name)
             if model is None or not model.versions:
                 raise errors.not_found(f"Could not find any versions of model {name}")
+            if label:
+                version = self._label_version(model, label)
             if version is not None:
                 record = model.versions.get(int(version))
                 if record is None:
@@ -176,22 +177,10 @@ class ModelManager:
                 return [dataclasses.replace(record)]
             return [dataclasses.replace(r) for _, r in sorted(model.versions.items(), reverse=True)]
 
-    def config_labels(self, name: str) -> dict[str, int]:
-        """The version labels configured for ``name``."""
-        with self._lock:
-            model = self._models.get(name)
-            if model is None:
-                raise errors.not_found(f"Could not find any versions of model {name}")
-            return dict(model.labels)
-
     def ready(self) -> bool:
         """True when every configured model has an AVAILABLE version."""
         with self._lock:
             return all(any(v.state == AVAILABLE for v in m.versions.values()) for m in self._models.values())
-
-    @property
-    def config(self) -> model_server_config_pb2.ModelServerConfig:
-        return self._config
 
     # --- lifecycle ----------------------------------------------------------
     def _set_state(self, model: str, record: VersionRecord, state: int, error=None) -> None:
@@ -302,7 +291,6 @@ class ModelManager:
                         self._models[name] = ModelRecord(config=model_config, labels=dict(old.labels))
                     else:
                         old.config = model_config
-                self._config = config
             for model in dropped:
                 self._unload_all(model)
             self._poll()

@@ -25,6 +25,8 @@ def _labels(names: tuple[str, ...], values: tuple) -> str:
 
 
 class Counter:
+    TYPE = "counter"
+
     def __init__(self, name: str, help_text: str, label_names: tuple[str, ...]):
         self.name, self.help, self.label_names = name, help_text, label_names
         self._values: dict[tuple, float] = defaultdict(float)
@@ -38,7 +40,7 @@ class Counter:
         return self._values.get(labels, 0.0)
 
     def render(self) -> list[str]:
-        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} counter"]
+        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} {self.TYPE}"]
         with self._lock:
             for labels, value in sorted(self._values.items()):
                 lines.append(f"{self.name}{{{_labels(self.label_names, labels)}}} {value:g}")
@@ -46,12 +48,11 @@ class Counter:
 
 
 class Gauge(Counter):
+    TYPE = "gauge"
+
     def set(self, *labels, value: float) -> None:
         with self._lock:
             self._values[labels] = value
-
-    def render(self) -> list[str]:
-        return [line.replace(" counter", " gauge") if line.startswith("# TYPE") else line for line in super().render()]
 
 
 class Histogram:

@@ -21,6 +21,7 @@ from tensorflow_serving.apis import (
     classification_pb2,
     get_model_metadata_pb2,
     get_model_status_pb2,
+    model_pb2,
     predict_pb2,
     regression_pb2,
 )
@@ -95,7 +96,7 @@ class RestApi:
 
     @staticmethod
     def _spec(name: str, version: str | None, label: str | None):
-        spec = get_model_status_pb2.GetModelStatusRequest().model_spec
+        spec = model_pb2.ModelSpec()
         spec.name = urllib.parse.unquote(name)
         if version is not None:
             try:

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import dataclasses
 import json
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from serving.tensors import TensorSpec
 
 if TYPE_CHECKING:
     from tensorflow_serving.apis import classification_pb2, input_pb2, regression_pb2
@@ -39,17 +40,6 @@ class RestError(ValueError):
     """A malformed request; the server answers HTTP 400 with {"error": str(err)} (INVALID_ARGUMENT)."""
 
 
-@dataclasses.dataclass(frozen=True)
-class TensorSpec:
-    """The dtype and shape a signature expects for one input.
-
-    Attributes:
-        dtype: numpy dtype; DT_STRING is ``np.dtype(object)`` holding bytes.
-        shape: dims with None for an unknown dim (e.g. batch), or None for unknown rank.
-    """
-
-    dtype: np.dtype
-    shape: tuple | None
 
 
 # --------------------------------------------------------------------------- JSON helpers

@@ -9,7 +9,6 @@ itself, as TF Serving does, so method names and tensor infos are exact.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -19,8 +18,7 @@ from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
 from google.protobuf import text_format
 
 from serving import errors
-from serving.rest_codec import TensorSpec
-from serving.tensors import dtype_name, numpy_dtype, shape_of
+from serving.tensors import TensorSpec, dtype_name, numpy_dtype, shape_of
 
 logger = logging.getLogger(__name__)
 
@@ -92,8 +90,8 @@ class Servable:
         signatures = self._loaded.signatures
         self._functions = {key: signatures[key] for key in self.signature_defs if key in signatures}
         self._input_specs = {key: tensor_specs(sig.inputs) for key, sig in self.signature_defs.items()}
+        self._batchable = {key: is_batchable(sig) for key, sig in self.signature_defs.items()}
         self._batchers: dict[str, object] = {}
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"Servable({self.name!r}, version={self.version})"
@@ -141,7 +139,7 @@ class Servable:
                 raise errors.invalid_argument(
                     f"Input {alias!r} expects shape {expected}; received {list(value.shape)}."
                 )
-        if len(inputs) > 1 and is_batchable(sig) and len({v.shape[0] for v in inputs.values()}) > 1:
+        if len(inputs) > 1 and self._batchable[key] and len({v.shape[0] for v in inputs.values()}) > 1:
             sizes = {k: v.shape[0] for k, v in inputs.items()}
             raise errors.invalid_argument(f"Inputs have different batch sizes: {sizes}.")
 
@@ -165,8 +163,8 @@ class Servable:
 
     def attach_batchers(self, make_batcher) -> None:
         """Routes every batchable signature through ``make_batcher(servable, key)``."""
-        for key, sig in self.signature_defs.items():
-            if key in self._functions and is_batchable(sig):
+        for key in self.signature_defs:
+            if key in self._functions and self._batchable[key]:
                 self._batchers[key] = make_batcher(self, key)
 
     def close(self) -> None:

@@ -8,6 +8,8 @@ list is padded with its last value.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 
@@ -61,6 +63,19 @@ _VAL_FIELD = {
 #: Largest tensor a short value list may expand to (TensorFlow's padding rule); tensor_content
 #: tensors are bounded by the message size instead.
 MAX_EXPANDED_BYTES = 256 * 1024 * 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class TensorSpec:
+    """The dtype and shape a signature expects for one input.
+
+    Attributes:
+        dtype: numpy dtype; DT_STRING is ``np.dtype(object)`` holding bytes.
+        shape: dims with None for an unknown dim (e.g. batch), or None for unknown rank.
+    """
+
+    dtype: np.dtype
+    shape: tuple | None
 
 
 class TensorConversionError(ValueError):

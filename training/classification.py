@@ -15,7 +15,7 @@ import zoo
 from zoo import data
 from zoo.data.pipeline import make_pipeline, split_validation
 from zoo.registry import constructor_config, get_entry
-from zoo.weights import BEST_WEIGHTS, LAST_WEIGHTS, RUN_CONFIG, load_weights, resolve_weights
+from zoo.weights import BEST_WEIGHTS, LAST_WEIGHTS, RUN_CONFIG, create_trained, load_weights
 from training.optim import make_optimizer, make_schedule
 from training.run_dir import RESULTS, TENSORBOARD, RunLogger, environment, write_json
 
@@ -206,12 +206,5 @@ def evaluate(model_name: str, weights: str | Path, dataset: str, *, batch_size: 
         >>> evaluate("lenet5", "runs/lenet5-mnist", "mnist")  # doctest: +SKIP
         {'accuracy': 0.9912, 'loss': 0.028, 'examples': 10000, 'source': '...'}
     """
-    weights_file, run_config = resolve_weights(weights)
-    if run_config is not None:
-        if run_config.get("model") != model_name:
-            raise ValueError(f"{weights_file} was trained for {run_config.get('model')!r}, not {model_name!r}.")
-        model = zoo.create(model_name, **run_config["model_config"])
-    else:
-        model = build_for_dataset(model_name, data.get_spec(dataset))
-    load_weights(model, weights_file)
+    model, _ = create_trained(model_name, weights, build=lambda: build_for_dataset(model_name, data.get_spec(dataset)))
     return evaluate_model(model, dataset, batch_size=batch_size)

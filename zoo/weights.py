@@ -46,6 +46,31 @@ def resolve_weights(path: str | Path) -> tuple[Path, dict | None]:
         raise ValueError(f"{config_file} is not valid JSON: {err}") from err
 
 
+def create_trained(name: str, weights: str | Path, build=None):
+    """Builds registry model ``name`` for ``weights`` (a file or a run directory) and loads them.
+
+    A run directory's ``config.json`` rebuilds the exact model that was trained;
+    otherwise ``build()`` makes the model (default: ``zoo.create(name)``).
+
+    Returns:
+        ``(model, run_config or None)``.
+
+    Raises:
+        ValueError: the run was trained for another model, or the weights do not fit.
+    """
+    import zoo
+
+    weights_file, run_config = resolve_weights(weights)
+    if run_config is not None:
+        if run_config.get("model") != name:
+            raise ValueError(f"{weights_file} was trained for {run_config.get('model')!r}, not {name!r}.")
+        model = zoo.create(name, **run_config["model_config"])
+    else:
+        model = build() if build is not None else zoo.create(name)
+    _load_file(model, weights_file)
+    return model, run_config
+
+
 def load_weights(model, path: str | Path) -> Path:
     """Loads weights into ``model``, turning Keras' shape errors into a clear message.
 
@@ -53,6 +78,10 @@ def load_weights(model, path: str | Path) -> Path:
         The weights file that was loaded.
     """
     weights, _ = resolve_weights(path)
+    return _load_file(model, weights)
+
+
+def _load_file(model, weights: Path) -> Path:
     try:
         model.load_weights(weights)
     except (ValueError, OSError, KeyError) as err:
