@@ -57,9 +57,9 @@ class TrainResult:
     test: dict[str, float]
 
 
-def _compile(model: keras.Model, optimizer=None) -> None:
+def _compile(model: keras.Model, optimizer=None, *, jit_compile="auto") -> None:
     model.compile(
-        optimizer=optimizer or "adam",
+        optimizer=optimizer or "adam", jit_compile=jit_compile,
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )

@@ -6,7 +6,8 @@ Example:
     ['resnet18', 'resnet20', 'resnet32', 'resnet34', 'resnet50', 'resnet56']
 """
 
+from zoo.presets import save_preset
 from zoo.registry import create, info, list_models, register_model
 
 __version__ = "0.1.0"
-__all__ = ["create", "info", "list_models", "register_model", "__version__"]
+__all__ = ["create", "info", "list_models", "register_model", "save_preset", "__version__"]

@@ -101,6 +101,31 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_compress(args) -> int:
+    from training.compression import CompressConfig, compress
+
+    config = CompressConfig(
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, components=args.components, tau=args.tau,
+        zero_mixing=None if args.zero_mixing <= 0 else args.zero_mixing, merge_kl=args.merge_kl,
+        max_train_examples=args.max_train_examples, seed=args.seed, verbose=2 if args.quiet else "auto",
+        method=args.method.replace("-", "_"), weight_decay=args.weight_decay,
+    )
+    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+        result = compress(args.name, args.weights, args.dataset, config=config, out=args.out,
+                          export_base=args.export_base, preset_tag=args.tag)
+    report = result.report
+    if args.json:
+        _print_json({k: report[k] for k in ("error_percent", "compression", "components", "weights", "preset")
+                     } | {"out": str(result.out), "export": report.get("export")})
+    else:
+        e, c = report["error_percent"], report["compression"]
+        print(f"test error {e['before']:.2f}% -> {e['after']:.2f}%; {c['sparse_huffman']:.1f}x smaller "
+              f"(sparse + Huffman; {c['sparse']:.1f}x without Huffman); "
+              f"{100 * report['weights']['nonzero_fraction']:.2f}% non-zero, {report['components']['used']} values\n"
+              f"report: {result.out / 'report.md'}\npreset: {report['preset']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zoo", description="kzoo: pick a model by name, train it, evaluate it, export it, serve it, query it.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress messages (data sources, files)")
@@ -142,11 +167,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="evaluate weights on a test split")
     p.add_argument("name")
-    p.add_argument("--weights", required=True, help="a .weights.h5 file or a run directory")
+    p.add_argument("--weights", required=True, help="a preset tag (see zoo info NAME), a preset or run directory, or a .weights.h5 file")
     p.add_argument("--dataset", required=True)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_evaluate)
+
+    p = sub.add_parser("compress", help="compress trained weights with soft weight sharing (Ullrich et al. 2017)")
+    p.add_argument("name")
+    p.add_argument("--weights", required=True, help="trained weights: a preset tag, run directory or .weights.h5 file")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--epochs", type=int, default=30, help="retraining epochs under the prior")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--lr", type=float, default=5e-4, help="Adam learning rate of the weights")
+    p.add_argument("--components", type=int, default=17, help="mixture components, the zero component included")
+    p.add_argument("--tau", type=float, default=5e-3, help="weight of the prior against the data set's log-likelihood")
+    p.add_argument("--zero-mixing", type=float, default=0.99, help="fixed pi_0 of the zero component; 0 learns it")
+    p.add_argument("--merge-kl", type=float, default=1e-2, help="merge components closer than this symmetric KL")
+    p.add_argument("--method", default="sws", choices=["sws", "weight-decay"],
+                   help="weight-decay: the baseline without the prior (same mixture fit and quantisation)")
+    p.add_argument("--weight-decay", type=float, default=0.0, help="decoupled weight decay of the network's weights")
+    p.add_argument("--max-train-examples", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="output directory (default runs/<model>-<dataset>-sws-<time>)")
+    p.add_argument("--export-base", default=None, help="also export a SavedModel under this TF Serving base path")
+    p.add_argument("--tag", default=None, help="preset tag (default <dataset>-sws)")
+    p.add_argument("--quiet", action="store_true", help="one line per epoch instead of progress bars")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(fn=cmd_compress)
 
     from serving.cli import add_parsers
 
@@ -160,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.fn(args)
-    except (ValueError, FileNotFoundError, FileExistsError) as err:
+    except (ValueError, FileNotFoundError, FileExistsError, FloatingPointError) as err:
         print(f"zoo {args.command}: error: {err}", file=sys.stderr)
         return 2
 

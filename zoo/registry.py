@@ -151,8 +151,9 @@ def create(name: str, *, weights: str | None = None, **overrides: Any):
 
     Args:
         name: str. A registered name (see :func:`list_models`).
-        weights: str or None. A ``.weights.h5`` file or a run directory of
-            ``zoo train`` to load; None keeps the random initialisation.
+        weights: str or None. A preset tag (``"mnist-sws"``, see ``info(name)["weights"]``),
+            a preset directory, a ``.weights.h5`` file or a run directory of
+            ``zoo train``; None keeps the random initialisation.
         **overrides: constructor arguments replacing the variant's defaults
             (``num_classes=100``, ``input_shape=(64, 64, 3)``).
 
@@ -168,6 +169,10 @@ def create(name: str, *, weights: str | None = None, **overrides: Any):
         (None, 5)
     """
     entry = get_entry(name)
+    from zoo import presets
+
+    if weights is not None and presets.names_preset(weights):
+        return presets.load(name, weights, **overrides)
     try:
         model = entry.builder(**overrides)
         unknown = sorted(set(overrides) - set(model.get_config()))
@@ -207,13 +212,15 @@ def info(name: str) -> dict[str, Any]:
         A JSON-serialisable dict: ``name``, ``family``, ``task``, ``dataset``,
         ``description``, ``input_shape``, ``output_shape``, ``parameters``,
         ``config`` (the default constructor arguments), ``signatures``
-        (the serving signatures its task exports) and ``weights`` (published
-        pretrained tags, empty until presets exist).
+        (the serving signatures its task exports) and ``weights`` (the preset
+        tags that ``create(name, weights=TAG)`` accepts).
 
     Example:
         >>> info("lenet5")["parameters"]
         61706
     """
+    from zoo import presets
+
     entry = get_entry(name)
     model = entry.builder()
     task = get_task(entry.task)
@@ -228,5 +235,5 @@ def info(name: str) -> dict[str, Any]:
         "parameters": int(model.count_params()),
         "config": constructor_config(model),
         "signatures": task.signatures,
-        "weights": [],
+        "weights": presets.list_tags(entry.name),
     }

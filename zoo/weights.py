@@ -47,19 +47,22 @@ def resolve_weights(path: str | Path) -> tuple[Path, dict | None]:
 
 
 def create_trained(name: str, weights: str | Path, build=None):
-    """Builds registry model ``name`` for ``weights`` (a file or a run directory) and loads them.
+    """Builds registry model ``name`` for ``weights`` (a preset tag or directory, a file or a run directory) and loads them.
 
     A run directory's ``config.json`` rebuilds the exact model that was trained;
     otherwise ``build()`` makes the model (default: ``zoo.create(name)``).
 
     Returns:
-        ``(model, run_config or None)``.
+        ``(model, run_config or None)``; for a preset, its metadata stands in for the run config.
 
     Raises:
         ValueError: the run was trained for another model, or the weights do not fit.
     """
     import zoo
+    from zoo import presets
 
+    if presets.names_preset(weights):  # its metadata names the data set, as a run's config does
+        return presets.load(name, weights), json.loads((presets.resolve(name, weights) / presets.METADATA).read_text())
     weights_file, run_config = resolve_weights(weights)
     if run_config is not None:
         if run_config.get("model") != name:
@@ -67,7 +70,7 @@ def create_trained(name: str, weights: str | Path, build=None):
         model = zoo.create(name, **run_config["model_config"])
     else:
         model = build() if build is not None else zoo.create(name)
-    _load_file(model, weights_file)
+    load_file(model, weights_file)
     return model, run_config
 
 
@@ -78,10 +81,10 @@ def load_weights(model, path: str | Path) -> Path:
         The weights file that was loaded.
     """
     weights, _ = resolve_weights(path)
-    return _load_file(model, weights)
+    return load_file(model, weights)
 
 
-def _load_file(model, weights: Path) -> Path:
+def load_file(model, weights: Path) -> Path:
     try:
         model.load_weights(weights)
     except (ValueError, OSError, KeyError) as err:

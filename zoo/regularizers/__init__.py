@@ -1,5 +1,11 @@
-"""Regularizers with state: the soft weight-sharing mixture prior."""
+"""Regularizers with state: the soft weight-sharing mixture prior and the compression it enables."""
 
+from zoo.regularizers.apply import SoftWeightSharingModel, apply_soft_weight_sharing
+from zoo.regularizers.compression import Mixture, merge_components, quantize, quantize_model, sparse_size
+from zoo.regularizers.learning_rates import set_learning_rate_multipliers
 from zoo.regularizers.soft_weight_sharing import SoftWeightSharing
 
-__all__ = ["SoftWeightSharing"]
+__all__ = [
+    "Mixture", "SoftWeightSharing", "SoftWeightSharingModel", "apply_soft_weight_sharing", "merge_components",
+    "quantize", "quantize_model", "set_learning_rate_multipliers", "sparse_size",
+]
