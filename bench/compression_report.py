@@ -23,9 +23,12 @@ PRESETS = HERE.parent / "zoo" / "pretrained"
 
 # run name -> (model, method, goal compression ratio, goal test error %); goals from issue 4 / Ullrich et al. 2017.
 GOALS = {
-    "lenet_300_100-sws": ("lenet_300_100", "sws", 64.0, 1.94),
+    "lenet_300_100-sws": ("lenet_300_100", "sws, tau 0.02, 30 epochs", 64.0, 1.94),
+    "lenet_300_100-sws-50": ("lenet_300_100", "sws, tau 0.02, 50 epochs", 64.0, 1.94),
+    "lenet_300_100-sws-tau0.03": ("lenet_300_100", "sws, tau 0.03, 30 epochs", 64.0, 1.94),
+    "lenet_300_100-sws-cosine": ("lenet_300_100", "sws, tau 0.02, 40 epochs, cosine lr", 64.0, 1.94),
     "lenet_300_100-weight-decay": ("lenet_300_100", "weight decay (baseline)", None, None),
-    "lenet5_caffe-sws": ("lenet5_caffe", "sws", 100.0, 1.0),
+    "lenet5_caffe-sws": ("lenet5_caffe", "sws, tau 0.03, 30 epochs", 100.0, 1.0),
     "lenet5_caffe-weight-decay": ("lenet5_caffe", "weight decay (baseline)", None, None),
 }
 
@@ -35,6 +38,24 @@ def _goal(ratio: float, error: float, goal_ratio: float | None, goal_error: floa
         return "-"
     met = ratio >= goal_ratio and error <= goal_error
     return f"≥ {goal_ratio:.0f}x at ≤ {goal_error:.2f}% ({'met' if met else 'not met'})"
+
+
+def _install_presets(summary: dict) -> None:
+    """Ships, per model, the soft weight-sharing run that meets its goal (else the lowest error) as mnist-sws."""
+    best = {}
+    for run, entry in summary.items():
+        if entry["goal"] == "-":
+            continue
+        key = ("not met" in entry["goal"], entry["error_percent"]["after"], -entry["compression"]["sparse_huffman"])
+        if entry["model"] not in best or key < best[entry["model"]][0]:
+            best[entry["model"]] = (key, run)
+    for model, (_, run) in best.items():
+        target = PRESETS / model / "mnist-sws"
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(HERE.parent / summary[run]["preset"], target)
+        summary[run]["shipped_as"] = f"{model}:mnist-sws"
+        print(f"installed {run} as {target}")
 
 
 def main(argv: list[str]) -> int:
@@ -60,11 +81,9 @@ def main(argv: list[str]) -> int:
                     f"| {report['components']['used']} | {summary[run]['goal']} |")
         shutil.copy(RUNS / run / "report.md", OUT / "compression" / f"{run}.md")
         shutil.copy(RUNS / run / "weights.png", OUT / "compression" / f"{run}.png")
-        if "--install-presets" in argv and method == "sws":
-            target = PRESETS / model / "mnist-sws"
-            if target.exists():
-                shutil.rmtree(target)
-            shutil.copytree(Path(report["preset"]), target)
+        summary[run]["preset"] = report["preset"]
+    if "--install-presets" in argv:
+        _install_presets(summary)
     (OUT / "compression.json").write_text(json.dumps(summary, indent=2) + "\n")
     lines = [
         "# Soft weight-sharing compression on MNIST", "",
@@ -82,7 +101,9 @@ def main(argv: list[str]) -> int:
         "bench/reports/compression/.", "", "Commands:", "",
     ]
     for run, entry in summary.items():
-        lines.append(f"- {run} ({entry['machine']}, retraining {entry['retrain_minutes']} min): `{entry['command']}`")
+        shipped = f"; shipped as `{entry['shipped_as']}`" if "shipped_as" in entry else ""
+        lines.append(f"- {run} ({entry['machine']}, retraining {entry['retrain_minutes']} min{shipped}): "
+                     f"`{entry['command']}`")
     lines += ["", "Then: `python bench/compression_report.py --install-presets`.", ""]
     (OUT / "compression.md").write_text("\n".join(lines))
     print("\n".join(lines))

@@ -105,7 +105,8 @@ def cmd_compress(args) -> int:
     from training.compression import CompressConfig, compress
 
     config = CompressConfig(
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, components=args.components, tau=args.tau,
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, schedule=args.schedule,
+        components=args.components, tau=args.tau,
         zero_mixing=None if args.zero_mixing <= 0 else args.zero_mixing, merge_kl=args.merge_kl,
         max_train_examples=args.max_train_examples, seed=args.seed, verbose=2 if args.quiet else "auto",
         method=args.method.replace("-", "_"), weight_decay=args.weight_decay,
@@ -180,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=30, help="retraining epochs under the prior")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--lr", type=float, default=5e-4, help="Adam learning rate of the weights")
+    p.add_argument("--schedule", default="constant", choices=["constant", "cosine", "step"],
+                   help="learning-rate schedule over the retraining (the prior's rates follow it)")
     p.add_argument("--components", type=int, default=17, help="mixture components, the zero component included")
     p.add_argument("--tau", type=float, default=5e-3, help="weight of the prior against the data set's log-likelihood")
     p.add_argument("--zero-mixing", type=float, default=0.99, help="fixed pi_0 of the zero component; 0 learns it")
