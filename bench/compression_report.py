@@ -26,6 +26,7 @@ GOALS = {
     "lenet_300_100-sws": ("lenet_300_100", "sws, tau 0.02, 30 epochs", 64.0, 1.94),
     "lenet_300_100-sws-50": ("lenet_300_100", "sws, tau 0.02, 50 epochs", 64.0, 1.94),
     "lenet_300_100-sws-tau0.03": ("lenet_300_100", "sws, tau 0.03, 30 epochs", 64.0, 1.94),
+    "lenet_300_100-sws-std0.05": ("lenet_300_100", "sws, tau 0.02, 30 epochs, initial std 0.05", 64.0, 1.94),
     "lenet_300_100-sws-cosine": ("lenet_300_100", "sws, tau 0.02, 40 epochs, cosine lr", 64.0, 1.94),
     "lenet_300_100-weight-decay": ("lenet_300_100", "weight decay (baseline)", None, None),
     "lenet5_caffe-sws": ("lenet5_caffe", "sws, tau 0.03, 30 epochs", 100.0, 1.0),

@@ -106,7 +106,7 @@ def cmd_compress(args) -> int:
 
     config = CompressConfig(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, schedule=args.schedule,
-        components=args.components, tau=args.tau,
+        components=args.components, tau=args.tau, init_std=args.init_std,
         zero_mixing=None if args.zero_mixing <= 0 else args.zero_mixing, merge_kl=args.merge_kl,
         max_train_examples=args.max_train_examples, seed=args.seed, verbose=2 if args.quiet else "auto",
         method=args.method.replace("-", "_"), weight_decay=args.weight_decay,
@@ -185,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="learning-rate schedule over the retraining (the prior's rates follow it)")
     p.add_argument("--components", type=int, default=17, help="mixture components, the zero component included")
     p.add_argument("--tau", type=float, default=5e-3, help="weight of the prior against the data set's log-likelihood")
+    p.add_argument("--init-std", type=float, default=0.25, help="initial standard deviation of every component")
     p.add_argument("--zero-mixing", type=float, default=0.99, help="fixed pi_0 of the zero component; 0 learns it")
     p.add_argument("--merge-kl", type=float, default=1e-2, help="merge components closer than this symmetric KL")
     p.add_argument("--method", default="sws", choices=["sws", "weight-decay"],
