@@ -191,7 +191,12 @@ def _class_names(dataset: str | None, model) -> list[str] | None:
     from zoo import data
 
     try:
-        names = list(data.get_spec(dataset).class_names)
+        return fit_class_names(data.get_spec(dataset).class_names, model)
     except (ValueError, TypeError):
         return None
+
+
+def fit_class_names(names, model) -> list[str] | None:
+    """``names`` as a list when there is one per model output, else None (the classify signature then uses indices)."""
+    names = list(names)
     return names if len(names) == model.output_shape[-1] else None

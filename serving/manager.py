@@ -44,7 +44,7 @@ def _stamp(path: Path) -> tuple:
     """Modification times and sizes of a version's top-level entries: a failed version whose
     files change (a non-atomic copy that finished, say) is loaded again."""
     try:
-        return tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in path.iterdir()))
+        return tuple(sorted((p.name, s.st_mtime_ns, s.st_size) for p in path.iterdir() for s in [p.stat()]))
     except OSError:
         return ()
 
@@ -246,10 +246,11 @@ class ModelManager:
             with self._lock:
                 for v in sorted(aspired):
                     record = model.versions.get(v)
-                    retry = record is not None and record.state == END and (
-                        record.error is None or record.stamp != _stamp(on_disk[v]))
-                    if record is None or retry:
-                        record = model.versions[v] = VersionRecord(v, on_disk[v], stamp=_stamp(on_disk[v]))
+                    if record is not None and record.state != END:
+                        continue
+                    stamp = _stamp(on_disk[v])
+                    if record is None or record.error is None or record.stamp != stamp:
+                        record = model.versions[v] = VersionRecord(v, on_disk[v], stamp=stamp)
                         loads.append(self._pool.submit(self._load, name, record))
         concurrent.futures.wait(loads)
         for name, model, on_disk, aspired in self._scans(models):

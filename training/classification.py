@@ -22,6 +22,14 @@ from training.run_dir import RESULTS, TENSORBOARD, RunLogger, environment, write
 logger = logging.getLogger(__name__)
 
 
+def require_positive_ints(config, *names: str) -> None:
+    """Raises ValueError naming the first of ``config``'s fields ``names`` that is not a positive int."""
+    for name in names:
+        value = getattr(config, name)
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
+
+
 @dataclasses.dataclass
 class TrainConfig:
     """Hyper-parameters of one classification run (every field is a CLI flag of ``zoo train``)."""
@@ -39,10 +47,7 @@ class TrainConfig:
     verbose: int | str = "auto"
 
     def validate(self) -> None:
-        for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
+        require_positive_ints(self, "epochs", "batch_size")
         if self.max_train_examples is not None and self.max_train_examples < 1:
             raise ValueError(f"max_train_examples must be positive. Received: {self.max_train_examples}")
 
@@ -122,9 +127,7 @@ def train(
 
     keras.utils.set_random_seed(config.seed)
     train_split, val_split = split_validation(train_split, config.validation_split, seed=config.seed)
-    if config.max_train_examples is not None:
-        keep = min(config.max_train_examples, len(train_split))
-        train_split = data.Split(train_split.images[:keep], train_split.labels[:keep], train_split.source)
+    train_split = train_split.head(config.max_train_examples)
 
     steps = -(-len(train_split) // config.batch_size)
     optimizer = make_optimizer(

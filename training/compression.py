@@ -24,7 +24,7 @@ from zoo.data.pipeline import make_pipeline
 from zoo.regularizers import apply_soft_weight_sharing
 from zoo.regularizers.compression import Mixture, dense_bits_per_weight, quantize_model
 from zoo.weights import create_trained
-from training.classification import _compile, build_for_dataset, evaluate_model
+from training.classification import _compile, build_for_dataset, evaluate_model, require_positive_ints
 from training.optim import NO_DECAY, SCHEDULES, make_optimizer, make_schedule
 from training.run_dir import HISTORY, environment, write_json
 
@@ -70,10 +70,7 @@ class CompressConfig:
     verbose: int | str = "auto"
 
     def validate(self) -> None:
-        for name in ("epochs", "batch_size", "components"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
+        require_positive_ints(self, "epochs", "batch_size", "components")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}. Received: {self.schedule!r}")
         if self.method not in ("sws", "weight_decay"):
@@ -142,9 +139,7 @@ def compress(
         raise FileExistsError(f"{out} already holds a finished compression run; choose another --out.")
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
-    if config.max_train_examples is not None:
-        keep = min(config.max_train_examples, len(train_split))
-        train_split = data.Split(train_split.images[:keep], train_split.labels[:keep], train_split.source)
+    train_split = train_split.head(config.max_train_examples)
 
     before = evaluate_model(model, dataset)
     wrapped = apply_soft_weight_sharing(
@@ -170,10 +165,9 @@ def compress(
     wrapped.fit(train_ds, epochs=config.epochs, verbose=config.verbose, shuffle=False,
                 callbacks=[mixture_log, keras.callbacks.TerminateOnNaN()])
     seconds = time.perf_counter() - started
-    if not np.all(np.isfinite(np.concatenate([np.ravel(np.array(v)) for _, v in wrapped.shared_variables()]))):
-        raise FloatingPointError("Retraining diverged (non-finite weights); lower --lr or --tau.")
-
     retrained_weights = [np.array(v) for _, v in wrapped.shared_variables()]
+    if not all(np.all(np.isfinite(w)) for w in retrained_weights):
+        raise FloatingPointError("Retraining diverged (non-finite weights); lower --lr or --tau.")
     retrained = evaluate_model(model, dataset)
     quantized = quantize_model(wrapped, config.merge_kl)
     after = evaluate_model(model, dataset)
@@ -193,10 +187,10 @@ def compress(
     )
     report["preset"] = str(out / PRESET / tag)
     if export_base is not None:
-        from serving.export import export
+        from serving.export import export, fit_class_names
 
-        class_names = list(spec.class_names) if len(spec.class_names) == model.output_shape[-1] else None
-        report["export"] = str(export(model, export_base, model_name=model_name, class_names=class_names))
+        report["export"] = str(export(model, export_base, model_name=model_name,
+                                      class_names=fit_class_names(spec.class_names, model)))
     write_json(out / REPORT, report)
     (out / REPORT_MD).write_text(report_markdown(report))
     return CompressResult(out, model, report)

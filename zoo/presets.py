@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
+
+from zoo.data.settings import kzoo_home
 
 CONFIG = "config.json"
 WEIGHTS = "model.weights.h5"
@@ -30,13 +31,8 @@ MODEL_CARD = "README.md"
 PACKAGED = Path(__file__).parent / "pretrained"
 
 
-def home() -> Path:
-    """The kzoo cache directory: ``$KZOO_HOME`` or ``~/.cache/kzoo``."""
-    return Path(os.environ.get("KZOO_HOME") or Path.home() / ".cache" / "kzoo").expanduser()
-
-
 def _roots() -> list[Path]:
-    return [PACKAGED, home() / "presets"]
+    return [PACKAGED, kzoo_home() / "presets"]
 
 
 def is_preset_dir(path: str | Path) -> bool:
@@ -119,10 +115,15 @@ def load(name: str, weights: str | Path, **overrides):
 
     ``overrides`` may not change the architecture the weights were made for.
     """
+    return load_with_metadata(name, weights, **overrides)[0]
+
+
+def load_with_metadata(name: str, weights: str | Path, **overrides):
+    """:func:`load`, also returning the preset's (verified) metadata: ``(model, metadata)``."""
     import zoo
 
     directory = resolve(name, weights)
-    verify(directory)
+    metadata = verify(directory)
     config = json.loads((directory / CONFIG).read_text())
     if config.get("model") != name:
         raise ValueError(f"Preset {directory} holds weights for {config.get('model')!r}, not {name!r}.")
@@ -130,7 +131,7 @@ def load(name: str, weights: str | Path, **overrides):
     from zoo.weights import load_file
 
     load_file(model, directory / WEIGHTS)
-    return model
+    return model, metadata
 
 
 def save_preset(model, directory: str | Path, *, name: str, dataset: str, metrics: dict[str, Any] | None = None,

@@ -62,7 +62,7 @@ def create_trained(name: str, weights: str | Path, build=None):
     from zoo import presets
 
     if presets.names_preset(weights):  # its metadata names the data set, as a run's config does
-        return presets.load(name, weights), json.loads((presets.resolve(name, weights) / presets.METADATA).read_text())
+        return presets.load_with_metadata(name, weights)
     weights_file, run_config = resolve_weights(weights)
     if run_config is not None:
         if run_config.get("model") != name:

@@ -71,6 +71,12 @@ class Split:
     def __len__(self) -> int:
         return len(self.labels)
 
+    def head(self, count: int | None) -> "Split":
+        """The first ``count`` examples (all of them when ``count`` is None or larger)."""
+        if count is None or count >= len(self):
+            return self
+        return Split(self.images[:count], self.labels[:count], self.source)
+
 
 def _idx_offline(*folders: Callable[[], Path]):
     def load(split: str) -> tuple[tuple[np.ndarray, np.ndarray], str]:
