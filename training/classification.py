@@ -15,9 +15,9 @@ import zoo
 from zoo import data
 from zoo.data.pipeline import make_pipeline, split_validation
 from zoo.registry import constructor_config, get_entry
-from zoo.weights import BEST_WEIGHTS, LAST_WEIGHTS, RUN_CONFIG, create_trained, load_weights
+from zoo.weights import BEST_WEIGHTS, RUN_CONFIG, create_trained, load_weights
 from training.optim import make_optimizer, make_schedule
-from training.run_dir import RESULTS, TENSORBOARD, RunLogger, environment, write_json
+from training.run_dir import RESULTS, environment, prepare_run_dir, standard_callbacks, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -45,9 +45,11 @@ class TrainConfig:
     augment: str = "auto"
     seed: int = 0
     verbose: int | str = "auto"
+    seq_length: int = 100  # language models: characters per training window
+    sampling: str = "random"  # language models: "random" windows or "sequential" streams
 
     def validate(self) -> None:
-        require_positive_ints(self, "epochs", "batch_size")
+        require_positive_ints(self, "epochs", "batch_size", "seq_length")
         if self.max_train_examples is not None and self.max_train_examples < 1:
             raise ValueError(f"max_train_examples must be positive. Received: {self.max_train_examples}")
 
@@ -62,10 +64,15 @@ class TrainResult:
     test: dict[str, float]
 
 
+def training_loss(model: keras.Model) -> keras.losses.Loss:
+    """The model's own loss (``model.training_loss()``, e.g. the perceptron criterion), else cross-entropy on logits."""
+    own = getattr(model, "training_loss", None)
+    return own() if callable(own) else keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+
 def _compile(model: keras.Model, optimizer=None, *, jit_compile="auto") -> None:
     model.compile(
-        optimizer=optimizer or "adam", jit_compile=jit_compile,
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        optimizer=optimizer or "adam", jit_compile=jit_compile, loss=training_loss(model),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
 
@@ -79,11 +86,6 @@ def build_for_dataset(name: str, spec: data.DatasetSpec, overrides: dict[str, An
     if entry.task != "image_classification":
         raise ValueError(f"{name} is a {entry.task} model; this trainer handles image_classification.")
     return zoo.create(name, **{**spec.model_overrides(), **(overrides or {})})
-
-
-def _default_run_dir(model_name: str, dataset: str) -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{model_name}-{Path(dataset).name}-{stamp}"
 
 
 def train(
@@ -120,10 +122,7 @@ def train(
     config.validate()
     spec, train_split = data.load(dataset, "train")
     model = build_for_dataset(model_name, spec, overrides)  # validates name and overrides early
-    run_dir = Path(out) if out else _default_run_dir(model_name, dataset)
-    if (run_dir / RESULTS).exists():
-        raise FileExistsError(f"{run_dir} already holds a finished run; choose another --out.")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = prepare_run_dir(out, model_name, dataset)
 
     keras.utils.set_random_seed(config.seed)
     train_split, val_split = split_validation(train_split, config.validation_split, seed=config.seed)
@@ -131,7 +130,8 @@ def train(
 
     steps = -(-len(train_split) // config.batch_size)
     optimizer = make_optimizer(
-        config.optimizer, make_schedule(config.schedule, config.lr, steps * config.epochs), config.weight_decay
+        config.optimizer, make_schedule(config.schedule, config.lr, steps * config.epochs, steps_per_epoch=steps),
+        config.weight_decay
     )
     _compile(model, optimizer)
     write_json(
@@ -154,15 +154,7 @@ def train(
         else None
     )
     monitor = "val_accuracy" if val_ds is not None else "accuracy"
-    run_logger = RunLogger(run_dir)
-    callbacks = [
-        keras.callbacks.ModelCheckpoint(run_dir / BEST_WEIGHTS, monitor=monitor, mode="max",
-                                        save_best_only=True, save_weights_only=True),
-        keras.callbacks.ModelCheckpoint(run_dir / LAST_WEIGHTS, save_weights_only=True),
-        keras.callbacks.TensorBoard(run_dir / TENSORBOARD, write_graph=False),
-        keras.callbacks.TerminateOnNaN(),
-        run_logger,
-    ]
+    callbacks, run_logger = standard_callbacks(run_dir, monitor, "max")
     logger.info("Training %s on %s (%d examples from %s) into %s", model_name, dataset, len(train_split),
                 train_split.source, run_dir)
     started = time.perf_counter()

@@ -7,6 +7,7 @@ import logging
 import math
 import platform
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -63,14 +64,15 @@ def _jsonable(value):
 
 
 def plot_curves(history: dict[str, list[float]], path: Path) -> None:
-    """Plots loss and accuracy per epoch (train and validation) into a PNG."""
+    """Plots the loss and the first other metric (accuracy, mae, ...) per epoch, train and validation, into a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, metric in zip(axes, ("loss", "accuracy")):
+    extra = [k for k in history if k != "loss" and not k.startswith("val_")][:1]  # accuracy, mae, ...
+    fig, axes = plt.subplots(1, 1 + len(extra), figsize=(5 * (1 + len(extra)), 4), squeeze=False)
+    for ax, metric in zip(axes[0], ["loss", *extra]):
         for prefix, style in (("", "-"), ("val_", "--")):
             values = history.get(prefix + metric)
             if values:
@@ -87,20 +89,66 @@ def plot_curves(history: dict[str, list[float]], path: Path) -> None:
 class RunLogger(keras.callbacks.Callback):
     """Appends each epoch's logs to ``history.json`` and redraws ``curves.png``.
 
-    Written after every epoch, so an interrupted run keeps everything up to its last epoch.
+    The history is written after every epoch, so an interrupted run keeps everything
+    up to its last epoch; the plot is redrawn at most every ``plot_every`` seconds
+    (drawing costs about half a second, which dominates runs of many tiny epochs)
+    and once more when training ends.
     """
 
-    def __init__(self, run_dir: Path, initial: dict[str, list[float]] | None = None):
+    def __init__(self, run_dir: Path, initial: dict[str, list[float]] | None = None, *, plot_every: float = 10.0):
         super().__init__()
         self.run_dir = Path(run_dir)
         self.history: dict[str, list[float]] = {k: list(v) for k, v in (initial or {}).items()}
+        self.plot_every = plot_every
+        self._plotted_at = -math.inf
 
     def on_epoch_end(self, epoch, logs=None):
         for key, value in (logs or {}).items():
             value = float(value)
             self.history.setdefault(key, []).append(value if math.isfinite(value) else None)
         write_json(self.run_dir / HISTORY, self.history)
+        if time.monotonic() - self._plotted_at >= self.plot_every:
+            self._plot()
+
+    def on_train_end(self, logs=None):
+        self._plot()
+
+    def _plot(self) -> None:
+        self._plotted_at = time.monotonic()
         try:
             plot_curves(self.history, self.run_dir / CURVES)
         except Exception as err:  # a plotting problem must never stop training
             logger.warning("Could not draw %s: %s", CURVES, err)
+
+
+def prepare_run_dir(out: str | Path | None, model_name: str, dataset: str) -> Path:
+    """Creates the run directory (default ``runs/<model>-<dataset>-<time>``).
+
+    Raises:
+        FileExistsError: it already holds a finished run (a ``results.json``).
+    """
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    run_dir = Path(out) if out else Path("runs") / f"{model_name}-{Path(dataset).name}-{stamp}"
+    if (run_dir / RESULTS).exists():
+        raise FileExistsError(f"{run_dir} already holds a finished run; choose another --out.")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir
+
+
+def standard_callbacks(run_dir: Path, monitor: str, mode: str) -> tuple[list[keras.callbacks.Callback], RunLogger]:
+    """Best and last checkpoints (``.weights.h5``), TensorBoard, NaN stop and the run logger.
+
+    Returns:
+        ``(callbacks, run_logger)``; the logger's ``history`` holds every epoch's metrics.
+    """
+    from zoo.weights import BEST_WEIGHTS, LAST_WEIGHTS
+
+    run_logger = RunLogger(run_dir)
+    return [
+        keras.callbacks.ModelCheckpoint(run_dir / BEST_WEIGHTS, monitor=monitor, mode=mode,
+                                        save_best_only=True, save_weights_only=True),
+        keras.callbacks.ModelCheckpoint(run_dir / LAST_WEIGHTS, save_weights_only=True),
+        keras.callbacks.TensorBoard(run_dir / TENSORBOARD, write_graph=False),
+        keras.callbacks.TerminateOnNaN(),
+        run_logger,
+    ], run_logger

@@ -62,11 +62,27 @@ def cmd_info(args) -> int:
 
 def cmd_datasets(args) -> int:
     from zoo import data
+    from zoo.data.tabular import list_tabular
+    from zoo.data.text import list_corpora
 
     for name in data.list_datasets():
         spec = data.get_spec(name)
-        print(f"{name:<14} {tuple(spec.input_shape)} {spec.num_classes} classes")
+        print(f"{name:<14} images {tuple(spec.input_shape)}, {spec.num_classes} classes (NAME:C1,C2 picks classes)")
+    for name in list_tabular():
+        print(f"{name:<14} tabular regression (scikit-learn's bundled copy)")
+    for name in list_corpora():
+        print(f"{name:<14} text corpus for language models")
     print(f"data directory (KZOO_DATA_DIR): {data.data_dir()}")
+    return 0
+
+
+def cmd_generate(args) -> int:
+    from training.language_model import generate
+    from zoo.weights import create_trained
+
+    model, _ = create_trained(args.name, args.weights)
+    texts = generate(model, args.prompt, args.length, temperature=args.temperature, seed=args.seed)
+    _print_json(texts) if args.json else print("\n\n".join(texts))
     return 0
 
 
@@ -77,27 +93,33 @@ def cmd_train(args) -> int:
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
         schedule=args.schedule, weight_decay=args.weight_decay, validation_split=args.validation_split,
         max_train_examples=args.max_train_examples, augment=args.augment, seed=args.seed,
-        verbose=2 if args.quiet else "auto",
+        verbose=2 if args.quiet else "auto", seq_length=args.seq_length, sampling=args.sampling,
     )
     # With --json, stdout carries only the summary; Keras' progress goes to stderr.
     with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
         result = train(args.name, args.dataset, config=config, out=args.out, overrides=dict(args.set))
     summary = {"run_dir": str(result.run_dir), "test": result.test}
-    _print_json(summary) if args.json else print(
-        f"run directory: {result.run_dir}\ntest accuracy: {result.test['accuracy']:.4f} "
-        f"(error {100 * (1 - result.test['accuracy']):.2f}%) on {result.test['examples']} examples"
-    )
+    _print_json(summary) if args.json else print(f"run directory: {result.run_dir}\ntest: {_metrics_line(result.test)}")
     return 0
+
+
+def _metrics_line(metrics: dict[str, Any]) -> str:
+    """One line of a task's test metrics: accuracy (classifiers), MSE/R² (regression), perplexity (language models)."""
+    if "accuracy" in metrics:
+        return (f"accuracy {metrics['accuracy']:.4f} (error {100 * (1 - metrics['accuracy']):.2f}%), "
+                f"loss {metrics['loss']:.4f} on {metrics['examples']} examples")
+    if "r2" in metrics:
+        ls = metrics["least_squares"]
+        return (f"MSE {metrics['mse']:.2f}, R² {metrics['r2']:.4f} on {metrics['examples']} examples "
+                f"(least squares: MSE {ls['mse']:.2f}, R² {ls['r2']:.4f}; weight gap {metrics['weight_gap']:.3g})")
+    return f"perplexity {metrics['perplexity']:.3f} ({metrics['bits_per_character']:.3f} bits/char) on {metrics['characters']} characters"
 
 
 def cmd_evaluate(args) -> int:
     from training import evaluate
 
     metrics = evaluate(args.name, args.weights, args.dataset, batch_size=args.batch_size)
-    if args.json:
-        _print_json(metrics)
-    else:
-        print(f"accuracy {metrics['accuracy']:.4f}  loss {metrics['loss']:.4f}  on {metrics['examples']} test examples")
+    _print_json(metrics) if args.json else print(_metrics_line(metrics))
     return 0
 
 
@@ -147,18 +169,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a classifier and write a run directory")
     p.add_argument("name", help="registered model name")
-    p.add_argument("--dataset", required=True, help="mnist, fashion_mnist, cifar10, or a folder with one subfolder per class")
+    p.add_argument("--dataset", required=True,
+                   help="mnist, fashion_mnist, cifar10, a class subset (mnist:2,5), a folder with one subfolder per "
+                        "class; diabetes for regression; shakespeare for language models")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--optimizer", default="adam", choices=["sgd", "adam", "adamw", "rmsprop"])
-    p.add_argument("--schedule", default="cosine", choices=["cosine", "constant", "step"])
+    p.add_argument("--optimizer", default="adam", choices=["sgd", "gd", "momentum", "adam", "adamw", "rmsprop"],
+                   help="sgd: Nesterov momentum 0.9; momentum: classical momentum 0.9; gd: plain gradient descent")
+    p.add_argument("--schedule", default="cosine", choices=["cosine", "constant", "step", "inverse_time"],
+                   help="inverse_time: lr / (1 + epoch)")
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--validation-split", type=float, default=0.1, help="held-out fraction of train for best-checkpoint selection")
     p.add_argument("--max-train-examples", type=int, default=None, help="train on a subset (quick runs)")
     p.add_argument("--augment", default="auto", choices=["auto", "none", "crop_flip", "shift"],
                    help="auto: the data set's standard (crop+flip for CIFAR-10, none for MNIST); shift: random translation by 2 px")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seq-length", type=int, default=100, help="language models: characters per training window")
+    p.add_argument("--sampling", default="random", choices=["random", "sequential"],
+                   help="language models: shuffled random windows, or sequential streams with the state carried over")
     p.add_argument("--set", action="append", type=_parse_override, default=[], metavar="KEY=VALUE",
                    help="model override, VALUE as JSON (repeatable): --set dropout=0.1")
     p.add_argument("--out", default=None, help="run directory (default runs/<model>-<dataset>-<time>)")
@@ -173,6 +202,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_evaluate)
+
+    p = sub.add_parser("generate", help="continue text prompts with a trained language model")
+    p.add_argument("name")
+    p.add_argument("--weights", required=True, help="a run directory of zoo train (it holds the vocabulary)")
+    p.add_argument("--prompt", action="append", required=True, help="text to continue (repeatable)")
+    p.add_argument("--length", type=int, default=300, help="characters to generate")
+    p.add_argument("--temperature", type=float, default=0.8)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(fn=cmd_generate)
 
     p = sub.add_parser("compress", help="compress trained weights with soft weight sharing (Ullrich et al. 2017)")
     p.add_argument("name")
@@ -200,9 +239,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_compress)
 
-    from serving.cli import add_parsers
+    from serving.cli import add_parsers as add_serving_parsers
+    from zoo.analysis.robustness_cli import add_parsers as add_robustness_parsers
 
-    add_parsers(sub)
+    from zoo.analysis.teaching_cli import add_parsers as add_teaching_parsers
+
+    add_serving_parsers(sub)
+    add_robustness_parsers(sub)
+    add_teaching_parsers(sub)
     return parser
 
 

@@ -129,6 +129,13 @@ def suggest(name: str, choices: list[str], n: int = 3) -> list[str]:
     return list(dict.fromkeys(prefixed + similar))[:n]
 
 
+def unknown_name(kind: str, name: str, known: list[str]) -> ValueError:
+    """The error for an unknown ``name`` of some ``kind``, suggesting the closest known names."""
+    close = suggest(name, known)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    return ValueError(f"Unknown {kind} {name!r}.{hint} Known: {', '.join(sorted(known))}.")
+
+
 def get_entry(name: str) -> ModelEntry:
     """Returns the registry entry for ``name``.
 

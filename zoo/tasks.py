@@ -46,6 +46,42 @@ _TASKS = {
             },
         },
     ),
+    "regression": Task(
+        name="regression",
+        description="Feature vectors (batch, features) in, real-valued targets (batch, outputs) out.",
+        signatures={
+            "serving_default": {
+                "method": "tensorflow/serving/predict",
+                "inputs": {"features": "float32 (batch, features)"},
+                "outputs": {"predictions": "float32 (batch, outputs)"},
+            },
+            "regress": {
+                "method": "tensorflow/serving/regress",
+                "inputs": {"inputs": "serialized tf.Example with feature 'features'"},
+                "outputs": {"outputs": "float32 (batch,), the first target"},
+            },
+        },
+    ),
+    "language_model": Task(
+        name="language_model",
+        description="Character sequences: token ids (batch, time) in, next-token logits (batch, time, vocabulary) out.",
+        signatures={
+            "serving_default": {
+                "method": "tensorflow/serving/predict",
+                "inputs": {"text": "string (batch,), UTF-8 prompts"},
+                "outputs": {"log_prob": "float32 (batch,), log-likelihood of each text in nats",
+                            "characters": "int32 (batch,), characters scored (all but the first)"},
+            },
+            "generate": {
+                "method": "tensorflow/serving/predict",
+                "inputs": {"prompt": "string (batch,), non-empty UTF-8 prompts",
+                           "length": "int32 scalar, characters to generate",
+                           "temperature": "float32 scalar > 0 (small: greedy-like)",
+                           "seed": "int64 scalar, same seed and prompt give the same text"},
+                "outputs": {"text": "string (batch,), the prompt followed by the generated characters"},
+            },
+        },
+    ),
 }
 
 

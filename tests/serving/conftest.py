@@ -201,3 +201,9 @@ def spare_server(exported_lenet5, tmp_path_factory):
         yield server
     finally:
         server.terminate()
+
+
+@pytest.fixture(scope="session")
+def start_server():
+    """``launch_server`` for tests that serve their own exports: ``start_server(Exported(None, base), log_dir)``."""
+    return launch_server

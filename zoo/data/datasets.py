@@ -129,8 +129,45 @@ def _check_split(split: str) -> None:
         raise ValueError(f"Unknown split {split!r}; expected one of {SPLITS}.")
 
 
+def parse_class_subset(name: str) -> tuple[str, tuple[int, ...] | None]:
+    """Splits ``"mnist:2,5"`` into ``("mnist", (2, 5))``; a name without ``:`` has no subset.
+
+    Raises:
+        ValueError: a subset that is not two or more distinct non-negative integers.
+    """
+    base, sep, subset = name.partition(":")
+    if not sep or Path(name).expanduser().is_dir():
+        return name, None
+    try:
+        classes = tuple(int(c) for c in subset.split(","))
+    except ValueError:
+        classes = ()
+    if len(classes) < 2 or len(set(classes)) != len(classes) or min(classes) < 0:
+        raise ValueError(
+            f"A class subset is NAME:C1,C2[,...] with two or more distinct class numbers (mnist:2,5). Received: {name!r}"
+        )
+    return base, classes
+
+
+def _subset_spec(spec: DatasetSpec, name: str, classes: tuple[int, ...]) -> DatasetSpec:
+    if max(classes) >= spec.num_classes:
+        raise ValueError(f"{spec.name} has classes 0..{spec.num_classes - 1}. Received: {name!r}")
+    return dataclasses.replace(spec, name=name, class_names=tuple(spec.class_names[c] for c in classes))
+
+
+def _subset_split(split: Split, classes: tuple[int, ...]) -> Split:
+    """Keeps the examples of ``classes`` and relabels them 0, 1, ... in that order."""
+    relabel = np.full(max(int(split.labels.max()), max(classes)) + 1, -1, dtype=np.int64)
+    relabel[list(classes)] = np.arange(len(classes))
+    keep = relabel[split.labels] >= 0
+    return Split(split.images[keep], relabel[split.labels[keep]], f"{split.source}, classes {list(classes)}")
+
+
 def get_spec(name: str) -> DatasetSpec:
-    """Returns the spec of a named data set or of an image folder (see :func:`load`)."""
+    """Returns the spec of a named data set, a class subset of one (``mnist:2,5``) or an image folder."""
+    base, classes = parse_class_subset(name)
+    if classes is not None:
+        return _subset_spec(get_spec(base), name, classes)
     if name in _NAMED:
         return _NAMED[name][0]
     if Path(name).expanduser().is_dir():
@@ -147,7 +184,9 @@ def load(name: str, split: str) -> tuple[DatasetSpec, Split]:
     """Loads one split of a named data set or image folder into memory.
 
     Args:
-        name: ``mnist``, ``fashion_mnist``, ``cifar10``, or a folder path (see :func:`load_folder`).
+        name: ``mnist``, ``fashion_mnist``, ``cifar10``, a folder path (see :func:`load_folder`), or
+            any of these followed by a class subset, ``mnist:2,5``: the examples of classes 2 and 5,
+            relabelled 0 and 1 (binary tasks such as logistic regression on 2 vs 5).
         split: ``"train"`` or ``"test"``.
 
     Returns:
@@ -158,6 +197,10 @@ def load(name: str, split: str) -> tuple[DatasetSpec, Split]:
             (the message lists what was tried).
     """
     _check_split(split)
+    base, classes = parse_class_subset(name)
+    if classes is not None:
+        spec, whole = load(base, split)
+        return _subset_spec(spec, name, classes), _subset_split(whole, classes)
     if name not in _NAMED:
         if Path(name).expanduser().is_dir():
             return load_folder(name, split)

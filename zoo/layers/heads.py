@@ -3,6 +3,28 @@
 from __future__ import annotations
 
 import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="kzoo")
+class BinaryLogits(keras.layers.Layer):
+    """Turns one score z per example into the two logits (0, z).
+
+    softmax((0, z)) = (1 - sigmoid(z), sigmoid(z)), so a single linear unit with a
+    logistic output trains and serves like any two-class zoo classifier.
+    """
+
+    def call(self, z):
+        return ops.concatenate([ops.zeros_like(z), z], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 2)
+
+
+def binary_head(x, *, kernel_initializer: str = "glorot_uniform"):
+    """One linear unit named ``predictions`` whose score z becomes the logits (0, z), see :class:`BinaryLogits`."""
+    z = keras.layers.Dense(1, kernel_initializer=kernel_initializer, name="predictions")(x)
+    return BinaryLogits(name="binary_logits")(z)
 
 
 def classification_head(x, num_classes: int, *, dropout: float = 0.0, pooling: str | None = "avg"):

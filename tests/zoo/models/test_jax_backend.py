@@ -1,4 +1,4 @@
-"""Model code is backend-agnostic: every variant builds and runs under KERAS_BACKEND=jax without TensorFlow."""
+"""Model code is backend-agnostic: every variant (images, tabular, text) builds and runs under KERAS_BACKEND=jax without TensorFlow."""
 
 import json
 import os
@@ -16,13 +16,23 @@ from zoo import data
 _, mnist = data.load("mnist", "test")
 _, cifar = data.load("cifar10", "test")
 out = {"backend": keras.config.backend(), "outputs": {}}
+from zoo.data.tabular import load_tabular
+from zoo.data.text import encode
+from zoo.registry import get_entry
+
 for name in zoo.list_models():
+    task = get_entry(name).task
     overrides = {"input_shape": [64, 64, 3]} if zoo.info(name)["input_shape"][0] == 224 else {}
     model = zoo.create(name, **overrides)
-    h, w, c = model.input_shape[1:]
-    x = (mnist if c == 1 else cifar).images[:2].astype("float32") / 255.0
-    if x.shape[1:3] != (h, w):
-        x = np.repeat(np.repeat(x, h // x.shape[1], axis=1), w // x.shape[2], axis=2)
+    if task == "language_model":
+        x = np.stack([encode("To be, or not to be", model.vocabulary), encode("that is the question", model.vocabulary)[:19]])
+    elif task == "regression":
+        x = load_tabular("diabetes", "test").features[:2]
+    else:
+        h, w, c = model.input_shape[1:]
+        x = (mnist if c == 1 else cifar).images[:2].astype("float32") / 255.0
+        if x.shape[1:3] != (h, w):
+            x = np.repeat(np.repeat(x, h // x.shape[1], axis=1), w // x.shape[2], axis=2)
     y = np.asarray(model(x, training=False))
     out["outputs"][name] = [list(y.shape), bool(np.isfinite(y).all())]
 out["tensorflow_imported"] = "tensorflow" in sys.modules

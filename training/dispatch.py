@@ -1,0 +1,44 @@
+"""``train`` and ``evaluate`` for any registered model: each task has its own trainer module."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from zoo.registry import get_entry
+
+#: Task -> module with ``train(model_name, dataset, config=, out=, overrides=)`` and ``evaluate(...)``.
+TRAINERS = {
+    "image_classification": "training.classification",
+    "regression": "training.regression",
+    "language_model": "training.language_model",
+}
+
+
+def trainer_for(model_name: str):
+    """The trainer module of ``model_name``'s task.
+
+    Raises:
+        ValueError: unknown model, or a task without a trainer.
+    """
+    task = get_entry(model_name).task
+    if task not in TRAINERS:
+        raise ValueError(f"{model_name} is a {task} model, which `zoo train` cannot train yet. "
+                         f"Trainable tasks: {', '.join(sorted(TRAINERS))}.")
+    return importlib.import_module(TRAINERS[task])
+
+
+def train(model_name: str, dataset: str, *, config=None, out: str | Path | None = None,
+          overrides: dict[str, Any] | None = None):
+    """Trains ``model_name`` on ``dataset`` with its task's trainer; see ``training.classification.train``.
+
+    Returns:
+        A ``TrainResult`` (run directory, model with its best weights, history, test metrics).
+    """
+    return trainer_for(model_name).train(model_name, dataset, config=config, out=out, overrides=overrides)
+
+
+def evaluate(model_name: str, weights: str | Path, dataset: str, *, batch_size: int = 256) -> dict[str, Any]:
+    """Evaluates trained weights of ``model_name`` on the test split of ``dataset`` with its task's metrics."""
+    return trainer_for(model_name).evaluate(model_name, weights, dataset, batch_size=batch_size)

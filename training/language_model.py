@@ -1,0 +1,216 @@
+"""Training and evaluation of character-level language models on text corpora.
+
+Two ways to cut the training text into minibatches (d2l.ai section 9.3):
+``random`` sampling starts each epoch at a random offset, cuts the text into
+windows of ``seq_length`` and shuffles them, every window starting from a zero
+state; ``sequential`` partitioning splits the text into ``batch_size`` parallel
+streams so that row r of batch i+1 continues row r of batch i, and a stateful
+model carries its hidden state across batches (gradients stop at batch edges).
+Perplexity is measured on the test text read as 64 continuous streams, the
+state carried from chunk to chunk, so only 64 characters are predicted cold.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+import zoo
+from zoo.data.text import build_vocabulary, encode, load_text
+from zoo.registry import constructor_config, get_entry
+from zoo.weights import BEST_WEIGHTS, RUN_CONFIG, create_trained, load_weights
+from training.classification import TrainConfig, TrainResult
+from training.optim import make_optimizer, make_schedule
+from training.run_dir import RESULTS, environment, prepare_run_dir, standard_callbacks, write_json
+
+logger = logging.getLogger(__name__)
+
+SAMPLINGS = ("random", "sequential")
+EVAL_STREAMS = 64
+EVAL_CHUNK = 500
+
+
+class _TextBatches(keras.utils.PyDataset):
+    """Minibatches of (inputs, targets shifted by one) cut from token ids; a new offset each epoch when shuffled."""
+
+    def __init__(self, ids: np.ndarray, seq_length: int, batch_size: int, *, shuffle: bool = True, seed: int = 0):
+        super().__init__()
+        if len(ids) < seq_length * batch_size + 1:
+            raise ValueError(f"{len(ids)} characters cannot fill one batch of {batch_size} x {seq_length}; "
+                             f"lower --batch-size or --seq-length.")
+        self.ids, self.seq_length, self.batch_size, self.shuffle = ids, seq_length, batch_size, shuffle
+        self.rng = np.random.default_rng(seed)
+        self.on_epoch_end()
+
+    def _offset(self) -> int:
+        return int(self.rng.integers(self.seq_length)) if self.shuffle else 0
+
+
+class RandomWindows(_TextBatches):
+    """Random sampling: windows of ``seq_length`` from a random offset, shuffled, in batches (targets shifted by one)."""
+
+    def on_epoch_end(self):
+        offset = self._offset()
+        starts = offset + self.seq_length * np.arange((len(self.ids) - offset - 1) // self.seq_length)
+        self.starts = self.rng.permutation(starts) if self.shuffle else starts
+
+    def __len__(self) -> int:
+        return len(self.starts) // self.batch_size
+
+    def __getitem__(self, index: int):
+        starts = self.starts[index * self.batch_size:(index + 1) * self.batch_size]
+        windows = self.ids[starts[:, None] + np.arange(self.seq_length + 1)]
+        return windows[:, :-1], windows[:, 1:]
+
+
+class SequentialStreams(_TextBatches):
+    """Sequential partitioning: ``batch_size`` continuous streams; batch i holds the i-th window of each stream."""
+
+    def on_epoch_end(self):
+        offset = self._offset()
+        per_stream = (len(self.ids) - offset - 1) // self.batch_size
+        stream = self.ids[offset:offset + per_stream * self.batch_size + 1]
+        self.inputs = stream[:-1].reshape(self.batch_size, per_stream)
+        self.targets = stream[1:].reshape(self.batch_size, per_stream)
+
+    def __len__(self) -> int:
+        return self.inputs.shape[1] // self.seq_length
+
+    def __getitem__(self, index: int):
+        window = slice(index * self.seq_length, (index + 1) * self.seq_length)
+        return self.inputs[:, window], self.targets[:, window]
+
+
+class ResetStates(keras.callbacks.Callback):
+    """Zeroes a stateful model's recurrent states at each epoch's start and around validation."""
+
+    def _reset(self, *args):
+        for layer in self.model.rnn_layers:
+            layer.reset_state()
+
+    on_epoch_begin = on_test_begin = on_test_end = _reset
+
+
+def _check_language_model(model_name: str) -> None:
+    task = get_entry(model_name).task
+    if task != "language_model":
+        raise ValueError(f"{model_name} is a {task} model; this trainer handles language_model.")
+
+
+def train(model_name: str, dataset: str, *, config: TrainConfig | None = None, out: str | Path | None = None,
+          overrides: dict[str, Any] | None = None) -> TrainResult:
+    """Trains a character-level language model on a corpus and writes a run directory.
+
+    The model's vocabulary is the training text's characters. ``config.sampling``
+    picks random or sequential minibatches, ``config.seq_length`` the window
+    length (truncated backpropagation through time), ``config.max_train_examples``
+    caps the training windows per epoch, and ``config.validation_split`` holds
+    out the end of the training text. ``results.json`` holds the test
+    perplexity (see :func:`evaluate_model`).
+    """
+    config = config or TrainConfig()
+    config.validate()
+    _check_language_model(model_name)
+    if config.sampling not in SAMPLINGS:
+        raise ValueError(f"sampling must be one of {SAMPLINGS}. Received: sampling={config.sampling!r}")
+    text = load_text(dataset, "train")
+    vocabulary = build_vocabulary(text.text)
+    ids = encode(text.text, vocabulary)
+    n_val = int(len(ids) * config.validation_split)
+    train_ids, val_ids = (ids[:-n_val], ids[-n_val:]) if n_val else (ids, None)
+    if config.max_train_examples:
+        train_ids = train_ids[:config.max_train_examples * config.seq_length + 1]
+
+    overrides = {"vocabulary": vocabulary, **(overrides or {})}
+    model = zoo.create(model_name, **overrides)  # stateless: evaluated, exported and served
+    stateful = config.sampling == "sequential"
+    trainee = zoo.create(model_name, **overrides, stateful=True, batch_size=config.batch_size) if stateful else model
+    run_dir = prepare_run_dir(out, model_name, dataset)
+    keras.utils.set_random_seed(config.seed)
+    batches = SequentialStreams if stateful else RandomWindows
+    train_data = batches(train_ids, config.seq_length, config.batch_size, seed=config.seed)
+    val_data = batches(val_ids, config.seq_length, config.batch_size, shuffle=False) if n_val else None
+    schedule = make_schedule(config.schedule, config.lr, len(train_data) * config.epochs,
+                             steps_per_epoch=len(train_data))
+    trainee.compile(optimizer=make_optimizer(config.optimizer, schedule, config.weight_decay),
+                    loss=trainee.training_loss(), metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+    write_json(run_dir / RUN_CONFIG, {
+        "model": model_name, "model_config": constructor_config(model), "dataset": dataset,
+        "data_source": text.source, "examples": {"train_characters": len(train_ids),
+                                                  "validation_characters": 0 if val_ids is None else len(val_ids)},
+        "training": dataclasses.asdict(config), "environment": environment(),
+    })
+    monitor = "val_loss" if val_data is not None else "loss"
+    callbacks, run_logger = standard_callbacks(run_dir, monitor, "min")
+    started = time.perf_counter()
+    trainee.fit(train_data, validation_data=val_data, epochs=config.epochs, verbose=config.verbose,
+                callbacks=callbacks + ([ResetStates()] if stateful else []))
+    seconds = time.perf_counter() - started
+    load_weights(model, run_dir / BEST_WEIGHTS)
+    test = evaluate_model(model, dataset)
+    write_json(run_dir / RESULTS, {"test": test, "monitor": monitor, "train_seconds": round(seconds, 1),
+                                   "train_characters_per_second": round(len(train_ids) * config.epochs / seconds, 1)})
+    return TrainResult(run_dir, model, run_logger.history, test)
+
+
+def evaluate_model(model: keras.Model, dataset: str, *, streams: int = EVAL_STREAMS,
+                   max_characters: int | None = None) -> dict[str, Any]:
+    """Perplexity of ``model`` on the test text, read as ``streams`` continuous streams.
+
+    Returns:
+        ``{"perplexity", "bits_per_character", "loss" (nats per character),
+        "characters", "unknown_characters", "source"}``.
+    """
+    from keras import ops
+
+    text = load_text(dataset, "test")
+    ids = encode(text.text[:max_characters] if max_characters else text.text, model.vocabulary)
+    per_stream = (len(ids) - 1) // streams
+    if per_stream < 1:
+        raise ValueError(f"The test text has {len(ids)} characters, too few for {streams} streams.")
+    inputs = ids[:per_stream * streams].reshape(streams, per_stream)
+    targets = ids[1:per_stream * streams + 1].reshape(streams, per_stream)
+    states, total = model.initial_states(streams), 0.0
+    for start in range(0, per_stream, EVAL_CHUNK):
+        logits, states = model.step(inputs[:, start:start + EVAL_CHUNK], states)
+        losses = keras.losses.sparse_categorical_crossentropy(targets[:, start:start + EVAL_CHUNK], logits,
+                                                              from_logits=True)
+        total += float(ops.sum(losses))
+    nats = total / targets.size
+    return {"perplexity": math.exp(nats), "bits_per_character": nats / math.log(2), "loss": nats,
+            "characters": int(targets.size), "unknown_characters": int(np.sum(ids == 0)), "source": text.source}
+
+
+def evaluate(model_name: str, weights: str | Path, dataset: str, *, batch_size: int = 256) -> dict[str, Any]:
+    """Loads trained weights (a run directory rebuilds the trained vocabulary) and measures test perplexity."""
+    _check_language_model(model_name)
+    model, run_config = create_trained(model_name, weights, build=lambda: zoo.create(model_name))
+    if run_config is None:
+        logger.warning("%s has no run config beside it; assuming the default vocabulary of %s.", weights, model_name)
+    return evaluate_model(model, dataset)
+
+
+def generate(model: keras.Model, prompts: str | list[str], length: int = 200, *, temperature: float = 1.0,
+             seed: int = 0) -> list[str]:
+    """Continues each prompt by ``length`` sampled characters, exactly as the exported ``generate`` signature does.
+
+    Example:
+        >>> generate(zoo.create("char_gru", units=8), "To be", 5, seed=1)[0][:5]  # doctest: +SKIP
+        'To be'
+    """
+    import tensorflow as tf
+
+    from serving.signatures import language_model
+
+    prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+    result = language_model(model)["generate"](
+        prompt=tf.constant(prompts), length=tf.constant(length, tf.int32),
+        temperature=tf.constant(temperature, tf.float32), seed=tf.constant(seed, tf.int64))
+    return [t.decode("utf-8") for t in result["text"].numpy()]
