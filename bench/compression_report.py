@@ -24,6 +24,8 @@ PRESETS = HERE.parent / "zoo" / "pretrained"
 # run name -> (model, method, goal compression ratio, goal test error %); goals from issue 4 / Ullrich et al. 2017.
 GOALS = {
     "lenet_300_100-sws": ("lenet_300_100", "sws, tau 0.02, 30 epochs", 64.0, 1.94),
+    "lenet_300_100-sws-ft": ("lenet_300_100", "sws, tau 0.02, 30 epochs, then 3 epochs of trained quantisation",
+                             64.0, 1.94),
     "lenet_300_100-sws-50": ("lenet_300_100", "sws, tau 0.02, 50 epochs", 64.0, 1.94),
     "lenet_300_100-sws-tau0.03": ("lenet_300_100", "sws, tau 0.03, 30 epochs", 64.0, 1.94),
     "lenet_300_100-sws-std0.05": ("lenet_300_100", "sws, tau 0.02, 30 epochs, initial std 0.05", 64.0, 1.94),

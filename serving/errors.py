@@ -69,6 +69,17 @@ def _first_line(message, err: BaseException) -> str:
     return (str(message or "").strip().splitlines() or [type(err).__name__])[0]
 
 
+def _op_error_line(err) -> str:
+    """The informative line of a TensorFlow op error: a failed assertion's message when there is one,
+    else the first line that is not graph-execution boilerplate or a traceback."""
+    lines = [line.strip() for line in str(err.message or "").splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith("assertion failed:"):
+            return line
+    useful = [l for l in lines if l != "Graph execution error:" and not l.startswith(("Detected at node", "File "))]
+    return (useful or lines or [type(err).__name__])[0]
+
+
 def from_exception(err: BaseException) -> ServingError:
     """Maps an exception raised while running a model to a ``ServingError``.
 
@@ -80,7 +91,7 @@ def from_exception(err: BaseException) -> ServingError:
     import tensorflow as tf
 
     if isinstance(err, tf.errors.OpError):
-        return ServingError(code_from_number(err.error_code), _first_line(err.message, err))
+        return ServingError(code_from_number(err.error_code), _op_error_line(err))
     if isinstance(err, (ValueError, TypeError)):
         return invalid_argument(_first_line(str(err), err))
     return ServingError(grpc.StatusCode.INTERNAL, f"{type(err).__name__}: {err}")

@@ -139,7 +139,9 @@ class Servable:
                 raise errors.invalid_argument(
                     f"Input {alias!r} expects shape {expected}; received {list(value.shape)}."
                 )
-        if len(inputs) > 1 and self._batchable[key] and len({v.shape[0] for v in inputs.values()}) > 1:
+        # Like TF Serving's BatchingSession: only a batched signature needs one 0th-dimension size
+        # (a graph signature's node features and edge list legitimately differ).
+        if len(inputs) > 1 and key in self._batchers and len({v.shape[0] for v in inputs.values()}) > 1:
             sizes = {k: v.shape[0] for k, v in inputs.items()}
             raise errors.invalid_argument(f"Inputs have different batch sizes: {sizes}.")
 

@@ -58,6 +58,43 @@ def image_classification(model, class_names: Sequence[str] | None = None) -> dic
     return {"serving_default": serving_default, "classify": classify}
 
 
+def node_classification(model) -> dict[str, Callable]:
+    """``serving_default`` (features, dense adjacency) and ``sparse`` (features, adjacency triplets) -> per-node scores.
+
+    The adjacency is the normalised one, D^-1/2 (A + I) D^-1/2; a non-square
+    adjacency, or one whose size differs from the number of feature rows, is
+    refused with INVALID_ARGUMENT.
+    """
+    num_features = int(model.input_shape[0][-1])
+
+    def scores(features, adjacency):
+        nodes = tf.shape(features)[0]
+        shape = tf.shape(adjacency)
+        checks = [tf.debugging.assert_equal(shape, tf.stack([nodes, nodes]), message=(
+            "the adjacency must be (nodes, nodes), with nodes = the rows of features"))]
+        with tf.control_dependencies(checks):
+            probabilities = tf.nn.softmax(model([features, adjacency], training=False), axis=-1)
+        return {"scores": probabilities, "classes": tf.argmax(probabilities, axis=-1)}
+
+    @tf.function(input_signature=[tf.TensorSpec([None, num_features], tf.float32, name="features"),
+                                  tf.TensorSpec([None, None], tf.float32, name="adjacency")])
+    def serving_default(features, adjacency):
+        return scores(features, adjacency)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, num_features], tf.float32, name="features"),
+                                  tf.TensorSpec([None, 2], tf.int64, name="adjacency_indices"),
+                                  tf.TensorSpec([None], tf.float32, name="adjacency_values")])
+    def sparse(features, adjacency_indices, adjacency_values):
+        nodes = tf.cast(tf.shape(features)[0], tf.int64)
+        checks = [tf.debugging.assert_less(adjacency_indices, nodes, message="adjacency indices must be < nodes"),
+                  tf.debugging.assert_non_negative(adjacency_indices, message="adjacency indices must be >= 0")]
+        with tf.control_dependencies(checks):
+            adjacency = tf.scatter_nd(adjacency_indices, adjacency_values, tf.stack([nodes, nodes]))
+        return scores(features, adjacency)
+
+    return {"serving_default": serving_default, "sparse": sparse}
+
+
 def regression(model) -> dict[str, Callable]:
     """``serving_default`` (features -> predictions) and ``regress`` (tf.Example -> outputs, TF Serving's Regress)."""
     num_features = int(model.input_shape[-1])
@@ -143,6 +180,7 @@ _BUILDERS: dict[str, Callable[..., dict[str, Callable]]] = {
     "image_classification": image_classification,
     "regression": regression,
     "language_model": language_model,
+    "node_classification": node_classification,
 }
 
 

@@ -13,6 +13,7 @@ TRAINERS = {
     "image_classification": "training.classification",
     "regression": "training.regression",
     "language_model": "training.language_model",
+    "node_classification": "training.node_classification",
 }
 
 

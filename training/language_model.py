@@ -202,7 +202,7 @@ def generate(model: keras.Model, prompts: str | list[str], length: int = 200, *,
     """Continues each prompt by ``length`` sampled characters, exactly as the exported ``generate`` signature does.
 
     Example:
-        >>> generate(zoo.create("char_gru", units=8), "To be", 5, seed=1)[0][:5]  # doctest: +SKIP
+        >>> generate(zoo.create("char_gru", units=8), "To be", 5, seed=1)[0][:5]
         'To be'
     """
     import tensorflow as tf
@@ -210,6 +210,14 @@ def generate(model: keras.Model, prompts: str | list[str], length: int = 200, *,
     from serving.signatures import language_model
 
     prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+    if not hasattr(model, "vocabulary"):
+        raise ValueError(f"{model.name} is not a character language model (zoo list --json shows each task).")
+    if not prompts or not all(isinstance(p, str) and p for p in prompts):
+        raise ValueError(f"generate needs one or more non-empty prompts. Received: {prompts!r}")
+    if not isinstance(length, int) or length < 0:
+        raise ValueError(f"length must be an integer >= 0. Received: length={length!r}")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0. Received: temperature={temperature!r}")
     result = language_model(model)["generate"](
         prompt=tf.constant(prompts), length=tf.constant(length, tf.int32),
         temperature=tf.constant(temperature, tf.float32), seed=tf.constant(seed, tf.int64))

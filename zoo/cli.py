@@ -72,6 +72,10 @@ def cmd_datasets(args) -> int:
         print(f"{name:<14} tabular regression (scikit-learn's bundled copy)")
     for name in list_corpora():
         print(f"{name:<14} text corpus for language models")
+    from zoo.data.graphs import GRAPHS
+
+    for name in GRAPHS:
+        print(f"{name:<14} citation graph for node classification (Planetoid split)")
     print(f"data directory (KZOO_DATA_DIR): {data.data_dir()}")
     return 0
 
@@ -130,6 +134,7 @@ def cmd_compress(args) -> int:
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, schedule=args.schedule,
         components=args.components, tau=args.tau, init_std=args.init_std,
         zero_mixing=None if args.zero_mixing <= 0 else args.zero_mixing, merge_kl=args.merge_kl,
+        finetune_epochs=args.finetune_epochs, finetune_lr=args.finetune_lr,
         max_train_examples=args.max_train_examples, seed=args.seed, verbose=2 if args.quiet else "auto",
         method=args.method.replace("-", "_"), weight_decay=args.weight_decay,
     )
@@ -171,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="registered model name")
     p.add_argument("--dataset", required=True,
                    help="mnist, fashion_mnist, cifar10, a class subset (mnist:2,5), a folder with one subfolder per "
-                        "class; diabetes for regression; shakespeare for language models")
+                        "class; diabetes for regression; shakespeare for language models; cora, citeseer for graphs")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
@@ -227,6 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init-std", type=float, default=0.25, help="initial standard deviation of every component")
     p.add_argument("--zero-mixing", type=float, default=0.99, help="fixed pi_0 of the zero component; 0 learns it")
     p.add_argument("--merge-kl", type=float, default=1e-2, help="merge components closer than this symmetric KL")
+    p.add_argument("--finetune-epochs", type=int, default=0,
+                   help="after quantising, fine-tune the shared values (codes fixed; Han et al.'s trained quantisation)")
+    p.add_argument("--finetune-lr", type=float, default=1e-4)
     p.add_argument("--method", default="sws", choices=["sws", "weight-decay"],
                    help="weight-decay: the baseline without the prior (same mixture fit and quantisation)")
     p.add_argument("--weight-decay", type=float, default=0.0, help="decoupled weight decay of the network's weights")

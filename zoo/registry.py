@@ -212,6 +212,13 @@ def constructor_config(model) -> dict[str, Any]:
     return config
 
 
+def _shapes(shape):
+    """A shape without its batch dimension, or a list of them for several inputs."""
+    if isinstance(shape, list):
+        return [list(s[1:]) for s in shape]
+    return list(shape[1:])
+
+
 def info(name: str) -> dict[str, Any]:
     """Describes a registered model.
 
@@ -237,8 +244,8 @@ def info(name: str) -> dict[str, Any]:
         "task": entry.task,
         "dataset": entry.dataset,
         "description": entry.description,
-        "input_shape": list(model.input_shape[1:]),
-        "output_shape": list(model.output_shape[1:]),
+        "input_shape": _shapes(model.input_shape),
+        "output_shape": _shapes(model.output_shape),
         "parameters": int(model.count_params()),
         "config": constructor_config(model),
         "signatures": task.signatures,

@@ -62,6 +62,27 @@ _TASKS = {
             },
         },
     ),
+    "node_classification": Task(
+        name="node_classification",
+        description="A whole graph per request: node features (nodes, features) and the normalised adjacency "
+                    "(nodes, nodes) in; one label per node.",
+        signatures={
+            "serving_default": {
+                "method": "tensorflow/serving/predict",
+                "inputs": {"features": "float32 (nodes, features)",
+                           "adjacency": "float32 (nodes, nodes), D^-1/2 (A + I) D^-1/2 (spektral.utils.gcn_filter)"},
+                "outputs": {"scores": "float32 (nodes, classes), class probabilities",
+                            "classes": "int64 (nodes,), the most probable class"},
+            },
+            "sparse": {
+                "method": "tensorflow/serving/predict",
+                "inputs": {"features": "float32 (nodes, features)",
+                           "adjacency_indices": "int64 (edges, 2), (row, column) of each non-zero of the normalised adjacency",
+                           "adjacency_values": "float32 (edges,), its values"},
+                "outputs": {"scores": "float32 (nodes, classes)", "classes": "int64 (nodes,)"},
+            },
+        },
+    ),
     "language_model": Task(
         name="language_model",
         description="Character sequences: token ids (batch, time) in, next-token logits (batch, time, vocabulary) out.",

@@ -205,5 +205,5 @@ def spare_server(exported_lenet5, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def start_server():
-    """``launch_server`` for tests that serve their own exports: ``start_server(Exported(None, base), log_dir)``."""
-    return launch_server
+    """Starts ``zoo serve`` on a test's own export base path: ``start_server(base_path, log_dir, *flags)``."""
+    return lambda base_path, log_dir, *extra: launch_server(Exported(None, Path(base_path)), log_dir, *extra)

@@ -80,3 +80,11 @@ def test_bad_requests_are_refused(tmp_path):
         train("char_gru", "shakespeare", config=TrainConfig(seq_length=0), out=tmp_path / "c")
     with pytest.raises(ValueError, match="Unknown text corpus"):
         train("char_gru", "shakespear", out=tmp_path / "d")
+    import zoo
+
+    model = zoo.create("char_gru", units=8)
+    for bad, match in ((dict(prompts=""), "non-empty"), (dict(length=-1), "length"), (dict(temperature=0.0), "temperature")):
+        with pytest.raises(ValueError, match=match):
+            generate(model, **{"prompts": "To be", "length": 5, **bad})
+    with pytest.raises(ValueError, match="not a character language model"):
+        generate(zoo.create("lenet5"), "To be")

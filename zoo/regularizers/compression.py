@@ -9,6 +9,8 @@ Everything here is NumPy on the prior's current values.
 
 from __future__ import annotations
 
+from typing import Any
+
 import dataclasses
 import heapq
 import math
@@ -209,6 +211,25 @@ class QuantizedModel:
     codebook: np.ndarray  # the distinct non-zero values, ascending; code k > 0 means codebook[k - 1]
     codes: dict[str, np.ndarray]  # variable path -> code per weight (0 = pruned)
     kinds: dict[str, str]  # variable path -> "conv" or "dense"
+
+    def project(self, variables: dict[str, Any]) -> None:
+        """Moves each code's value to the mean of the weights carrying it, across all tensors, and
+        sets every weight to its code's value (pruned ones stay exactly 0); updates ``codebook``.
+
+        Called after each optimizer step, this is Han et al.'s (2016) trained quantisation: each
+        shared value moves by the average update of its weights, and the codes never change.
+        """
+        values = {path: np.asarray(variables[path]) for path in self.codes}
+        sums = np.zeros(len(self.codebook) + 1)
+        counts = np.zeros(len(self.codebook) + 1)
+        for path, codes in self.codes.items():
+            sums += np.bincount(codes.ravel(), weights=values[path].ravel(), minlength=len(sums))
+            counts += np.bincount(codes.ravel(), minlength=len(counts))
+        used = counts[1:] > 0
+        self.codebook[used] = (sums[1:][used] / counts[1:][used]).astype(self.codebook.dtype)
+        table = np.concatenate([[0.0], self.codebook]).astype(np.float32)
+        for path, codes in self.codes.items():
+            variables[path].assign(table[codes])
 
     def nonzero_fraction(self) -> dict[str, float]:
         return {path: float(np.count_nonzero(c)) / c.size for path, c in self.codes.items()}

@@ -99,3 +99,25 @@ def test_quantize_model_writes_codebook_values_into_the_kernels():
             np.testing.assert_array_equal(values[codes > 0], result.codebook[codes[codes > 0] - 1])
     assert list(result.codebook) == sorted(result.codebook) and len(result.codebook) <= 5
     assert result.size()["ratio"] > 1.0
+
+
+def test_project_moves_each_shared_value_to_its_weights_mean_and_keeps_the_codes():
+    model = zoo.create("lenet_300_100")
+    wrapped = apply_soft_weight_sharing(model, components=6, init_std=0.02)
+    result = quantize_model(wrapped, kl_threshold=1e-3)
+    variables = {v.path: v for _, v in wrapped.shared_variables()}
+    codes = {p: c.copy() for p, c in result.codes.items()}
+    rng = np.random.default_rng(0)
+    nudged = {p: np.array(v) + rng.normal(0.0, 1e-3, v.shape).astype("float32") for p, v in variables.items()}
+    for path, values in nudged.items():
+        variables[path].assign(values)
+    result.project(variables)
+    all_codes = np.concatenate([codes[p].ravel() for p in variables])
+    all_nudged = np.concatenate([nudged[p].ravel() for p in variables])
+    for k in range(1, len(result.codebook) + 1):
+        assert result.codebook[k - 1] == pytest.approx(all_nudged[all_codes == k].mean(), abs=1e-6)
+    for path, variable in variables.items():
+        np.testing.assert_array_equal(result.codes[path], codes[path])
+        values = np.array(variable)
+        np.testing.assert_array_equal(values[codes[path] == 0], 0.0)  # pruned weights stay pruned
+        np.testing.assert_allclose(values[codes[path] > 0], result.codebook[codes[path][codes[path] > 0] - 1])

@@ -1,4 +1,5 @@
-"""A character RNN and a linear regression exported and served by ``zoo serve``: generate, scoring and Regress."""
+"""A character RNN, a linear regression and a GCN exported and served by ``zoo serve``: generate, scoring,
+Regress, and node classification over the wire."""
 
 import time
 
@@ -21,17 +22,25 @@ def models():
     regression = zoo.create("linear_regression", **train.model_overrides())
     regression.get_layer("predictions").kernel.assign(np.linspace(-1, 1, 10, dtype="float32")[:, None])
     vocabulary = build_vocabulary(load_text("shakespeare", "test").text)
-    return {"char_gru": zoo.create("char_gru", vocabulary=vocabulary, units=32), "linear_regression": regression}
+    return {"char_gru": zoo.create("char_gru", vocabulary=vocabulary, units=32), "linear_regression": regression,
+            "gcn": zoo.create("gcn")}
+
+
+@pytest.fixture(scope="module")
+def cora_subgraph():
+    """The first 200 nodes of Cora: features and their block of the normalised adjacency."""
+    from zoo.data.graphs import load_graph
+
+    graph = load_graph("cora")
+    return graph.features[:200], graph.adjacency[:200, :200].toarray()
 
 
 @pytest.fixture(scope="module")
 def server(models, tmp_path_factory, start_server):
-    from conftest import Exported
-
     root = tmp_path_factory.mktemp("text_models")
     for model in models.values():
         export(model, root / "models", version=1)
-    process = start_server(Exported(None, root / "models"), root)
+    process = start_server(root / "models", root)
     deadline = time.monotonic() + 120
     with process.client(retries=0) as client:
         for name in models:
@@ -95,3 +104,26 @@ def test_regress_and_predict_match_keras(server, models):
         predicted = client.predict("linear_regression", {"features": test.features[:5]})["predictions"][:, 0]
     np.testing.assert_allclose(regressed, expected, rtol=1e-5)
     np.testing.assert_allclose(predicted, expected, rtol=1e-5)
+
+
+def test_gcn_dense_and_sparse_over_grpc_match_keras(server, models, cora_subgraph):
+    features, adjacency = cora_subgraph
+    expected = keras_softmax(models["gcn"]([features, adjacency], training=False))
+    rows, cols = np.nonzero(adjacency)
+    with server.client() as client:
+        dense = client.predict("gcn", {"features": features, "adjacency": adjacency})
+        sparse = client.predict("gcn", {"features": features, "adjacency_indices": np.stack([rows, cols], 1).astype(np.int64),
+                                        "adjacency_values": adjacency[rows, cols]}, signature_name="sparse")
+        with pytest.raises(ServingError) as caught:
+            client.predict("gcn", {"features": features, "adjacency": adjacency[:-1]})
+        assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT and "adjacency" in str(caught.value)
+        again = client.predict("gcn", {"features": features, "adjacency": adjacency})  # still serving
+    np.testing.assert_allclose(dense["scores"], expected, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(sparse["scores"], expected, rtol=1e-4, atol=1e-6)
+    np.testing.assert_array_equal(again["classes"], np.argmax(expected, axis=-1))
+
+
+def keras_softmax(logits):
+    import keras
+
+    return np.asarray(keras.ops.softmax(logits, axis=-1))

@@ -1,0 +1,118 @@
+"""Training and evaluation of graph models on one graph's nodes: masks instead of batches.
+
+The whole graph is one batch (Spektral's single mode). The loss and accuracy of a
+split average over that split's labelled nodes only: the other nodes get sample
+weight 0 and the split's nodes ``nodes / labelled``, so the weighted mean over
+the graph is the plain mean over the split, as in Kipf & Welling's code (their
+weight decay is then weighed against the same loss). Training stops when the
+validation loss has not improved for ``PATIENCE`` epochs (Kipf & Welling use 10,
+out of 200 epochs) and keeps the weights of the best validation loss.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+import zoo
+from zoo.data.graphs import Graph, load_graph
+from zoo.registry import constructor_config, get_entry
+from zoo.weights import BEST_WEIGHTS, RUN_CONFIG, create_trained, load_weights
+from training.classification import TrainConfig, TrainResult
+from training.optim import make_optimizer, make_schedule
+from training.run_dir import RESULTS, environment, prepare_run_dir, standard_callbacks, write_json
+
+logger = logging.getLogger(__name__)
+
+PATIENCE = 10
+
+
+def _graph(dataset: str) -> Graph:
+    with contextlib.redirect_stdout(io.StringIO()):  # Spektral prints while it pre-processes
+        return load_graph(dataset)
+
+
+def _inputs(graph: Graph) -> list[np.ndarray]:
+    return [graph.features, graph.adjacency.toarray()]
+
+
+def _weights(graph: Graph, split: str) -> np.ndarray:
+    mask = graph.masks[split]
+    return mask.astype(np.float32) * (graph.num_nodes / mask.sum())
+
+
+def _compile(model: keras.Model, optimizer=None) -> None:
+    model.compile(optimizer=optimizer or "adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+
+
+def build_for_graph(model_name: str, graph: Graph, overrides: dict[str, Any] | None = None) -> keras.Model:
+    """Creates a node classifier fitted to a graph's feature and class counts."""
+    entry = get_entry(model_name)
+    if entry.task != "node_classification":
+        raise ValueError(f"{model_name} is a {entry.task} model; this trainer handles node_classification.")
+    return zoo.create(model_name, **{**graph.model_overrides(), **(overrides or {})})
+
+
+def train(model_name: str, dataset: str, *, config: TrainConfig | None = None, out: str | Path | None = None,
+          overrides: dict[str, Any] | None = None) -> TrainResult:
+    """Trains a node classifier on a citation graph's training nodes and writes a run directory.
+
+    Kipf & Welling's recipe is ``TrainConfig(epochs=200, lr=0.01, schedule="constant")``.
+    """
+    config = config or TrainConfig()
+    config.validate()
+    graph = _graph(dataset)
+    model = build_for_graph(model_name, graph, overrides)
+    run_dir = prepare_run_dir(out, model_name, dataset)
+    keras.utils.set_random_seed(config.seed)
+    _compile(model, make_optimizer(config.optimizer, make_schedule(config.schedule, config.lr, config.epochs,
+                                                                   steps_per_epoch=1), config.weight_decay))
+    write_json(run_dir / RUN_CONFIG, {
+        "model": model_name, "model_config": constructor_config(model), "dataset": dataset,
+        "data_source": graph.source, "examples": {k: int(v.sum()) for k, v in graph.masks.items()},
+        "training": dataclasses.asdict(config), "environment": environment(),
+    })
+    callbacks, run_logger = standard_callbacks(run_dir, "val_loss", "min")
+    callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=PATIENCE))
+    inputs = _inputs(graph)
+    started = time.perf_counter()
+    model.fit(inputs, graph.labels, sample_weight=_weights(graph, "train"), batch_size=graph.num_nodes,
+              epochs=config.epochs, shuffle=False, verbose=config.verbose, callbacks=callbacks,
+              validation_data=(inputs, graph.labels, _weights(graph, "validation")))
+    seconds = time.perf_counter() - started
+    load_weights(model, run_dir / BEST_WEIGHTS)
+    test = evaluate_model(model, dataset, graph=graph)
+    write_json(run_dir / RESULTS, {"test": test, "monitor": "val_loss", "epochs_run": len(run_logger.history["loss"]),
+                                   "train_seconds": round(seconds, 1)})
+    return TrainResult(run_dir, model, run_logger.history, test)
+
+
+def evaluate_model(model: keras.Model, dataset: str, *, graph: Graph | None = None) -> dict[str, Any]:
+    """Accuracy and loss over the test nodes of ``dataset`` (the whole graph is the input)."""
+    graph = graph or _graph(dataset)
+    expected = (graph.features.shape[1], graph.num_classes)
+    if (model.input_shape[0][-1], model.output_shape[-1]) != expected:
+        raise ValueError(f"{model.name} takes {model.input_shape[0][-1]} features and predicts {model.output_shape[-1]} "
+                         f"classes, but {dataset} has {expected[0]} features and {expected[1]} classes.")
+    if not getattr(model, "compiled", False):
+        _compile(model)
+    loss, accuracy = model.evaluate(_inputs(graph), graph.labels, sample_weight=_weights(graph, "test"),
+                                    batch_size=graph.num_nodes, verbose=0)
+    return {"accuracy": float(accuracy), "loss": float(loss), "examples": int(graph.masks["test"].sum()),
+            "source": graph.source}
+
+
+def evaluate(model_name: str, weights: str | Path, dataset: str, *, batch_size: int = 256) -> dict[str, Any]:
+    """Loads trained weights (run directory or ``.weights.h5``) and evaluates them on the test nodes."""
+    graph = _graph(dataset)
+    model, _ = create_trained(model_name, weights, build=lambda: build_for_graph(model_name, graph))
+    return evaluate_model(model, dataset, graph=graph)
