@@ -3,14 +3,14 @@
 The model works in Spektral's single mode: the nodes are the batch. Inputs are the
 node features (nodes, features) and the normalised adjacency Â (nodes, nodes) of
 ``spektral.utils.gcn_filter``; outputs are per-node class logits. This family is
-TensorFlow-only (Spektral's ops), unlike the backend-agnostic ones.
+TensorFlow-only (Spektral's ops), unlike the backend-agnostic ones; Spektral is imported
+only when a GCN is built, so ``import zoo`` stays TensorFlow-free under other backends.
 """
 
 from __future__ import annotations
 
 import keras
 
-from zoo.layers.graph import GCNConv
 from zoo.models.base import ZooModel, check_positive_ints, check_rate
 from zoo.registry import register_model
 
@@ -39,6 +39,8 @@ class GCN(ZooModel):
         check_rate("GCN", dropout=dropout)
         if not isinstance(l2, (int, float)) or l2 < 0:
             raise ValueError(f"GCN: `l2` must be >= 0. Received: l2={l2!r}")
+
+        from zoo.layers.graph import GCNConv  # Spektral imports TensorFlow: only when a GCN is built
 
         # === Functional Model ===
         features = keras.Input(shape=(num_features,), name="features")
