@@ -76,3 +76,19 @@ def test_the_shipped_soft_weight_sharing_presets_are_quantised_and_accurate(name
     images = make_pipeline(spec, split.images[:2000], split.labels[:2000], batch_size=500, training=False)
     predictions = np.concatenate([np.argmax(model.predict(x, verbose=0), axis=-1) for x, _ in images])
     assert np.mean(predictions == split.labels[:2000]) > 0.97
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["lenet5", "lenet5_caffe", "lenet_300_100", "mlp"])
+def test_the_shipped_mnist_presets_reproduce_their_recorded_accuracy(name):
+    """zoo.create(NAME, weights="mnist") verifies the checksums, and zoo evaluate gives the metadata's figure."""
+    from training import evaluate
+
+    assert "mnist" in zoo.info(name)["weights"]
+    directory = presets.find(name, "mnist")
+    metadata = json.loads((directory / "metadata.json").read_text())
+    assert metadata["metrics"]["accuracy"]["command"] == f"zoo evaluate {name} --weights bench/weights/{name}-mnist --dataset mnist --json"
+    measured = evaluate(name, "mnist", "mnist")
+    assert measured["examples"] == 10000
+    assert measured["accuracy"] == pytest.approx(metadata["metrics"]["accuracy"]["value"], abs=1e-4)
+    assert measured["accuracy"] > 0.97
