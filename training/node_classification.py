@@ -11,9 +11,7 @@ out of 200 epochs) and keeps the weights of the best validation loss.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import io
 import logging
 import time
 from pathlib import Path
@@ -33,11 +31,6 @@ from training.run_dir import RESULTS, environment, prepare_run_dir, standard_cal
 logger = logging.getLogger(__name__)
 
 PATIENCE = 10
-
-
-def _graph(dataset: str) -> Graph:
-    with contextlib.redirect_stdout(io.StringIO()):  # Spektral prints while it pre-processes
-        return load_graph(dataset)
 
 
 def _inputs(graph: Graph) -> list[np.ndarray]:
@@ -70,7 +63,7 @@ def train(model_name: str, dataset: str, *, config: TrainConfig | None = None, o
     """
     config = config or TrainConfig()
     config.validate()
-    graph = _graph(dataset)
+    graph = load_graph(dataset)
     model = build_for_graph(model_name, graph, overrides)
     run_dir = prepare_run_dir(out, model_name, dataset)
     keras.utils.set_random_seed(config.seed)
@@ -98,7 +91,7 @@ def train(model_name: str, dataset: str, *, config: TrainConfig | None = None, o
 
 def evaluate_model(model: keras.Model, dataset: str, *, graph: Graph | None = None) -> dict[str, Any]:
     """Accuracy and loss over the test nodes of ``dataset`` (the whole graph is the input)."""
-    graph = graph or _graph(dataset)
+    graph = graph or load_graph(dataset)
     expected = (graph.features.shape[1], graph.num_classes)
     if (model.input_shape[0][-1], model.output_shape[-1]) != expected:
         raise ValueError(f"{model.name} takes {model.input_shape[0][-1]} features and predicts {model.output_shape[-1]} "
@@ -113,6 +106,6 @@ def evaluate_model(model: keras.Model, dataset: str, *, graph: Graph | None = No
 
 def evaluate(model_name: str, weights: str | Path, dataset: str, *, batch_size: int = 256) -> dict[str, Any]:
     """Loads trained weights (run directory or ``.weights.h5``) and evaluates them on the test nodes."""
-    graph = _graph(dataset)
+    graph = load_graph(dataset)
     model, _ = create_trained(model_name, weights, build=lambda: build_for_graph(model_name, graph))
     return evaluate_model(model, dataset, graph=graph)

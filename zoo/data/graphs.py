@@ -9,7 +9,9 @@ adjacency becomes Â = D^-1/2 (A + I) D^-1/2 (``spektral.utils.gcn_filter``), as
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import logging
 from pathlib import Path
 from unittest import mock
@@ -91,7 +93,9 @@ def load_graph(name: str) -> Graph:
         def path(self):
             return str(folder)
 
-    with mock.patch.object(citation, "_read_file", _dense_read_file(citation._read_file)):
+    # Spektral prints while it pre-processes features; library code stays quiet (the source is logged below).
+    with mock.patch.object(citation, "_read_file", _dense_read_file(citation._read_file)), \
+            contextlib.redirect_stdout(io.StringIO()):
         dataset = _Citation(name, normalize_x=True)
     graph = dataset[0]
     logger.info("Loaded %s (%d nodes) from %s", name, graph.n_nodes, source)
