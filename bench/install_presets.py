@@ -1,50 +1,114 @@
-"""Ship the trained MNIST weights of bench/weights/ as `mnist` presets in zoo/pretrained/.
+"""Train (where missing), measure and ship presets in zoo/pretrained/, and regenerate the published catalog.
 
 Usage:
-    python bench/install_presets.py
+    python bench/install_presets.py                 # train missing runs, measure, install new presets, write the catalog
+    python bench/install_presets.py --reinstall     # measure and install every preset again
+    python bench/install_presets.py --catalog-only  # only rewrite zoo/presets/catalog.json
+    python bench/install_presets.py --publish DIR   # also copy every preset into a mirror tree DIR/<model>/<tag>/
 
-For each bench/weights/<model>-mnist run, measures the test accuracy with
-`zoo evaluate <model> --weights bench/weights/<model>-mnist --dataset mnist --json`
-and writes zoo/pretrained/<model>/mnist with `zoo.save_preset` (config, weights
-without optimizer state, metadata with sha256 per file and the metric's command,
-model card), which `zoo.create(model, weights="mnist")` then loads.
+Each preset MODEL:TAG comes from the run directory bench/weights/MODEL-TAG (kept in the
+repository). A missing run is trained with the recorded `zoo train` command. Its test
+metrics are measured with `zoo evaluate MODEL --weights bench/weights/MODEL-TAG
+--dataset D --json`, and `zoo.save_preset` writes zoo/pretrained/MODEL/TAG (config,
+weights without optimizer state, metadata with the sha256 of each file and the command
+of each metric, model card), which `zoo.create(MODEL, weights=TAG)` loads.
+
+The catalog lists every preset under zoo/pretrained/ (packaged) plus REMOTE_ONLY
+(presets too large for the package, downloaded from the base URL), each with its
+files' sha256 and sizes and its metrics.
 """
 
 from __future__ import annotations
 
 import json
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-MODELS = ("lenet5", "lenet5_caffe", "lenet_300_100", "mlp")
+BASE_URL = "https://storage.googleapis.com/kzoo-presets/v1"
+#: (model, tag, dataset, `zoo train` flags of a missing run; None: the run was trained by another report).
+PRESETS = (
+    ("lenet5", "mnist", "mnist", None),  # bench/classification_report.py
+    ("lenet5_caffe", "mnist", "mnist", None),
+    ("lenet_300_100", "mnist", "mnist", None),
+    ("mlp", "mnist", "mnist", None),
+    ("gcn", "cora", "cora", "--epochs 200 --lr 0.01 --schedule constant"),
+    ("gcn", "citeseer", "citeseer", "--epochs 200 --lr 0.01 --schedule constant"),
+    ("perceptron", "mnist-0-1", "mnist:0,1", "--optimizer gd --lr 1 --batch-size 1 --schedule constant --epochs 3"),
+    ("logistic", "mnist-2-5", "mnist:2,5", "--optimizer gd --lr 0.1 --batch-size 64 --schedule constant --epochs 10"),
+    ("softmax_regression", "fashion_mnist", "fashion_mnist",
+     "--optimizer gd --lr 0.1 --batch-size 64 --schedule constant --epochs 10"),
+    ("linear_regression", "diabetes", "diabetes",
+     "--optimizer gd --lr 0.1 --batch-size 354 --schedule constant --epochs 1000 --validation-split 0"),
+    ("char_gru", "shakespeare", "shakespeare",
+     "--epochs 3 --batch-size 64 --seq-length 100 --lr 0.002 --schedule cosine --sampling random"),
+)
+#: Metrics of `zoo evaluate --json` recorded in a preset's metadata, per task.
+METRICS = ("accuracy", "loss", "mse", "r2", "perplexity", "bits_per_character")
+#: Published presets kept out of the package: preset directories (in the mirror tree) to list in the catalog.
+REMOTE_ONLY: tuple[Path, ...] = ()
 
 
-def main() -> int:
+def _zoo(*args: str) -> str:
+    done = subprocess.run([str(Path(sys.executable).with_name("zoo")), *args], cwd=ROOT, check=True,
+                          stdout=subprocess.PIPE, text=True)
+    return done.stdout
+
+
+def install(model_name: str, tag: str, dataset: str, train_flags: str | None) -> None:
     import zoo
     from zoo.weights import create_trained
 
-    for name in MODELS:
-        run = f"bench/weights/{name}-mnist"
-        command = ["zoo", "evaluate", name, "--weights", run, "--dataset", "mnist", "--json"]
-        done = subprocess.run([str(Path(sys.executable).with_name("zoo")), *command[1:]], cwd=ROOT, check=True,
-                              stdout=subprocess.PIPE, text=True)
-        accuracy = json.loads(done.stdout)["accuracy"]
-        model, run_config = create_trained(name, ROOT / run)
-        training = run_config["training"]
-        target = zoo.save_preset(
-            model, ROOT / "zoo" / "pretrained" / name / "mnist", name=name, dataset="mnist", overwrite=True,
-            description=(f"{name} trained on MNIST by `zoo train` ({training['epochs']} epochs, {training['optimizer']}, "
-                         f"lr {training['lr']}, {training['schedule']} schedule); report: bench/reports/{name}-mnist.md "
-                         f"where there is one."),
-            metrics={"accuracy": {"value": accuracy, "command": shlex.join(command)}},
-        )
-        print(f"{name}: test accuracy {accuracy:.4f} -> {target.relative_to(ROOT)}")
+    run = f"bench/weights/{model_name}-{tag}"
+    if not (ROOT / run / "config.json").is_file():
+        if train_flags is None:
+            raise SystemExit(f"{run} is missing; its report trains it.")
+        _zoo("train", model_name, "--dataset", dataset, *shlex.split(train_flags), "--quiet", "--json", "--out", run)
+        (ROOT / run / "last.weights.h5").unlink()  # keep the best weights, config, history and results only
+        shutil.rmtree(ROOT / run / "tensorboard")
+    command = ["zoo", "evaluate", model_name, "--weights", run, "--dataset", dataset, "--json"]
+    measured = json.loads(_zoo(*command[1:]))
+    model, run_config = create_trained(model_name, ROOT / run)
+    training = run_config["training"]
+    program, _, train_args = run_config["environment"]["command"].partition(" ")
+    target = zoo.save_preset(
+        model, ROOT / "zoo" / "pretrained" / model_name / tag, name=model_name, dataset=dataset, overwrite=True,
+        description=(f"{model_name} trained on {dataset} by `zoo train` ({training['epochs']} epochs, "
+                     f"{training['optimizer']}, lr {training['lr']}, {training['schedule']} schedule); the weights "
+                     f"are kept in {run}."),
+        metrics={k: {"value": measured[k], "command": shlex.join(command)} for k in METRICS if k in measured},
+        extra={"train_command": f"{Path(program).name} {train_args}"},
+    )
+    print(f"{model_name}:{tag}: {', '.join(f'{k} {measured[k]:.4f}' for k in METRICS if k in measured)} "
+          f"-> {target.relative_to(ROOT)}")
+
+
+def write_catalog(publish: Path | None = None) -> None:
+    from zoo.presets import catalog, store
+
+    packaged = sorted(p for p in store.PACKAGED.glob("*/*") if store.is_preset_dir(p))
+    entries = [catalog.entry_for(p, packaged=True) for p in packaged]
+    entries += [catalog.entry_for(p, packaged=False) for p in REMOTE_ONLY]
+    catalog.write_catalog(catalog.CATALOG, entries, base_url=BASE_URL)
+    print(f"{catalog.CATALOG.relative_to(ROOT)}: {len(entries)} presets")
+    if publish is not None:
+        for directory in [*packaged, *REMOTE_ONLY]:
+            print(f"published {catalog.publish(directory, publish)}")
+
+
+def main(argv: list[str]) -> int:
+    publish = Path(argv[argv.index("--publish") + 1]) if "--publish" in argv else None
+    if "--catalog-only" not in argv:
+        for entry in PRESETS:
+            if "--reinstall" in argv or not (ROOT / "zoo" / "pretrained" / entry[0] / entry[1]).is_dir():
+                install(*entry)
+    write_catalog(publish)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

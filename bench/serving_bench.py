@@ -483,7 +483,7 @@ def measure_reload(base: Path, server: Server, payloads, clients: int, procs: in
     from tensorflow_serving.apis import predict_pb2
 
     from serving.client import Client
-    from serving.export import export_weights
+    from serving.exporter import export_weights
 
     ctx = mp.get_context("spawn")
     stop = ctx.Event()
@@ -600,7 +600,7 @@ def main(argv: list[str]) -> int:
     import numpy as np
     from tensorflow_serving.apis import predict_pb2
 
-    from serving.export import export_weights
+    from serving.exporter import export_weights
     from serving.tensors import to_tensor_proto
     from zoo import data
 

@@ -12,8 +12,8 @@ Imports are lazy: ``import serving`` does not load TensorFlow.
 """
 
 _EXPORTS = {
-    "export": "serving.export",
-    "export_weights": "serving.export",
+    "export": "serving.exporter",
+    "export_weights": "serving.exporter",
     "Client": "serving.client",
     "ModelServer": "serving.server",
     "ServerOptions": "serving.server",

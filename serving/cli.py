@@ -25,7 +25,7 @@ def _flag_bool(text: str) -> bool:
 
 # --- zoo export ---------------------------------------------------------------
 def cmd_export(args) -> int:
-    from serving.export import export_weights
+    from serving.exporter import export_weights
 
     path = export_weights(args.name, args.weights, args.base_path, args.version, model_name=args.model_name,
                           config_base_path=args.config_base_path)

@@ -25,7 +25,7 @@ from tensorflow_serving.apis import (
 
 from serving import errors
 from serving.drain import Drain
-from serving.export import WARMUP_FILE
+from serving.exporter import WARMUP_FILE
 from serving.manager import ModelManager
 from serving.metrics import ServingMetrics
 from serving.servable import CLASSIFY_METHOD, DEFAULT_SIGNATURE, REGRESS_METHOD, Servable

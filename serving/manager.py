@@ -19,7 +19,7 @@ from tensorflow_serving.apis import get_model_status_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
 from serving import errors
-from serving.export import version_dirs
+from serving.exporter import version_dirs
 from serving.servable import Servable
 
 logger = logging.getLogger(__name__)

@@ -88,6 +88,60 @@ def build_for_dataset(name: str, spec: data.DatasetSpec, overrides: dict[str, An
     return zoo.create(name, **{**spec.model_overrides(), **(overrides or {})})
 
 
+@dataclasses.dataclass
+class ImageData:
+    """An image-classification data set made ready to fit: held-out validation and tf.data pipelines.
+
+    The interface fine-tuning shares with :class:`training.node_classification.GraphData`.
+    """
+
+    dataset: str
+    spec: data.DatasetSpec
+    train: data.Split
+    validation: data.Split | None
+    config: TrainConfig
+    mode = "max"
+
+    @classmethod
+    def load(cls, dataset: str, config: TrainConfig) -> "ImageData":
+        spec, train_split = data.load(dataset, "train")
+        train_split, val_split = split_validation(train_split, config.validation_split, seed=config.seed)
+        return cls(dataset, spec, train_split.head(config.max_train_examples), val_split, config)
+
+    @property
+    def monitor(self) -> str:
+        return "val_accuracy" if self.validation is not None else "accuracy"
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return -(-len(self.train) // self.config.batch_size)
+
+    def model_overrides(self) -> dict[str, Any]:
+        return self.spec.model_overrides()
+
+    def describe(self) -> dict[str, Any]:
+        return {"data_source": self.train.source,
+                "examples": {"train": len(self.train), "validation": len(self.validation) if self.validation else 0}}
+
+    def compile(self, model: keras.Model, optimizer) -> None:
+        _compile(model, optimizer)
+
+    def callbacks(self) -> list[keras.callbacks.Callback]:
+        return []
+
+    def fit(self, model: keras.Model, *, epochs: int, initial_epoch: int = 0, callbacks=(), verbose="auto"):
+        c = self.config
+        train_ds = make_pipeline(self.spec, self.train.images, self.train.labels, batch_size=c.batch_size,
+                                 training=True, augment=c.augment, seed=c.seed)
+        val_ds = (make_pipeline(self.spec, self.validation.images, self.validation.labels, batch_size=c.batch_size,
+                                training=False) if self.validation is not None else None)
+        return model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
+                         callbacks=list(callbacks), verbose=verbose, shuffle=False)  # the pipeline shuffles
+
+    def evaluate(self, model: keras.Model) -> dict[str, Any]:
+        return evaluate_model(model, self.dataset)
+
+
 def train(
     model_name: str,
     dataset: str,
@@ -120,56 +174,51 @@ def train(
     """
     config = config or TrainConfig()
     config.validate()
-    spec, train_split = data.load(dataset, "train")
-    model = build_for_dataset(model_name, spec, overrides)  # validates name and overrides early
+    prepared = ImageData.load(dataset, config)
+    model = build_for_dataset(model_name, prepared.spec, overrides)  # validates name and overrides early
     run_dir = prepare_run_dir(out, model_name, dataset)
 
     keras.utils.set_random_seed(config.seed)
-    train_split, val_split = split_validation(train_split, config.validation_split, seed=config.seed)
-    train_split = train_split.head(config.max_train_examples)
-
-    steps = -(-len(train_split) // config.batch_size)
+    steps = prepared.steps_per_epoch
     optimizer = make_optimizer(
         config.optimizer, make_schedule(config.schedule, config.lr, steps * config.epochs, steps_per_epoch=steps),
         config.weight_decay
     )
-    _compile(model, optimizer)
+    prepared.compile(model, optimizer)
     write_json(
         run_dir / RUN_CONFIG,
         {
             "model": model_name,
             "model_config": constructor_config(model),
             "dataset": dataset,
-            "data_source": train_split.source,
-            "examples": {"train": len(train_split), "validation": len(val_split) if val_split else 0},
+            **prepared.describe(),
             "training": dataclasses.asdict(config),
             "environment": environment(),
         },
     )
-    train_ds = make_pipeline(spec, train_split.images, train_split.labels, batch_size=config.batch_size,
-                             training=True, augment=config.augment, seed=config.seed)
-    val_ds = (
-        make_pipeline(spec, val_split.images, val_split.labels, batch_size=config.batch_size, training=False)
-        if val_split is not None
-        else None
-    )
-    monitor = "val_accuracy" if val_ds is not None else "accuracy"
-    callbacks, run_logger = standard_callbacks(run_dir, monitor, "max")
-    logger.info("Training %s on %s (%d examples from %s) into %s", model_name, dataset, len(train_split),
-                train_split.source, run_dir)
+    callbacks, run_logger = standard_callbacks(run_dir, prepared.monitor, prepared.mode)
+    logger.info("Training %s on %s (%d examples from %s) into %s", model_name, dataset, len(prepared.train),
+                prepared.train.source, run_dir)
     started = time.perf_counter()
-    model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=callbacks,
-              verbose=config.verbose, shuffle=False)  # the pipeline shuffles
+    prepared.fit(model, epochs=config.epochs, callbacks=callbacks, verbose=config.verbose)
     seconds = time.perf_counter() - started
 
     load_weights(model, run_dir / BEST_WEIGHTS)
-    test = evaluate_model(model, dataset)
+    test = prepared.evaluate(model)
     history = run_logger.history
-    best_epoch = int(np.nanargmax(history[monitor])) + 1 if history.get(monitor) else None
-    write_json(run_dir / RESULTS, {"test": test, "best_epoch": best_epoch, "monitor": monitor,
+    write_json(run_dir / RESULTS, {"test": test, **best_epoch(history, prepared.monitor, prepared.mode),
                                    "train_seconds": round(seconds, 1),
-                                   "train_examples_per_second": round(len(train_split) * config.epochs / seconds, 1)})
+                                   "train_examples_per_second": round(len(prepared.train) * config.epochs / seconds, 1)})
     return TrainResult(run_dir, model, history, test)
+
+
+def best_epoch(history: dict[str, list[float]], monitor: str, mode: str) -> dict[str, Any]:
+    """``{"best_epoch": 1-based epoch of the best ``monitor`` value, "monitor": monitor}``."""
+    values = history.get(monitor)
+    if not values:
+        return {"best_epoch": None, "monitor": monitor}
+    arr = np.array([np.nan if v is None else v for v in values], dtype=float)
+    return {"best_epoch": int(np.nanargmax(arr) if mode == "max" else np.nanargmin(arr)) + 1, "monitor": monitor}
 
 
 def evaluate_model(model: keras.Model, dataset: str, *, batch_size: int = 256) -> dict[str, float | int | str]:

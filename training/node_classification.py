@@ -55,6 +55,46 @@ def build_for_graph(model_name: str, graph: Graph, overrides: dict[str, Any] | N
     return zoo.create(model_name, **{**graph.model_overrides(), **(overrides or {})})
 
 
+@dataclasses.dataclass
+class GraphData:
+    """A graph made ready to fit: one full-graph batch, split masks as sample weights, early stopping.
+
+    The interface fine-tuning shares with :class:`training.classification.ImageData`.
+    """
+
+    dataset: str
+    graph: Graph
+    config: TrainConfig
+    monitor = "val_loss"
+    mode = "min"
+    steps_per_epoch = 1
+
+    @classmethod
+    def load(cls, dataset: str, config: TrainConfig) -> "GraphData":
+        return cls(dataset, load_graph(dataset), config)
+
+    def model_overrides(self) -> dict[str, Any]:
+        return self.graph.model_overrides()
+
+    def describe(self) -> dict[str, Any]:
+        return {"data_source": self.graph.source, "examples": {k: int(v.sum()) for k, v in self.graph.masks.items()}}
+
+    def compile(self, model: keras.Model, optimizer) -> None:
+        _compile(model, optimizer)
+
+    def callbacks(self) -> list[keras.callbacks.Callback]:
+        return [keras.callbacks.EarlyStopping(monitor="val_loss", patience=PATIENCE)]
+
+    def fit(self, model: keras.Model, *, epochs: int, initial_epoch: int = 0, callbacks=(), verbose="auto"):
+        inputs, graph = _inputs(self.graph), self.graph
+        return model.fit(inputs, graph.labels, sample_weight=_weights(graph, "train"), batch_size=graph.num_nodes,
+                         epochs=epochs, initial_epoch=initial_epoch, shuffle=False, verbose=verbose,
+                         callbacks=list(callbacks), validation_data=(inputs, graph.labels, _weights(graph, "validation")))
+
+    def evaluate(self, model: keras.Model) -> dict[str, Any]:
+        return evaluate_model(model, self.dataset, graph=self.graph)
+
+
 def train(model_name: str, dataset: str, *, config: TrainConfig | None = None, out: str | Path | None = None,
           overrides: dict[str, Any] | None = None) -> TrainResult:
     """Trains a node classifier on a citation graph's training nodes and writes a run directory.
@@ -63,27 +103,22 @@ def train(model_name: str, dataset: str, *, config: TrainConfig | None = None, o
     """
     config = config or TrainConfig()
     config.validate()
-    graph = load_graph(dataset)
-    model = build_for_graph(model_name, graph, overrides)
+    prepared = GraphData.load(dataset, config)
+    model = build_for_graph(model_name, prepared.graph, overrides)
     run_dir = prepare_run_dir(out, model_name, dataset)
     keras.utils.set_random_seed(config.seed)
-    _compile(model, make_optimizer(config.optimizer, make_schedule(config.schedule, config.lr, config.epochs,
-                                                                   steps_per_epoch=1), config.weight_decay))
+    prepared.compile(model, make_optimizer(config.optimizer, make_schedule(config.schedule, config.lr, config.epochs,
+                                                                           steps_per_epoch=1), config.weight_decay))
     write_json(run_dir / RUN_CONFIG, {
         "model": model_name, "model_config": constructor_config(model), "dataset": dataset,
-        "data_source": graph.source, "examples": {k: int(v.sum()) for k, v in graph.masks.items()},
-        "training": dataclasses.asdict(config), "environment": environment(),
+        **prepared.describe(), "training": dataclasses.asdict(config), "environment": environment(),
     })
-    callbacks, run_logger = standard_callbacks(run_dir, "val_loss", "min")
-    callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=PATIENCE))
-    inputs = _inputs(graph)
+    callbacks, run_logger = standard_callbacks(run_dir, prepared.monitor, prepared.mode)
     started = time.perf_counter()
-    model.fit(inputs, graph.labels, sample_weight=_weights(graph, "train"), batch_size=graph.num_nodes,
-              epochs=config.epochs, shuffle=False, verbose=config.verbose, callbacks=callbacks,
-              validation_data=(inputs, graph.labels, _weights(graph, "validation")))
+    prepared.fit(model, epochs=config.epochs, verbose=config.verbose, callbacks=callbacks + prepared.callbacks())
     seconds = time.perf_counter() - started
     load_weights(model, run_dir / BEST_WEIGHTS)
-    test = evaluate_model(model, dataset, graph=graph)
+    test = prepared.evaluate(model)
     write_json(run_dir / RESULTS, {"test": test, "monitor": "val_loss", "epochs_run": len(run_logger.history["loss"]),
                                    "train_seconds": round(seconds, 1)})
     return TrainResult(run_dir, model, run_logger.history, test)

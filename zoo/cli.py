@@ -57,6 +57,46 @@ def cmd_info(args) -> int:
     print(f"{'config':>12}: {json.dumps(details['config'])}")
     print(f"{'signatures':>12}: {', '.join(details['signatures'])}")
     print(f"{'weights':>12}: {', '.join(details['weights']) or '(none published yet)'}")
+    if args.layers:
+        width = max(len(layer["name"]) for layer in details["layers"])
+        print(f"{'layers':>12}:")
+        for layer in details["layers"]:
+            print(f"{'':>14}{layer['name']:<{width}}  {layer['type']:<22} {layer['parameters']:>10,}")
+    return 0
+
+
+def _size(count: int) -> str:
+    return f"{count / 1e6:.1f} MB" if count >= 1e5 else f"{count / 1e3:.0f} kB"
+
+
+def _metric_summary(metrics: dict[str, Any]) -> str:
+    values = {k: (v.get("value") if isinstance(v, dict) else v) for k, v in metrics.items()}
+    return ", ".join(f"{k} {v:.4g}" if isinstance(v, (int, float)) else f"{k} {v}" for k, v in values.items())
+
+
+def cmd_presets(args) -> int:
+    from zoo import presets
+
+    rows = presets.list_presets(args.pattern)
+    if args.json:
+        _print_json(rows)
+        return 0
+    width = max((len(f"{r['model']}:{r['tag']}") for r in rows), default=0)
+    for r in rows:
+        where = r["url"] if r["where"] == "remote" else r["where"]
+        print(f"{r['model'] + ':' + r['tag']:<{width}}  {r['dataset'] or '-':<14} {_size(r['size']):>8}  {where:<8}  "
+              f"{_metric_summary(r['metrics'])}")
+    if not rows:
+        print(f"no presets match {args.pattern!r}", file=sys.stderr)
+    return 0
+
+
+def cmd_pull(args) -> int:
+    from zoo import presets
+
+    for spec in args.presets:
+        for directory in presets.pull(spec, force=args.force, progress=not args.quiet):
+            print(directory)
     return 0
 
 
@@ -102,6 +142,23 @@ def cmd_train(args) -> int:
     # With --json, stdout carries only the summary; Keras' progress goes to stderr.
     with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
         result = train(args.name, args.dataset, config=config, out=args.out, overrides=dict(args.set))
+    summary = {"run_dir": str(result.run_dir), "test": result.test}
+    _print_json(summary) if args.json else print(f"run directory: {result.run_dir}\ntest: {_metrics_line(result.test)}")
+    return 0
+
+
+def cmd_finetune(args) -> int:
+    from training.finetune import FinetuneConfig, finetune
+
+    config = FinetuneConfig(
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer, schedule=args.schedule,
+        weight_decay=args.weight_decay, validation_split=args.validation_split,
+        max_train_examples=args.max_train_examples, augment=args.augment, seed=args.seed,
+        verbose=2 if args.quiet else "auto", freeze=args.freeze, head_epochs=args.head_epochs,
+        unfreeze_lr_scale=args.unfreeze_lr_scale, num_classes=args.num_classes, train_batchnorm=args.train_batchnorm,
+    )
+    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+        result = finetune(args.name, args.weights, args.dataset, config=config, out=args.out)
     summary = {"run_dir": str(result.run_dir), "test": result.test}
     _print_json(summary) if args.json else print(f"run directory: {result.run_dir}\ntest: {_metrics_line(result.test)}")
     return 0
@@ -154,6 +211,25 @@ def cmd_compress(args) -> int:
     return 0
 
 
+def _add_fit_arguments(p, *, schedules: list[str], default_schedule: str, schedule_help: str) -> None:
+    """The hyper-parameter flags ``zoo train`` and ``zoo finetune`` share."""
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--optimizer", default="adam", choices=["sgd", "gd", "momentum", "adam", "adamw", "rmsprop"],
+                   help="sgd: Nesterov momentum 0.9; momentum: classical momentum 0.9; gd: plain gradient descent")
+    p.add_argument("--schedule", default=default_schedule, choices=schedules, help=schedule_help)
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--validation-split", type=float, default=0.1, help="held-out fraction of train for best-checkpoint selection")
+    p.add_argument("--max-train-examples", type=int, default=None, help="train on a subset (quick runs, few labels)")
+    p.add_argument("--augment", default="auto", choices=["auto", "none", "crop_flip", "shift"],
+                   help="auto: the data set's standard (crop+flip for CIFAR-10, none for MNIST); shift: random translation by 2 px")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="run directory (default runs/<model>-<dataset>-<time>)")
+    p.add_argument("--quiet", action="store_true", help="one line per epoch instead of progress bars")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zoo", description="kzoo: pick a model by name, train it, evaluate it, export it, serve it, query it.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress messages (data sources, files)")
@@ -164,41 +240,57 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_list)
 
-    p = sub.add_parser("info", help="describe a model: task, input, parameters, default config")
+    p = sub.add_parser("info", help="describe a model: task, input, parameters, default config, presets, layers")
     p.add_argument("name")
+    p.add_argument("--layers", action="store_true", help="also list the top-level layers (names for --freeze until:)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_info)
+
+    p = sub.add_parser("presets", help="list pretrained weights (presets): tag, data set, size, where, metrics")
+    p.add_argument("pattern", nargs="?", default=None, help='model or model:tag wildcard, e.g. "lenet*" or "*:mnist"')
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(fn=cmd_presets)
+
+    p = sub.add_parser("pull", help="download published presets into the cache ($KZOO_HOME/presets)")
+    p.add_argument("presets", nargs="+", metavar="NAME[:TAG]", help="a model (all its tags) or model:tag")
+    p.add_argument("--force", action="store_true", help="download again even when cached")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(fn=cmd_pull)
 
     p = sub.add_parser("datasets", help="list the named data sets and the data directory")
     p.set_defaults(fn=cmd_datasets)
 
-    p = sub.add_parser("train", help="train a classifier and write a run directory")
+    p = sub.add_parser("train", help="train a model from scratch and write a run directory")
     p.add_argument("name", help="registered model name")
     p.add_argument("--dataset", required=True,
                    help="mnist, fashion_mnist, cifar10, a class subset (mnist:2,5), a folder with one subfolder per "
                         "class; diabetes for regression; shakespeare for language models; cora, citeseer for graphs")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--optimizer", default="adam", choices=["sgd", "gd", "momentum", "adam", "adamw", "rmsprop"],
-                   help="sgd: Nesterov momentum 0.9; momentum: classical momentum 0.9; gd: plain gradient descent")
-    p.add_argument("--schedule", default="cosine", choices=["cosine", "constant", "step", "inverse_time"],
-                   help="inverse_time: lr / (1 + epoch)")
-    p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--validation-split", type=float, default=0.1, help="held-out fraction of train for best-checkpoint selection")
-    p.add_argument("--max-train-examples", type=int, default=None, help="train on a subset (quick runs)")
-    p.add_argument("--augment", default="auto", choices=["auto", "none", "crop_flip", "shift"],
-                   help="auto: the data set's standard (crop+flip for CIFAR-10, none for MNIST); shift: random translation by 2 px")
-    p.add_argument("--seed", type=int, default=0)
+    _add_fit_arguments(p, schedules=["cosine", "constant", "step", "inverse_time"], default_schedule="cosine",
+                       schedule_help="inverse_time: lr / (1 + epoch)")
     p.add_argument("--seq-length", type=int, default=100, help="language models: characters per training window")
     p.add_argument("--sampling", default="random", choices=["random", "sequential"],
                    help="language models: shuffled random windows, or sequential streams with the state carried over")
     p.add_argument("--set", action="append", type=_parse_override, default=[], metavar="KEY=VALUE",
                    help="model override, VALUE as JSON (repeatable): --set dropout=0.1")
-    p.add_argument("--out", default=None, help="run directory (default runs/<model>-<dataset>-<time>)")
-    p.add_argument("--quiet", action="store_true", help="one line per epoch instead of progress bars")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(fn=cmd_train)
+
+    p = sub.add_parser("finetune", help="fine-tune pretrained weights on new data: new head, frozen then unfrozen layers")
+    p.add_argument("name", help="registered image or node classifier")
+    p.add_argument("--weights", required=True, help="pretrained weights: a preset tag (zoo presets), preset directory "
+                                                    "or URL, run directory or .weights.h5 file")
+    p.add_argument("--dataset", required=True, help="the new data: a named set, a class subset (cifar10:5,6,7,8,9), "
+                                                    "a folder of images, a citation graph (cora:0,1,2)")
+    p.add_argument("--num-classes", type=int, default=None, help="classes of the new head (default: the data set's)")
+    p.add_argument("--freeze", default="none", metavar="backbone|none|until:LAYER",
+                   help="layers kept frozen (after the head-only stage of two_stage): backbone = all but the head; "
+                        "until:LAYER = LAYER and everything before it (zoo info NAME --layers lists them)")
+    _add_fit_arguments(p, schedules=["two_stage", "cosine", "constant"], default_schedule="two_stage",
+                       schedule_help="two_stage: train the head with the backbone frozen, then unfreeze at a lower lr")
+    p.add_argument("--head-epochs", type=int, default=None, help="two_stage: epochs of the head-only stage (default: half)")
+    p.add_argument("--unfreeze-lr-scale", type=float, default=0.1, help="two_stage: lr of the unfrozen stage = lr x this")
+    p.add_argument("--train-batchnorm", action="store_true",
+                   help="let unfrozen BatchNormalization layers update their statistics (default: inference mode)")
+    p.set_defaults(fn=cmd_finetune)
 
     p = sub.add_parser("evaluate", help="evaluate weights on a test split")
     p.add_argument("name")

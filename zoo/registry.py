@@ -158,9 +158,10 @@ def create(name: str, *, weights: str | None = None, **overrides: Any):
 
     Args:
         name: str. A registered name (see :func:`list_models`).
-        weights: str or None. A preset tag (``"mnist-sws"``, see ``info(name)["weights"]``),
-            a preset directory, a ``.weights.h5`` file or a run directory of
-            ``zoo train``; None keeps the random initialisation.
+        weights: str or None. A preset tag (``"mnist"``, ``"mnist-sws"``, see ``info(name)["weights"]``;
+            a published one is downloaded and cached), a preset directory or its ``file://`` /
+            ``https://`` URL, a ``.weights.h5`` file or a run directory of ``zoo train``;
+            None keeps the random initialisation.
         **overrides: constructor arguments replacing the variant's defaults
             (``num_classes=100``, ``input_shape=(64, 64, 3)``).
 
@@ -176,10 +177,12 @@ def create(name: str, *, weights: str | None = None, **overrides: Any):
         (None, 5)
     """
     entry = get_entry(name)
-    from zoo import presets
+    if weights is not None:
+        from zoo import presets
 
-    if weights is not None and presets.names_preset(weights):
-        return presets.load(name, weights, **overrides)
+        preset = presets.locate(name, weights)
+        if preset is not None:
+            return presets.load_with_metadata(name, weights, directory=preset, **overrides)[0]
     try:
         model = entry.builder(**overrides)
         unknown = sorted(set(overrides) - set(model.get_config()))
@@ -226,8 +229,9 @@ def info(name: str) -> dict[str, Any]:
         A JSON-serialisable dict: ``name``, ``family``, ``task``, ``dataset``,
         ``description``, ``input_shape``, ``output_shape``, ``parameters``,
         ``config`` (the default constructor arguments), ``signatures``
-        (the serving signatures its task exports) and ``weights`` (the preset
-        tags that ``create(name, weights=TAG)`` accepts).
+        (the serving signatures its task exports), ``weights`` (the preset
+        tags that ``create(name, weights=TAG)`` accepts) and ``layers`` (name, type and
+        parameter count of each top-level layer: the names ``zoo finetune --freeze until:LAYER`` takes).
 
     Example:
         >>> info("lenet5")["parameters"]
@@ -250,4 +254,6 @@ def info(name: str) -> dict[str, Any]:
         "config": constructor_config(model),
         "signatures": task.signatures,
         "weights": presets.list_tags(entry.name),
+        "layers": [{"name": layer.name, "type": type(layer).__name__, "parameters": int(layer.count_params())}
+                   for layer in model.layers if layer.built],
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 RUN_CONFIG = "config.json"
@@ -23,7 +24,11 @@ def resolve_weights(path: str | Path) -> tuple[Path, dict | None]:
         FileNotFoundError: nothing usable at ``path``.
         ValueError: a weights file without the ``.weights.h5`` suffix, or a corrupt run config.
     """
-    path = Path(path).expanduser()
+    from zoo.presets.download import local_path
+
+    if local_path(str(path)) is None:
+        raise ValueError(f"A weights URL must name a preset directory (https://.../<tag>/). Received: {path}")
+    path = local_path(str(path))
     if path.is_dir():
         for name in (BEST_WEIGHTS, LAST_WEIGHTS):
             if (path / name).is_file():
@@ -61,8 +66,9 @@ def create_trained(name: str, weights: str | Path, build=None):
     import zoo
     from zoo import presets
 
-    if presets.names_preset(weights):  # its metadata names the data set, as a run's config does
-        return presets.load_with_metadata(name, weights)
+    preset = presets.locate(name, weights)
+    if preset is not None:  # its metadata names the data set, as a run's config does
+        return presets.load_with_metadata(name, weights, directory=preset)
     weights_file, run_config = resolve_weights(weights)
     if run_config is not None:
         if run_config.get("model") != name:
@@ -85,8 +91,11 @@ def load_weights(model, path: str | Path) -> Path:
 
 
 def load_file(model, weights: Path) -> Path:
+    """Loads a ``.weights.h5`` file into ``model``; optimizer state saved beside the weights is not needed and skipped."""
     try:
-        model.load_weights(weights)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            model.load_weights(weights)
     except (ValueError, OSError, KeyError) as err:
         raise ValueError(
             f"Could not load {weights} into {model.name}: {err}. The file may be corrupt, or made for "

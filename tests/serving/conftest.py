@@ -146,7 +146,7 @@ def launch_server(base: Exported, log_dir: Path, *extra: str) -> ServerProcess:
 @pytest.fixture(scope="session")
 def exported_lenet5(tmp_path_factory) -> Exported:
     """LeNet-5 trained for one epoch on 2,000 real MNIST images, exported as version 1."""
-    from serving.export import export_weights
+    from serving.exporter import export_weights
     from training import TrainConfig, train
 
     root = tmp_path_factory.mktemp("lenet5")

@@ -6,7 +6,7 @@ import tensorflow as tf
 
 import zoo
 from serving import config_files
-from serving.export import WARMUP_FILE, export, next_version, version_dirs
+from serving.exporter import WARMUP_FILE, export, next_version, version_dirs
 from serving.servable import CLASSIFY_METHOD, PREDICT_METHOD, read_signature_defs
 
 
@@ -96,3 +96,16 @@ def test_bad_export_arguments(model, tmp_path):
     with pytest.raises(ValueError, match="10 classes"):
         export(model, tmp_path, class_names=["a", "b"])
     assert not (tmp_path / "lenet5").exists() or not version_dirs(tmp_path / "lenet5")
+
+
+def test_the_lazy_package_attributes_stay_callable(tmp_path):
+    """``serving.export(...)`` works every time, also after its module was imported (no submodule of that name)."""
+    import importlib
+
+    import serving
+    import zoo
+
+    importlib.import_module("serving.exporter")
+    first = serving.export(zoo.create("lenet_300_100"), tmp_path)
+    second = serving.export(zoo.create("lenet_300_100"), tmp_path)
+    assert (first.name, second.name) == ("1", "2") and callable(serving.Client)

@@ -13,7 +13,7 @@ import zoo
 from serving import config_files
 from serving.client import to_example
 from serving.errors import ServingError
-from serving.export import WARMUP_FILE, export, write_warmup_requests
+from serving.exporter import WARMUP_FILE, export, write_warmup_requests
 from serving.inference import InferenceService
 from serving.manager import AVAILABLE, END, ModelManager, aspired_versions
 from serving.tensors import to_array, to_tensor_proto

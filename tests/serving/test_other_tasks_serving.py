@@ -9,7 +9,7 @@ import pytest
 
 import zoo
 from serving.errors import ServingError
-from serving.export import export
+from serving.exporter import export
 from zoo.data.tabular import load_tabular
 from zoo.data.text import build_vocabulary, load_text
 

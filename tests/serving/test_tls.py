@@ -10,7 +10,7 @@ import zoo
 from serving import config_files
 from serving.client import Client
 from serving.errors import ServingError
-from serving.export import export
+from serving.exporter import export
 from serving.server import ModelServer, ServerOptions
 
 x509 = pytest.importorskip("cryptography.x509", reason="cryptography is in the test extras")

@@ -65,8 +65,22 @@ def _dense_read_file(read_file):
     return read
 
 
+def subset_classes(graph: Graph, name: str, classes: tuple[int, ...]) -> Graph:
+    """Keeps the labels of ``classes`` (relabelled 0, 1, ... in that order); the other nodes stay in the graph,
+    unlabelled: out of every split's mask."""
+    if max(classes) >= graph.num_classes:
+        raise ValueError(f"{graph.name} has classes 0..{graph.num_classes - 1}. Received: {name!r}")
+    relabel = np.full(graph.num_classes, -1, dtype=np.int64)
+    relabel[list(classes)] = np.arange(len(classes))
+    new = relabel[graph.labels]
+    keep = new >= 0
+    return dataclasses.replace(graph, name=name, labels=np.where(keep, new, 0),
+                               masks={k: m & keep for k, m in graph.masks.items()},
+                               source=f"{graph.source}, classes {list(classes)}")
+
+
 def load_graph(name: str) -> Graph:
-    """Loads a Planetoid citation graph with its public split.
+    """Loads a Planetoid citation graph with its public split; ``cora:0,1,2`` keeps the labels of three classes.
 
     Raises:
         ValueError: unknown name, or no source has the graph (the message says where to put it).
@@ -74,6 +88,11 @@ def load_graph(name: str) -> Graph:
     from spektral.datasets import citation
     from spektral.utils import gcn_filter
 
+    from zoo.data.datasets import parse_class_subset
+
+    base, classes = parse_class_subset(name)
+    if classes is not None:
+        return subset_classes(load_graph(base), name, classes)
     if name not in GRAPHS:
         raise unknown_name("citation graph", name, list(GRAPHS))
     offline = data_dir() / "planetoid"

@@ -1,4 +1,4 @@
-"""Presets: named, versioned, checksummed pretrained weights (DESIGN.md section 4).
+"""The preset directory format (DESIGN.md section 4): write, checksum, verify, find on disk.
 
 A preset is a directory::
 
@@ -8,10 +8,9 @@ A preset is a directory::
                       measured each, parameter count, sha256 of every other file
     README.md         the model card
 
-Tags (``zoo.create("lenet5_caffe", weights="mnist-sws")``) are looked up in the
-presets shipped inside the package (``zoo/pretrained/<model>/<tag>/``), then in
-``$KZOO_HOME/presets/<model>/<tag>/`` (default ``~/.cache/kzoo``). Every file is
-checked against its sha256 before anything is loaded.
+Presets live inside the package (``zoo/pretrained/<model>/<tag>/``) and in the
+cache (``$KZOO_HOME/presets/<model>/<tag>/``, default ``~/.cache/kzoo``), where
+downloads land.
 """
 
 from __future__ import annotations
@@ -28,11 +27,18 @@ CONFIG = "config.json"
 WEIGHTS = "model.weights.h5"
 METADATA = "metadata.json"
 MODEL_CARD = "README.md"
-PACKAGED = Path(__file__).parent / "pretrained"
+FILES = (CONFIG, WEIGHTS, METADATA, MODEL_CARD)
+PACKAGED = Path(__file__).resolve().parent.parent / "pretrained"
 
 
-def _roots() -> list[Path]:
-    return [PACKAGED, kzoo_home() / "presets"]
+def cache_root() -> Path:
+    """Where downloaded presets are kept: ``$KZOO_HOME/presets``."""
+    return kzoo_home() / "presets"
+
+
+def roots() -> list[Path]:
+    """Preset roots in lookup order: the package's, then the cache."""
+    return [PACKAGED, cache_root()]
 
 
 def is_preset_dir(path: str | Path) -> bool:
@@ -40,40 +46,21 @@ def is_preset_dir(path: str | Path) -> bool:
     return (path / METADATA).is_file() and (path / CONFIG).is_file()
 
 
-def names_preset(weights: str | Path) -> bool:
-    """True for a preset directory or a bare tag (no path, not a ``.h5`` file); False for weights files and run dirs."""
-    path = Path(weights)
-    if path.exists():
-        return is_preset_dir(path)
-    return path.name == str(weights) and not str(weights).endswith(".h5")
-
-
-def list_tags(name: str) -> list[str]:
-    """Tags available for model ``name`` (packaged first, then cached)."""
-    tags = []
-    for root in _roots():
+def local_tags(name: str) -> list[str]:
+    """Tags of model ``name`` on this machine (packaged first, then cached)."""
+    tags: list[str] = []
+    for root in roots():
         if (root / name).is_dir():
             tags += [p.name for p in sorted((root / name).iterdir()) if is_preset_dir(p) and p.name not in tags]
     return tags
 
 
-def find(name: str, tag: str) -> Path:
-    """The directory of preset ``name:tag``.
-
-    Raises:
-        ValueError: no such preset; the message lists the tags that exist.
-    """
-    for root in _roots():
+def find_local(name: str, tag: str) -> Path | None:
+    """The directory of preset ``name:tag`` on this machine, or None."""
+    for root in roots():
         if is_preset_dir(root / name / tag):
             return root / name / tag
-    known = list_tags(name)
-    raise ValueError(f"No preset {tag!r} for {name}. Available: {', '.join(known) or '(none)'}. "
-                     f"Looked in {', '.join(str(r / name) for r in _roots())}.")
-
-
-def resolve(name: str, weights: str | Path) -> Path:
-    """The preset directory that ``weights`` (a tag or a preset directory) names for model ``name``."""
-    return Path(weights) if is_preset_dir(weights) else find(name, str(weights))
+    return None
 
 
 def sha256(path: Path) -> str:
@@ -82,6 +69,17 @@ def sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """A preset's JSON file, or ValueError naming it when it is missing or malformed."""
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path} is missing or malformed: {err}") from err
+    if not isinstance(value, dict):
+        raise ValueError(f"{path} is malformed: expected a JSON object.")
+    return value
 
 
 def verify(directory: str | Path) -> dict[str, Any]:
@@ -94,11 +92,10 @@ def verify(directory: str | Path) -> dict[str, Any]:
         ValueError: a file is missing, or its checksum differs (corrupt or tampered).
     """
     directory = Path(directory)
-    try:
-        metadata = json.loads((directory / METADATA).read_text())
-        files = metadata["files"]
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
-        raise ValueError(f"{directory / METADATA} is missing or malformed: {err}") from err
+    metadata = read_json(directory / METADATA)
+    files = metadata.get("files")
+    if not isinstance(files, dict) or WEIGHTS not in files:
+        raise ValueError(f"{directory / METADATA} is malformed: it lists no sha256 for {WEIGHTS}.")
     for filename, expected in files.items():
         path = directory / filename
         if not path.is_file():
@@ -108,30 +105,6 @@ def verify(directory: str | Path) -> dict[str, Any]:
             raise ValueError(f"Preset file {path} is corrupt or was modified: sha256 {actual} != {expected} "
                              f"recorded in {METADATA}. Refusing to load it.")
     return metadata
-
-
-def load(name: str, weights: str | Path, **overrides):
-    """Builds ``name`` from a preset (a tag or a preset directory) and loads its verified weights.
-
-    ``overrides`` may not change the architecture the weights were made for.
-    """
-    return load_with_metadata(name, weights, **overrides)[0]
-
-
-def load_with_metadata(name: str, weights: str | Path, **overrides):
-    """:func:`load`, also returning the preset's (verified) metadata: ``(model, metadata)``."""
-    import zoo
-
-    directory = resolve(name, weights)
-    metadata = verify(directory)
-    config = json.loads((directory / CONFIG).read_text())
-    if config.get("model") != name:
-        raise ValueError(f"Preset {directory} holds weights for {config.get('model')!r}, not {name!r}.")
-    model = zoo.create(name, **{**config["model_config"], **overrides})
-    from zoo.weights import load_file
-
-    load_file(model, directory / WEIGHTS)
-    return model, metadata
 
 
 def save_preset(model, directory: str | Path, *, name: str, dataset: str, metrics: dict[str, Any] | None = None,
@@ -150,6 +123,13 @@ def save_preset(model, directory: str | Path, *, name: str, dataset: str, metric
 
     Returns:
         The preset directory.
+
+    Example:
+        >>> import tempfile, zoo
+        >>> path = zoo.save_preset(zoo.create("lenet_300_100"), tempfile.mkdtemp() + "/mnist-demo",
+        ...                        name="lenet_300_100", dataset="mnist")
+        >>> sorted(p.name for p in path.iterdir())
+        ['README.md', 'config.json', 'metadata.json', 'model.weights.h5']
     """
     import keras
 

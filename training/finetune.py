@@ -1,0 +1,263 @@
+"""Fine-tuning and transfer learning: a pretrained zoo model with a new head, frozen and then unfrozen layers.
+
+The pretrained model (a preset tag, preset directory or URL, run directory or
+``.weights.h5`` file) is rebuilt for the new data: same architecture and input
+standardisation, a freshly initialised head (the ``predictions`` layer and what
+follows it) for the new class count and, for models that pool globally, the new
+input size. Every other layer gets its pretrained weights; a layer whose shape
+no longer fits is an error naming it, never a silent re-initialisation.
+
+``schedule="two_stage"`` (the default) first trains the head alone with the
+backbone frozen (``head_epochs``), then unfreezes what ``freeze`` allows at
+``lr * unfreeze_lr_scale``; ``"constant"`` and ``"cosine"`` train one stage with
+``freeze`` applied throughout (``freeze="backbone"``: a linear probe). Frozen
+BatchNormalization layers run in inference mode (Keras 3 does this for
+``trainable=False``); they stay frozen after unfreezing too unless
+``train_batchnorm=True``, as the Keras transfer-learning guide advises for small data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+
+import zoo
+from zoo.registry import constructor_config, get_entry
+from zoo.weights import BEST_WEIGHTS, RUN_CONFIG, create_trained, load_weights
+from training.classification import TrainConfig, TrainResult, best_epoch
+from training.optim import make_optimizer, make_schedule
+from training.run_dir import RESULTS, environment, prepare_run_dir, standard_callbacks, write_json
+
+logger = logging.getLogger(__name__)
+
+HEAD = "predictions"
+SCHEDULES = ("two_stage", "constant", "cosine")
+#: Task -> (module, class) of the prepared data that trainer fits.
+DATA = {
+    "image_classification": ("training.classification", "ImageData"),
+    "node_classification": ("training.node_classification", "GraphData"),
+}
+
+
+@dataclasses.dataclass
+class FinetuneConfig(TrainConfig):
+    """Hyper-parameters of a fine-tuning run (every field is a flag of ``zoo finetune``).
+
+    ``freeze`` is ``"backbone"`` (all but the head), ``"none"`` or ``"until:LAYER"`` (LAYER and every
+    layer before it); with ``two_stage`` it says what stays frozen after the head-only stage.
+    """
+
+    epochs: int = 10
+    schedule: str = "two_stage"
+    freeze: str = "none"
+    head_epochs: int | None = None  # two_stage: epochs of the head-only stage; default half of epochs
+    unfreeze_lr_scale: float = 0.1
+    num_classes: int | None = None  # default: the data set's class count
+    train_batchnorm: bool = False
+
+    def validate(self) -> None:
+        super().validate()
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}. Received: schedule={self.schedule!r}")
+        if self.freeze not in ("backbone", "none") and not self.freeze.startswith("until:"):
+            raise ValueError(f"freeze must be 'backbone', 'none' or 'until:LAYER'. Received: freeze={self.freeze!r}")
+        if self.schedule == "two_stage":
+            if self.freeze == "backbone":
+                raise ValueError("two_stage unfreezes the backbone after training the head; with freeze='backbone' "
+                                 "use a one-stage schedule ('constant' or 'cosine') to train the head alone.")
+            if self.epochs < 2:
+                raise ValueError(f"two_stage needs epochs >= 2 (head, then unfrozen). Received: epochs={self.epochs}")
+            if self.head_epochs is not None and not 1 <= self.head_epochs < self.epochs:
+                raise ValueError(f"head_epochs must be in [1, epochs). Received: head_epochs={self.head_epochs}, "
+                                 f"epochs={self.epochs}")
+        if not 0 < self.unfreeze_lr_scale <= 1:
+            raise ValueError(f"unfreeze_lr_scale must be in (0, 1]. Received: {self.unfreeze_lr_scale}")
+        if self.num_classes is not None and (not isinstance(self.num_classes, int) or self.num_classes < 2):
+            raise ValueError(f"num_classes must be an integer >= 2. Received: num_classes={self.num_classes!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    """One ``fit`` of a fine-tuning schedule."""
+
+    name: str
+    epochs: int
+    lr: float
+    schedule: str
+    freeze: str
+
+
+def stages(config: FinetuneConfig) -> list[Stage]:
+    """The schedule as stages: ``two_stage`` is head-only, then unfrozen at the lower rate."""
+    if config.schedule != "two_stage":
+        return [Stage("finetune", config.epochs, config.lr, config.schedule, config.freeze)]
+    head = config.head_epochs or max(1, config.epochs // 2)
+    return [Stage("head", head, config.lr, "cosine", "backbone"),
+            Stage("unfrozen", config.epochs - head, config.lr * config.unfreeze_lr_scale, "cosine", config.freeze)]
+
+
+def head_layers(model: keras.Model) -> list[str]:
+    """The head: the layer named ``predictions`` and every layer after it (e.g. ``binary_logits``)."""
+    names = [layer.name for layer in model.layers]
+    if HEAD not in names:
+        raise ValueError(f"{model.name} has no {HEAD!r} layer, so its head cannot be replaced.")
+    return names[names.index(HEAD):]
+
+
+def with_new_head(pretrained: keras.Model, model_name: str, overrides: dict[str, Any]) -> tuple[keras.Model, list[str]]:
+    """Rebuilds ``pretrained`` with ``overrides`` (class count, input size) and copies every non-head layer's weights.
+
+    Returns:
+        ``(model, names of the layers whose weights were transferred)``.
+
+    Raises:
+        ValueError: a non-head layer's weights do not fit the new model (it names the layer and both shapes).
+    """
+    config = constructor_config(pretrained)
+    model = zoo.create(model_name, **{**config, **overrides})
+    head = set(head_layers(model))
+    source = {layer.name: layer for layer in pretrained.layers}
+    transferred = []
+    for layer in model.layers:
+        if layer.name in head or not layer.weights:
+            continue
+        old = source.get(layer.name)
+        if old is None:
+            raise ValueError(f"The pretrained {model_name} has no layer {layer.name!r} to transfer.")
+        old_shapes = [tuple(w.shape) for w in old.weights]
+        new_shapes = [tuple(w.shape) for w in layer.weights]
+        if old_shapes != new_shapes:
+            raise ValueError(
+                f"Layer {layer.name!r} of the pretrained {model_name} has weights {old_shapes}, but the new model "
+                f"needs {new_shapes} (overrides {overrides}). Models that flatten (LeNet, MLP) keep their input size; "
+                f"models that pool globally (ResNet) take any.")
+        layer.set_weights(old.get_weights())
+        transferred.append(layer.name)
+    return model, transferred
+
+
+def apply_freeze(model: keras.Model, freeze: str, *, train_batchnorm: bool = False) -> list[str]:
+    """Sets ``trainable`` per layer for ``freeze`` (``backbone``, ``none``, ``until:LAYER``).
+
+    BatchNormalization layers (also inside blocks) stay frozen, in inference mode,
+    unless ``train_batchnorm``.
+
+    Returns:
+        The names of the frozen top-level layers.
+    """
+    names = [layer.name for layer in model.layers]
+    head = set(head_layers(model))
+    if freeze == "none":
+        frozen = set()
+    elif freeze == "backbone":
+        frozen = set(names) - head
+    else:
+        boundary = freeze.removeprefix("until:")
+        if boundary not in names:
+            raise ValueError(f"freeze=until:{boundary}: {model.name} has no such layer. Layers: {', '.join(names)}.")
+        if boundary in head:
+            raise ValueError(f"freeze=until:{boundary} would freeze the new head.")
+        frozen = set(names[: names.index(boundary) + 1])
+    for layer in model.layers:
+        layer.trainable = layer.name not in frozen
+    if not train_batchnorm:
+        for layer in model._flatten_layers(include_self=False):
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False
+    return [n for n in names if n in frozen]
+
+
+def _prepared_data(model_name: str, dataset: str, config: FinetuneConfig):
+    import importlib
+
+    task = get_entry(model_name).task
+    if task not in DATA:
+        raise ValueError(f"{model_name} is a {task} model; fine-tuning handles {', '.join(sorted(DATA))}.")
+    module, cls = DATA[task]
+    return getattr(importlib.import_module(module), cls).load(dataset, config)
+
+
+def _target_overrides(pretrained: keras.Model, data, num_classes: int | None) -> dict[str, Any]:
+    """What changes for the new data: the class count, and an image size other than the pretrained one."""
+    fitted = data.model_overrides()
+    overrides = {"num_classes": num_classes or fitted["num_classes"]}
+    if overrides["num_classes"] < fitted["num_classes"]:
+        raise ValueError(f"num_classes={num_classes} is fewer than the {fitted['num_classes']} classes of {data.dataset}.")
+    config = constructor_config(pretrained)
+    if "input_shape" in fitted and list(fitted["input_shape"]) != list(config.get("input_shape", [])):
+        old, new = config["input_shape"], fitted["input_shape"]
+        if old[-1] != new[-1]:
+            raise ValueError(f"The pretrained model takes {old[-1]}-channel images, {data.dataset} has {new[-1]} channels.")
+        overrides["input_shape"] = list(new)
+    for key in ("num_features",):  # graphs: the feature space must be the pretrained one
+        if key in fitted and fitted[key] != config.get(key):
+            raise ValueError(f"The pretrained model takes {config.get(key)} node features, {data.dataset} has "
+                             f"{fitted[key]}: transfer needs the same feature space.")
+    return overrides
+
+
+def finetune(model_name: str, weights: str | Path, dataset: str, *, config: FinetuneConfig | None = None,
+             out: str | Path | None = None) -> TrainResult:
+    """Fine-tunes pretrained ``weights`` of ``model_name`` on ``dataset`` and writes a run directory.
+
+    The run directory is that of ``zoo train`` (``config.json`` also records the
+    pretrained weights, the transferred and frozen layers and the stages), so
+    ``zoo evaluate``, ``zoo export`` and a further ``zoo finetune`` read it.
+
+    Args:
+        model_name: a registered image or node classifier.
+        weights: the pretrained weights (preset tag, preset directory or URL, run directory, ``.weights.h5``).
+        dataset: the new data: a named set, a class subset (``cifar10:5,6,7,8,9``), a folder of images, a graph.
+        config: hyper-parameters; defaults to :class:`FinetuneConfig()` (two stages, 10 epochs).
+        out: run directory; defaults to ``runs/<model>-<dataset>-finetune-<time>``.
+
+    Returns:
+        A :class:`training.classification.TrainResult` with the best weights loaded.
+
+    Example:
+        >>> result = finetune("lenet5", "mnist", "fashion_mnist")  # doctest: +SKIP
+    """
+    config = config or FinetuneConfig()
+    config.validate()
+    data = _prepared_data(model_name, dataset, config)
+    pretrained, _ = create_trained(model_name, weights)
+    model, transferred = with_new_head(pretrained, model_name, _target_overrides(pretrained, data, config.num_classes))
+    del pretrained
+    run_dir = prepare_run_dir(out or _default_out(model_name, dataset), model_name, dataset)
+    keras.utils.set_random_seed(config.seed)
+    plan = stages(config)
+    record = {
+        "model": model_name, "model_config": constructor_config(model), "dataset": dataset, **data.describe(),
+        "pretrained": {"weights": str(weights), "transferred_layers": transferred, "new_head": head_layers(model)},
+        "stages": [dataclasses.asdict(s) for s in plan], "training": dataclasses.asdict(config),
+        "environment": environment(),
+    }
+    write_json(run_dir / RUN_CONFIG, record)
+    callbacks, run_logger = standard_callbacks(run_dir, data.monitor, data.mode)
+    done, started = 0, time.perf_counter()
+    for stage in plan:
+        frozen = apply_freeze(model, stage.freeze, train_batchnorm=config.train_batchnorm)
+        steps = data.steps_per_epoch * stage.epochs
+        data.compile(model, make_optimizer(config.optimizer, make_schedule(stage.schedule, stage.lr, steps),
+                                           config.weight_decay))
+        logger.info("Stage %s: %d epochs at lr %g, %d frozen layers, %d trainable weights", stage.name, stage.epochs,
+                    stage.lr, len(frozen), len(model.trainable_weights))
+        data.fit(model, epochs=done + stage.epochs, initial_epoch=done, callbacks=callbacks + data.callbacks(),
+                 verbose=config.verbose)
+        done = len(run_logger.history.get("loss", []))
+    seconds = time.perf_counter() - started
+    apply_freeze(model, "none", train_batchnorm=True)  # the saved model trains like any other
+    load_weights(model, run_dir / BEST_WEIGHTS)
+    test = data.evaluate(model)
+    write_json(run_dir / RESULTS, {"test": test, **best_epoch(run_logger.history, data.monitor, data.mode),
+                                   "train_seconds": round(seconds, 1), "epochs_run": done})
+    return TrainResult(run_dir, model, run_logger.history, test)
+
+
+def _default_out(model_name: str, dataset: str) -> Path:
+    return Path("runs") / f"{model_name}-{Path(dataset).name}-finetune-{time.strftime('%Y%m%d-%H%M%S')}"

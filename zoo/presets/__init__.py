@@ -1,0 +1,153 @@
+"""Presets: named, versioned, checksummed pretrained weights (DESIGN.md section 4).
+
+``zoo.create(name, weights=W)`` accepts for ``W``:
+
+- a tag (``"mnist"``, ``"mnist-sws"``): the packaged preset, else the cached one,
+  else the published one (``zoo presets``), downloaded into ``$KZOO_HOME/presets``;
+- a preset directory, or ``file://`` URL of one;
+- an ``https://`` / ``http://`` URL of a preset directory on a web server;
+- a ``.weights.h5`` file or a ``zoo train`` run directory (see :mod:`zoo.weights`).
+
+Every file is checked against its sha256 before anything is loaded. ``KZOO_OFFLINE=1``
+uses only what is on disk and says what is missing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from zoo.presets import catalog, remote, store
+from zoo.presets.download import DownloadError, is_url, local_path
+from zoo.presets.store import (CONFIG, METADATA, MODEL_CARD, PACKAGED, WEIGHTS, is_preset_dir, save_preset, sha256,
+                               verify)
+
+__all__ = ["CONFIG", "DownloadError", "METADATA", "MODEL_CARD", "PACKAGED", "WEIGHTS", "catalog", "find",
+           "is_preset_dir", "list_presets", "list_tags", "load", "load_with_metadata", "locate", "pull", "save_preset",
+           "sha256", "split_name", "verify"]
+
+
+def _is_tag(weights: str) -> bool:
+    text = str(weights)
+    return bool(text) and "/" not in text and "\\" not in text and not text.endswith(".h5") and not Path(text).exists()
+
+
+def list_tags(name: str) -> list[str]:
+    """Tags ``zoo.create(name, weights=TAG)`` accepts: on this machine first, then published ones."""
+    return list(dict.fromkeys(store.local_tags(name) + catalog.tags(name)))
+
+
+def find(name: str, tag: str, *, progress: bool = True) -> Path:
+    """The verified directory of preset ``name:tag``, downloading a published one that is not on disk yet.
+
+    Raises:
+        ValueError: no such preset (the message lists the tags that exist), offline and not cached,
+            or a corrupt download.
+    """
+    local = store.find_local(name, tag)
+    entry = catalog.get(name, tag)
+    if local is not None and (entry is None or local.parent.parent == store.PACKAGED):
+        return local
+    if entry is not None:
+        return catalog.pull(entry, progress=progress)
+    known = list_tags(name)
+    raise ValueError(f"No preset {tag!r} for {name}. Available: {', '.join(known) or '(none)'} (`zoo presets {name}`). "
+                     f"Looked in {', '.join(str(r / name) for r in store.roots())} and the published catalog.")
+
+
+def locate(name: str, weights: str | Path, *, progress: bool = True) -> Path | None:
+    """The preset directory ``weights`` names for model ``name`` (fetched if needed), or None when it names
+    something else (a ``.weights.h5`` file or a run directory)."""
+    text = str(weights)
+    if text.startswith(("http://", "https://")):
+        return remote.fetch(text, progress=progress)
+    path = local_path(text) if is_url(text) else Path(text).expanduser()
+    if path.exists():
+        return path if is_preset_dir(path) else None
+    if is_url(text) or not _is_tag(text):
+        return None  # a missing file or directory: zoo.weights reports it
+    return find(name, text, progress=progress)
+
+
+def pull(spec: str, *, force: bool = False, progress: bool = True) -> list[Path]:
+    """Downloads published presets: ``"lenet5:mnist"`` one, ``"lenet5"`` every tag of a model.
+
+    Returns:
+        The local directories (packaged presets are used where they are).
+
+    Raises:
+        ValueError: unknown model or tag, offline, or a failed download.
+    """
+    name, tag = split_name(spec)
+    from zoo.registry import get_entry
+
+    get_entry(name)  # unknown models get the registry's suggestions
+    chosen = [catalog.get(name, tag)] if tag else catalog.entries(f"{name}:*")
+    if not chosen or chosen[0] is None:
+        raise ValueError(f"No published preset {spec!r}. Published for {name}: {', '.join(catalog.tags(name)) or '(none)'}.")
+    return [catalog.pull(entry, force=force, progress=progress) for entry in chosen]
+
+
+def split_name(spec: str) -> tuple[str, str | None]:
+    """``"resnet20:cifar10"`` or ``"resnet20.cifar10"`` -> ``("resnet20", "cifar10")``; ``"resnet20"`` -> ``(.., None)``."""
+    for sep in (":", "."):
+        name, found, tag = spec.partition(sep)
+        if found:
+            return name, tag
+    return spec, None
+
+
+def list_presets(pattern: str | None = None) -> list[dict[str, Any]]:
+    """Published and locally saved presets, for ``zoo presets``: model, tag, dataset, metrics, size, where.
+
+    Example:
+        >>> row = next(r for r in list_presets("lenet5") if r["tag"] == "mnist")
+        >>> row["where"], row["dataset"]
+        ('packaged', 'mnist')
+    """
+    from zoo.registry import list_models
+
+    rows = {}
+    for entry in catalog.entries(pattern):
+        cached = store.is_preset_dir(store.cache_root() / entry.model / entry.tag)
+        rows[entry.key] = {"model": entry.model, "tag": entry.tag, "dataset": entry.dataset, "metrics": entry.metrics,
+                           "size": entry.size, "description": entry.description,
+                           "where": "packaged" if entry.packaged else "cached" if cached else "remote",
+                           "url": None if entry.packaged else entry.url("")}
+    for model in list_models((pattern or "*").partition(":")[0]):
+        for tag in store.local_tags(model):
+            key = f"{model}:{tag}"
+            if key in rows or not catalog.matches(key, pattern):
+                continue
+            directory = store.find_local(model, tag)
+            metadata = store.read_json(directory / METADATA)
+            rows[key] = {"model": model, "tag": tag, "dataset": metadata.get("dataset"),
+                         "metrics": metadata.get("metrics", {}), "description": "",
+                         "size": sum(p.stat().st_size for p in directory.iterdir() if p.is_file()),
+                         "where": "packaged" if directory.parent.parent == PACKAGED else "cached", "url": None}
+    return [rows[k] for k in sorted(rows)]
+
+
+def load(name: str, weights: str | Path, **overrides):
+    """Builds ``name`` from a preset (tag, directory or URL) and loads its verified weights.
+
+    ``overrides`` may not change the architecture the weights were made for.
+    """
+    return load_with_metadata(name, weights, **overrides)[0]
+
+
+def load_with_metadata(name: str, weights: str | Path, *, directory: Path | None = None, **overrides):
+    """:func:`load`, also returning the preset's (verified) metadata: ``(model, metadata)``."""
+    import zoo
+    from zoo.weights import load_file
+
+    directory = directory or locate(name, weights)
+    if directory is None:
+        raise ValueError(f"{weights} is not a preset (tag, preset directory or URL).")
+    metadata = verify(directory)
+    config = store.read_json(directory / CONFIG)
+    if config.get("model") != name:
+        raise ValueError(f"Preset {directory} holds weights for {config.get('model')!r}, not {name!r}.")
+    model = zoo.create(name, **{**config["model_config"], **overrides})
+    load_file(model, directory / WEIGHTS)
+    return model, metadata

@@ -1,0 +1,166 @@
+"""Downloading one file: progress bar, resume of a partial download, sha256 check, atomic rename.
+
+``http://``, ``https://`` and ``file://`` URLs (and plain paths) are accepted. Bytes
+go to ``<dest>.part``; a later call resumes it with an HTTP ``Range`` request. The
+file is renamed into place only after its sha256 matched, so nothing unverified
+ever carries the final name; a mismatch deletes the partial file and raises.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 1 << 16
+USER_AGENT = "kzoo-presets"
+
+
+class DownloadError(ValueError):
+    """A file could not be fetched (network, HTTP status) or did not match its checksum."""
+
+
+def local_path(url: str) -> Path | None:
+    """The path a ``file://`` URL or a plain path names; None for ``http(s)://`` URLs."""
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme == "file":
+        return Path(urllib.request.url2pathname(parsed.path))
+    if parsed.scheme in ("http", "https"):
+        return None
+    return Path(url).expanduser()
+
+
+def is_url(text: str) -> bool:
+    return urllib.parse.urlparse(str(text)).scheme in ("http", "https", "file")
+
+
+def join_url(base: str, *parts: str) -> str:
+    """``base`` (URL or path) with ``parts`` appended as path segments."""
+    quoted = "/".join(urllib.parse.quote(p) for p in parts)
+    return f"{base.rstrip('/')}/{quoted}"
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class _Progress:
+    """A one-line progress bar on stderr (tqdm when it is installed and stderr is a terminal)."""
+
+    def __init__(self, label: str, total: int | None, initial: int, enabled: bool):
+        self.bar = None
+        if enabled:
+            try:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=total, initial=initial, unit="B", unit_scale=True, unit_divisor=1024,
+                                desc=label, file=sys.stderr, leave=False, disable=not sys.stderr.isatty())
+            except ImportError:
+                pass
+
+    def update(self, count: int) -> None:
+        if self.bar is not None:
+            self.bar.update(count)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def download(url: str, dest: str | Path, *, sha256: str | None = None, size: int | None = None,
+             progress: bool = True, timeout: float = 60.0, retries: int = 3) -> Path:
+    """Fetches ``url`` to ``dest``, resuming ``dest.part`` and checking ``sha256``.
+
+    Args:
+        url: ``https://``, ``http://`` or ``file://`` URL, or a path.
+        dest: final path; its directory is created.
+        sha256: expected hex digest; None skips the check (a preset's metadata is then checked by its own hashes).
+        size: expected size in bytes, for the progress bar and an early check.
+        progress: draw a progress bar on a terminal.
+        timeout: seconds per network read.
+        retries: further attempts after a dropped connection; each resumes where the last stopped.
+
+    Returns:
+        ``dest``.
+
+    Raises:
+        DownloadError: unreachable, an HTTP error, or a checksum mismatch (the partial file is deleted).
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.is_file() and sha256 is not None and _file_sha256(dest) == sha256:
+        return dest
+    part = dest.with_name(dest.name + ".part")
+    source = local_path(url)
+    if source is not None:
+        if not source.is_file():
+            raise DownloadError(f"{url}: no such file.")
+        shutil.copyfile(source, part)
+    else:
+        for attempt in range(retries + 1):
+            try:
+                _fetch_http(url, part, size=size, progress=progress, timeout=timeout)
+                break
+            except DownloadError:
+                raise
+            except (urllib.error.URLError, OSError, TimeoutError) as err:
+                if attempt == retries:
+                    raise DownloadError(f"Could not download {url}: {err}. {part} keeps what arrived; "
+                                        f"run again to resume.") from err
+                logger.warning("Download of %s interrupted (%s); resuming", url, err)
+                time.sleep(0.2 * 2 ** attempt)
+    if sha256 is not None:
+        actual = _file_sha256(part)
+        if actual != sha256:
+            part.unlink(missing_ok=True)
+            raise DownloadError(f"{url} is corrupt or was tampered with: sha256 {actual} != expected {sha256}. "
+                                f"The download was deleted and nothing was loaded.")
+    os.replace(part, dest)
+    return dest
+
+
+def _fetch_http(url: str, part: Path, *, size: int | None, progress: bool, timeout: float) -> None:
+    offset = part.stat().st_size if part.is_file() else 0
+    if size is not None and offset > size:  # not a prefix of this file: start over
+        part.unlink()
+        offset = 0
+    if size is not None and offset == size:
+        return
+    headers = {"User-Agent": USER_AGENT}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as err:
+        if err.code == 416 and offset:  # the partial file is already complete (or bogus): let the checksum decide
+            return
+        raise DownloadError(f"Could not download {url}: HTTP {err.code} {err.reason}.") from err
+    with response:
+        if offset and response.status != 206:  # the server ignored the Range header: start over
+            offset = 0
+        length = response.headers.get("Content-Length")
+        total = offset + int(length) if length is not None else size
+        bar = _Progress(part.name.removesuffix(".part"), total, offset, progress)
+        try:
+            with open(part, "ab" if offset else "wb") as f:
+                while chunk := response.read(CHUNK):
+                    f.write(chunk)
+                    bar.update(len(chunk))
+        finally:
+            bar.close()
+    if total is not None and part.stat().st_size < total:
+        raise ConnectionError(f"connection closed after {part.stat().st_size} of {total} bytes")

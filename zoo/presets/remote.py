@@ -1,0 +1,56 @@
+"""Presets named by URL: ``https://host/path/<tag>/`` (or ``http://``), a preset directory on a web server.
+
+Its ``metadata.json`` is fetched first (pin it with ``#sha256=<hex>`` at the end of
+the URL), then every file it lists, each checked against the metadata's sha256.
+The directory is cached under ``$KZOO_HOME/presets/urls/<hash of the URL>/<tag>/``
+and reused offline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import urllib.parse
+from pathlib import Path
+
+from zoo.data.settings import offline_only
+from zoo.presets import store
+from zoo.presets.download import download, join_url
+
+
+def cached_dir(url: str) -> Path:
+    base, _, _ = url.partition("#")
+    key = hashlib.sha256(base.rstrip("/").encode()).hexdigest()[:16]
+    tag = urllib.parse.urlparse(base).path.rstrip("/").rsplit("/", 1)[-1] or "preset"
+    return store.cache_root() / "urls" / key / tag
+
+
+def fetch(url: str, *, progress: bool = True) -> Path:
+    """Downloads (or finds in the cache) the preset directory at ``url``; returns it verified.
+
+    Raises:
+        ValueError: offline and not cached, unreachable, or a file fails its checksum.
+    """
+    base, _, fragment = url.partition("#")
+    pinned = urllib.parse.parse_qs(fragment).get("sha256", [None])[0]
+    target = cached_dir(url)
+    if store.is_preset_dir(target) and (pinned is None or store.sha256(target / store.METADATA) == pinned):
+        store.verify(target)
+        return target
+    if offline_only():
+        raise ValueError(f"The preset at {base} is not in the cache ({target}) and KZOO_OFFLINE=1 forbids downloading it.")
+    staging = target.with_name(f".{target.name}.download")
+    download(join_url(base, store.METADATA), staging / store.METADATA, sha256=pinned, progress=progress)
+    metadata = store.read_json(staging / store.METADATA)
+    files = metadata.get("files")
+    if not isinstance(files, dict) or store.WEIGHTS not in files:
+        raise ValueError(f"{join_url(base, store.METADATA)} is not a preset's metadata: it lists no {store.WEIGHTS}.")
+    for filename, sha in files.items():
+        if "/" in filename or filename.startswith("."):
+            raise ValueError(f"{join_url(base, store.METADATA)} lists a file outside its directory: {filename!r}.")
+        download(join_url(base, filename), staging / filename, sha256=sha, progress=progress)
+    store.verify(staging)
+    if target.exists():
+        shutil.rmtree(target)
+    staging.rename(target)
+    return target
