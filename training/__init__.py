@@ -15,6 +15,10 @@ def __getattr__(name):
         from training import dispatch
 
         return getattr(dispatch, name)
+    if name in ("TrainConfig", "TrainResult"):
+        from training import engine
+
+        return getattr(engine, name)
     if name in _EXPORTS:
         from training import classification
 

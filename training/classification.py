@@ -4,64 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
 import keras
-import numpy as np
 
 import zoo
 from zoo import data
-from zoo.data.pipeline import make_pipeline, split_validation
-from zoo.registry import constructor_config, get_entry
-from zoo.weights import BEST_WEIGHTS, RUN_CONFIG, create_trained, load_weights
-from training.optim import make_optimizer, make_schedule
-from training.run_dir import RESULTS, environment, prepare_run_dir, standard_callbacks, write_json
+from zoo.data.pipeline import make_pipeline, split_validation, steps_per_epoch
+from zoo.registry import get_entry
+from zoo.weights import create_trained
+from training import engine
+from training.distribute import shard_by_data
+from training.engine import TrainConfig, TrainResult, best_epoch, require_positive_ints  # noqa: F401  (re-exported)
 
 logger = logging.getLogger(__name__)
-
-
-def require_positive_ints(config, *names: str) -> None:
-    """Raises ValueError naming the first of ``config``'s fields ``names`` that is not a positive int."""
-    for name in names:
-        value = getattr(config, name)
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
-
-
-@dataclasses.dataclass
-class TrainConfig:
-    """Hyper-parameters of one classification run (every field is a CLI flag of ``zoo train``)."""
-
-    epochs: int = 10
-    batch_size: int = 128
-    lr: float = 1e-3
-    optimizer: str = "adam"
-    schedule: str = "cosine"
-    weight_decay: float = 0.0
-    validation_split: float = 0.1
-    max_train_examples: int | None = None
-    augment: str = "auto"
-    seed: int = 0
-    verbose: int | str = "auto"
-    seq_length: int = 100  # language models: characters per training window
-    sampling: str = "random"  # language models: "random" windows or "sequential" streams
-
-    def validate(self) -> None:
-        require_positive_ints(self, "epochs", "batch_size", "seq_length")
-        if self.max_train_examples is not None and self.max_train_examples < 1:
-            raise ValueError(f"max_train_examples must be positive. Received: {self.max_train_examples}")
-
-
-@dataclasses.dataclass
-class TrainResult:
-    """What a run produced: its directory, the model with its best weights, and the metrics."""
-
-    run_dir: Path
-    model: keras.Model
-    history: dict[str, list[float]]
-    test: dict[str, float]
 
 
 def training_loss(model: keras.Model) -> keras.losses.Loss:
@@ -92,7 +49,8 @@ def build_for_dataset(name: str, spec: data.DatasetSpec, overrides: dict[str, An
 class ImageData:
     """An image-classification data set made ready to fit: held-out validation and tf.data pipelines.
 
-    The interface fine-tuning shares with :class:`training.node_classification.GraphData`.
+    The interface :func:`training.engine.fit` uses for every task (see also
+    ``GraphData``, ``TableData``, ``TextData``).
     """
 
     dataset: str
@@ -114,7 +72,11 @@ class ImageData:
 
     @property
     def steps_per_epoch(self) -> int:
-        return -(-len(self.train) // self.config.batch_size)
+        return steps_per_epoch(len(self.train), self.config.batch_size)
+
+    @property
+    def examples_per_epoch(self) -> int:
+        return len(self.train)
 
     def model_overrides(self) -> dict[str, Any]:
         return self.spec.model_overrides()
@@ -123,19 +85,27 @@ class ImageData:
         return {"data_source": self.train.source,
                 "examples": {"train": len(self.train), "validation": len(self.validation) if self.validation else 0}}
 
+    def trainee(self, model: keras.Model) -> keras.Model:
+        return model
+
     def compile(self, model: keras.Model, optimizer) -> None:
         _compile(model, optimizer)
 
     def callbacks(self) -> list[keras.callbacks.Callback]:
         return []
 
-    def fit(self, model: keras.Model, *, epochs: int, initial_epoch: int = 0, callbacks=(), verbose="auto"):
+    def fit(self, model: keras.Model, *, epochs: int, initial_epoch: int = 0, skip_steps: int = 0, callbacks=(),
+            verbose="auto"):
+        """Fits epochs ``initial_epoch .. epochs - 1``, the first without its first ``skip_steps`` batches."""
         c = self.config
         train_ds = make_pipeline(self.spec, self.train.images, self.train.labels, batch_size=c.batch_size,
-                                 training=True, augment=c.augment, seed=c.seed)
-        val_ds = (make_pipeline(self.spec, self.validation.images, self.validation.labels, batch_size=c.batch_size,
-                                training=False) if self.validation is not None else None)
-        return model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
+                                 training=True, augment=c.augment, seed=c.seed, first_epoch=initial_epoch,
+                                 epochs=epochs, skip_batches=skip_steps)
+        val_ds = (shard_by_data(make_pipeline(self.spec, self.validation.images, self.validation.labels,
+                                              batch_size=c.batch_size, training=False))
+                  if self.validation is not None else None)
+        return model.fit(shard_by_data(train_ds), validation_data=val_ds, epochs=epochs,
+                         initial_epoch=initial_epoch, steps_per_epoch=self.steps_per_epoch - skip_steps,
                          callbacks=list(callbacks), verbose=verbose, shuffle=False)  # the pipeline shuffles
 
     def evaluate(self, model: keras.Model) -> dict[str, Any]:
@@ -153,15 +123,15 @@ def train(
     """Trains a registered classifier and writes a run directory.
 
     The run directory holds ``config.json`` (model config, data source,
-    hyper-parameters, versions), ``best.weights.h5`` (best validation
+    hyper-parameters, strategy, versions), ``best.weights.h5`` (best validation
     accuracy), ``last.weights.h5``, ``history.json`` and ``curves.png``
-    (updated every epoch), ``tensorboard/`` and ``results.json`` (test metrics
-    of the best weights).
+    (updated every epoch, with examples/s), ``tensorboard/`` and ``results.json``
+    (test metrics of the best weights); ``backup/`` while it runs.
 
     Args:
         model_name: a registered image classifier (``zoo.list_models()``).
         dataset: ``mnist``, ``fashion_mnist``, ``cifar10`` or a folder of images.
-        config: hyper-parameters; defaults to :class:`TrainConfig()`.
+        config: hyper-parameters, strategy, resume; defaults to :class:`TrainConfig()`.
         out: run directory; defaults to ``runs/<model>-<dataset>-<time>``.
         overrides: model constructor overrides (``{"dropout": 0.1}``).
 
@@ -173,52 +143,9 @@ def train(
         FileExistsError: ``out`` already holds a finished run.
     """
     config = config or TrainConfig()
-    config.validate()
-    prepared = ImageData.load(dataset, config)
-    model = build_for_dataset(model_name, prepared.spec, overrides)  # validates name and overrides early
-    run_dir = prepare_run_dir(out, model_name, dataset)
-
-    keras.utils.set_random_seed(config.seed)
-    steps = prepared.steps_per_epoch
-    optimizer = make_optimizer(
-        config.optimizer, make_schedule(config.schedule, config.lr, steps * config.epochs, steps_per_epoch=steps),
-        config.weight_decay
-    )
-    prepared.compile(model, optimizer)
-    write_json(
-        run_dir / RUN_CONFIG,
-        {
-            "model": model_name,
-            "model_config": constructor_config(model),
-            "dataset": dataset,
-            **prepared.describe(),
-            "training": dataclasses.asdict(config),
-            "environment": environment(),
-        },
-    )
-    callbacks, run_logger = standard_callbacks(run_dir, prepared.monitor, prepared.mode)
-    logger.info("Training %s on %s (%d examples from %s) into %s", model_name, dataset, len(prepared.train),
-                prepared.train.source, run_dir)
-    started = time.perf_counter()
-    prepared.fit(model, epochs=config.epochs, callbacks=callbacks, verbose=config.verbose)
-    seconds = time.perf_counter() - started
-
-    load_weights(model, run_dir / BEST_WEIGHTS)
-    test = prepared.evaluate(model)
-    history = run_logger.history
-    write_json(run_dir / RESULTS, {"test": test, **best_epoch(history, prepared.monitor, prepared.mode),
-                                   "train_seconds": round(seconds, 1),
-                                   "train_examples_per_second": round(len(prepared.train) * config.epochs / seconds, 1)})
-    return TrainResult(run_dir, model, history, test)
-
-
-def best_epoch(history: dict[str, list[float]], monitor: str, mode: str) -> dict[str, Any]:
-    """``{"best_epoch": 1-based epoch of the best ``monitor`` value, "monitor": monitor}``."""
-    values = history.get(monitor)
-    if not values:
-        return {"best_epoch": None, "monitor": monitor}
-    arr = np.array([np.nan if v is None else v for v in values], dtype=float)
-    return {"best_epoch": int(np.nanargmax(arr) if mode == "max" else np.nanargmin(arr)) + 1, "monitor": monitor}
+    get_entry(model_name)  # unknown names fail before any data is read
+    return engine.fit(model_name, dataset, config, out=out, load_data=ImageData.load,
+                      build=lambda prepared: build_for_dataset(model_name, prepared.spec, overrides))
 
 
 def evaluate_model(model: keras.Model, dataset: str, *, batch_size: int = 256) -> dict[str, float | int | str]:

@@ -20,11 +20,12 @@ import keras
 import numpy as np
 
 from zoo import data, presets
-from zoo.data.pipeline import make_pipeline
+from zoo.data.pipeline import make_pipeline, steps_per_epoch
 from zoo.regularizers import apply_soft_weight_sharing
 from zoo.regularizers.compression import Mixture, dense_bits_per_weight, quantize_model
 from zoo.weights import create_trained
 from training.classification import _compile, build_for_dataset, evaluate_model, require_positive_ints
+from training.distribute import STRATEGIES, make_strategy
 from training.optim import NO_DECAY, SCHEDULES, make_optimizer, make_schedule
 from training.run_dir import HISTORY, environment, write_json
 
@@ -74,9 +75,12 @@ class CompressConfig:
     max_train_examples: int | None = None
     seed: int = 0
     verbose: int | str = "auto"
+    strategy: str = "auto"
 
     def validate(self) -> None:
         require_positive_ints(self, "epochs", "batch_size", "components")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {STRATEGIES}. Received: strategy={self.strategy!r}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}. Received: {self.schedule!r}")
         if self.method not in ("sws", "weight_decay"):
@@ -141,8 +145,10 @@ def compress(
     """
     config = config or CompressConfig()
     config.validate()
+    strategy = make_strategy(config.strategy)  # before any other op
     spec, train_split = data.load(dataset, "train")
-    model, _ = create_trained(model_name, weights, build=lambda: build_for_dataset(model_name, spec))
+    with strategy.scope():
+        model, _ = create_trained(model_name, weights, build=lambda: build_for_dataset(model_name, spec))
     out = Path(out) if out else Path("runs") / f"{model_name}-{Path(dataset).name}-sws-{time.strftime('%Y%m%d-%H%M%S')}"
     if (out / REPORT).exists():
         raise FileExistsError(f"{out} already holds a finished compression run; choose another --out.")
@@ -151,28 +157,33 @@ def compress(
     train_split = train_split.head(config.max_train_examples)
 
     before = evaluate_model(model, dataset)
-    wrapped = apply_soft_weight_sharing(
-        model, components=config.components, tau=config.tau, num_examples=len(train_split),
-        zero_mixing=config.zero_mixing, init_std=config.init_std, gamma_prior=config.gamma_prior,
-        prior_lr_multiplier={"means": config.means_lr_multiplier, "log_var": config.variance_lr_multiplier,
-                             "mixing_logits": config.mixing_lr_multiplier},
-        pull_weights=config.method == "sws",
-    )
+    with strategy.scope():
+        wrapped = apply_soft_weight_sharing(
+            model, components=config.components, tau=config.tau, num_examples=len(train_split),
+            zero_mixing=config.zero_mixing, init_std=config.init_std, gamma_prior=config.gamma_prior,
+            prior_lr_multiplier={"means": config.means_lr_multiplier, "log_var": config.variance_lr_multiplier,
+                                 "mixing_logits": config.mixing_lr_multiplier},
+            pull_weights=config.method == "sws",
+        )
+        steps = -(-len(train_split) // config.batch_size) * config.epochs
+        optimizer = make_optimizer("adam", make_schedule(config.schedule, config.lr, steps), config.weight_decay)
+        if config.weight_decay:  # decay the network's weights, never the prior's variables
+            optimizer.exclude_from_weight_decay(var_list=list(wrapped.prior.trainable_variables), var_names=NO_DECAY)
+        # XLA fuses the prior's (weights x components) element-wise chain: about 2x faster per step on CPU.
+        _compile(wrapped, optimizer, jit_compile=True)
     original = [np.array(v) for _, v in wrapped.shared_variables()]
-    steps = -(-len(train_split) // config.batch_size) * config.epochs
-    optimizer = make_optimizer("adam", make_schedule(config.schedule, config.lr, steps), config.weight_decay)
-    if config.weight_decay:  # decay the network's weights, never the prior's variables
-        optimizer.exclude_from_weight_decay(var_list=list(wrapped.prior.trainable_variables), var_names=NO_DECAY)
-    # XLA fuses the prior's (weights x components) element-wise chain: about 2x faster per step on CPU.
-    _compile(wrapped, optimizer, jit_compile=True)
-    train_ds = make_pipeline(spec, train_split.images, train_split.labels, batch_size=config.batch_size,
-                             training=True, augment="none", seed=config.seed)
+    batches_per_epoch = steps_per_epoch(len(train_split), config.batch_size)
+
+    def train_batches(first_epoch: int, epochs: int):
+        return make_pipeline(spec, train_split.images, train_split.labels, batch_size=config.batch_size,
+                             training=True, augment="none", seed=config.seed, first_epoch=first_epoch, epochs=epochs)
+
     mixture_log = _MixtureLogger(out / HISTORY, wrapped.prior)
     logger.info("Retraining %s under a %d-component prior on %d examples", model_name, config.components,
                 len(train_split))
     started = time.perf_counter()
-    wrapped.fit(train_ds, epochs=config.epochs, verbose=config.verbose, shuffle=False,
-                callbacks=[mixture_log, keras.callbacks.TerminateOnNaN()])
+    wrapped.fit(train_batches(0, config.epochs), epochs=config.epochs, steps_per_epoch=batches_per_epoch,
+                verbose=config.verbose, shuffle=False, callbacks=[mixture_log, keras.callbacks.TerminateOnNaN()])
     seconds = time.perf_counter() - started
     retrained_weights = [np.array(v) for _, v in wrapped.shared_variables()]
     if not all(np.all(np.isfinite(w)) for w in retrained_weights):
@@ -181,7 +192,9 @@ def compress(
     quantized = quantize_model(wrapped, config.merge_kl)
     if config.finetune_epochs:
         report_quantized = evaluate_model(model, dataset)
-        _finetune_codebook(model, wrapped, quantized, train_ds, config)
+        with strategy.scope():
+            _finetune_codebook(model, wrapped, quantized, config,
+                               train_batches(config.epochs, config.epochs + config.finetune_epochs), batches_per_epoch)
     after = evaluate_model(model, dataset)
 
     report = _report(model_name, dataset, config, before, retrained, after, quantized, seconds, len(train_split))
@@ -221,12 +234,13 @@ class _ProjectToCodebook(keras.callbacks.Callback):
         self.quantized.project(self.variables)
 
 
-def _finetune_codebook(model, wrapped, quantized, train_ds, config) -> None:
+def _finetune_codebook(model, wrapped, quantized, config, train_ds, batches_per_epoch: int) -> None:
     """Trains the quantised model on the data, projecting onto the fixed codes after every step."""
     variables = {v.path: v for _, v in wrapped.shared_variables()}
     _compile(model, keras.optimizers.Adam(config.finetune_lr))
     logger.info("Fine-tuning the %d shared values for %d epochs", len(quantized.codebook), config.finetune_epochs)
-    model.fit(train_ds, epochs=config.finetune_epochs, verbose=config.verbose, shuffle=False,
+    model.fit(train_ds, epochs=config.finetune_epochs, steps_per_epoch=batches_per_epoch, verbose=config.verbose,
+              shuffle=False,
               callbacks=[_ProjectToCodebook(quantized, variables), keras.callbacks.TerminateOnNaN()])
     quantized.project(variables)
 

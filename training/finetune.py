@@ -19,6 +19,7 @@ BatchNormalization layers run in inference mode (Keras 3 does this for
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import logging
 import time
 from pathlib import Path
@@ -28,10 +29,9 @@ import keras
 
 import zoo
 from zoo.registry import constructor_config, get_entry
-from zoo.weights import BEST_WEIGHTS, RUN_CONFIG, create_trained, load_weights
-from training.classification import TrainConfig, TrainResult, best_epoch
-from training.optim import make_optimizer, make_schedule
-from training.run_dir import RESULTS, environment, prepare_run_dir, standard_callbacks, write_json
+from zoo.weights import create_trained
+from training import engine
+from training.engine import Stage, TrainConfig, TrainResult
 
 logger = logging.getLogger(__name__)
 
@@ -79,17 +79,6 @@ class FinetuneConfig(TrainConfig):
             raise ValueError(f"unfreeze_lr_scale must be in (0, 1]. Received: {self.unfreeze_lr_scale}")
         if self.num_classes is not None and (not isinstance(self.num_classes, int) or self.num_classes < 2):
             raise ValueError(f"num_classes must be an integer >= 2. Received: num_classes={self.num_classes!r}")
-
-
-@dataclasses.dataclass(frozen=True)
-class Stage:
-    """One ``fit`` of a fine-tuning schedule."""
-
-    name: str
-    epochs: int
-    lr: float
-    schedule: str
-    freeze: str
 
 
 def stages(config: FinetuneConfig) -> list[Stage]:
@@ -172,16 +161,6 @@ def apply_freeze(model: keras.Model, freeze: str, *, train_batchnorm: bool = Fal
     return [n for n in names if n in frozen]
 
 
-def _prepared_data(model_name: str, dataset: str, config: FinetuneConfig):
-    import importlib
-
-    task = get_entry(model_name).task
-    if task not in DATA:
-        raise ValueError(f"{model_name} is a {task} model; fine-tuning handles {', '.join(sorted(DATA))}.")
-    module, cls = DATA[task]
-    return getattr(importlib.import_module(module), cls).load(dataset, config)
-
-
 def _target_overrides(pretrained: keras.Model, data, num_classes: int | None) -> dict[str, Any]:
     """What changes for the new data: the class count, and an image size other than the pretrained one."""
     fitted = data.model_overrides()
@@ -206,8 +185,9 @@ def finetune(model_name: str, weights: str | Path, dataset: str, *, config: Fine
     """Fine-tunes pretrained ``weights`` of ``model_name`` on ``dataset`` and writes a run directory.
 
     The run directory is that of ``zoo train`` (``config.json`` also records the
-    pretrained weights, the transferred and frozen layers and the stages), so
-    ``zoo evaluate``, ``zoo export`` and a further ``zoo finetune`` read it.
+    pretrained weights, the transferred layers and the stages), so ``zoo evaluate``,
+    ``zoo export`` and a further ``zoo finetune`` read it; strategies, mixed
+    precision and ``resume`` work as for ``zoo train``.
 
     Args:
         model_name: a registered image or node classifier.
@@ -217,47 +197,31 @@ def finetune(model_name: str, weights: str | Path, dataset: str, *, config: Fine
         out: run directory; defaults to ``runs/<model>-<dataset>-finetune-<time>``.
 
     Returns:
-        A :class:`training.classification.TrainResult` with the best weights loaded.
+        A :class:`training.engine.TrainResult` with the best weights loaded.
 
     Example:
         >>> result = finetune("lenet5", "mnist", "fashion_mnist")  # doctest: +SKIP
     """
     config = config or FinetuneConfig()
     config.validate()
-    data = _prepared_data(model_name, dataset, config)
-    pretrained, _ = create_trained(model_name, weights)
-    model, transferred = with_new_head(pretrained, model_name, _target_overrides(pretrained, data, config.num_classes))
-    del pretrained
-    run_dir = prepare_run_dir(out or _default_out(model_name, dataset), model_name, dataset)
-    keras.utils.set_random_seed(config.seed)
-    plan = stages(config)
-    record = {
-        "model": model_name, "model_config": constructor_config(model), "dataset": dataset, **data.describe(),
-        "pretrained": {"weights": str(weights), "transferred_layers": transferred, "new_head": head_layers(model)},
-        "stages": [dataclasses.asdict(s) for s in plan], "training": dataclasses.asdict(config),
-        "environment": environment(),
-    }
-    write_json(run_dir / RUN_CONFIG, record)
-    callbacks, run_logger = standard_callbacks(run_dir, data.monitor, data.mode)
-    done, started = 0, time.perf_counter()
-    for stage in plan:
+    task = get_entry(model_name).task
+    if task not in DATA:
+        raise ValueError(f"{model_name} is a {task} model; fine-tuning handles {', '.join(sorted(DATA))}.")
+    module, cls = DATA[task]
+    load_data = getattr(importlib.import_module(module), cls).load
+    pretrained = {}
+
+    def build(data):
+        source, _ = create_trained(model_name, weights)
+        model, transferred = with_new_head(source, model_name, _target_overrides(source, data, config.num_classes))
+        pretrained.update(weights=str(weights), transferred_layers=transferred, new_head=head_layers(model))
+        return model
+
+    def prepare(model, stage: Stage) -> None:
         frozen = apply_freeze(model, stage.freeze, train_batchnorm=config.train_batchnorm)
-        steps = data.steps_per_epoch * stage.epochs
-        data.compile(model, make_optimizer(config.optimizer, make_schedule(stage.schedule, stage.lr, steps),
-                                           config.weight_decay))
         logger.info("Stage %s: %d epochs at lr %g, %d frozen layers, %d trainable weights", stage.name, stage.epochs,
                     stage.lr, len(frozen), len(model.trainable_weights))
-        data.fit(model, epochs=done + stage.epochs, initial_epoch=done, callbacks=callbacks + data.callbacks(),
-                 verbose=config.verbose)
-        done = len(run_logger.history.get("loss", []))
-    seconds = time.perf_counter() - started
-    apply_freeze(model, "none", train_batchnorm=True)  # the saved model trains like any other
-    load_weights(model, run_dir / BEST_WEIGHTS)
-    test = data.evaluate(model)
-    write_json(run_dir / RESULTS, {"test": test, **best_epoch(run_logger.history, data.monitor, data.mode),
-                                   "train_seconds": round(seconds, 1), "epochs_run": done})
-    return TrainResult(run_dir, model, run_logger.history, test)
 
-
-def _default_out(model_name: str, dataset: str) -> Path:
-    return Path("runs") / f"{model_name}-{Path(dataset).name}-finetune-{time.strftime('%Y%m%d-%H%M%S')}"
+    return engine.fit(model_name, dataset, config, out=out, load_data=load_data, build=build, stages=stages(config),
+                      prepare_stage=prepare, record={"pretrained": pretrained},
+                      default_out=Path("runs") / f"{model_name}-{Path(dataset).name}-finetune-{time.strftime('%Y%m%d-%H%M%S')}")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import time
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +24,9 @@ import numpy as np
 import zoo
 from zoo.data.text import build_vocabulary, encode, load_text
 from zoo.registry import constructor_config, get_entry
-from zoo.weights import BEST_WEIGHTS, RUN_CONFIG, create_trained, load_weights
-from training.classification import TrainConfig, TrainResult
-from training.optim import make_optimizer, make_schedule
-from training.run_dir import RESULTS, environment, prepare_run_dir, standard_callbacks, write_json
+from zoo.weights import create_trained
+from training import engine
+from training.engine import TrainConfig, TrainResult
 
 logger = logging.getLogger(__name__)
 
@@ -38,33 +36,50 @@ EVAL_CHUNK = 500
 
 
 class _TextBatches(keras.utils.PyDataset):
-    """Minibatches of (inputs, targets shifted by one) cut from token ids; a new offset each epoch when shuffled."""
+    """Minibatches of (inputs, targets shifted by one) cut from token ids.
 
-    def __init__(self, ids: np.ndarray, seq_length: int, batch_size: int, *, shuffle: bool = True, seed: int = 0):
+    Epoch e's offset and order come from ``(seed, e)`` alone, so a run resumed at
+    epoch e (``first_epoch=e``, after ``skip`` batches) reads the batches an
+    uninterrupted run would.
+    """
+
+    def __init__(self, ids: np.ndarray, seq_length: int, batch_size: int, *, shuffle: bool = True, seed: int = 0,
+                 first_epoch: int = 0, skip: int = 0):
         super().__init__()
         if len(ids) < seq_length * batch_size + 1:
             raise ValueError(f"{len(ids)} characters cannot fill one batch of {batch_size} x {seq_length}; "
                              f"lower --batch-size or --seq-length.")
         self.ids, self.seq_length, self.batch_size, self.shuffle = ids, seq_length, batch_size, shuffle
-        self.rng = np.random.default_rng(seed)
-        self.on_epoch_end()
+        self.seed, self.epoch, self.skip = seed, first_epoch, skip
+        self._draw()
 
-    def _offset(self) -> int:
-        return int(self.rng.integers(self.seq_length)) if self.shuffle else 0
+    def on_epoch_end(self):
+        self.epoch += 1
+        self.skip = 0
+        self._draw()
+
+    def _draw(self) -> None:
+        self.rng = np.random.default_rng([self.seed, self.epoch])
+        self._cut(int(self.rng.integers(self.seq_length)) if self.shuffle else 0)
+
+    def __len__(self) -> int:
+        return self.batches() - self.skip
+
+    def __getitem__(self, index: int):
+        return self.batch(index + self.skip)
 
 
 class RandomWindows(_TextBatches):
     """Random sampling: windows of ``seq_length`` from a random offset, shuffled, in batches (targets shifted by one)."""
 
-    def on_epoch_end(self):
-        offset = self._offset()
+    def _cut(self, offset: int) -> None:
         starts = offset + self.seq_length * np.arange((len(self.ids) - offset - 1) // self.seq_length)
         self.starts = self.rng.permutation(starts) if self.shuffle else starts
 
-    def __len__(self) -> int:
+    def batches(self) -> int:
         return len(self.starts) // self.batch_size
 
-    def __getitem__(self, index: int):
+    def batch(self, index: int):
         starts = self.starts[index * self.batch_size:(index + 1) * self.batch_size]
         windows = self.ids[starts[:, None] + np.arange(self.seq_length + 1)]
         return windows[:, :-1], windows[:, 1:]
@@ -73,17 +88,16 @@ class RandomWindows(_TextBatches):
 class SequentialStreams(_TextBatches):
     """Sequential partitioning: ``batch_size`` continuous streams; batch i holds the i-th window of each stream."""
 
-    def on_epoch_end(self):
-        offset = self._offset()
+    def _cut(self, offset: int) -> None:
         per_stream = (len(self.ids) - offset - 1) // self.batch_size
         stream = self.ids[offset:offset + per_stream * self.batch_size + 1]
         self.inputs = stream[:-1].reshape(self.batch_size, per_stream)
         self.targets = stream[1:].reshape(self.batch_size, per_stream)
 
-    def __len__(self) -> int:
+    def batches(self) -> int:
         return self.inputs.shape[1] // self.seq_length
 
-    def __getitem__(self, index: int):
+    def batch(self, index: int):
         window = slice(index * self.seq_length, (index + 1) * self.seq_length)
         return self.inputs[:, window], self.targets[:, window]
 
@@ -104,6 +118,93 @@ def _check_language_model(model_name: str) -> None:
         raise ValueError(f"{model_name} is a {task} model; this trainer handles language_model.")
 
 
+@dataclasses.dataclass
+class TextData:
+    """A corpus made ready to fit a character language model: vocabulary, ids, minibatches.
+
+    The interface of :func:`training.engine.fit` (see ``training.classification.ImageData``);
+    its examples are characters. With ``sequential`` sampling the fitted model is a
+    stateful copy (same weights) that carries its state across batches, so it is not
+    split across replicas.
+    """
+
+    dataset: str
+    vocabulary: list[str]
+    train_ids: np.ndarray
+    val_ids: np.ndarray | None
+    source: str
+    config: TrainConfig
+    mode = "min"
+
+    @classmethod
+    def load(cls, dataset: str, config: TrainConfig) -> "TextData":
+        if config.sampling not in SAMPLINGS:
+            raise ValueError(f"sampling must be one of {SAMPLINGS}. Received: sampling={config.sampling!r}")
+        text = load_text(dataset, "train")
+        vocabulary = build_vocabulary(text.text)
+        ids = encode(text.text, vocabulary)
+        n_val = int(len(ids) * config.validation_split)
+        train_ids, val_ids = (ids[:-n_val], ids[-n_val:]) if n_val else (ids, None)
+        if config.max_train_examples:
+            train_ids = train_ids[:config.max_train_examples * config.seq_length + 1]
+        return cls(dataset, vocabulary, train_ids, val_ids, text.source, config)
+
+    @property
+    def stateful(self) -> bool:
+        return self.config.sampling == "sequential"
+
+    @property
+    def distributable(self) -> bool:
+        return not self.stateful
+
+    @property
+    def monitor(self) -> str:
+        return "val_loss" if self.val_ids is not None else "loss"
+
+    def _batches(self, ids, **kwargs) -> _TextBatches:
+        cls = SequentialStreams if self.stateful else RandomWindows
+        return cls(ids, self.config.seq_length, self.config.batch_size, **kwargs)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self._batches(self.train_ids, seed=self.config.seed).batches()
+
+    @property
+    def examples_per_epoch(self) -> int:
+        return self.steps_per_epoch * self.config.batch_size * self.config.seq_length
+
+    def describe(self) -> dict[str, Any]:
+        return {"data_source": self.source, "examples": {
+            "train_characters": len(self.train_ids),
+            "validation_characters": 0 if self.val_ids is None else len(self.val_ids)}}
+
+    def trainee(self, model: keras.Model) -> keras.Model:
+        """The stateless model itself, or (sequential sampling) a stateful copy of it sharing its weights."""
+        if not self.stateful:
+            return model
+        copy = zoo.create(model.name, **{**constructor_config(model), "stateful": True,
+                                          "batch_size": self.config.batch_size})
+        copy.set_weights(model.get_weights())
+        return copy
+
+    def compile(self, model: keras.Model, optimizer) -> None:
+        model.compile(optimizer=optimizer, loss=model.training_loss(),
+                      metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+
+    def callbacks(self) -> list[keras.callbacks.Callback]:
+        return [ResetStates()] if self.stateful else []
+
+    def fit(self, model: keras.Model, *, epochs: int, initial_epoch: int = 0, skip_steps: int = 0, callbacks=(),
+            verbose="auto"):
+        train_data = self._batches(self.train_ids, seed=self.config.seed, first_epoch=initial_epoch, skip=skip_steps)
+        val_data = self._batches(self.val_ids, shuffle=False) if self.val_ids is not None else None
+        return model.fit(train_data, validation_data=val_data, epochs=epochs, initial_epoch=initial_epoch,
+                         callbacks=list(callbacks), verbose=verbose)
+
+    def evaluate(self, model: keras.Model) -> dict[str, Any]:
+        return evaluate_model(model, self.dataset)
+
+
 def train(model_name: str, dataset: str, *, config: TrainConfig | None = None, out: str | Path | None = None,
           overrides: dict[str, Any] | None = None) -> TrainResult:
     """Trains a character-level language model on a corpus and writes a run directory.
@@ -116,48 +217,10 @@ def train(model_name: str, dataset: str, *, config: TrainConfig | None = None, o
     perplexity (see :func:`evaluate_model`).
     """
     config = config or TrainConfig()
-    config.validate()
     _check_language_model(model_name)
-    if config.sampling not in SAMPLINGS:
-        raise ValueError(f"sampling must be one of {SAMPLINGS}. Received: sampling={config.sampling!r}")
-    text = load_text(dataset, "train")
-    vocabulary = build_vocabulary(text.text)
-    ids = encode(text.text, vocabulary)
-    n_val = int(len(ids) * config.validation_split)
-    train_ids, val_ids = (ids[:-n_val], ids[-n_val:]) if n_val else (ids, None)
-    if config.max_train_examples:
-        train_ids = train_ids[:config.max_train_examples * config.seq_length + 1]
-
-    overrides = {"vocabulary": vocabulary, **(overrides or {})}
-    model = zoo.create(model_name, **overrides)  # stateless: evaluated, exported and served
-    stateful = config.sampling == "sequential"
-    trainee = zoo.create(model_name, **overrides, stateful=True, batch_size=config.batch_size) if stateful else model
-    run_dir = prepare_run_dir(out, model_name, dataset)
-    keras.utils.set_random_seed(config.seed)
-    batches = SequentialStreams if stateful else RandomWindows
-    train_data = batches(train_ids, config.seq_length, config.batch_size, seed=config.seed)
-    val_data = batches(val_ids, config.seq_length, config.batch_size, shuffle=False) if n_val else None
-    schedule = make_schedule(config.schedule, config.lr, len(train_data) * config.epochs,
-                             steps_per_epoch=len(train_data))
-    trainee.compile(optimizer=make_optimizer(config.optimizer, schedule, config.weight_decay),
-                    loss=trainee.training_loss(), metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
-    write_json(run_dir / RUN_CONFIG, {
-        "model": model_name, "model_config": constructor_config(model), "dataset": dataset,
-        "data_source": text.source, "examples": {"train_characters": len(train_ids),
-                                                  "validation_characters": 0 if val_ids is None else len(val_ids)},
-        "training": dataclasses.asdict(config), "environment": environment(),
-    })
-    monitor = "val_loss" if val_data is not None else "loss"
-    callbacks, run_logger = standard_callbacks(run_dir, monitor, "min")
-    started = time.perf_counter()
-    trainee.fit(train_data, validation_data=val_data, epochs=config.epochs, verbose=config.verbose,
-                callbacks=callbacks + ([ResetStates()] if stateful else []))
-    seconds = time.perf_counter() - started
-    load_weights(model, run_dir / BEST_WEIGHTS)
-    test = evaluate_model(model, dataset)
-    write_json(run_dir / RESULTS, {"test": test, "monitor": monitor, "train_seconds": round(seconds, 1),
-                                   "train_characters_per_second": round(len(train_ids) * config.epochs / seconds, 1)})
-    return TrainResult(run_dir, model, run_logger.history, test)
+    return engine.fit(model_name, dataset, config, out=out, load_data=TextData.load,
+                      build=lambda prepared: zoo.create(model_name, **{"vocabulary": prepared.vocabulary,
+                                                                       **(overrides or {})}))
 
 
 def evaluate_model(model: keras.Model, dataset: str, *, streams: int = EVAL_STREAMS,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +21,10 @@ import numpy as np
 
 import zoo
 from zoo.data.graphs import Graph, load_graph
-from zoo.registry import constructor_config, get_entry
-from zoo.weights import BEST_WEIGHTS, RUN_CONFIG, create_trained, load_weights
-from training.classification import TrainConfig, TrainResult
-from training.optim import make_optimizer, make_schedule
-from training.run_dir import RESULTS, environment, prepare_run_dir, standard_callbacks, write_json
+from zoo.registry import get_entry
+from zoo.weights import create_trained
+from training import engine
+from training.engine import TrainConfig, TrainResult
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +57,8 @@ def build_for_graph(model_name: str, graph: Graph, overrides: dict[str, Any] | N
 class GraphData:
     """A graph made ready to fit: one full-graph batch, split masks as sample weights, early stopping.
 
-    The interface fine-tuning shares with :class:`training.classification.ImageData`.
+    The interface of :func:`training.engine.fit` (see ``training.classification.ImageData``).
+    The whole graph is one batch, so it is not split across replicas.
     """
 
     dataset: str
@@ -68,10 +67,15 @@ class GraphData:
     monitor = "val_loss"
     mode = "min"
     steps_per_epoch = 1
+    distributable = False
 
     @classmethod
     def load(cls, dataset: str, config: TrainConfig) -> "GraphData":
         return cls(dataset, load_graph(dataset), config)
+
+    @property
+    def examples_per_epoch(self) -> int:
+        return int(self.graph.masks["train"].sum())
 
     def model_overrides(self) -> dict[str, Any]:
         return self.graph.model_overrides()
@@ -79,13 +83,17 @@ class GraphData:
     def describe(self) -> dict[str, Any]:
         return {"data_source": self.graph.source, "examples": {k: int(v.sum()) for k, v in self.graph.masks.items()}}
 
+    def trainee(self, model: keras.Model) -> keras.Model:
+        return model
+
     def compile(self, model: keras.Model, optimizer) -> None:
         _compile(model, optimizer)
 
     def callbacks(self) -> list[keras.callbacks.Callback]:
         return [keras.callbacks.EarlyStopping(monitor="val_loss", patience=PATIENCE)]
 
-    def fit(self, model: keras.Model, *, epochs: int, initial_epoch: int = 0, callbacks=(), verbose="auto"):
+    def fit(self, model: keras.Model, *, epochs: int, initial_epoch: int = 0, skip_steps: int = 0, callbacks=(),
+            verbose="auto"):
         inputs, graph = _inputs(self.graph), self.graph
         return model.fit(inputs, graph.labels, sample_weight=_weights(graph, "train"), batch_size=graph.num_nodes,
                          epochs=epochs, initial_epoch=initial_epoch, shuffle=False, verbose=verbose,
@@ -102,26 +110,9 @@ def train(model_name: str, dataset: str, *, config: TrainConfig | None = None, o
     Kipf & Welling's recipe is ``TrainConfig(epochs=200, lr=0.01, schedule="constant")``.
     """
     config = config or TrainConfig()
-    config.validate()
-    prepared = GraphData.load(dataset, config)
-    model = build_for_graph(model_name, prepared.graph, overrides)
-    run_dir = prepare_run_dir(out, model_name, dataset)
-    keras.utils.set_random_seed(config.seed)
-    prepared.compile(model, make_optimizer(config.optimizer, make_schedule(config.schedule, config.lr, config.epochs,
-                                                                           steps_per_epoch=1), config.weight_decay))
-    write_json(run_dir / RUN_CONFIG, {
-        "model": model_name, "model_config": constructor_config(model), "dataset": dataset,
-        **prepared.describe(), "training": dataclasses.asdict(config), "environment": environment(),
-    })
-    callbacks, run_logger = standard_callbacks(run_dir, prepared.monitor, prepared.mode)
-    started = time.perf_counter()
-    prepared.fit(model, epochs=config.epochs, verbose=config.verbose, callbacks=callbacks + prepared.callbacks())
-    seconds = time.perf_counter() - started
-    load_weights(model, run_dir / BEST_WEIGHTS)
-    test = prepared.evaluate(model)
-    write_json(run_dir / RESULTS, {"test": test, "monitor": "val_loss", "epochs_run": len(run_logger.history["loss"]),
-                                   "train_seconds": round(seconds, 1)})
-    return TrainResult(run_dir, model, run_logger.history, test)
+    get_entry(model_name)
+    return engine.fit(model_name, dataset, config, out=out, load_data=GraphData.load,
+                      build=lambda prepared: build_for_graph(model_name, prepared.graph, overrides))
 
 
 def evaluate_model(model: keras.Model, dataset: str, *, graph: Graph | None = None) -> dict[str, Any]:

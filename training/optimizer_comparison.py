@@ -242,13 +242,13 @@ def compare_optimizers(
         schedule = make_comparison_schedule(schedule_name, base_lr, steps, epochs, decay_rate=inverse_time_decay)
         _compile(model, make_comparison_optimizer(optimizer_name, schedule))
         train_ds = make_pipeline(spec, train_split.images, train_split.labels, batch_size=batch_size,
-                                 training=True, seed=seed)
+                                 training=True, seed=seed, epochs=epochs)
         val_ds = (make_pipeline(spec, val_split.images, val_split.labels, batch_size=batch_size, training=False)
                   if val_split is not None else None)
         lr_log = _LearningRateLog()
         started = time.perf_counter()
-        fitted = model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=[lr_log], verbose=verbose,
-                           shuffle=False)
+        fitted = model.fit(train_ds, validation_data=val_ds, epochs=epochs, steps_per_epoch=steps, callbacks=[lr_log],
+                           verbose=verbose, shuffle=False)
         seconds = time.perf_counter() - started
         history = {key: [float(v) for v in values] for key, values in fitted.history.items()}
         history["lr"] = lr_log.values

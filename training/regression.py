@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +11,14 @@ import keras
 import numpy as np
 
 import zoo
-from zoo.data.tabular import load_tabular
+from zoo.data.pipeline import epoch_batches, steps_per_epoch
+from zoo.data.tabular import TabularSplit, load_tabular
 from zoo.models.linear import least_squares
-from zoo.registry import constructor_config, get_entry
-from zoo.weights import BEST_WEIGHTS, RUN_CONFIG, create_trained, load_weights
-from training.classification import TrainConfig, TrainResult
-from training.optim import make_optimizer, make_schedule
-from training.run_dir import RESULTS, environment, prepare_run_dir, standard_callbacks, write_json
+from zoo.registry import get_entry
+from zoo.weights import create_trained
+from training import engine
+from training.distribute import shard_by_data
+from training.engine import TrainConfig, TrainResult
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,68 @@ def build_for_dataset(model_name: str, dataset: str, overrides: dict[str, Any] |
     return zoo.create(model_name, **{**load_tabular(dataset, "train").model_overrides(), **(overrides or {})})
 
 
+@dataclasses.dataclass
+class TableData:
+    """A tabular regression data set made ready to fit: the last ``validation_split`` of train held out.
+
+    The interface of :func:`training.engine.fit` (see ``training.classification.ImageData``).
+    """
+
+    dataset: str
+    train: TabularSplit
+    validation: TabularSplit | None
+    config: TrainConfig
+    mode = "min"
+
+    @classmethod
+    def load(cls, dataset: str, config: TrainConfig) -> "TableData":
+        whole = load_tabular(dataset, "train")
+        n_val = int(len(whole) * config.validation_split)
+        if not n_val:
+            return cls(dataset, whole, None, config)
+        cut = len(whole) - n_val
+        part = lambda rows: dataclasses.replace(whole, features=whole.features[rows], targets=whole.targets[rows])  # noqa: E731
+        return cls(dataset, part(slice(0, cut)), part(slice(cut, None)), config)
+
+    @property
+    def monitor(self) -> str:
+        return "val_loss" if self.validation is not None else "loss"
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return steps_per_epoch(len(self.train), self.config.batch_size)
+
+    @property
+    def examples_per_epoch(self) -> int:
+        return len(self.train)
+
+    def describe(self) -> dict[str, Any]:
+        return {"data_source": self.train.source,
+                "examples": {"train": len(self.train), "validation": len(self.validation) if self.validation else 0}}
+
+    def trainee(self, model: keras.Model) -> keras.Model:
+        return model
+
+    def compile(self, model: keras.Model, optimizer) -> None:
+        _compile(model, optimizer)
+
+    def callbacks(self) -> list[keras.callbacks.Callback]:
+        return []
+
+    def fit(self, model: keras.Model, *, epochs: int, initial_epoch: int = 0, skip_steps: int = 0, callbacks=(),
+            verbose="auto"):
+        c = self.config
+        train_ds = epoch_batches((self.train.features, self.train.targets), batch_size=c.batch_size, seed=c.seed,
+                                 first_epoch=initial_epoch, epochs=epochs, skip_batches=skip_steps)
+        val = None if self.validation is None else (self.validation.features, self.validation.targets)
+        return model.fit(shard_by_data(train_ds), validation_data=val, epochs=epochs, initial_epoch=initial_epoch,
+                         steps_per_epoch=self.steps_per_epoch - skip_steps, callbacks=list(callbacks), verbose=verbose,
+                         shuffle=False)  # the pipeline shuffles
+
+    def evaluate(self, model: keras.Model) -> dict[str, Any]:
+        return evaluate_model(model, self.dataset)
+
+
 def train(model_name: str, dataset: str, *, config: TrainConfig | None = None, out: str | Path | None = None,
           overrides: dict[str, Any] | None = None) -> TrainResult:
     """Trains a regression model by gradient descent and compares it with the least-squares solution.
@@ -45,29 +107,9 @@ def train(model_name: str, dataset: str, *, config: TrainConfig | None = None, o
     weights are from them.
     """
     config = config or TrainConfig()
-    config.validate()
-    train_split = load_tabular(dataset, "train")
-    model = build_for_dataset(model_name, dataset, overrides)
-    run_dir = prepare_run_dir(out, model_name, dataset)
-    keras.utils.set_random_seed(config.seed)
-    steps = -(-len(train_split) // config.batch_size)
-    schedule = make_schedule(config.schedule, config.lr, steps * config.epochs, steps_per_epoch=steps)
-    _compile(model, make_optimizer(config.optimizer, schedule, config.weight_decay))
-    write_json(run_dir / RUN_CONFIG, {
-        "model": model_name, "model_config": constructor_config(model), "dataset": dataset,
-        "data_source": train_split.source, "examples": {"train": len(train_split)},
-        "training": dataclasses.asdict(config), "environment": environment(),
-    })
-    monitor = "val_loss" if config.validation_split else "loss"
-    callbacks, run_logger = standard_callbacks(run_dir, monitor, "min")
-    started = time.perf_counter()
-    model.fit(train_split.features, train_split.targets, batch_size=config.batch_size, epochs=config.epochs,
-              validation_split=config.validation_split, callbacks=callbacks, verbose=config.verbose)
-    seconds = time.perf_counter() - started
-    load_weights(model, run_dir / BEST_WEIGHTS)
-    test = evaluate_model(model, dataset)
-    write_json(run_dir / RESULTS, {"test": test, "monitor": monitor, "train_seconds": round(seconds, 1)})
-    return TrainResult(run_dir, model, run_logger.history, test)
+    get_entry(model_name)
+    return engine.fit(model_name, dataset, config, out=out, load_data=TableData.load,
+                      build=lambda prepared: build_for_dataset(model_name, dataset, overrides))
 
 
 def _metrics(predictions: np.ndarray, targets: np.ndarray) -> dict[str, float]:

@@ -121,34 +121,31 @@ class RunLogger(keras.callbacks.Callback):
             logger.warning("Could not draw %s: %s", CURVES, err)
 
 
-def prepare_run_dir(out: str | Path | None, model_name: str, dataset: str) -> Path:
+def read_json(path: Path) -> Any:
+    """A JSON file of a run directory, or ValueError naming it."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path} is missing or not valid JSON: {err}") from err
+
+
+def prepare_run_dir(out: str | Path | None, model_name: str, dataset: str, *, resume: bool = False) -> Path:
     """Creates the run directory (default ``runs/<model>-<dataset>-<time>``).
 
     Raises:
-        FileExistsError: it already holds a finished run (a ``results.json``).
+        FileExistsError: it already holds a finished run (a ``results.json``), or an interrupted
+            one (a backup) and ``resume`` is False.
     """
+    from training.checkpoints import STATE, backup_dir
+
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run_dir = Path(out) if out else Path("runs") / f"{model_name}-{Path(dataset).name}-{stamp}"
     if (run_dir / RESULTS).exists():
         raise FileExistsError(f"{run_dir} already holds a finished run; choose another --out.")
+    if not resume and (backup_dir(run_dir) / STATE).exists():
+        raise FileExistsError(f"{run_dir} holds an interrupted run: continue it with --resume (resume=True), "
+                              f"or choose another --out.")
+    if resume and not (backup_dir(run_dir) / STATE).exists():
+        logger.info("%s has no backup to resume from; starting from the beginning", run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     return run_dir
-
-
-def standard_callbacks(run_dir: Path, monitor: str, mode: str) -> tuple[list[keras.callbacks.Callback], RunLogger]:
-    """Best and last checkpoints (``.weights.h5``), TensorBoard, NaN stop and the run logger.
-
-    Returns:
-        ``(callbacks, run_logger)``; the logger's ``history`` holds every epoch's metrics.
-    """
-    from zoo.weights import BEST_WEIGHTS, LAST_WEIGHTS
-
-    run_logger = RunLogger(run_dir)
-    return [
-        keras.callbacks.ModelCheckpoint(run_dir / BEST_WEIGHTS, monitor=monitor, mode=mode,
-                                        save_best_only=True, save_weights_only=True),
-        keras.callbacks.ModelCheckpoint(run_dir / LAST_WEIGHTS, save_weights_only=True),
-        keras.callbacks.TensorBoard(run_dir / TENSORBOARD, write_graph=False),
-        keras.callbacks.TerminateOnNaN(),
-        run_logger,
-    ], run_logger

@@ -130,15 +130,22 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def _fit_settings(args) -> dict[str, Any]:
+    """The TrainConfig fields that ``zoo train`` and ``zoo finetune`` share."""
+    return dict(
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer, schedule=args.schedule,
+        weight_decay=args.weight_decay, validation_split=args.validation_split,
+        max_train_examples=args.max_train_examples, augment=args.augment, seed=args.seed,
+        verbose=2 if args.quiet else "auto", strategy=args.strategy, lr_scaling=args.lr_scaling,
+        mixed_precision=args.mixed_precision, deterministic=args.deterministic, resume=args.resume,
+        backup_every=args.backup_every,
+    )
+
+
 def cmd_train(args) -> int:
     from training import TrainConfig, train
 
-    config = TrainConfig(
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
-        schedule=args.schedule, weight_decay=args.weight_decay, validation_split=args.validation_split,
-        max_train_examples=args.max_train_examples, augment=args.augment, seed=args.seed,
-        verbose=2 if args.quiet else "auto", seq_length=args.seq_length, sampling=args.sampling,
-    )
+    config = TrainConfig(**_fit_settings(args), seq_length=args.seq_length, sampling=args.sampling)
     # With --json, stdout carries only the summary; Keras' progress goes to stderr.
     with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
         result = train(args.name, args.dataset, config=config, out=args.out, overrides=dict(args.set))
@@ -151,10 +158,7 @@ def cmd_finetune(args) -> int:
     from training.finetune import FinetuneConfig, finetune
 
     config = FinetuneConfig(
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer, schedule=args.schedule,
-        weight_decay=args.weight_decay, validation_split=args.validation_split,
-        max_train_examples=args.max_train_examples, augment=args.augment, seed=args.seed,
-        verbose=2 if args.quiet else "auto", freeze=args.freeze, head_epochs=args.head_epochs,
+        **_fit_settings(args), freeze=args.freeze, head_epochs=args.head_epochs,
         unfreeze_lr_scale=args.unfreeze_lr_scale, num_classes=args.num_classes, train_batchnorm=args.train_batchnorm,
     )
     with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
@@ -193,7 +197,7 @@ def cmd_compress(args) -> int:
         zero_mixing=None if args.zero_mixing <= 0 else args.zero_mixing, merge_kl=args.merge_kl,
         finetune_epochs=args.finetune_epochs, finetune_lr=args.finetune_lr,
         max_train_examples=args.max_train_examples, seed=args.seed, verbose=2 if args.quiet else "auto",
-        method=args.method.replace("-", "_"), weight_decay=args.weight_decay,
+        method=args.method.replace("-", "_"), weight_decay=args.weight_decay, strategy=args.strategy,
     )
     with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
         result = compress(args.name, args.weights, args.dataset, config=config, out=args.out,
@@ -225,6 +229,16 @@ def _add_fit_arguments(p, *, schedules: list[str], default_schedule: str, schedu
     p.add_argument("--augment", default="auto", choices=["auto", "none", "crop_flip", "shift"],
                    help="auto: the data set's standard (crop+flip for CIFAR-10, none for MNIST); shift: random translation by 2 px")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--deterministic", action="store_true", help="deterministic TensorFlow ops (same seed, same weights)")
+    d = p.add_argument_group("distribution and fault tolerance")
+    d.add_argument("--strategy", default="auto", choices=["auto", "one_device", "mirrored", "multi_worker", "tpu"],
+                   help="auto: multi_worker when TF_CONFIG names a cluster, mirrored with several GPUs, else one device; "
+                        "--batch-size is the global batch, split across replicas")
+    d.add_argument("--lr-scaling", default="none", choices=["none", "linear"], help="linear: lr x number of replicas")
+    d.add_argument("--mixed-precision", action="store_true", help="compute in float16 (GPU) or bfloat16; weights stay float32")
+    d.add_argument("--resume", action="store_true", help="continue the interrupted run in --out from its last backup")
+    d.add_argument("--backup-every", type=int, default=0, metavar="STEPS",
+                   help="also back up the training state every STEPS batches (default: at epoch ends)")
     p.add_argument("--out", default=None, help="run directory (default runs/<model>-<dataset>-<time>)")
     p.add_argument("--quiet", action="store_true", help="one line per epoch instead of progress bars")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -335,6 +349,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="output directory (default runs/<model>-<dataset>-sws-<time>)")
     p.add_argument("--export-base", default=None, help="also export a SavedModel under this TF Serving base path")
     p.add_argument("--tag", default=None, help="preset tag (default <dataset>-sws)")
+    p.add_argument("--strategy", default="auto", choices=["auto", "one_device", "mirrored", "multi_worker", "tpu"],
+                   help="tf.distribute strategy of the retraining (see zoo train --help)")
     p.add_argument("--quiet", action="store_true", help="one line per epoch instead of progress bars")
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_compress)

@@ -8,22 +8,54 @@ import tensorflow as tf
 from zoo.data.datasets import DatasetSpec, Split
 
 
-def _crop_flip(image: tf.Tensor, pad: int = 4) -> tf.Tensor:
+def _crop_flip(image: tf.Tensor, seed: tf.Tensor, pad: int = 4) -> tf.Tensor:
     """Standard CIFAR augmentation: zero-pad by ``pad``, random crop back, random horizontal flip."""
+    crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     height, width, channels = image.shape
     image = tf.image.pad_to_bounding_box(image, pad, pad, height + 2 * pad, width + 2 * pad)
-    image = tf.image.random_crop(image, (height, width, channels))
-    return tf.image.random_flip_left_right(image)
+    image = tf.image.stateless_random_crop(image, (height, width, channels), seed=crop_seed)
+    return tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
 
 
-def _shift(image: tf.Tensor, pad: int = 2) -> tf.Tensor:
+def _shift(image: tf.Tensor, seed: tf.Tensor, pad: int = 2) -> tf.Tensor:
     """Random translation by up to ``pad`` pixels (zero fill), no flip: for digits and other oriented images."""
     height, width, channels = image.shape
     image = tf.image.pad_to_bounding_box(image, pad, pad, height + 2 * pad, width + 2 * pad)
-    return tf.image.random_crop(image, (height, width, channels))
+    return tf.image.stateless_random_crop(image, (height, width, channels), seed=seed)
 
 
 AUGMENTATIONS = {"crop_flip": _crop_flip, "shift": _shift}
+
+
+def steps_per_epoch(examples: int, batch_size: int) -> int:
+    """Batches in one epoch (the last one may be partial)."""
+    return -(-examples // batch_size)
+
+
+def epoch_batches(arrays: tuple[np.ndarray, ...], *, batch_size: int, seed: int, first_epoch: int = 0,
+                  epochs: int = 1, skip_batches: int = 0, transform=None) -> tf.data.Dataset:
+    """Shuffled minibatches of epochs ``first_epoch .. epochs - 1``, one after the other.
+
+    Epoch e's order, and the randomness ``transform(element, seed)`` gets, are pure
+    functions of ``(seed, e, position)``: a run resumed at epoch e, batch b
+    (``first_epoch=e, skip_batches=b``) sees exactly the batches an uninterrupted run
+    would. Fit with ``steps_per_epoch`` so Keras reads the epochs from one iterator.
+    """
+    n = len(arrays[0])
+    columns = [tf.convert_to_tensor(a) for a in arrays]  # captured by the epoch function, not copied per epoch
+
+    def one_epoch(e):
+        order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=tf.stack([seed, e]))
+
+        def take(position, index):
+            element = tuple(tf.gather(c, index) for c in columns)
+            return element if transform is None else transform(element, tf.stack([seed, e * n + position]))
+
+        ds = tf.data.Dataset.from_tensor_slices(order).enumerate()
+        return ds.map(take, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size)
+
+    ds = tf.data.Dataset.range(first_epoch, epochs).flat_map(one_epoch)
+    return ds.skip(skip_batches).prefetch(tf.data.AUTOTUNE)
 
 
 def make_pipeline(
@@ -35,6 +67,9 @@ def make_pipeline(
     training: bool,
     augment: str = "auto",
     seed: int | None = None,
+    first_epoch: int = 0,
+    epochs: int = 1,
+    skip_batches: int = 0,
 ) -> tf.data.Dataset:
     """Batches uint8 images as float32 pixels in [0, 1] with int64 labels.
 
@@ -47,25 +82,34 @@ def make_pipeline(
         training: bool. Shuffle every epoch and augment when True.
         augment: ``"auto"`` (the data set's standard augmentation), ``"none"``,
             or a name from ``AUGMENTATIONS``. Applies only when ``training``.
-        seed: int or None. Shuffle seed.
+        seed: int or None. Seed of the shuffles and augmentations (None: 0).
+        first_epoch, epochs, skip_batches: training only: the epochs to produce, one after
+            the other (fit with ``steps_per_epoch``), and how many of the first epoch's
+            batches were done already (resuming); see :func:`epoch_batches`.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive. Received: batch_size={batch_size}")
     if augment not in ("auto", "none", *AUGMENTATIONS):
         raise ValueError(f"augment must be 'auto', 'none' or one of {sorted(AUGMENTATIONS)}. Received: augment={augment!r}")
     chosen = spec.augment if augment == "auto" else (None if augment == "none" else augment)
-    ds = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int64)))
-    if training:
-        ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+    labels = labels.astype(np.int64)
 
-    def scale(image, label):
-        return tf.cast(image, tf.float32) / 255.0, label
+    def scale(image):
+        return tf.cast(image, tf.float32) / 255.0
 
-    ds = ds.map(scale, num_parallel_calls=tf.data.AUTOTUNE)
-    if training and chosen:
-        fn = AUGMENTATIONS[chosen]
-        ds = ds.map(lambda image, label: (fn(image), label), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    if not training:
+        ds = tf.data.Dataset.from_tensor_slices((images, labels))
+        ds = ds.map(lambda image, label: (scale(image), label), num_parallel_calls=tf.data.AUTOTUNE)
+        return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    fn = AUGMENTATIONS[chosen] if chosen else None
+
+    def transform(element, element_seed):
+        image, label = element
+        image = scale(image)
+        return (fn(image, element_seed) if fn else image), label
+
+    return epoch_batches((images, labels), batch_size=batch_size, seed=seed or 0, first_epoch=first_epoch,
+                         epochs=epochs, skip_batches=skip_batches, transform=transform)
 
 
 def split_validation(split: Split, fraction: float, seed: int = 0) -> tuple[Split, Split | None]:

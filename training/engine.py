@@ -1,0 +1,294 @@
+"""The one training loop every task's trainer runs: strategy, precision, seeds, run directory, stages, resume.
+
+A trainer hands :func:`fit` its prepared data (``ImageData``, ``GraphData``,
+``TableData``, ``TextData``: each knows how to compile and fit a model on its
+task and how to evaluate it) and a function building the model. ``fit`` then:
+
+1. creates the ``tf.distribute`` strategy first (MultiWorkerMirroredStrategy must
+   exist before any other TensorFlow op), seeds everything, optionally turns on
+   deterministic ops;
+2. builds and compiles the model under ``strategy.scope()`` (and a mixed-precision
+   policy when asked), the learning rate scaled to the replicas when asked;
+3. trains stage by stage (one stage for ``zoo train``; fine-tuning has two) with
+   the run directory's callbacks: best/last weights on the chief, TensorBoard,
+   ``history.json`` with examples/s, and step-exact backups for ``--resume``;
+4. evaluates the best weights on the test split and writes ``results.json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+import zoo
+from zoo.registry import constructor_config
+from zoo.weights import BEST_WEIGHTS, LAST_WEIGHTS, RUN_CONFIG, load_file
+from training import checkpoints, distribute
+from training.optim import make_optimizer, make_schedule
+from training.run_dir import RESULTS, RunLogger, environment, prepare_run_dir, read_json, write_json
+
+logger = logging.getLogger(__name__)
+
+#: TrainConfig fields that may change between an interrupted run and its resumption.
+RESUMABLE_CHANGES = {"resume", "verbose"}
+
+
+def require_positive_ints(config, *names: str) -> None:
+    """Raises ValueError naming the first of ``config``'s fields ``names`` that is not a positive int."""
+    for name in names:
+        value = getattr(config, name)
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Hyper-parameters of one run (every field is a flag of ``zoo train``).
+
+    Distribution: ``strategy`` (``auto``, ``one_device``, ``mirrored``, ``multi_worker``,
+    ``tpu``; see :mod:`training.distribute`), ``batch_size`` is the global batch
+    (split across replicas), ``lr_scaling="linear"`` multiplies the learning rate by
+    the replicas, ``mixed_precision`` computes in float16 (GPU) or bfloat16.
+    Fault tolerance: ``backup_every`` batches (and every epoch end) the state is
+    saved; ``resume`` continues an interrupted run in the same run directory.
+    """
+
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    schedule: str = "cosine"
+    weight_decay: float = 0.0
+    validation_split: float = 0.1
+    max_train_examples: int | None = None
+    augment: str = "auto"
+    seed: int = 0
+    verbose: int | str = "auto"
+    seq_length: int = 100  # language models: characters per training window
+    sampling: str = "random"  # language models: "random" windows or "sequential" streams
+    strategy: str = "auto"
+    mixed_precision: bool = False
+    lr_scaling: str = "none"
+    deterministic: bool = False
+    resume: bool = False
+    backup_every: int = 0
+
+    def validate(self) -> None:
+        require_positive_ints(self, "epochs", "batch_size", "seq_length")
+        if self.max_train_examples is not None and self.max_train_examples < 1:
+            raise ValueError(f"max_train_examples must be positive. Received: {self.max_train_examples}")
+        if self.strategy not in distribute.STRATEGIES:
+            raise ValueError(f"strategy must be one of {distribute.STRATEGIES}. Received: strategy={self.strategy!r}")
+        if self.lr_scaling not in distribute.LR_SCALINGS:
+            raise ValueError(f"lr_scaling must be one of {distribute.LR_SCALINGS}. Received: {self.lr_scaling!r}")
+        if not isinstance(self.backup_every, int) or self.backup_every < 0:
+            raise ValueError(f"backup_every must be an integer >= 0. Received: backup_every={self.backup_every!r}")
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What a run produced: its directory, the model with its best weights, and the metrics."""
+
+    run_dir: Path
+    model: keras.Model
+    history: dict[str, list[float]]
+    test: dict[str, float]
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    """One ``fit`` of a run: epochs, learning rate and schedule, and (fine-tuning) which layers are frozen."""
+
+    name: str
+    epochs: int
+    lr: float
+    schedule: str
+    freeze: str | None = None
+
+
+class Throughput(keras.callbacks.Callback):
+    """Adds ``examples_per_second`` (training batches only, validation excluded) and ``epoch_seconds`` to the logs."""
+
+    def __init__(self, examples_per_step: float):
+        super().__init__()
+        self.examples_per_step = examples_per_step
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started, self._steps, self._last = time.perf_counter(), 0, None
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._steps += 1
+        self._last = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None and self._last is not None:
+            train_seconds = max(self._last - self._started, 1e-9)
+            logs["examples_per_second"] = self._steps * self.examples_per_step / train_seconds
+            logs["epoch_seconds"] = time.perf_counter() - self._started
+
+
+def best_epoch(history: dict[str, list[float]], monitor: str, mode: str) -> dict[str, Any]:
+    """``{"best_epoch": 1-based epoch of the best ``monitor`` value, "monitor": monitor}``."""
+    values = history.get(monitor)
+    if not values:
+        return {"best_epoch": None, "monitor": monitor}
+    arr = np.array([np.nan if v is None else v for v in values], dtype=float)
+    return {"best_epoch": int(np.nanargmax(arr) if mode == "max" else np.nanargmin(arr)) + 1, "monitor": monitor}
+
+
+def _best_so_far(history: dict[str, list[Any]], monitor: str, mode: str) -> float | None:
+    values = [v for v in history.get(monitor, []) if v is not None]
+    if not values:
+        return None
+    return max(values) if mode == "max" else min(values)
+
+
+def _callbacks(run_dir: Path, data, *, chief: bool, history: dict, backup_every: int):
+    """The run directory's callbacks; weights files only on the chief. Returns ``(callbacks, run_logger, backup)``."""
+    run_logger = RunLogger(run_dir, history)
+    best = _best_so_far(history, data.monitor, data.mode)
+    weights = [
+        keras.callbacks.ModelCheckpoint(run_dir / BEST_WEIGHTS, monitor=data.monitor, mode=data.mode,
+                                        save_best_only=True, save_weights_only=True, initial_value_threshold=best),
+        keras.callbacks.ModelCheckpoint(run_dir / LAST_WEIGHTS, save_weights_only=True),
+    ] if chief else []
+    backup = checkpoints.Backup(run_dir, data.steps_per_epoch, lambda: run_logger.history, every=backup_every)
+    from training.run_dir import TENSORBOARD
+
+    callbacks = [Throughput(data.examples_per_epoch / data.steps_per_epoch), *weights,
+                 keras.callbacks.TensorBoard(run_dir / TENSORBOARD, write_graph=False),
+                 keras.callbacks.TerminateOnNaN(), run_logger, backup]
+    return callbacks, run_logger, backup
+
+
+def _check_resumable(run_dir: Path, record: dict[str, Any]) -> None:
+    """Raises ValueError when the interrupted run was started with other settings."""
+    saved = read_json(run_dir / RUN_CONFIG)
+    for key in ("model", "model_config", "dataset"):
+        if saved.get(key) != record[key]:
+            raise ValueError(f"{run_dir} was started with {key}={saved.get(key)!r}; resuming needs the same. "
+                             f"Received: {record[key]!r}")
+    old, new = saved.get("training", {}), record["training"]
+    changed = sorted(k for k in set(old) | set(new) if k not in RESUMABLE_CHANGES and old.get(k) != new.get(k))
+    if changed:
+        raise ValueError(f"{run_dir} was started with other training settings ({', '.join(changed)}: "
+                         f"{[old.get(k) for k in changed]} vs {[new.get(k) for k in changed]}); resume with the same.")
+
+
+def weights_fingerprint(model: keras.Model) -> float:
+    """Sum of every weight in float64: equal across workers that hold the same weights."""
+    return float(sum(np.sum(np.asarray(w, dtype=np.float64)) for w in model.get_weights()))
+
+
+def fit(model_name: str, dataset: str, config: TrainConfig, *, out: str | Path | None, load_data: Callable,
+        build: Callable, stages: list[Stage] | None = None, prepare_stage: Callable | None = None,
+        record: dict[str, Any] | None = None, default_out: Path | None = None) -> TrainResult:
+    """Runs training for any task; see the module docstring.
+
+    Args:
+        model_name: the registry name (recorded, and checked on resume).
+        dataset: the data set name.
+        config: the hyper-parameters.
+        out: run directory (default ``runs/<model>-<dataset>-<time>``).
+        load_data: ``load_data(dataset, config)`` -> the task's prepared data.
+        build: ``build(data)`` -> the model, called under the strategy's scope (the evaluated copy is
+            rebuilt from its constructor config outside it).
+        stages: the fits to run; default one stage of ``config.epochs`` at ``config.lr``.
+        prepare_stage: ``prepare_stage(model, stage)`` before a stage is compiled (fine-tuning freezes layers).
+        record: more entries for ``config.json`` (fine-tuning: the pretrained weights).
+        default_out: run directory when ``out`` is None.
+
+    Returns:
+        A :class:`TrainResult` with the best weights (the chief's) loaded.
+
+    Raises:
+        ValueError: bad settings; resuming a run started with other settings.
+        FileExistsError: ``out`` holds a finished run, or an interrupted one without ``config.resume``.
+    """
+    import tensorflow as tf
+
+    config.validate()
+    strategy = distribute.make_strategy(config.strategy)  # before any other op
+    role = distribute.worker_role()
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    keras.utils.set_random_seed(config.seed)
+    data = load_data(dataset, config)
+    run_dir = prepare_run_dir(out or default_out, model_name, dataset, resume=config.resume)
+    point = checkpoints.read_backup(run_dir) if config.resume else None
+    replicas = strategy.num_replicas_in_sync
+    stages = stages or [Stage("train", config.epochs, config.lr, config.schedule)]
+    stages = [dataclasses.replace(s, lr=distribute.scaled_lr(s.lr, config.lr_scaling, replicas)) for s in stages]
+
+    if replicas > 1 and not getattr(data, "distributable", True):
+        raise ValueError(f"{type(data).__name__} trains on one indivisible batch ({dataset}), which cannot be split "
+                         f"across {replicas} replicas; use strategy one_device.")
+    with distribute.precision(config.mixed_precision), strategy.scope():
+        model = build(data)
+        trainee = data.trainee(model)
+    entry = {"model": model_name, "model_config": constructor_config(model), "dataset": dataset, **data.describe(),
+             **(record or {}), "training": dataclasses.asdict(config),
+             "distribution": {**distribute.describe(strategy), "per_replica_batch_size": config.batch_size / replicas,
+                              "dtype_policy": trainee.dtype_policy.name},
+             "stages": [dataclasses.asdict(s) for s in stages], "environment": environment()}
+    if point is not None:
+        _check_resumable(run_dir, entry)
+    write_json(run_dir / RUN_CONFIG, entry)
+    callbacks, run_logger, backup = _callbacks(run_dir, data, chief=role.chief, history=point.history if point else {},
+                                               backup_every=config.backup_every)
+    callbacks += data.callbacks()
+    logger.info("Training %s on %s into %s (%s, %d replica(s))", model_name, dataset, run_dir,
+                type(strategy).__name__, replicas)
+    start_epoch, start_step = (point.epoch, point.step) if point else (0, 0)
+    done, started = 0, time.perf_counter()
+    for stage in stages:
+        end = done + stage.epochs
+        if end <= start_epoch:
+            done = end
+            continue
+        if prepare_stage is not None:
+            prepare_stage(trainee, stage)
+        steps = data.steps_per_epoch * stage.epochs
+        with strategy.scope():
+            data.compile(trainee, make_optimizer(config.optimizer, make_schedule(
+                stage.schedule, stage.lr, steps, steps_per_epoch=data.steps_per_epoch), config.weight_decay))
+        first = max(done, start_epoch)
+        if point is not None and first == start_epoch:
+            checkpoints.restore(trainee, point)
+            if start_step:
+                backup.step_offset = start_step
+                data.fit(trainee, epochs=first + 1, initial_epoch=first, skip_steps=start_step, callbacks=callbacks,
+                         verbose=config.verbose)
+                first += 1
+        if first < end and not trainee.stop_training:
+            data.fit(trainee, epochs=end, initial_epoch=first, callbacks=callbacks, verbose=config.verbose)
+        done = len(run_logger.history.get("loss", [])) if trainee.stop_training else end
+        trainee.stop_training = False
+    seconds = time.perf_counter() - started
+
+    evaluated = zoo.create(model_name, **constructor_config(model))  # outside the strategy, in float32
+    best = run_dir / BEST_WEIGHTS
+    if role.chief and best.is_file():
+        load_file(evaluated, best)
+    else:  # a non-chief worker keeps no weights files: it checks the weights it holds
+        evaluated.set_weights(trainee.get_weights())
+    test = data.evaluate(evaluated)
+    history = run_logger.history
+    speeds = [v for v in history.get("examples_per_second", []) if v is not None and math.isfinite(v)]
+    write_json(run_dir / RESULTS, {
+        "test": test, **best_epoch(history, data.monitor, data.mode), "epochs_run": len(history.get("loss", [])),
+        "train_seconds": round(seconds, 1),
+        "examples_per_second": round(float(np.median(speeds)), 1) if speeds else None,
+        "weights": "best" if role.chief and best.is_file() else "last",
+        "weights_fingerprint": weights_fingerprint(evaluated), "final_weights_fingerprint": weights_fingerprint(trainee),
+        "distribution": entry["distribution"]})
+    checkpoints.remove_backup(run_dir)
+    return TrainResult(run_dir, evaluated, history, test)
