@@ -13,9 +13,10 @@ metrics are measured with `zoo evaluate MODEL --weights bench/weights/MODEL-TAG
 weights without optimizer state, metadata with the sha256 of each file and the command
 of each metric, model card), which `zoo.create(MODEL, weights=TAG)` loads.
 
-The catalog lists every preset under zoo/pretrained/ (packaged) plus REMOTE_ONLY
-(presets too large for the package, downloaded from the base URL), each with its
-files' sha256 and sizes and its metrics.
+The catalog lists every preset under zoo/pretrained/ (packaged) plus those of the mirror
+tree bench/presets/ (too large for the package; downloaded from the base URL, or from
+`KZOO_PRESET_MIRROR=file://$PWD/bench/presets` in a checkout), each with its files'
+sha256 and sizes and its metrics.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ PRESETS = (
     ("lenet5_caffe", "mnist", "mnist", None),
     ("lenet_300_100", "mnist", "mnist", None),
     ("mlp", "mnist", "mnist", None),
+    ("lenet5", "fashion_mnist", "fashion_mnist", "--epochs 15 --lr 0.002"),  # also the FID features of Fashion-MNIST
     ("gcn", "cora", "cora", "--epochs 200 --lr 0.01 --schedule constant"),
     ("gcn", "citeseer", "citeseer", "--epochs 200 --lr 0.01 --schedule constant"),
     ("perceptron", "mnist-0-1", "mnist:0,1", "--optimizer gd --lr 1 --batch-size 1 --schedule constant --epochs 3"),
@@ -49,8 +51,9 @@ PRESETS = (
 )
 #: Metrics of `zoo evaluate --json` recorded in a preset's metadata, per task.
 METRICS = ("accuracy", "loss", "mse", "r2", "perplexity", "bits_per_character")
-#: Published presets kept out of the package: preset directories (in the mirror tree) to list in the catalog.
-REMOTE_ONLY: tuple[Path, ...] = ()
+#: Published presets kept out of the package (their weights are too large for it): the mirror tree
+#: bench/presets/<model>/<tag>/ (written by bench/generative_report.py), listed in the catalog for download.
+MIRROR = HERE / "presets"
 
 
 def _zoo(*args: str) -> str:
@@ -91,12 +94,13 @@ def write_catalog(publish: Path | None = None) -> None:
     from zoo.presets import catalog, store
 
     packaged = sorted(p for p in store.PACKAGED.glob("*/*") if store.is_preset_dir(p))
+    remote = sorted(p for p in MIRROR.glob("*/*") if store.is_preset_dir(p))
     entries = [catalog.entry_for(p, packaged=True) for p in packaged]
-    entries += [catalog.entry_for(p, packaged=False) for p in REMOTE_ONLY]
+    entries += [catalog.entry_for(p, packaged=False) for p in remote]
     catalog.write_catalog(catalog.CATALOG, entries, base_url=BASE_URL)
     print(f"{catalog.CATALOG.relative_to(ROOT)}: {len(entries)} presets")
     if publish is not None:
-        for directory in [*packaged, *REMOTE_ONLY]:
+        for directory in [*packaged, *remote]:
             print(f"published {catalog.publish(directory, publish)}")
 
 

@@ -91,7 +91,8 @@ def write_warmup_requests(export_dir: str | Path, model_name: str, inputs: Mappi
 
 
 def _zeros_for(function) -> dict[str, np.ndarray]:
-    """A batch-1 input for a signature function: zeros of each input's dtype, a one-space text for strings."""
+    """A batch-1 input for a signature function: zeros of each input's dtype, a one-space text for strings,
+    and 1 for integer scalars (counts such as ``num_images`` or ``steps``, which must be positive)."""
     import tensorflow as tf
 
     feeds = {}
@@ -99,6 +100,8 @@ def _zeros_for(function) -> dict[str, np.ndarray]:
         shape = [1 if d is None else d for d in spec.shape.as_list()]
         if spec.dtype == tf.string:
             feeds[spec.name] = np.full(shape, b" ", dtype=object)
+        elif not shape and spec.dtype.is_integer:
+            feeds[spec.name] = np.ones(shape, dtype=spec.dtype.as_numpy_dtype)
         else:
             feeds[spec.name] = np.zeros(shape, dtype=spec.dtype.as_numpy_dtype)
     return feeds

@@ -176,7 +176,96 @@ def language_model(model) -> dict[str, Callable]:
     return {"serving_default": serving_default, "generate": generate}
 
 
+def _image_spec(model, name: str) -> tf.TensorSpec:
+    return tf.TensorSpec([None, *model.image_shape], tf.float32, name=name)
+
+
+def image_generation(model) -> dict[str, Callable]:
+    """``serving_default`` (latents -> images) and ``generate`` (num_images, seed -> images and their latents).
+
+    ``generate`` draws standard normal latents with ``tf.random.stateless_normal`` seeded
+    by ``seed``: the same seed gives the same images in-process and served.
+    """
+
+    @tf.function(input_signature=[tf.TensorSpec([None, model.latent_dim], tf.float32, name="latents")])
+    def serving_default(latents):
+        return {"images": model.generate(latents)}
+
+    @tf.function(input_signature=[tf.TensorSpec([], tf.int32, name="num_images"),
+                                  tf.TensorSpec([], tf.int64, name="seed")])
+    def generate(num_images, seed):
+        checks = [tf.debugging.assert_positive(num_images, message="generate: num_images must be > 0")]
+        with tf.control_dependencies(checks):
+            latents = tf.random.stateless_normal(tf.stack([num_images, model.latent_dim]), seed=tf.stack([seed, 0]))
+        return {"images": model.generate(latents), "latents": latents}
+
+    return {"serving_default": serving_default, "generate": generate}
+
+
+def autoencoding(model) -> dict[str, Callable]:
+    """``encode`` (images -> mean, log_var), ``decode`` (latents -> images), ``reconstruct`` = ``serving_default``
+    (images -> decoded posterior means)."""
+
+    @tf.function(input_signature=[_image_spec(model, "images")])
+    def encode(images):
+        mean, log_var = model.encode(images)
+        return {"mean": mean, "log_var": log_var}
+
+    @tf.function(input_signature=[tf.TensorSpec([None, model.latent_dim], tf.float32, name="latents")])
+    def decode(latents):
+        return {"images": model.decode(latents)}
+
+    @tf.function(input_signature=[_image_spec(model, "images")])
+    def reconstruct(images):
+        return {"reconstructions": model.decode(model.encode(images)[0])}
+
+    return {"serving_default": reconstruct, "encode": encode, "decode": decode, "reconstruct": reconstruct}
+
+
+def diffusion(model) -> dict[str, Callable]:
+    """``sample`` (initial noise, steps, eta, seed -> images) and ``serving_default`` (num_images, steps, eta, seed).
+
+    The reverse process runs ``steps`` DDIM updates (``Diffusion.denoise_step``) from
+    T - 1 down to 0, in a ``tf.while_loop``; the noise of stochastic steps (eta > 0)
+    is ``tf.random.stateless_normal`` seeded by (seed, step), and ``serving_default``'s
+    initial noise by (seed, 0): the same seed gives the same images in-process and served.
+    """
+    timesteps = model.timesteps
+
+    def reverse(noise, steps, eta, seed):
+        checks = [tf.debugging.assert_greater_equal(steps, 1, message="sample: steps must be >= 1"),
+                  tf.debugging.assert_less_equal(steps, timesteps, message=f"sample: steps must be <= {timesteps}"),
+                  tf.debugging.assert_non_negative(eta, message="sample: eta must be >= 0")]
+        with tf.control_dependencies(checks):
+            schedule = tf.cast(tf.round(tf.linspace(float(timesteps - 1), 0.0, steps)), tf.int32)
+        schedule = tf.concat([schedule, [-1]], axis=0)
+        x = noise
+        for i in tf.range(steps):
+            step_noise = tf.random.stateless_normal(tf.shape(noise), seed=tf.stack([seed, tf.cast(i, tf.int64) + 1]))
+            x = model.denoise_step(x, schedule[i], schedule[i + 1], eta, step_noise)
+        return {"images": model.to_images(x)}
+
+    @tf.function(input_signature=[_image_spec(model, "noise"), tf.TensorSpec([], tf.int32, name="steps"),
+                                  tf.TensorSpec([], tf.float32, name="eta"), tf.TensorSpec([], tf.int64, name="seed")])
+    def sample(noise, steps, eta, seed):
+        return reverse(noise, steps, eta, seed)
+
+    @tf.function(input_signature=[tf.TensorSpec([], tf.int32, name="num_images"),
+                                  tf.TensorSpec([], tf.int32, name="steps"), tf.TensorSpec([], tf.float32, name="eta"),
+                                  tf.TensorSpec([], tf.int64, name="seed")])
+    def serving_default(num_images, steps, eta, seed):
+        checks = [tf.debugging.assert_positive(num_images, message="sample: num_images must be > 0")]
+        with tf.control_dependencies(checks):
+            shape = tf.concat([[num_images], tf.constant(model.image_shape, tf.int32)], axis=0)
+        return reverse(tf.random.stateless_normal(shape, seed=tf.stack([seed, 0])), steps, eta, seed)
+
+    return {"serving_default": serving_default, "sample": sample}
+
+
 _BUILDERS: dict[str, Callable[..., dict[str, Callable]]] = {
+    "image_generation": image_generation,
+    "autoencoding": autoencoding,
+    "diffusion": diffusion,
     "image_classification": image_classification,
     "regression": regression,
     "language_model": language_model,

@@ -70,7 +70,9 @@ def read_backup(run_dir: Path) -> ResumePoint | None:
 
 def restore(model: keras.Model, point: ResumePoint) -> None:
     """Loads a backup's weights and optimizer state into a compiled ``model``."""
-    if model.optimizer is not None and not model.optimizer.built:
+    if hasattr(model, "build_optimizers"):  # models with several optimizers (the GAN) know which variables each has
+        model.build_optimizers()
+    elif model.optimizer is not None and not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
     with warnings.catch_warnings():  # a backup from the previous stage holds that stage's optimizer: not needed
         warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")

@@ -91,7 +91,7 @@ class ImageData:
     def compile(self, model: keras.Model, optimizer) -> None:
         _compile(model, optimizer)
 
-    def callbacks(self) -> list[keras.callbacks.Callback]:
+    def callbacks(self, run_dir: Path) -> list[keras.callbacks.Callback]:
         return []
 
     def fit(self, model: keras.Model, *, epochs: int, initial_epoch: int = 0, skip_steps: int = 0, callbacks=(),

@@ -307,10 +307,9 @@ def report_markdown(report: dict[str, Any]) -> str:
 def plot_weights(before: list[np.ndarray], after: list[np.ndarray], mixture: Mixture, path: Path, *,
                  title: str = "", max_points: int = 20000) -> None:
     """Ullrich et al.'s figure: each weight before vs after retraining, with the mixture's means and 2 sigma bands."""
-    import matplotlib
+    from zoo.analysis.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     x = np.concatenate([np.ravel(w) for w in before])
     y = np.concatenate([np.ravel(w) for w in after])

@@ -14,6 +14,9 @@ TRAINERS = {
     "regression": "training.regression",
     "language_model": "training.language_model",
     "node_classification": "training.node_classification",
+    "autoencoding": "training.generative",
+    "image_generation": "training.generative",
+    "diffusion": "training.generative",
 }
 
 
@@ -40,6 +43,14 @@ def train(model_name: str, dataset: str, *, config=None, out: str | Path | None 
     return trainer_for(model_name).train(model_name, dataset, config=config, out=out, overrides=overrides)
 
 
-def evaluate(model_name: str, weights: str | Path, dataset: str, *, batch_size: int = 256) -> dict[str, Any]:
-    """Evaluates trained weights of ``model_name`` on the test split of ``dataset`` with its task's metrics."""
-    return trainer_for(model_name).evaluate(model_name, weights, dataset, batch_size=batch_size)
+def evaluate(model_name: str, weights: str | Path, dataset: str, *, batch_size: int = 256, **options) -> dict[str, Any]:
+    """Evaluates trained weights of ``model_name`` on the test split of ``dataset`` with its task's metrics.
+
+    ``options`` go to generative models' evaluation (``importance_samples``, ``num_samples``, ``steps``,
+    ``eta``, ``features``, ``max_examples``; see ``training.generative.evaluate``).
+    """
+    trainer = trainer_for(model_name)
+    if options and trainer.__name__ != "training.generative":
+        raise ValueError(f"{', '.join(sorted(options))}: options of generative models' evaluation; {model_name} is "
+                         f"a {get_entry(model_name).task} model.")
+    return trainer.evaluate(model_name, weights, dataset, batch_size=batch_size, **options)

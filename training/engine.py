@@ -137,14 +137,14 @@ class Throughput(keras.callbacks.Callback):
 
 def best_epoch(history: dict[str, list[float]], monitor: str, mode: str) -> dict[str, Any]:
     """``{"best_epoch": 1-based epoch of the best ``monitor`` value, "monitor": monitor}``."""
-    values = history.get(monitor)
+    values = history.get(monitor) if monitor else None
     if not values:
         return {"best_epoch": None, "monitor": monitor}
     arr = np.array([np.nan if v is None else v for v in values], dtype=float)
     return {"best_epoch": int(np.nanargmax(arr) if mode == "max" else np.nanargmin(arr)) + 1, "monitor": monitor}
 
 
-def _best_so_far(history: dict[str, list[Any]], monitor: str, mode: str) -> float | None:
+def _best_so_far(history: dict[str, list[Any]], monitor: str | None, mode: str) -> float | None:
     values = [v for v in history.get(monitor, []) if v is not None]
     if not values:
         return None
@@ -154,12 +154,12 @@ def _best_so_far(history: dict[str, list[Any]], monitor: str, mode: str) -> floa
 def _callbacks(run_dir: Path, data, *, chief: bool, history: dict, backup_every: int):
     """The run directory's callbacks; weights files only on the chief. Returns ``(callbacks, run_logger, backup)``."""
     run_logger = RunLogger(run_dir, history)
-    best = _best_so_far(history, data.monitor, data.mode)
-    weights = [
-        keras.callbacks.ModelCheckpoint(run_dir / BEST_WEIGHTS, monitor=data.monitor, mode=data.mode,
-                                        save_best_only=True, save_weights_only=True, initial_value_threshold=best),
-        keras.callbacks.ModelCheckpoint(run_dir / LAST_WEIGHTS, save_weights_only=True),
-    ] if chief else []
+    weights = [keras.callbacks.ModelCheckpoint(run_dir / LAST_WEIGHTS, save_weights_only=True)] if chief else []
+    if chief and data.monitor:  # generators without a validation measure keep their last weights
+        best = _best_so_far(history, data.monitor, data.mode)
+        weights.insert(0, keras.callbacks.ModelCheckpoint(run_dir / BEST_WEIGHTS, monitor=data.monitor, mode=data.mode,
+                                                          save_best_only=True, save_weights_only=True,
+                                                          initial_value_threshold=best))
     backup = checkpoints.Backup(run_dir, data.steps_per_epoch, lambda: run_logger.history, every=backup_every)
     from training.run_dir import TENSORBOARD
 
@@ -244,7 +244,7 @@ def fit(model_name: str, dataset: str, config: TrainConfig, *, out: str | Path |
     write_json(run_dir / RUN_CONFIG, entry)
     callbacks, run_logger, backup = _callbacks(run_dir, data, chief=role.chief, history=point.history if point else {},
                                                backup_every=config.backup_every)
-    callbacks += data.callbacks()
+    callbacks += data.callbacks(run_dir)
     logger.info("Training %s on %s into %s (%s, %d replica(s))", model_name, dataset, run_dir,
                 type(strategy).__name__, replicas)
     start_epoch, start_step = (point.epoch, point.step) if point else (0, 0)
@@ -270,12 +270,12 @@ def fit(model_name: str, dataset: str, config: TrainConfig, *, out: str | Path |
                 first += 1
         if first < end and not trainee.stop_training:
             data.fit(trainee, epochs=end, initial_epoch=first, callbacks=callbacks, verbose=config.verbose)
-        done = len(run_logger.history.get("loss", [])) if trainee.stop_training else end
+        done = run_logger.epochs if trainee.stop_training else end
         trainee.stop_training = False
     seconds = time.perf_counter() - started
 
     evaluated = zoo.create(model_name, **constructor_config(model))  # outside the strategy, in float32
-    best = run_dir / BEST_WEIGHTS
+    best = run_dir / (BEST_WEIGHTS if data.monitor else LAST_WEIGHTS)
     if role.chief and best.is_file():
         load_file(evaluated, best)
     else:  # a non-chief worker keeps no weights files: it checks the weights it holds
@@ -284,10 +284,10 @@ def fit(model_name: str, dataset: str, config: TrainConfig, *, out: str | Path |
     history = run_logger.history
     speeds = [v for v in history.get("examples_per_second", []) if v is not None and math.isfinite(v)]
     write_json(run_dir / RESULTS, {
-        "test": test, **best_epoch(history, data.monitor, data.mode), "epochs_run": len(history.get("loss", [])),
+        "test": test, **best_epoch(history, data.monitor, data.mode), "epochs_run": run_logger.epochs,
         "train_seconds": round(seconds, 1),
         "examples_per_second": round(float(np.median(speeds)), 1) if speeds else None,
-        "weights": "best" if role.chief and best.is_file() else "last",
+        "weights": "best" if role.chief and best.name == BEST_WEIGHTS and best.is_file() else "last",
         "weights_fingerprint": weights_fingerprint(evaluated), "final_weights_fingerprint": weights_fingerprint(trainee),
         "distribution": entry["distribution"]})
     checkpoints.remove_backup(run_dir)

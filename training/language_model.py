@@ -191,7 +191,7 @@ class TextData:
         model.compile(optimizer=optimizer, loss=model.training_loss(),
                       metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
 
-    def callbacks(self) -> list[keras.callbacks.Callback]:
+    def callbacks(self, run_dir: Path) -> list[keras.callbacks.Callback]:
         return [ResetStates()] if self.stateful else []
 
     def fit(self, model: keras.Model, *, epochs: int, initial_epoch: int = 0, skip_steps: int = 0, callbacks=(),

@@ -89,7 +89,7 @@ class GraphData:
     def compile(self, model: keras.Model, optimizer) -> None:
         _compile(model, optimizer)
 
-    def callbacks(self) -> list[keras.callbacks.Callback]:
+    def callbacks(self, run_dir: Path) -> list[keras.callbacks.Callback]:
         return [keras.callbacks.EarlyStopping(monitor="val_loss", patience=PATIENCE)]
 
     def fit(self, model: keras.Model, *, epochs: int, initial_epoch: int = 0, skip_steps: int = 0, callbacks=(),

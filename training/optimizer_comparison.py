@@ -292,10 +292,9 @@ def plot_curves(result: ComparisonResult, path: str | Path) -> Path:
     Epoch 0 of the loss panel is the shared initialisation; the learning rate
     is drawn step by step. Returns the path written.
     """
-    import matplotlib
+    from zoo.analysis.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
     path = Path(path)

@@ -16,6 +16,8 @@ import keras
 logger = logging.getLogger(__name__)
 
 HISTORY = "history.json"
+#: Per-epoch timings in the history, not plotted as curves.
+TIMINGS = ("examples_per_second", "epoch_seconds")
 CURVES = "curves.png"
 RESULTS = "results.json"
 TENSORBOARD = "tensorboard"
@@ -65,14 +67,15 @@ def _jsonable(value):
 
 def plot_curves(history: dict[str, list[float]], path: Path) -> None:
     """Plots the loss and the first other metric (accuracy, mae, ...) per epoch, train and validation, into a PNG."""
-    import matplotlib
+    from zoo.analysis.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
-    extra = [k for k in history if k != "loss" and not k.startswith("val_")][:1]  # accuracy, mae, ...
-    fig, axes = plt.subplots(1, 1 + len(extra), figsize=(5 * (1 + len(extra)), 4), squeeze=False)
-    for ax, metric in zip(axes[0], ["loss", *extra]):
+    measured = [k for k in history if not k.startswith("val_") and k not in TIMINGS]
+    panels = (["loss"] if "loss" in measured else []) + [k for k in measured if k != "loss"]
+    panels = panels[:2]  # loss and accuracy, mae, ...; a GAN's d_loss and g_loss
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
+    for ax, metric in zip(axes[0], panels):
         for prefix, style in (("", "-"), ("val_", "--")):
             values = history.get(prefix + metric)
             if values:
@@ -101,6 +104,11 @@ class RunLogger(keras.callbacks.Callback):
         self.history: dict[str, list[float]] = {k: list(v) for k, v in (initial or {}).items()}
         self.plot_every = plot_every
         self._plotted_at = -math.inf
+
+    @property
+    def epochs(self) -> int:
+        """Epochs recorded so far."""
+        return max((len(v) for v in self.history.values()), default=0)
 
     def on_epoch_end(self, epoch, logs=None):
         for key, value in (logs or {}).items():

@@ -173,6 +173,14 @@ def _metrics_line(metrics: dict[str, Any]) -> str:
     if "accuracy" in metrics:
         return (f"accuracy {metrics['accuracy']:.4f} (error {100 * (1 - metrics['accuracy']):.2f}%), "
                 f"loss {metrics['loss']:.4f} on {metrics['examples']} examples")
+    if "nll" in metrics:
+        return (f"-log p(x) {metrics['nll']:.2f} nats (importance-weighted, k={metrics['importance_samples']}), "
+                f"negative ELBO {metrics['negative_elbo']:.2f} nats on {metrics['examples']} binarised test images")
+    if "fid" in metrics:
+        if metrics["fid"] is None:
+            return f"FID not measured: {metrics.get('note')}"
+        return (f"FID {metrics['fid']:.3f} (real vs real {metrics['fid_real_vs_real']:.3f}), KID {metrics['kid']:.5f} "
+                f"on {metrics['samples']} samples, {metrics['features']}")
     if "r2" in metrics:
         ls = metrics["least_squares"]
         return (f"MSE {metrics['mse']:.2f}, R² {metrics['r2']:.4f} on {metrics['examples']} examples "
@@ -183,7 +191,10 @@ def _metrics_line(metrics: dict[str, Any]) -> str:
 def cmd_evaluate(args) -> int:
     from training import evaluate
 
-    metrics = evaluate(args.name, args.weights, args.dataset, batch_size=args.batch_size)
+    options = {k: v for k, v in (("importance_samples", args.importance_samples), ("num_samples", args.num_samples),
+                                 ("steps", args.steps), ("eta", args.eta), ("features", args.features),
+                                 ("max_examples", args.max_examples)) if v is not None}
+    metrics = evaluate(args.name, args.weights, args.dataset, batch_size=args.batch_size, **options)
     _print_json(metrics) if args.json else print(_metrics_line(metrics))
     return 0
 
@@ -311,6 +322,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", required=True, help="a preset tag (see zoo info NAME), a preset or run directory, or a .weights.h5 file")
     p.add_argument("--dataset", required=True)
     p.add_argument("--batch-size", type=int, default=256)
+    g = p.add_argument_group("generative models")
+    g.add_argument("--importance-samples", type=int, default=None, metavar="K",
+                   help="VAE: samples of the importance-weighted -log p(x) estimate (default 1000)")
+    g.add_argument("--num-samples", type=int, default=None, help="GAN/diffusion: images for FID and KID (default 5000)")
+    g.add_argument("--steps", type=int, default=None, help="diffusion: sampling steps (default: all T)")
+    g.add_argument("--eta", type=float, default=None, help="diffusion: 0 deterministic DDIM (default), 1 DDPM")
+    g.add_argument("--features", default=None, help="FID features: auto (the zoo classifier of the data set), "
+                                                     "MODEL:TAG, or inception:PATH (InceptionV3 weights file)")
+    g.add_argument("--max-examples", type=int, default=None, help="VAE: test images to measure (default all)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_evaluate)
 

@@ -103,6 +103,69 @@ _TASKS = {
             },
         },
     ),
+    "image_generation": Task(
+        name="image_generation",
+        description="A generator: latent vectors (batch, latent_dim) in, images (batch, height, width, channels) out.",
+        signatures={
+            "serving_default": {
+                "method": "tensorflow/serving/predict",
+                "inputs": {"latents": "float32 (batch, latent_dim), e.g. standard normal"},
+                "outputs": {"images": "float32 (batch, height, width, channels), pixels in [0, 1]"},
+            },
+            "generate": {
+                "method": "tensorflow/serving/predict",
+                "inputs": {"num_images": "int32 scalar", "seed": "int64 scalar, same seed gives the same images"},
+                "outputs": {"images": "float32 (num_images, height, width, channels), pixels in [0, 1]",
+                            "latents": "float32 (num_images, latent_dim), the standard normal latents drawn"},
+            },
+        },
+    ),
+    "autoencoding": Task(
+        name="autoencoding",
+        description="A variational autoencoder: images to a latent Gaussian and back.",
+        signatures={
+            "serving_default": {
+                "method": "tensorflow/serving/predict",
+                "inputs": {"images": "float32 (batch, height, width, channels), pixels in [0, 1]"},
+                "outputs": {"reconstructions": "float32 (batch, height, width, channels), decoded posterior means"},
+            },
+            "encode": {
+                "method": "tensorflow/serving/predict",
+                "inputs": {"images": "float32 (batch, height, width, channels), pixels in [0, 1]"},
+                "outputs": {"mean": "float32 (batch, latent_dim)", "log_var": "float32 (batch, latent_dim)"},
+            },
+            "decode": {
+                "method": "tensorflow/serving/predict",
+                "inputs": {"latents": "float32 (batch, latent_dim)"},
+                "outputs": {"images": "float32 (batch, height, width, channels), pixels in [0, 1]"},
+            },
+            "reconstruct": {
+                "method": "tensorflow/serving/predict",
+                "inputs": {"images": "float32 (batch, height, width, channels), pixels in [0, 1]"},
+                "outputs": {"reconstructions": "float32 (batch, height, width, channels), decoded posterior means"},
+            },
+        },
+    ),
+    "diffusion": Task(
+        name="diffusion",
+        description="A denoising diffusion model: Gaussian noise to images in a given number of DDIM/DDPM steps.",
+        signatures={
+            "serving_default": {
+                "method": "tensorflow/serving/predict",
+                "inputs": {"num_images": "int32 scalar", "steps": "int32 scalar in [1, T]",
+                           "eta": "float32 scalar, 0: deterministic DDIM, 1 with T steps: DDPM",
+                           "seed": "int64 scalar, same seed gives the same images"},
+                "outputs": {"images": "float32 (num_images, height, width, channels), pixels in [0, 1]"},
+            },
+            "sample": {
+                "method": "tensorflow/serving/predict",
+                "inputs": {"noise": "float32 (batch, height, width, channels), the initial x_T ~ N(0, I)",
+                           "steps": "int32 scalar in [1, T]", "eta": "float32 scalar", "seed": "int64 scalar "
+                           "(the noise of the stochastic steps when eta > 0)"},
+                "outputs": {"images": "float32 (batch, height, width, channels), pixels in [0, 1]"},
+            },
+        },
+    ),
 }
 
 

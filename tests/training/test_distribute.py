@@ -89,7 +89,7 @@ def test_resuming_continues_a_backup_and_refuses_other_settings(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["classifier", "sws"])
+@pytest.mark.parametrize("kind", ["classifier", "gan", "sws"])
 def test_mirrored_over_two_cpu_devices_matches_one_device(kind, tmp_path):
     """Same global batch, same data: two replicas end with the weights of one device (float tolerance)."""
     done = subprocess.run([sys.executable, str(HERE / "replica_equivalence.py"), kind, str(tmp_path)],

@@ -28,6 +28,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from zoo.analysis.plots import pyplot
+
 from zoo import data
 
 logger = logging.getLogger(__name__)
@@ -502,14 +504,6 @@ def robustness_curve(model: keras.Model, dataset: str | data.Split, epsilons: Se
 
 
 # --- figures -------------------------------------------------------------------------
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
 
 def _show(ax, image, title, color="black"):
     ax.imshow(image.squeeze(-1) if image.shape[-1] == 1 else image, cmap="gray", vmin=0.0, vmax=1.0)
@@ -525,7 +519,7 @@ def plot_adversarial_examples(curve: RobustnessCurve, path: str | Path,
     Returns:
         ``path``.
     """
-    plt = _pyplot()
+    plt = pyplot()
     rows, cols = len(curve.epsilons), max(len(curve.sample_labels), 1)
     fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols + 0.6, 1.4 * rows), squeeze=False)
     name = (lambda c: class_names[c]) if class_names else str
@@ -554,7 +548,7 @@ def plot_targeted(originals: np.ndarray, result: TargetedResult, path: str | Pat
     Returns:
         ``path``.
     """
-    plt = _pyplot()
+    plt = pyplot()
     originals = to_pixels(originals if np.asarray(originals).ndim == 4 else np.asarray(originals)[None])
     cols = max(len(originals), 1)
     name = (lambda c: class_names[c]) if class_names else str

@@ -29,6 +29,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from zoo.analysis.plots import pyplot
+
 from zoo import data
 from zoo.analysis.attacks import load_examples, predict_logits, softmax, to_pixels
 
@@ -57,14 +59,6 @@ def _require_dropout(model: keras.Model) -> list[keras.layers.Layer]:
                          f"without any; MC dropout would repeat the deterministic prediction")
     return layers
 
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 @contextlib.contextmanager
@@ -271,7 +265,7 @@ def plot_reliability(diagrams: Mapping[str, ReliabilityBins], path: str | Path) 
     Returns:
         ``path``.
     """
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(2, len(diagrams), figsize=(4.2 * len(diagrams), 5.6), squeeze=False,
                              gridspec_kw={"height_ratios": [3, 1]}, sharex=True)
     for column, (title, bins) in enumerate(diagrams.items()):
@@ -310,7 +304,7 @@ def plot_entropy(entropies: Mapping[str, tuple[np.ndarray, np.ndarray]], path: s
     Returns:
         ``path``.
     """
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(entropies), figsize=(4.2 * len(entropies), 3.6), squeeze=False)
     top = max(float(np.max(e)) if len(e) else 0.0 for e, _ in entropies.values()) or 1.0
     edges = np.linspace(0.0, top, 31)

@@ -33,13 +33,14 @@ def steps_per_epoch(examples: int, batch_size: int) -> int:
 
 
 def epoch_batches(arrays: tuple[np.ndarray, ...], *, batch_size: int, seed: int, first_epoch: int = 0,
-                  epochs: int = 1, skip_batches: int = 0, transform=None) -> tf.data.Dataset:
+                  epochs: int = 1, skip_batches: int = 0, transform=None, drop_remainder: bool = False) -> tf.data.Dataset:
     """Shuffled minibatches of epochs ``first_epoch .. epochs - 1``, one after the other.
 
     Epoch e's order, and the randomness ``transform(element, seed)`` gets, are pure
     functions of ``(seed, e, position)``: a run resumed at epoch e, batch b
     (``first_epoch=e, skip_batches=b``) sees exactly the batches an uninterrupted run
     would. Fit with ``steps_per_epoch`` so Keras reads the epochs from one iterator.
+    ``drop_remainder`` drops each epoch's last, partial batch.
     """
     n = len(arrays[0])
     columns = [tf.convert_to_tensor(a) for a in arrays]  # captured by the epoch function, not copied per epoch
@@ -52,10 +53,12 @@ def epoch_batches(arrays: tuple[np.ndarray, ...], *, batch_size: int, seed: int,
             return element if transform is None else transform(element, tf.stack([seed, e * n + position]))
 
         ds = tf.data.Dataset.from_tensor_slices(order).enumerate()
-        return ds.map(take, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size)
+        return ds.map(take, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size, drop_remainder=drop_remainder)
 
-    ds = tf.data.Dataset.range(first_epoch, epochs).flat_map(one_epoch)
-    return ds.skip(skip_batches).prefetch(tf.data.AUTOTUNE)
+    per_epoch = n // batch_size if drop_remainder else steps_per_epoch(n, batch_size)
+    ds = tf.data.Dataset.range(first_epoch, epochs).flat_map(one_epoch).skip(skip_batches)
+    ds = ds.apply(tf.data.experimental.assert_cardinality(max(0, (epochs - first_epoch) * per_epoch - skip_batches)))
+    return ds.prefetch(tf.data.AUTOTUNE)
 
 
 def make_pipeline(

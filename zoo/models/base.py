@@ -37,6 +37,28 @@ class ZooModel(keras.Model):
         return cls(**config)
 
 
+class GenerativeModel(keras.Model):
+    """The base of the generative families: a subclassed model (it trains with its own loss or step) whose
+    config is its constructor arguments, like :class:`ZooModel`.
+
+    Subclasses build their Functional parts (encoder, generator, denoiser, ...) in
+    ``__init__``, so the model is built, counts its parameters and loads weights at once,
+    and define ``input_shape`` / ``output_shape`` for the registry: those of their
+    default serving call.
+    """
+
+    def __init__(self, *, config: dict[str, Any], **kwargs):
+        super().__init__(**kwargs)
+        self._zoo_config = dict(config)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "trainable": self.trainable, **self._zoo_config}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]):
+        return cls(**config)
+
+
 def check_positive_ints(owner: str, **values: int | Sequence[int]) -> None:
     """Raises ValueError unless every value (or every item of a sequence) is an int > 0."""
     for name, value in values.items():

@@ -1,4 +1,5 @@
-"""Model code is backend-agnostic: every variant (images, tabular, text) builds and runs under KERAS_BACKEND=jax without TensorFlow."""
+"""Model code is backend-agnostic: every variant (images, tabular, text, generative) builds and runs under
+KERAS_BACKEND=jax without TensorFlow."""
 
 import json
 import os
@@ -30,6 +31,11 @@ for name in zoo.list_models():
         x = np.stack([encode("To be, or not to be", model.vocabulary), encode("that is the question", model.vocabulary)[:19]])
     elif task == "regression":
         x = load_tabular("diabetes", "test").features[:2]
+    elif task == "image_generation":
+        x = np.random.default_rng(0).normal(size=(2, model.latent_dim)).astype("float32")
+    elif task == "diffusion":
+        images = mnist.images[:2].astype("float32") / 255.0
+        x = {"images": images, "noise": np.zeros_like(images), "timesteps": np.array([0, 500])}
     else:
         h, w, c = model.input_shape[1:]
         x = (mnist if c == 1 else cifar).images[:2].astype("float32") / 255.0

@@ -1,0 +1,297 @@
+"""Training, sampling and evaluation of the generative families: VAE, GAN, diffusion.
+
+``zoo train vae|dcgan|wgan_gp|ddpm --dataset mnist|fashion_mnist|cifar10`` runs the
+shared engine (strategies, resume, run directory) with :class:`GenerativeData`,
+whose pipeline hands every step its randomness: the VAE's reparameterisation noise
+(and the dynamic binarisation of its images), the GAN's latents and penalty mixes,
+diffusion's noise and timesteps, all pure functions of (seed, epoch, position).
+Each epoch writes a sample grid to ``<run>/samples/``.
+
+``zoo evaluate`` measures a VAE by its negative ELBO and the importance-weighted
+estimate of -log p(x) (Burda et al. 2016) on binarised test images, in nats, and
+GANs and diffusion models by FID and KID against the test images on a classifier's
+features (:mod:`zoo.analysis.generative_metrics`), next to the real-vs-real floor.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import zoo
+from zoo import data
+from zoo.data.pipeline import epoch_batches, split_validation
+from zoo.registry import get_entry
+from zoo.weights import create_trained
+from training import engine
+from training.distribute import shard_by_data
+from training.engine import TrainConfig, TrainResult
+
+logger = logging.getLogger(__name__)
+
+TASKS = ("autoencoding", "image_generation", "diffusion")
+SAMPLES = "samples"
+GRID = 8
+BINARIZE_SEED = 1234  # the fixed binarisation of the test images every VAE evaluation uses
+
+
+def _pixels(image):
+    return tf.cast(image, tf.float32) / 255.0
+
+
+@dataclasses.dataclass
+class GenerativeData:
+    """An image data set made ready to fit a generative model (the interface of :func:`training.engine.fit`)."""
+
+    dataset: str
+    spec: data.DatasetSpec
+    train: data.Split
+    validation: data.Split | None
+    task: str
+    model_config: dict[str, Any]
+    config: TrainConfig
+    mode = "min"
+
+    @classmethod
+    def loader(cls, model_name: str):
+        entry = get_entry(model_name)
+        if entry.task not in TASKS:
+            raise ValueError(f"{model_name} is a {entry.task} model; this trainer handles {', '.join(TASKS)}.")
+        defaults = zoo.registry.default_config(model_name)
+
+        def load(dataset: str, config: TrainConfig) -> GenerativeData:
+            spec, train_split = data.load(dataset, "train")
+            validation = config.validation_split if entry.task != "image_generation" else 0.0  # no GAN validation
+            train_split, val_split = split_validation(train_split, validation, seed=config.seed)
+            return cls(dataset, spec, train_split.head(config.max_train_examples), val_split, entry.task, defaults,
+                       config)
+
+        return load
+
+    @property
+    def monitor(self) -> str | None:
+        """Best weights by the validation loss for VAEs and diffusion; GANs keep their last weights."""
+        if self.task == "image_generation":
+            return None
+        return "val_loss" if self.validation is not None else "loss"
+
+    @property
+    def step_batch(self) -> int:
+        """Examples per training step: WGAN-GP's step reads ``critic_steps`` minibatches."""
+        return self.config.batch_size * (self.model_config.get("critic_steps", 1) if self.task == "image_generation" else 1)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return max(1, len(self.train) // self.step_batch)  # whole batches only (drop the remainder)
+
+    @property
+    def examples_per_epoch(self) -> int:
+        return self.steps_per_epoch * self.step_batch
+
+    def model_overrides(self) -> dict[str, Any]:
+        return {"image_shape": list(self.spec.input_shape)}
+
+    def describe(self) -> dict[str, Any]:
+        return {"data_source": self.train.source,
+                "examples": {"train": len(self.train), "validation": len(self.validation) if self.validation else 0}}
+
+    def trainee(self, model):
+        return model
+
+    def compile(self, model, optimizer) -> None:
+        if self.task == "image_generation":
+            model.compile()  # its own two optimizers (DCGAN's / WGAN-GP's Adam settings)
+        else:
+            model.compile(optimizer=optimizer)
+
+    def callbacks(self, run_dir: Path) -> list[keras.callbacks.Callback]:
+        return [SampleGrid(self, run_dir / SAMPLES)]
+
+    def _transform(self, model_config: dict[str, Any]):
+        """The per-example randomness of a training step, from the element's seed."""
+        task = self.task
+
+        def transform(element, seed):
+            (image,) = element
+            pixels = _pixels(image)
+            seeds = tf.random.experimental.stateless_split(seed, 3)
+            if task == "autoencoding":
+                if model_config["likelihood"] == "bernoulli":
+                    pixels = tf.cast(tf.random.stateless_uniform(tf.shape(pixels), seeds[0]) < pixels, tf.float32)
+                noise = tf.random.stateless_normal([model_config["latent_dim"]], seeds[1])
+                return {"images": pixels, "noise": noise}, pixels
+            if task == "image_generation":
+                return {"images": pixels, "latents": tf.random.stateless_normal([model_config["latent_dim"]], seeds[0]),
+                        "mix": tf.random.stateless_uniform([], seeds[1])}
+            noise = tf.random.stateless_normal(tf.shape(pixels), seeds[0])
+            t = tf.random.stateless_uniform([], seeds[1], maxval=model_config["timesteps"], dtype=tf.int32)
+            return {"images": pixels, "noise": noise, "timesteps": t}, noise
+
+        return transform
+
+    def _validation(self, model_config):
+        if self.validation is None:
+            return None
+        ds = epoch_batches((self.validation.images,), batch_size=self.config.batch_size, seed=self.config.seed + 1,
+                           transform=self._transform(model_config))
+        return shard_by_data(ds)
+
+    def fit(self, model, *, epochs: int, initial_epoch: int = 0, skip_steps: int = 0, callbacks=(), verbose="auto"):
+        model_config = model.get_config()
+        ds = epoch_batches((self.train.images,), batch_size=self.step_batch, seed=self.config.seed,
+                           first_epoch=initial_epoch, epochs=epochs, skip_batches=skip_steps,
+                           transform=self._transform(model_config), drop_remainder=True)
+        return model.fit(shard_by_data(ds), validation_data=self._validation(model_config), epochs=epochs,
+                         initial_epoch=initial_epoch, steps_per_epoch=self.steps_per_epoch - skip_steps,
+                         callbacks=list(callbacks), verbose=verbose, shuffle=False)
+
+    def evaluate(self, model) -> dict[str, Any]:
+        return evaluate_model(model, self.dataset, quick=True)
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """Writes ``samples/epoch-NNN.png`` after every epoch: generated images (and a VAE's reconstructions)."""
+
+    def __init__(self, prepared: GenerativeData, directory: Path):
+        super().__init__()
+        self.prepared, self.directory = prepared, Path(directory)
+
+    def on_epoch_end(self, epoch, logs=None):
+        from zoo.analysis.plots import image_grid
+
+        images = sample(self.model, GRID * GRID, seed=0, steps=25)
+        rows = [images]
+        if self.prepared.task == "autoencoding":
+            originals = self.prepared.train.images[:GRID * GRID // 2].astype("float32") / 255.0
+            reconstructed = np.asarray(self.model.decode(self.model.encode(originals)[0]))
+            rows = [np.concatenate([originals, reconstructed]), images]
+        self.directory.mkdir(parents=True, exist_ok=True)
+        image_grid(np.concatenate(rows), self.directory / f"epoch-{epoch + 1:03d}.png", columns=GRID,
+                   title=f"{self.model.name}, epoch {epoch + 1}")
+
+
+def sample(model, num_images: int, *, seed: int = 0, steps: int | None = None, eta: float = 0.0,
+           batch_size: int = 500) -> np.ndarray:
+    """``num_images`` images in [0, 1] from a GAN, a VAE's prior, or a diffusion model, exactly as the exported
+    ``generate`` / ``serving_default`` signatures draw them for ``seed``.
+
+    Args:
+        model: a GAN, VAE or Diffusion model.
+        num_images: how many.
+        seed: the same seed gives the same images.
+        steps: diffusion only: DDIM steps (default: all T steps).
+        eta: diffusion only: 0 deterministic DDIM, 1 with all T steps DDPM.
+        batch_size: images per call (diffusion: per reverse process).
+    """
+    from serving import signatures
+
+    if num_images < 1:
+        raise ValueError(f"num_images must be positive. Received: num_images={num_images}")
+    if hasattr(model, "denoise_step"):
+        run = signatures.diffusion(model)["serving_default"]
+        steps = steps or model.timesteps
+        parts = [run(num_images=tf.constant(min(batch_size, num_images - s), tf.int32), steps=tf.constant(steps, tf.int32),
+                     eta=tf.constant(eta, tf.float32), seed=tf.constant(seed + s, tf.int64))["images"].numpy()
+                 for s in range(0, num_images, batch_size)]
+        return np.concatenate(parts)
+    if hasattr(model, "generate"):
+        return signatures.image_generation(model)["generate"](num_images=tf.constant(num_images, tf.int32),
+                                                              seed=tf.constant(seed, tf.int64))["images"].numpy()
+    return np.asarray(model.decode(tf.random.stateless_normal([num_images, model.latent_dim], seed=[seed, 0])))
+
+
+def binarized_test_images(dataset: str, count: int | None = None) -> np.ndarray:
+    """The test images binarised once with a fixed seed: pixel ~ Bernoulli(intensity), as the VAE literature does."""
+    _, split = data.load(dataset, "test")
+    pixels = split.images[:count].astype(np.float32) / 255.0
+    return (np.random.default_rng(BINARIZE_SEED).random(pixels.shape) < pixels).astype(np.float32)
+
+
+def vae_bounds(model, images: np.ndarray, *, importance_samples: int = 1000, batch_size: int = 20,
+               seed: int = 0) -> dict[str, float]:
+    """Negative ELBO and the importance-weighted -log p(x) estimate (Burda et al. 2016), in nats per image, from the
+    same k samples of q(z|x): the ELBO is the mean of log w, the estimate log of the mean of w, so it is never
+    above the negative ELBO (Jensen)."""
+    from keras import ops
+
+    rng = np.random.default_rng(seed)
+    elbo, iwae = [], []
+    for start in range(0, len(images), batch_size):
+        batch = images[start:start + batch_size]
+        noise = rng.standard_normal((len(batch), importance_samples, model.latent_dim)).astype(np.float32)
+        log_w = np.asarray(model.log_weights(batch, noise), np.float64)
+        elbo.append(-log_w.mean(axis=1))
+        iwae.append(-(np.asarray(ops.logsumexp(log_w, axis=1)) - math.log(importance_samples)))
+    return {"negative_elbo": float(np.mean(np.concatenate(elbo))), "nll": float(np.mean(np.concatenate(iwae)))}
+
+
+def sample_quality(model, dataset: str, *, num_samples: int = 5000, steps: int | None = None, eta: float = 0.0,
+                   features: str = "auto", seed: int = 0) -> dict[str, Any]:
+    """FID and KID of ``num_samples`` generated images against as many test images, and the real-vs-real floor
+    (training images against the same test images), on ``features``."""
+    from zoo.analysis.generative_metrics import FeatureExtractor, frechet_distance, kernel_distance
+
+    extract = FeatureExtractor(features, dataset)
+    _, test = data.load(dataset, "test")
+    _, train_split = data.load(dataset, "train")
+    n = min(num_samples, len(test))
+    real = extract(test.images[:n].astype(np.float32) / 255.0)
+    held_out = extract(train_split.images[np.random.default_rng(seed).choice(len(train_split), n, replace=False)]
+                       .astype(np.float32) / 255.0)
+    generated = extract(sample(model, n, seed=seed, steps=steps, eta=eta))
+    kid, kid_std = kernel_distance(generated, real)
+    floor_kid, _ = kernel_distance(held_out, real)
+    return {"fid": frechet_distance(generated, real), "kid": kid, "kid_std": kid_std,
+            "fid_real_vs_real": frechet_distance(held_out, real), "kid_real_vs_real": floor_kid,
+            "samples": n, "features": extract.description, **({"steps": steps or model.timesteps, "eta": eta}
+                                                                if hasattr(model, "denoise_step") else {})}
+
+
+def evaluate_model(model, dataset: str, *, importance_samples: int | None = None, num_samples: int | None = None,
+                   steps: int | None = None, eta: float = 0.0, features: str = "auto", max_examples: int | None = None,
+                   quick: bool = False) -> dict[str, Any]:
+    """The test metrics of a generative model (see the module docstring); ``quick`` (end of training) measures less."""
+    if hasattr(model, "log_weights"):
+        k = importance_samples or (100 if quick else 1000)
+        images = binarized_test_images(dataset, max_examples or (1000 if quick else None))
+        return {**vae_bounds(model, images, importance_samples=k), "importance_samples": k, "examples": len(images),
+                "unit": "nats"}
+    if quick:  # the end of a training run: fewer samples and steps, and no error when no feature preset exists
+        num_samples, steps = num_samples or 1000, steps or (min(50, model.timesteps) if hasattr(model, "timesteps") else None)
+        try:
+            return sample_quality(model, dataset, num_samples=num_samples, steps=steps, eta=eta, features=features)
+        except ValueError as err:
+            return {"fid": None, "note": str(err)}
+    return sample_quality(model, dataset, num_samples=num_samples or 5000, steps=steps, eta=eta, features=features)
+
+
+def train(model_name: str, dataset: str, *, config: TrainConfig | None = None, out: str | Path | None = None,
+          overrides: dict[str, Any] | None = None) -> TrainResult:
+    """Trains a VAE, GAN or diffusion model on an image data set and writes a run directory (with sample grids).
+
+    ``config.lr`` is the learning rate of VAEs and diffusion models (Adam); GANs use their
+    own two optimizers (DCGAN: Adam 2e-4, beta_1 0.5; WGAN-GP: Adam 1e-4, betas 0.5/0.9).
+    """
+    config = config or TrainConfig()
+    load = GenerativeData.loader(model_name)
+
+    def build(prepared: GenerativeData):
+        model = zoo.create(model_name, **{**prepared.model_overrides(), **(overrides or {})})
+        return model
+
+    return engine.fit(model_name, dataset, config, out=out, load_data=load, build=build)
+
+
+def evaluate(model_name: str, weights: str | Path, dataset: str, *, batch_size: int = 256, **options) -> dict[str, Any]:
+    """Loads trained weights and measures them (``options``: ``importance_samples``, ``num_samples``, ``steps``,
+    ``eta``, ``features``, ``max_examples``)."""
+    spec = data.get_spec(dataset)
+    model, _ = create_trained(model_name, weights, build=lambda: zoo.create(model_name, image_shape=list(spec.input_shape)))
+    return evaluate_model(model, dataset, **options)
