@@ -141,7 +141,7 @@ def train_side_by_side(train, test, *, epochs: int, batch_size: int, lr: float, 
     from training.classification import _compile
     from zoo import data
     from zoo.analysis.numpy_mlp import NumpyMLP, to_keras
-    from zoo.data.pipeline import make_pipeline
+    from zoo.data.pipeline import make_pipeline, steps_per_epoch
 
     results = {}
     for threads in (1, None):
@@ -171,10 +171,11 @@ def train_side_by_side(train, test, *, epochs: int, batch_size: int, lr: float, 
     _compile(model, keras.optimizers.SGD(lr, momentum=momentum, nesterov=False))
     spec = data.get_spec("mnist")
     train_ds = make_pipeline(spec, train.images, train.labels, batch_size=batch_size, training=True, augment="none",
-                             seed=0)
+                             seed=0, epochs=epochs)
     test_ds = make_pipeline(spec, test.images, test.labels, batch_size=1024, training=False)
     timer = EpochTimer()
     fitted = model.fit(train_ds, validation_data=test_ds, epochs=epochs, callbacks=[timer], verbose=0,
+                       steps_per_epoch=steps_per_epoch(len(train.labels), batch_size),
                        shuffle=False)  # the pipeline shuffles
     results["keras (tensorflow)"] = {"history": {k: [float(v) for v in vs] for k, vs in fitted.history.items()},
                                      "epoch_seconds": timer.seconds}

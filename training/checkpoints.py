@@ -35,12 +35,19 @@ STATE = "state.json"
 
 @dataclasses.dataclass(frozen=True)
 class ResumePoint:
-    """Where a backup stands: continue at ``epoch`` (0-based) after its first ``step`` batches."""
+    """Where a backup stands: continue at ``epoch`` (0-based) after its first ``step`` batches.
+
+    ``stage`` and ``stage_start`` place it in a schedule of stages (fine-tuning's head-only
+    stage may end early); ``callbacks`` holds the state of callbacks that carry one (early stopping).
+    """
 
     epoch: int
     step: int
     history: dict[str, list[Any]]
     weights: Path
+    stage: int = 0
+    stage_start: int = 0
+    callbacks: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def backup_dir(run_dir: Path) -> Path:
@@ -59,7 +66,8 @@ def read_backup(run_dir: Path) -> ResumePoint | None:
     try:
         state = json.loads(path.read_text())
         point = ResumePoint(int(state["epoch"]), int(state["step"]), state["history"],
-                            backup_dir(run_dir) / state["weights"])
+                            backup_dir(run_dir) / state["weights"], int(state.get("stage", 0)),
+                            int(state.get("stage_start", 0)), dict(state.get("callbacks", {})))
     except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
         raise ValueError(f"The backup state {path} is unreadable ({err}); delete {backup_dir(run_dir)} to start over.") from err
     if not point.weights.is_file():
@@ -84,6 +92,26 @@ def remove_backup(run_dir: Path) -> None:
     shutil.rmtree(backup_dir(run_dir), ignore_errors=True)
 
 
+class EarlyStopping(keras.callbacks.EarlyStopping):
+    """Keras' early stopping whose patience counter can be carried into the next ``fit`` of the same stage
+    (the rest of a resumed epoch, a resumed run): ``carry(state)`` before it; ``state()`` for a backup."""
+
+    carried: dict[str, Any] | None = None
+
+    def state(self) -> dict[str, Any]:
+        best = None if self.best is None else float(self.best)
+        return {"wait": int(self.wait), "best": best, "best_epoch": int(self.best_epoch)}
+
+    def carry(self, state: dict[str, Any] | None = None) -> None:
+        self.carried = state if state is not None else self.state()
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if self.carried:
+            self.wait, self.best, self.best_epoch = self.carried["wait"], self.carried["best"], self.carried["best_epoch"]
+            self.carried = None
+
+
 class Backup(keras.callbacks.Callback):
     """Saves the training state every ``every`` batches (0: only at epoch ends) and at every epoch end.
 
@@ -93,8 +121,9 @@ class Backup(keras.callbacks.Callback):
         history: a callable returning the history of the finished epochs (the run logger's).
         every: batches between mid-epoch backups; 0 backs up at epoch ends only.
 
-    ``step_offset`` is set by the trainer while it finishes a resumed epoch, whose
-    batches Keras counts from 0.
+    The trainer sets ``step_offset`` while it finishes a resumed epoch (whose batches Keras
+    counts from 0), ``progress`` (the stage and the epoch it started at) and ``stateful``
+    (callbacks whose ``state()`` the backup keeps).
     """
 
     def __init__(self, run_dir: Path, steps_per_epoch: int, history, every: int = 0):
@@ -102,6 +131,8 @@ class Backup(keras.callbacks.Callback):
         self.directory = backup_dir(run_dir)
         self.steps_per_epoch, self.history, self.every = steps_per_epoch, history, every
         self.step_offset = 0
+        self.progress: dict[str, int] = {"stage": 0, "stage_start": 0}
+        self.stateful: dict[str, Any] = {}
         self._epoch = 0
         self._counter = 0
 
@@ -123,7 +154,8 @@ class Backup(keras.callbacks.Callback):
         self._counter += 1
         weights = f"state-{epoch}-{step}-{self._counter}.weights.h5"
         self.model.save_weights(self.directory / weights, overwrite=True)
-        state = {"epoch": epoch, "step": step, "weights": weights, "history": self.history()}
+        state = {"epoch": epoch, "step": step, "weights": weights, "history": self.history(), **self.progress,
+                 "callbacks": {key: callback.state() for key, callback in self.stateful.items()}}
         tmp = self.directory / f".{STATE}.tmp"
         tmp.write_text(json.dumps(state))
         os.replace(tmp, self.directory / STATE)

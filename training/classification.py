@@ -11,7 +11,7 @@ import keras
 
 import zoo
 from zoo import data
-from zoo.data.pipeline import make_pipeline, split_validation, steps_per_epoch
+from zoo.data.pipeline import make_pipeline, split_validation
 from zoo.registry import get_entry
 from zoo.weights import create_trained
 from training import engine
@@ -46,12 +46,8 @@ def build_for_dataset(name: str, spec: data.DatasetSpec, overrides: dict[str, An
 
 
 @dataclasses.dataclass
-class ImageData:
-    """An image-classification data set made ready to fit: held-out validation and tf.data pipelines.
-
-    The interface :func:`training.engine.fit` uses for every task (see also
-    ``GraphData``, ``TableData``, ``TextData``).
-    """
+class ImageData(engine.TaskData):
+    """An image-classification data set made ready to fit: held-out validation and tf.data pipelines."""
 
     dataset: str
     spec: data.DatasetSpec
@@ -70,29 +66,11 @@ class ImageData:
     def monitor(self) -> str:
         return "val_accuracy" if self.validation is not None else "accuracy"
 
-    @property
-    def steps_per_epoch(self) -> int:
-        return steps_per_epoch(len(self.train), self.config.batch_size)
-
-    @property
-    def examples_per_epoch(self) -> int:
-        return len(self.train)
-
     def model_overrides(self) -> dict[str, Any]:
         return self.spec.model_overrides()
 
-    def describe(self) -> dict[str, Any]:
-        return {"data_source": self.train.source,
-                "examples": {"train": len(self.train), "validation": len(self.validation) if self.validation else 0}}
-
-    def trainee(self, model: keras.Model) -> keras.Model:
-        return model
-
     def compile(self, model: keras.Model, optimizer) -> None:
         _compile(model, optimizer)
-
-    def callbacks(self, run_dir: Path) -> list[keras.callbacks.Callback]:
-        return []
 
     def fit(self, model: keras.Model, *, epochs: int, initial_epoch: int = 0, skip_steps: int = 0, callbacks=(),
             verbose="auto"):

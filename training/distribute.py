@@ -46,15 +46,19 @@ def tf_config() -> dict[str, Any] | None:
 
 @dataclasses.dataclass(frozen=True)
 class WorkerRole:
-    """This process's place in the cluster: ``chief`` writes the weights; every worker writes its run directory."""
+    """This process's place in the cluster: ``chief`` writes the weights; every worker writes its run directory.
+
+    The chief is the task of type ``chief`` when the cluster declares one, else worker 0.
+    """
 
     task_type: str
     index: int
     workers: int
+    declared_chief: bool = False
 
     @property
     def chief(self) -> bool:
-        return self.task_type == "chief" or (self.task_type == "worker" and self.index == 0)
+        return self.task_type == "chief" or (not self.declared_chief and self.task_type == "worker" and self.index == 0)
 
 
 def worker_role() -> WorkerRole:
@@ -65,7 +69,7 @@ def worker_role() -> WorkerRole:
     task = config.get("task") or {}
     cluster = config["cluster"]
     workers = sum(len(cluster.get(kind, [])) for kind in ("chief", "worker"))
-    return WorkerRole(str(task.get("type", "worker")), int(task.get("index", 0)), workers)
+    return WorkerRole(str(task.get("type", "worker")), int(task.get("index", 0)), workers, bool(cluster.get("chief")))
 
 
 def make_strategy(name: str = "auto"):

@@ -103,6 +103,38 @@ class TrainResult:
     test: dict[str, float]
 
 
+class TaskData:
+    """The prepared data of a task, as :func:`fit` uses it; the defaults the tasks share.
+
+    A subclass loads its data (``load(dataset, config)``) and provides ``monitor``,
+    ``model_overrides()``, ``compile(model, optimizer)``, ``fit(model, epochs=, initial_epoch=,
+    skip_steps=, callbacks=, verbose=)`` and ``evaluate(model)``; its ``train`` / ``validation``
+    splits (with a ``source``) and ``config`` give the defaults below.
+    """
+
+    mode = "min"  # of the monitored quantity
+    distributable = True  # False: one indivisible batch (a whole graph), or state carried across batches
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return -(-len(self.train) // self.config.batch_size)
+
+    @property
+    def examples_per_epoch(self) -> int:
+        return len(self.train)
+
+    def trainee(self, model: keras.Model) -> keras.Model:
+        """The model that is fitted: ``model`` itself (a language model's stateful copy otherwise)."""
+        return model
+
+    def callbacks(self, run_dir: Path) -> list[keras.callbacks.Callback]:
+        return []
+
+    def describe(self) -> dict[str, Any]:
+        return {"data_source": self.train.source,
+                "examples": {"train": len(self.train), "validation": len(self.validation) if self.validation else 0}}
+
+
 @dataclasses.dataclass(frozen=True)
 class Stage:
     """One ``fit`` of a run: epochs, learning rate and schedule, and (fine-tuning) which layers are frozen."""
@@ -216,6 +248,8 @@ def fit(model_name: str, dataset: str, config: TrainConfig, *, out: str | Path |
     import tensorflow as tf
 
     config.validate()
+    if config.resume and out is None:
+        raise ValueError("resume continues an interrupted run: give its run directory (--out DIR).")
     strategy = distribute.make_strategy(config.strategy)  # before any other op
     role = distribute.worker_role()
     if config.deterministic:
@@ -228,7 +262,7 @@ def fit(model_name: str, dataset: str, config: TrainConfig, *, out: str | Path |
     stages = stages or [Stage("train", config.epochs, config.lr, config.schedule)]
     stages = [dataclasses.replace(s, lr=distribute.scaled_lr(s.lr, config.lr_scaling, replicas)) for s in stages]
 
-    if replicas > 1 and not getattr(data, "distributable", True):
+    if replicas > 1 and not data.distributable:
         raise ValueError(f"{type(data).__name__} trains on one indivisible batch ({dataset}), which cannot be split "
                          f"across {replicas} replicas; use strategy one_device.")
     with distribute.precision(config.mixed_precision), strategy.scope():
@@ -247,27 +281,36 @@ def fit(model_name: str, dataset: str, config: TrainConfig, *, out: str | Path |
     callbacks += data.callbacks(run_dir)
     logger.info("Training %s on %s into %s (%s, %d replica(s))", model_name, dataset, run_dir,
                 type(strategy).__name__, replicas)
-    start_epoch, start_step = (point.epoch, point.step) if point else (0, 0)
+    stateful = {str(i): cb for i, cb in enumerate(callbacks) if isinstance(cb, checkpoints.EarlyStopping)}
+    backup.stateful = stateful
     done, started = 0, time.perf_counter()
-    for stage in stages:
-        end = done + stage.epochs
-        if end <= start_epoch:
-            done = end
-            continue
+    for index, stage in enumerate(stages):
+        resuming = point is not None and index == point.stage
+        if point is not None and index < point.stage:
+            continue  # finished before the interruption
+        start = point.stage_start if resuming else done
+        backup.progress = {"stage": index, "stage_start": start}
+        end = start + stage.epochs
         if prepare_stage is not None:
             prepare_stage(trainee, stage)
         steps = data.steps_per_epoch * stage.epochs
         with strategy.scope():
             data.compile(trainee, make_optimizer(config.optimizer, make_schedule(
                 stage.schedule, stage.lr, steps, steps_per_epoch=data.steps_per_epoch), config.weight_decay))
-        first = max(done, start_epoch)
-        if point is not None and first == start_epoch:
+        first = start
+        if resuming:
             checkpoints.restore(trainee, point)
-            if start_step:
-                backup.step_offset = start_step
-                data.fit(trainee, epochs=first + 1, initial_epoch=first, skip_steps=start_step, callbacks=callbacks,
+            for key, callback in stateful.items():
+                if key in point.callbacks:
+                    callback.carry(point.callbacks[key])
+            first = point.epoch
+            if point.step and first < end:
+                backup.step_offset = point.step
+                data.fit(trainee, epochs=first + 1, initial_epoch=first, skip_steps=point.step, callbacks=callbacks,
                          verbose=config.verbose)
                 first += 1
+                for callback in stateful.values():
+                    callback.carry()  # the rest of the stage continues the same patience count
         if first < end and not trainee.stop_training:
             data.fit(trainee, epochs=end, initial_epoch=first, callbacks=callbacks, verbose=config.verbose)
         done = run_logger.epochs if trainee.stop_training else end

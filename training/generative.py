@@ -47,8 +47,8 @@ def _pixels(image):
 
 
 @dataclasses.dataclass
-class GenerativeData:
-    """An image data set made ready to fit a generative model (the interface of :func:`training.engine.fit`)."""
+class GenerativeData(engine.TaskData):
+    """An image data set made ready to fit a generative model."""
 
     dataset: str
     spec: data.DatasetSpec
@@ -57,21 +57,28 @@ class GenerativeData:
     task: str
     model_config: dict[str, Any]
     config: TrainConfig
-    mode = "min"
 
     @classmethod
-    def loader(cls, model_name: str):
+    def loader(cls, model_name: str, overrides: dict[str, Any] | None = None):
+        """``load(dataset, config)`` for ``model_name`` built with ``overrides`` (their ``critic_steps``,
+        ``latent_dim``, ... shape the pipeline)."""
         entry = get_entry(model_name)
         if entry.task not in TASKS:
             raise ValueError(f"{model_name} is a {entry.task} model; this trainer handles {', '.join(TASKS)}.")
-        defaults = zoo.registry.default_config(model_name)
+        model_config = {**zoo.registry.default_config(model_name), **(overrides or {})}
 
         def load(dataset: str, config: TrainConfig) -> GenerativeData:
             spec, train_split = data.load(dataset, "train")
             validation = config.validation_split if entry.task != "image_generation" else 0.0  # no GAN validation
             train_split, val_split = split_validation(train_split, validation, seed=config.seed)
-            return cls(dataset, spec, train_split.head(config.max_train_examples), val_split, entry.task, defaults,
-                       config)
+            prepared = cls(dataset, spec, train_split.head(config.max_train_examples), val_split, entry.task,
+                           model_config, config)
+            if len(prepared.train) < prepared.step_batch:
+                raise ValueError(f"{len(prepared.train)} training images cannot fill one step of {prepared.step_batch} "
+                                 f"(--batch-size {config.batch_size}, critic_steps "
+                                 f"{model_config.get('critic_steps', 1)}); raise --max-train-examples or lower "
+                                 f"--batch-size.")
+            return prepared
 
         return load
 
@@ -89,7 +96,7 @@ class GenerativeData:
 
     @property
     def steps_per_epoch(self) -> int:
-        return max(1, len(self.train) // self.step_batch)  # whole batches only (drop the remainder)
+        return len(self.train) // self.step_batch  # whole batches only (drop the remainder)
 
     @property
     def examples_per_epoch(self) -> int:
@@ -97,13 +104,6 @@ class GenerativeData:
 
     def model_overrides(self) -> dict[str, Any]:
         return {"image_shape": list(self.spec.input_shape)}
-
-    def describe(self) -> dict[str, Any]:
-        return {"data_source": self.train.source,
-                "examples": {"train": len(self.train), "validation": len(self.validation) if self.validation else 0}}
-
-    def trainee(self, model):
-        return model
 
     def compile(self, model, optimizer) -> None:
         if self.task == "image_generation":
@@ -260,9 +260,13 @@ def evaluate_model(model, dataset: str, *, importance_samples: int | None = None
     """The test metrics of a generative model (see the module docstring); ``quick`` (end of training) measures less."""
     if hasattr(model, "log_weights"):
         k = importance_samples or (100 if quick else 1000)
-        images = binarized_test_images(dataset, max_examples or (1000 if quick else None))
+        count = max_examples or (1000 if quick else None)
+        if model.likelihood == "bernoulli":
+            images, kind = binarized_test_images(dataset, count), "binarised"
+        else:  # a density on [0, 1] pixels: nats of the continuous intensities
+            images, kind = data.load(dataset, "test")[1].images[:count].astype(np.float32) / 255.0, "continuous"
         return {**vae_bounds(model, images, importance_samples=k), "importance_samples": k, "examples": len(images),
-                "unit": "nats"}
+                "images": kind, "unit": "nats"}
     if quick:  # the end of a training run: fewer samples and steps, and no error when no feature preset exists
         num_samples, steps = num_samples or 1000, steps or (min(50, model.timesteps) if hasattr(model, "timesteps") else None)
         try:
@@ -280,7 +284,7 @@ def train(model_name: str, dataset: str, *, config: TrainConfig | None = None, o
     own two optimizers (DCGAN: Adam 2e-4, beta_1 0.5; WGAN-GP: Adam 1e-4, betas 0.5/0.9).
     """
     config = config or TrainConfig()
-    load = GenerativeData.loader(model_name)
+    load = GenerativeData.loader(model_name, overrides)
 
     def build(prepared: GenerativeData):
         model = zoo.create(model_name, **{**prepared.model_overrides(), **(overrides or {})})

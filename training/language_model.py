@@ -119,11 +119,10 @@ def _check_language_model(model_name: str) -> None:
 
 
 @dataclasses.dataclass
-class TextData:
+class TextData(engine.TaskData):
     """A corpus made ready to fit a character language model: vocabulary, ids, minibatches.
 
-    The interface of :func:`training.engine.fit` (see ``training.classification.ImageData``);
-    its examples are characters. With ``sequential`` sampling the fitted model is a
+    Its examples are characters. With ``sequential`` sampling the fitted model is a
     stateful copy (same weights) that carries its state across batches, so it is not
     split across replicas.
     """
@@ -134,7 +133,6 @@ class TextData:
     val_ids: np.ndarray | None
     source: str
     config: TrainConfig
-    mode = "min"
 
     @classmethod
     def load(cls, dataset: str, config: TrainConfig) -> "TextData":

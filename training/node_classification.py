@@ -23,7 +23,7 @@ import zoo
 from zoo.data.graphs import Graph, load_graph
 from zoo.registry import get_entry
 from zoo.weights import create_trained
-from training import engine
+from training import checkpoints, engine
 from training.engine import TrainConfig, TrainResult
 
 logger = logging.getLogger(__name__)
@@ -54,10 +54,9 @@ def build_for_graph(model_name: str, graph: Graph, overrides: dict[str, Any] | N
 
 
 @dataclasses.dataclass
-class GraphData:
+class GraphData(engine.TaskData):
     """A graph made ready to fit: one full-graph batch, split masks as sample weights, early stopping.
 
-    The interface of :func:`training.engine.fit` (see ``training.classification.ImageData``).
     The whole graph is one batch, so it is not split across replicas.
     """
 
@@ -65,7 +64,6 @@ class GraphData:
     graph: Graph
     config: TrainConfig
     monitor = "val_loss"
-    mode = "min"
     steps_per_epoch = 1
     distributable = False
 
@@ -83,14 +81,11 @@ class GraphData:
     def describe(self) -> dict[str, Any]:
         return {"data_source": self.graph.source, "examples": {k: int(v.sum()) for k, v in self.graph.masks.items()}}
 
-    def trainee(self, model: keras.Model) -> keras.Model:
-        return model
-
     def compile(self, model: keras.Model, optimizer) -> None:
         _compile(model, optimizer)
 
     def callbacks(self, run_dir: Path) -> list[keras.callbacks.Callback]:
-        return [keras.callbacks.EarlyStopping(monitor="val_loss", patience=PATIENCE)]
+        return [checkpoints.EarlyStopping(monitor="val_loss", patience=PATIENCE)]
 
     def fit(self, model: keras.Model, *, epochs: int, initial_epoch: int = 0, skip_steps: int = 0, callbacks=(),
             verbose="auto"):

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 
 import zoo
-from zoo.data.pipeline import epoch_batches, steps_per_epoch
+from zoo.data.pipeline import epoch_batches
 from zoo.data.tabular import TabularSplit, load_tabular
 from zoo.models.linear import least_squares
 from zoo.registry import get_entry
@@ -37,17 +37,13 @@ def build_for_dataset(model_name: str, dataset: str, overrides: dict[str, Any] |
 
 
 @dataclasses.dataclass
-class TableData:
-    """A tabular regression data set made ready to fit: the last ``validation_split`` of train held out.
-
-    The interface of :func:`training.engine.fit` (see ``training.classification.ImageData``).
-    """
+class TableData(engine.TaskData):
+    """A tabular regression data set made ready to fit: the last ``validation_split`` of train held out."""
 
     dataset: str
     train: TabularSplit
     validation: TabularSplit | None
     config: TrainConfig
-    mode = "min"
 
     @classmethod
     def load(cls, dataset: str, config: TrainConfig) -> "TableData":
@@ -63,26 +59,8 @@ class TableData:
     def monitor(self) -> str:
         return "val_loss" if self.validation is not None else "loss"
 
-    @property
-    def steps_per_epoch(self) -> int:
-        return steps_per_epoch(len(self.train), self.config.batch_size)
-
-    @property
-    def examples_per_epoch(self) -> int:
-        return len(self.train)
-
-    def describe(self) -> dict[str, Any]:
-        return {"data_source": self.train.source,
-                "examples": {"train": len(self.train), "validation": len(self.validation) if self.validation else 0}}
-
-    def trainee(self, model: keras.Model) -> keras.Model:
-        return model
-
     def compile(self, model: keras.Model, optimizer) -> None:
         _compile(model, optimizer)
-
-    def callbacks(self, run_dir: Path) -> list[keras.callbacks.Callback]:
-        return []
 
     def fit(self, model: keras.Model, *, epochs: int, initial_epoch: int = 0, skip_steps: int = 0, callbacks=(),
             verbose="auto"):

@@ -207,3 +207,36 @@ def spare_server(exported_lenet5, tmp_path_factory):
 def start_server():
     """Starts ``zoo serve`` on a test's own export base path: ``start_server(base_path, log_dir, *flags)``."""
     return lambda base_path, log_dir, *extra: launch_server(Exported(None, Path(base_path)), log_dir, *extra)
+
+
+@pytest.fixture(scope="module")
+def serve_models(tmp_path_factory, start_server):
+    """``serve_models(models)``: exports each model (name -> Keras model) as version 1, starts ``zoo serve`` on them and
+    waits until every one is AVAILABLE; the server is stopped (and must exit cleanly) after the module."""
+    from serving.exporter import export
+
+    started = []
+
+    from serving.errors import ServingError
+
+    def serve(models: dict, timeout: float = 180.0) -> ServerProcess:
+        root = tmp_path_factory.mktemp("served")
+        for model in models.values():
+            export(model, root / "models", version=1)
+        process = start_server(root / "models", root)
+        started.append(process)
+        deadline = time.monotonic() + timeout
+        with process.client(retries=0) as client:
+            for name in models:
+                while True:
+                    assert process.process.poll() is None, process.log()
+                    try:
+                        client.wait_until_available(name, timeout=2.0)
+                        break
+                    except (ServingError, OSError):
+                        assert time.monotonic() < deadline, process.log()
+        return process
+
+    yield serve
+    for process in started:
+        assert process.terminate() == 0, process.log()

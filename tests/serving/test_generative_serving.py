@@ -3,15 +3,12 @@ are the ones the same seed gives in-process; bad requests get INVALID_ARGUMENT a
 
 from __future__ import annotations
 
-import time
-
 import grpc
 import numpy as np
 import pytest
 
 import zoo
 from serving.errors import ServingError
-from serving.exporter import export
 from training.generative import sample
 
 pytestmark = pytest.mark.slow
@@ -24,23 +21,8 @@ def models():
 
 
 @pytest.fixture(scope="module")
-def server(models, tmp_path_factory, start_server):
-    root = tmp_path_factory.mktemp("generative")
-    for model in models.values():
-        export(model, root / "models", version=1)
-    process = start_server(root / "models", root)
-    deadline = time.monotonic() + 180
-    with process.client(retries=0) as client:
-        for name in models:
-            while True:
-                assert process.process.poll() is None, process.log()
-                try:
-                    client.wait_until_available(name, timeout=2.0)
-                    break
-                except (ServingError, OSError):
-                    assert time.monotonic() < deadline, process.log()
-    yield process
-    assert process.terminate() == 0, process.log()
+def server(models, serve_models):
+    return serve_models(models)
 
 
 def test_gan_generate_over_grpc_equals_in_process(server, models):

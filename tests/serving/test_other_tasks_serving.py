@@ -1,15 +1,12 @@
 """A character RNN, a linear regression and a GCN exported and served by ``zoo serve``: generate, scoring,
 Regress, and node classification over the wire."""
 
-import time
-
 import grpc
 import numpy as np
 import pytest
 
 import zoo
 from serving.errors import ServingError
-from serving.exporter import export
 from zoo.data.tabular import load_tabular
 from zoo.data.text import build_vocabulary, load_text
 
@@ -36,23 +33,8 @@ def cora_subgraph():
 
 
 @pytest.fixture(scope="module")
-def server(models, tmp_path_factory, start_server):
-    root = tmp_path_factory.mktemp("text_models")
-    for model in models.values():
-        export(model, root / "models", version=1)
-    process = start_server(root / "models", root)
-    deadline = time.monotonic() + 120
-    with process.client(retries=0) as client:
-        for name in models:
-            while True:
-                assert process.process.poll() is None, process.log()
-                try:
-                    client.wait_until_available(name, timeout=2.0)
-                    break
-                except (ServingError, OSError):
-                    assert time.monotonic() < deadline, process.log()
-    yield process
-    assert process.terminate() == 0, process.log()
+def server(models, serve_models):
+    return serve_models(models)
 
 
 def test_generate_over_grpc_equals_in_process(server, models):

@@ -21,13 +21,14 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
-    """LeNet-300-100 (trained weights from bench/) retrained 8 short epochs on 6,000 real digits (about 30 s).
+    """LeNet-300-100 (trained weights from bench/) retrained 10 short epochs on 6,000 real digits (about 40 s).
 
     Narrow initial components and a faster learning rate make the prior settle in
-    200 steps; measured: 13.4% test error after quantisation at 63x, 4% non-zero.
+    240 steps; measured with seeds 0 and 1: 17.6% and 14.6% test error after quantisation,
+    4% non-zero (8 epochs gave 20.3% with seed 0: too close to the bound below).
     """
     out = tmp_path_factory.mktemp("compress") / "lenet_300_100"
-    config = CompressConfig(epochs=8, tau=0.05, lr=1e-3, init_std=0.03, max_train_examples=6000, verbose=0)
+    config = CompressConfig(epochs=10, tau=0.05, lr=1e-3, init_std=0.03, max_train_examples=6000, verbose=0)
     return compress("lenet_300_100", TRAINED, "mnist", config=config, out=out,
                     export_base=out.parent / "serving")
 
@@ -55,7 +56,7 @@ def test_the_compressed_model_holds_only_the_component_means(quick_run):
 def test_outputs_report_plot_history_and_savedmodel(quick_run):
     out = quick_run.out
     assert (out / "weights.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert len(json.loads((out / "history.json").read_text())) == 8
+    assert len(json.loads((out / "history.json").read_text())) == 10
     markdown = (out / "report.md").read_text()
     assert "compression (sparse + Huffman)" in markdown and "dense1/kernel" in markdown
     export = Path(quick_run.report["export"])

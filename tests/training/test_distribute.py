@@ -175,3 +175,32 @@ def test_a_run_killed_mid_epoch_resumes_to_the_weights_of_an_uninterrupted_run(t
     for x, y in zip(*weights):
         np.testing.assert_array_equal(x, y)
     assert weights_fingerprint(model) == b["final_weights_fingerprint"]
+
+
+def test_resume_needs_the_run_directory():
+    with pytest.raises(ValueError, match="give its run directory"):
+        train("lenet5", "mnist", config=TrainConfig(epochs=1, resume=True))
+
+
+def test_a_backup_carries_the_stage_and_the_early_stopping_count(tmp_path):
+    import keras
+
+    import zoo
+
+    early = checkpoints.EarlyStopping(monitor="loss", patience=3)
+    early.wait, early.best, early.best_epoch = 2, 0.5, 4
+    model = zoo.create("lenet_300_100")
+    model.compile(optimizer="adam")
+    backup = checkpoints.Backup(tmp_path, steps_per_epoch=10, history=lambda: {"loss": [1.0, 0.9]})
+    backup.set_model(model)
+    backup.progress, backup.stateful = {"stage": 1, "stage_start": 7}, {"3": early}
+    backup.save(9, 4)
+    point = checkpoints.read_backup(tmp_path)
+    assert (point.epoch, point.step, point.stage, point.stage_start) == (9, 4, 1, 7)
+    fresh = checkpoints.EarlyStopping(monitor="loss", patience=3)
+    fresh.carry(point.callbacks["3"])
+    fresh.set_model(model)
+    fresh.on_train_begin()
+    assert (fresh.wait, fresh.best, fresh.best_epoch) == (2, 0.5, 4)
+    fresh.on_train_begin()  # a new stage starts its own count
+    assert fresh.wait == 0 and isinstance(fresh, keras.callbacks.EarlyStopping)

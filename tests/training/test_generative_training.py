@@ -47,3 +47,13 @@ def test_train_and_evaluate_diffusion_and_a_vae_from_the_command_line(tmp_path):
     bad = subprocess.run([*zoo, "evaluate", "lenet5", "--weights", "mnist", "--dataset", "mnist", "--steps", "5"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "options of generative models' evaluation" in bad.stderr
+
+
+def test_the_pipeline_follows_the_built_models_critic_steps_and_refuses_too_few_images():
+    from training.generative import GenerativeData
+
+    config = TrainConfig(batch_size=32, max_train_examples=200)
+    assert GenerativeData.loader("wgan_gp", {"critic_steps": 3})("mnist", config).step_batch == 96
+    assert GenerativeData.loader("wgan_gp")("mnist", config).step_batch == 160
+    with pytest.raises(ValueError, match="cannot fill one step of 320"):
+        GenerativeData.loader("wgan_gp")("mnist", TrainConfig(batch_size=64, max_train_examples=200))

@@ -71,7 +71,7 @@ def make_pipeline(
     augment: str = "auto",
     seed: int | None = None,
     first_epoch: int = 0,
-    epochs: int = 1,
+    epochs: int | None = None,
     skip_batches: int = 0,
 ) -> tf.data.Dataset:
     """Batches uint8 images as float32 pixels in [0, 1] with int64 labels.
@@ -82,13 +82,16 @@ def make_pipeline(
         spec: the data set's spec (its ``augment`` names the augmentation).
         images: uint8 (N, H, W, C). labels: int (N,).
         batch_size: int. Global batch size.
-        training: bool. Shuffle every epoch and augment when True.
+        training: bool. Shuffle (each epoch its own order) and augment when True.
         augment: ``"auto"`` (the data set's standard augmentation), ``"none"``,
             or a name from ``AUGMENTATIONS``. Applies only when ``training``.
         seed: int or None. Seed of the shuffles and augmentations (None: 0).
-        first_epoch, epochs, skip_batches: training only: the epochs to produce, one after
-            the other (fit with ``steps_per_epoch``), and how many of the first epoch's
-            batches were done already (resuming); see :func:`epoch_batches`.
+        first_epoch, epochs, skip_batches: training only, ``epochs`` required: the epochs to
+            produce, one after the other (fit with ``steps_per_epoch``), and how many of the
+            first epoch's batches were done already (resuming); see :func:`epoch_batches`.
+
+    Raises:
+        ValueError: a training pipeline without ``epochs``; a bad batch size or augmentation.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive. Received: batch_size={batch_size}")
@@ -100,6 +103,9 @@ def make_pipeline(
     def scale(image):
         return tf.cast(image, tf.float32) / 255.0
 
+    if training and epochs is None:
+        raise ValueError("A training pipeline yields a fixed run of epochs, each in its own order: pass epochs= "
+                         "and fit with steps_per_epoch=steps_per_epoch(len(images), batch_size).")
     if not training:
         ds = tf.data.Dataset.from_tensor_slices((images, labels))
         ds = ds.map(lambda image, label: (scale(image), label), num_parallel_calls=tf.data.AUTOTUNE)

@@ -15,7 +15,18 @@ from typing import Any
 import keras
 
 
-class ZooModel(keras.Model):
+class ArgumentsConfig:
+    """``get_config`` / ``from_config`` from the constructor arguments a subclass stored in ``self._zoo_config``."""
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "trainable": self.trainable, **self._zoo_config}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]):
+        return cls(**config)
+
+
+class ZooModel(ArgumentsConfig, keras.Model):
     """A Functional model that serialises its constructor arguments.
 
     Args:
@@ -29,15 +40,8 @@ class ZooModel(keras.Model):
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         self._zoo_config = dict(config)
 
-    def get_config(self) -> dict[str, Any]:
-        return {"name": self.name, "trainable": self.trainable, **self._zoo_config}
 
-    @classmethod
-    def from_config(cls, config: dict[str, Any]):
-        return cls(**config)
-
-
-class GenerativeModel(keras.Model):
+class GenerativeModel(ArgumentsConfig, keras.Model):
     """The base of the generative families: a subclassed model (it trains with its own loss or step) whose
     config is its constructor arguments, like :class:`ZooModel`.
 
@@ -50,13 +54,6 @@ class GenerativeModel(keras.Model):
     def __init__(self, *, config: dict[str, Any], **kwargs):
         super().__init__(**kwargs)
         self._zoo_config = dict(config)
-
-    def get_config(self) -> dict[str, Any]:
-        return {"name": self.name, "trainable": self.trainable, **self._zoo_config}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]):
-        return cls(**config)
 
 
 def check_positive_ints(owner: str, **values: int | Sequence[int]) -> None:

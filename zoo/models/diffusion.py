@@ -37,7 +37,7 @@ def noise_schedule(name: str, timesteps: int) -> np.ndarray:
         (0.9999, True)
     """
     if name == "linear":
-        betas = np.linspace(1e-4, 0.02, timesteps, dtype=np.float64) * (1000.0 / timesteps)
+        betas = np.clip(np.linspace(1e-4, 0.02, timesteps, dtype=np.float64) * (1000.0 / timesteps), 0.0, 0.999)
     elif name == "cosine":
         s = 0.008
         f = np.cos((np.arange(timesteps + 1, dtype=np.float64) / timesteps + s) / (1 + s) * math.pi / 2) ** 2

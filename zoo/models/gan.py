@@ -131,6 +131,9 @@ class GAN(GenerativeModel):
         lr = 1e-4 if self.loss_name == "wgan_gp" else 2e-4
         self.d_optimizer = d_optimizer or keras.optimizers.Adam(lr, beta_1=betas[0], beta_2=betas[1])
         self.g_optimizer = g_optimizer or keras.optimizers.Adam(lr, beta_1=betas[0], beta_2=betas[1])
+        if self.dtype_policy.name == "mixed_float16":  # float16 gradients need loss scaling
+            self.d_optimizer = keras.optimizers.LossScaleOptimizer(self.d_optimizer)
+            self.g_optimizer = keras.optimizers.LossScaleOptimizer(self.g_optimizer)
         super().compile(**kwargs)
         self.build_optimizers()
 
@@ -178,11 +181,13 @@ class GAN(GenerativeModel):
                                                  self.discriminator(fake, training=True))
                 if self.loss_name == "wgan_gp":
                     d_loss = d_loss + self.gradient_penalty * self._penalty_tensorflow(real, fake, m)
-                scaled = d_loss / replicas  # replicas' gradients are summed: each contributes its share of the mean
+                # replicas' gradients are summed, so each contributes its share of the mean; scale_loss applies
+                # a LossScaleOptimizer's factor (mixed_float16), and is the identity otherwise
+                scaled = self.d_optimizer.scale_loss(d_loss / replicas)
             self.d_optimizer.apply(tape.gradient(scaled, critic), critic)
         with tf.GradientTape() as tape:
             g_loss = self.generator_loss(self.discriminator(self.generator(chunks[1][0], training=True), training=True))
-            scaled = g_loss / replicas
+            scaled = self.g_optimizer.scale_loss(g_loss / replicas)
         weights = self.generator.trainable_weights
         self.g_optimizer.apply(tape.gradient(scaled, weights), weights)
         self.d_loss_tracker.update_state(d_loss)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.presets import catalog, remote, store
-from zoo.presets.download import DownloadError, is_url, local_path
+from zoo.presets.download import DownloadError, is_http, is_url, local_path
 from zoo.presets.store import (CONFIG, METADATA, MODEL_CARD, PACKAGED, WEIGHTS, is_preset_dir, save_preset, sha256,
                                verify)
 
@@ -59,11 +59,16 @@ def locate(name: str, weights: str | Path, *, progress: bool = True) -> Path | N
     """The preset directory ``weights`` names for model ``name`` (fetched if needed), or None when it names
     something else (a ``.weights.h5`` file or a run directory)."""
     text = str(weights)
-    if text.startswith(("http://", "https://")):
+    if is_http(text):
         return remote.fetch(text, progress=progress)
     path = local_path(text) if is_url(text) else Path(text).expanduser()
     if path.exists():
-        return path if is_preset_dir(path) else None
+        if is_preset_dir(path):
+            return path
+        bare = "/" not in text and "\\" not in text and not is_url(text)
+        if bare and (store.find_local(name, text) or catalog.get(name, text)):  # a tag, not the folder of that name
+            return find(name, text, progress=progress)
+        return None
     if is_url(text) or not _is_tag(text):
         return None  # a missing file or directory: zoo.weights reports it
     return find(name, text, progress=progress)

@@ -21,7 +21,7 @@ from typing import Any
 
 from zoo.data.settings import offline_only
 from zoo.presets import store
-from zoo.presets.download import download, join_url
+from zoo.presets.download import download, is_http, join_url
 
 logger = logging.getLogger(__name__)
 
@@ -52,11 +52,16 @@ class Entry:
     def size(self) -> int:
         return sum(int(f.get("size", 0)) for f in self.files.values())
 
-    def url(self, filename: str) -> str:
+    def url(self, filename: str) -> str | None:
+        """Where the file downloads from (the mirror of ``KZOO_PRESET_MIRROR``, else the catalog's base), or None."""
         base = os.environ.get(MIRROR_ENV) or self.base_url
-        if not base:
-            raise ValueError(f"{self.key} has no download location: set {MIRROR_ENV} to a mirror.")
-        return join_url(base, self.model, self.tag, filename)
+        return join_url(base, self.model, self.tag, filename) if base else None
+
+    def __post_init__(self):
+        store.check_name("model", self.model)
+        store.check_name("tag", self.tag)
+        for filename in self.files:
+            store.check_name("file", filename)
 
 
 def _read(path: Path) -> list[Entry]:
@@ -64,7 +69,7 @@ def _read(path: Path) -> list[Entry]:
         payload = json.loads(Path(path).read_text())
         base = payload.get("base_url")
         return [Entry(**{**entry, "base_url": entry.get("base_url", base)}) for entry in payload["presets"]]
-    except (OSError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as err:
         raise ValueError(f"Preset catalog {path} is missing or malformed: {err}") from err
 
 
@@ -114,25 +119,34 @@ def pull(entry: Entry, *, force: bool = False, progress: bool = True) -> Path:
         _check_against(entry, packaged)
         return packaged
     target = store.cache_root() / entry.model / entry.tag
-    if store.is_preset_dir(target) and not force:
-        try:
-            _check_against(entry, target)
-            return target
-        except ValueError as err:
-            logger.warning("%s; downloading it again", err)
-    if offline_only():
-        raise ValueError(f"Preset {entry.key} is not in the cache ({target}) and KZOO_OFFLINE=1 forbids downloading "
-                         f"it from {entry.url(store.METADATA)}. Run `zoo pull {entry.key}` where that is reachable, "
-                         f"or copy the preset directory to {target}.")
-    staging = target.with_name(f".{entry.tag}.download")
-    for filename, spec in entry.files.items():
-        logger.info("Downloading %s", entry.url(filename))
-        download(entry.url(filename), staging / filename, sha256=spec["sha256"], size=spec.get("size"),
-                 progress=progress)
-    store.verify(staging)
-    if target.exists():
-        shutil.rmtree(target)
-    staging.rename(target)
+    with store.locked(target):
+        if store.is_preset_dir(target) and not force:
+            try:
+                _check_against(entry, target)
+                return target
+            except ValueError as err:
+                stale = err
+                logger.warning("%s; downloading it again", err)
+        else:
+            stale = None
+        location = entry.url(store.METADATA)
+        if location is None:
+            raise ValueError(f"Preset {entry.key} has no download location: set {MIRROR_ENV} to a mirror holding "
+                             f"<model>/<tag>/<file>.")
+        if offline_only() and is_http(location):
+            what = f"differs from the catalog ({stale})" if stale else f"is not in the cache ({target})"
+            raise ValueError(f"Preset {entry.key} {what}, and KZOO_OFFLINE=1 forbids downloading it from {location}. "
+                             f"Run `zoo pull {entry.key}` where that is reachable, or copy the preset directory "
+                             f"to {target}.")
+        staging = target.with_name(f".{entry.tag}.download")
+        for filename, spec in entry.files.items():
+            logger.info("Downloading %s", entry.url(filename))
+            download(entry.url(filename), staging / filename, sha256=spec["sha256"], size=spec.get("size"),
+                     progress=progress)
+        store.verify(staging)
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
     return target
 
 

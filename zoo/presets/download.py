@@ -8,7 +8,7 @@ ever carries the final name; a mismatch deletes the partial file and raises.
 
 from __future__ import annotations
 
-import hashlib
+import http.client
 import logging
 import os
 import shutil
@@ -18,6 +18,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
+
+from zoo.presets.store import sha256 as sha256_of
 
 logger = logging.getLogger(__name__)
 
@@ -43,18 +45,15 @@ def is_url(text: str) -> bool:
     return urllib.parse.urlparse(str(text)).scheme in ("http", "https", "file")
 
 
+def is_http(text: str) -> bool:
+    """An ``http://`` or ``https://`` URL (any letter case)."""
+    return urllib.parse.urlparse(str(text)).scheme in ("http", "https")
+
+
 def join_url(base: str, *parts: str) -> str:
     """``base`` (URL or path) with ``parts`` appended as path segments."""
     quoted = "/".join(urllib.parse.quote(p) for p in parts)
     return f"{base.rstrip('/')}/{quoted}"
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class _Progress:
@@ -101,35 +100,45 @@ def download(url: str, dest: str | Path, *, sha256: str | None = None, size: int
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    if dest.is_file() and sha256 is not None and _file_sha256(dest) == sha256:
+    if dest.is_file() and sha256 is not None and sha256_of(dest) == sha256:
         return dest
     part = dest.with_name(dest.name + ".part")
     source = local_path(url)
-    if source is not None:
-        if not source.is_file():
-            raise DownloadError(f"{url}: no such file.")
-        shutil.copyfile(source, part)
-    else:
-        for attempt in range(retries + 1):
-            try:
-                _fetch_http(url, part, size=size, progress=progress, timeout=timeout)
-                break
-            except DownloadError:
-                raise
-            except (urllib.error.URLError, OSError, TimeoutError) as err:
-                if attempt == retries:
-                    raise DownloadError(f"Could not download {url}: {err}. {part} keeps what arrived; "
-                                        f"run again to resume.") from err
-                logger.warning("Download of %s interrupted (%s); resuming", url, err)
-                time.sleep(0.2 * 2 ** attempt)
-    if sha256 is not None:
-        actual = _file_sha256(part)
-        if actual != sha256:
-            part.unlink(missing_ok=True)
+    for fresh in (False, True):  # a resumed partial file that fails the checksum is fetched once more from zero
+        resumed = part.is_file() and part.stat().st_size > 0
+        if source is not None:
+            if not source.is_file():
+                raise DownloadError(f"{url}: no such file.")
+            shutil.copyfile(source, part)
+            resumed = False
+        else:
+            _fetch_with_retries(url, part, size=size, progress=progress, timeout=timeout, retries=retries)
+        if sha256 is None or sha256_of(part) == sha256:
+            os.replace(part, dest)
+            return dest
+        actual = sha256_of(part)
+        part.unlink(missing_ok=True)
+        if not resumed or fresh:
             raise DownloadError(f"{url} is corrupt or was tampered with: sha256 {actual} != expected {sha256}. "
                                 f"The download was deleted and nothing was loaded.")
-    os.replace(part, dest)
-    return dest
+        logger.warning("%s did not match its sha256 after resuming; downloading it again from the start", url)
+    raise AssertionError("unreachable")
+
+
+def _fetch_with_retries(url: str, part: Path, *, size: int | None, progress: bool, timeout: float,
+                        retries: int) -> None:
+    for attempt in range(retries + 1):
+        try:
+            _fetch_http(url, part, size=size, progress=progress, timeout=timeout)
+            return
+        except DownloadError:
+            raise
+        except (urllib.error.URLError, http.client.HTTPException, OSError, TimeoutError) as err:
+            if attempt == retries:
+                raise DownloadError(f"Could not download {url}: {err!r}. {part} keeps what arrived; "
+                                    f"run again to resume.") from err
+            logger.warning("Download of %s interrupted (%s); resuming", url, err)
+            time.sleep(0.2 * 2 ** attempt)
 
 
 def _fetch_http(url: str, part: Path, *, size: int | None, progress: bool, timeout: float) -> None:

@@ -19,9 +19,14 @@ from zoo.presets.download import download, join_url
 
 
 def cached_dir(url: str) -> Path:
+    """``$KZOO_HOME/presets/urls/<hash of the URL>/<its last path segment, if a plain name>``."""
     base, _, _ = url.partition("#")
     key = hashlib.sha256(base.rstrip("/").encode()).hexdigest()[:16]
-    tag = urllib.parse.urlparse(base).path.rstrip("/").rsplit("/", 1)[-1] or "preset"
+    tag = urllib.parse.urlparse(base).path.rstrip("/").rsplit("/", 1)[-1]
+    try:
+        store.check_name("tag", tag)
+    except ValueError:
+        tag = "preset"
     return store.cache_root() / "urls" / key / tag
 
 
@@ -34,23 +39,26 @@ def fetch(url: str, *, progress: bool = True) -> Path:
     base, _, fragment = url.partition("#")
     pinned = urllib.parse.parse_qs(fragment).get("sha256", [None])[0]
     target = cached_dir(url)
-    if store.is_preset_dir(target) and (pinned is None or store.sha256(target / store.METADATA) == pinned):
-        store.verify(target)
-        return target
-    if offline_only():
-        raise ValueError(f"The preset at {base} is not in the cache ({target}) and KZOO_OFFLINE=1 forbids downloading it.")
-    staging = target.with_name(f".{target.name}.download")
-    download(join_url(base, store.METADATA), staging / store.METADATA, sha256=pinned, progress=progress)
-    metadata = store.read_json(staging / store.METADATA)
-    files = metadata.get("files")
-    if not isinstance(files, dict) or store.WEIGHTS not in files:
-        raise ValueError(f"{join_url(base, store.METADATA)} is not a preset's metadata: it lists no {store.WEIGHTS}.")
-    for filename, sha in files.items():
-        if "/" in filename or filename.startswith("."):
-            raise ValueError(f"{join_url(base, store.METADATA)} lists a file outside its directory: {filename!r}.")
-        download(join_url(base, filename), staging / filename, sha256=sha, progress=progress)
-    store.verify(staging)
-    if target.exists():
-        shutil.rmtree(target)
-    staging.rename(target)
+    with store.locked(target):
+        if store.is_preset_dir(target) and (pinned is None or store.sha256(target / store.METADATA) == pinned):
+            store.verify(target)
+            return target
+        if offline_only():
+            raise ValueError(f"The preset at {base} is not in the cache ({target}) and KZOO_OFFLINE=1 forbids "
+                             f"downloading it.")
+        staging = target.with_name(f".{target.name}.download")
+        download(join_url(base, store.METADATA), staging / store.METADATA, sha256=pinned, progress=progress)
+        metadata = store.read_json(staging / store.METADATA)
+        files = metadata.get("files")
+        if not isinstance(files, dict) or not {store.CONFIG, store.WEIGHTS} <= set(files):
+            raise ValueError(f"{join_url(base, store.METADATA)} is not a preset's metadata: it must list "
+                             f"{store.CONFIG} and {store.WEIGHTS} with their sha256.")
+        for filename in files:  # every name checked before anything is fetched
+            store.check_name("file", filename)
+        for filename, sha in files.items():
+            download(join_url(base, filename), staging / filename, sha256=sha, progress=progress)
+        store.verify(staging)
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
     return target

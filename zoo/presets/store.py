@@ -15,8 +15,10 @@ downloads land.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,35 @@ METADATA = "metadata.json"
 MODEL_CARD = "README.md"
 FILES = (CONFIG, WEIGHTS, METADATA, MODEL_CARD)
 PACKAGED = Path(__file__).resolve().parent.parent / "pretrained"
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
+def check_name(kind: str, value: str) -> str:
+    """A model, tag or file name that stays inside its directory (no separators, no ``..``).
+
+    Raises:
+        ValueError: anything else, naming what it is and where it came from.
+    """
+    if not isinstance(value, str) or not _PLAIN_NAME.fullmatch(value) or value in (".", ".."):
+        raise ValueError(f"Not a plain {kind} name (letters, digits, '_', '-', '.'; no path): {value!r}")
+    return value
+
+
+@contextlib.contextmanager
+def locked(target: Path):
+    """Holds an exclusive lock on ``<target>.lock`` (POSIX), so concurrent downloads of one preset take turns."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.with_name(f".{target.name}.lock"), "w") as handle:
+        try:
+            import fcntl
+        except ImportError:  # no advisory locks on this platform: downloads may then race
+            yield
+            return
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def cache_root() -> Path:
@@ -94,9 +125,10 @@ def verify(directory: str | Path) -> dict[str, Any]:
     directory = Path(directory)
     metadata = read_json(directory / METADATA)
     files = metadata.get("files")
-    if not isinstance(files, dict) or WEIGHTS not in files:
-        raise ValueError(f"{directory / METADATA} is malformed: it lists no sha256 for {WEIGHTS}.")
+    if not isinstance(files, dict) or not {CONFIG, WEIGHTS} <= set(files):
+        raise ValueError(f"{directory / METADATA} is malformed: it must list the sha256 of {CONFIG} and {WEIGHTS}.")
     for filename, expected in files.items():
+        check_name("file", filename)
         path = directory / filename
         if not path.is_file():
             raise ValueError(f"Preset {directory} is incomplete: {filename} is missing.")

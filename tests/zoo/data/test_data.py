@@ -87,7 +87,7 @@ def test_pipeline_scales_and_augments(cifar10_test):
     images, labels = test.images[:64], test.labels[:64]
     plain = next(iter(make_pipeline(spec, images, labels, batch_size=64, training=False)))
     np.testing.assert_allclose(plain[0].numpy(), images / 255.0, atol=1e-6)
-    augmented = next(iter(make_pipeline(spec, images, labels, batch_size=64, training=True, seed=1)))
+    augmented = next(iter(make_pipeline(spec, images, labels, batch_size=64, training=True, seed=1, epochs=1)))
     x = augmented[0].numpy()
     assert x.shape == (64, 32, 32, 3) and x.min() >= 0 and x.max() <= 1
     assert not np.allclose(np.sort(x.ravel()), np.sort(plain[0].numpy().ravel()))  # padding/crops changed pixels
@@ -96,7 +96,7 @@ def test_pipeline_scales_and_augments(cifar10_test):
     with pytest.raises(ValueError, match="batch_size"):
         make_pipeline(spec, images, labels, batch_size=0, training=False)
     with pytest.raises(ValueError, match="augment"):
-        make_pipeline(spec, images, labels, batch_size=8, training=True, augment="mixup")
+        make_pipeline(spec, images, labels, batch_size=8, training=True, augment="mixup", epochs=1)
 
 
 def test_shift_augmentation_translates_digits(mnist_test):
@@ -104,8 +104,8 @@ def test_shift_augmentation_translates_digits(mnist_test):
 
     spec, test = mnist_test
     images, labels = test.images[:256], test.labels[:256]
-    x = next(iter(make_pipeline(spec, images, labels, batch_size=256, training=True, augment="shift", seed=3)))[0].numpy()
-    plain = next(iter(make_pipeline(spec, images, labels, batch_size=256, training=True, augment="none", seed=3)))[0].numpy()
+    x = next(iter(make_pipeline(spec, images, labels, batch_size=256, training=True, augment="shift", seed=3, epochs=1)))[0].numpy()
+    plain = next(iter(make_pipeline(spec, images, labels, batch_size=256, training=True, augment="none", seed=3, epochs=1)))[0].numpy()
     assert spec.augment is None  # MNIST's standard is no augmentation
     # the same digits, moved: MNIST's empty border keeps almost all ink inside a 2-pixel shift
     assert abs(x.sum() - plain.sum()) / plain.sum() < 0.02

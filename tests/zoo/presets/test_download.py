@@ -40,7 +40,7 @@ def test_a_published_preset_downloads_once_verifies_and_loads(published, mirror_
     images = real_images((28, 28, 1), 4)
     np.testing.assert_allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-6)
     target = home / "presets" / "lenet_300_100" / "mnist-remote"
-    assert presets.is_preset_dir(target) and not list(target.parent.glob(".*"))  # staging renamed away
+    assert presets.is_preset_dir(target) and not list(target.parent.glob(".*.download"))  # staging renamed away
     fetched = len(mirror_server.requests)
     assert fetched == 4
     zoo.create("lenet_300_100", weights="mnist-remote")  # cached: no new request
@@ -121,3 +121,49 @@ def test_zoo_presets_and_pull_from_the_command_line(published, mirror_server):
     assert pulled.stdout.strip().endswith("lenet_300_100/mnist-remote")
     missing = subprocess.run([*env_run, "pull", "lenet_300_100:imagenet"], capture_output=True, text=True)
     assert missing.returncode == 2 and "No published preset 'lenet_300_100:imagenet'" in missing.stderr
+
+
+def test_a_stale_partial_file_is_downloaded_again_from_the_start(published, mirror_server, tmp_path):
+    """A .part that is not a prefix of the file (left by another version) fails the checksum once, then a full
+    download replaces it; nothing is reported as tampered."""
+    home = published[1]
+    staging = home / "presets" / "lenet_300_100" / ".mnist-remote.download"
+    staging.mkdir(parents=True)
+    (staging / "model.weights.h5.part").write_bytes(b"\0" * 50_000)
+    [directory] = presets.pull("lenet_300_100:mnist-remote", progress=False)
+    weights_path = "/lenet_300_100/mnist-remote/model.weights.h5"
+    assert [r for p, r in mirror_server.requests if p == weights_path] == ["bytes=50000-", None]
+    presets.verify(directory)
+
+
+def test_names_that_leave_their_directory_are_refused(published, mirror_server, tmp_path, monkeypatch):
+    bad = tmp_path / "bad-catalog.json"
+    bad.write_text(json.dumps({"base_url": mirror_server.url, "presets": [
+        {"model": "lenet_300_100", "tag": "..", "dataset": "mnist", "metrics": {}, "files": {}}]}))
+    monkeypatch.setenv(catalog.EXTRA_CATALOGS_ENV, str(bad))
+    with pytest.raises(ValueError, match="Not a plain tag name"):
+        catalog.entries()
+    evil = mirror_server.root / "evil" / "mnist"
+    evil.mkdir(parents=True)
+    (evil / "metadata.json").write_text(json.dumps({"files": {"config.json": "0" * 64, "model.weights.h5": "0" * 64,
+                                                              "../../escape": "0" * 64}}))
+    with pytest.raises(ValueError, match="Not a plain file name"):
+        zoo.create("lenet_300_100", weights=f"{mirror_server.url}/evil/mnist/")
+    assert not list(tmp_path.rglob("escape*"))
+
+
+def test_tags_win_over_a_folder_of_the_same_name_and_schemes_ignore_case(published, mirror_server, tmp_path,
+                                                                        monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mnist").mkdir()  # e.g. a data folder called mnist next to the user's script
+    assert zoo.create("lenet5", weights="mnist").count_params() == 61706
+    url = f"{mirror_server.url.replace('http://', 'HTTP://')}/lenet_300_100/mnist-remote/"
+    assert zoo.create("lenet_300_100", weights=url).count_params() == published[0].count_params()
+
+
+def test_an_offline_machine_still_pulls_from_a_file_mirror(published, mirror_server, monkeypatch):
+    monkeypatch.setenv("KZOO_OFFLINE", "1")
+    monkeypatch.setenv(catalog.MIRROR_ENV, mirror_server.root.as_uri())
+    [directory] = presets.pull("lenet_300_100:mnist-remote", progress=False)
+    presets.verify(directory)
+    assert not mirror_server.requests  # nothing went over the network
