@@ -4,11 +4,11 @@
 set -u
 cd "${1:?snapshot directory}"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+export KZOO_DATA_DIR="${KZOO_DATA_DIR:-/work/shared/data}" KZOO_OFFLINE="${KZOO_OFFLINE:-1}"  # the snapshot has no ../shared
 source scripts/env.sh
 PY=/work/main/.venv/bin/python
 log() { echo "[$(date +%H:%M:%S)] $*"; }
-log "presets (trains lenet5:fashion_mnist)"; $PY bench/install_presets.py
-log "transfer lenet5"; $PY bench/transfer_report.py --experiments lenet5
+[ -d bench/weights/lenet5-fashion_mnist ] || { log "presets (trains lenet5:fashion_mnist)"; $PY bench/install_presets.py; }
 for e in vae-mnist dcgan-mnist dcgan-fashion_mnist ddpm_small-mnist wgan_gp-mnist vae_2d-mnist; do
   log "generative $e"; $PY bench/generative_report.py --only $e
 done

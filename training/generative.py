@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -190,21 +191,31 @@ def sample(model, num_images: int, *, seed: int = 0, steps: int | None = None, e
         eta: diffusion only: 0 deterministic DDIM, 1 with all T steps DDPM.
         batch_size: images per call (diffusion: per reverse process).
     """
-    from serving import signatures
-
     if num_images < 1:
         raise ValueError(f"num_images must be positive. Received: num_images={num_images}")
     if hasattr(model, "denoise_step"):
-        run = signatures.diffusion(model)["serving_default"]
+        run = _signatures(model)["serving_default"]
         steps = steps or model.timesteps
         parts = [run(num_images=tf.constant(min(batch_size, num_images - s), tf.int32), steps=tf.constant(steps, tf.int32),
                      eta=tf.constant(eta, tf.float32), seed=tf.constant(seed + s, tf.int64))["images"].numpy()
                  for s in range(0, num_images, batch_size)]
         return np.concatenate(parts)
     if hasattr(model, "generate"):
-        return signatures.image_generation(model)["generate"](num_images=tf.constant(num_images, tf.int32),
-                                                              seed=tf.constant(seed, tf.int64))["images"].numpy()
+        return _signatures(model)["generate"](num_images=tf.constant(num_images, tf.int32),
+                                              seed=tf.constant(seed, tf.int64))["images"].numpy()
     return np.asarray(model.decode(tf.random.stateless_normal([num_images, model.latent_dim], seed=[seed, 0])))
+
+
+_SIGNATURES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _signatures(model) -> dict:
+    """The model's serving signatures, traced once per model (a diffusion sampler's loop is slow to trace)."""
+    from serving import signatures
+
+    if model not in _SIGNATURES:
+        _SIGNATURES[model] = (signatures.diffusion if hasattr(model, "denoise_step") else signatures.image_generation)(model)
+    return _SIGNATURES[model]
 
 
 def binarized_test_images(dataset: str, count: int | None = None) -> np.ndarray:
@@ -214,7 +225,7 @@ def binarized_test_images(dataset: str, count: int | None = None) -> np.ndarray:
     return (np.random.default_rng(BINARIZE_SEED).random(pixels.shape) < pixels).astype(np.float32)
 
 
-def vae_bounds(model, images: np.ndarray, *, importance_samples: int = 1000, batch_size: int = 20,
+def vae_bounds(model, images: np.ndarray, *, importance_samples: int = 1000, batch_size: int | None = None,
                seed: int = 0) -> dict[str, float]:
     """Negative ELBO and the importance-weighted -log p(x) estimate (Burda et al. 2016), in nats per image, from the
     same k samples of q(z|x): the ELBO is the mean of log w, the estimate log of the mean of w, so it is never
@@ -222,6 +233,7 @@ def vae_bounds(model, images: np.ndarray, *, importance_samples: int = 1000, bat
     from keras import ops
 
     rng = np.random.default_rng(seed)
+    batch_size = batch_size or max(1, 4096 // importance_samples)  # images x samples decoded at once: bounded memory
     elbo, iwae = [], []
     for start in range(0, len(images), batch_size):
         batch = images[start:start + batch_size]
@@ -267,8 +279,10 @@ def evaluate_model(model, dataset: str, *, importance_samples: int | None = None
             images, kind = data.load(dataset, "test")[1].images[:count].astype(np.float32) / 255.0, "continuous"
         return {**vae_bounds(model, images, importance_samples=k), "importance_samples": k, "examples": len(images),
                 "images": kind, "unit": "nats"}
-    if quick:  # the end of a training run: fewer samples and steps, and no error when no feature preset exists
-        num_samples, steps = num_samples or 1000, steps or (min(50, model.timesteps) if hasattr(model, "timesteps") else None)
+    if quick:  # the end of a training run: a rough figure (diffusion samples slowly), no error without a feature preset
+        diffusion = hasattr(model, "timesteps")
+        num_samples = num_samples or (200 if diffusion else 500)
+        steps = steps or (min(10, model.timesteps) if diffusion else None)
         try:
             return sample_quality(model, dataset, num_samples=num_samples, steps=steps, eta=eta, features=features)
         except ValueError as err:

@@ -97,7 +97,8 @@ def test_a_pretrained_gcn_fine_tunes_on_a_new_label_set_of_its_graph(tmp_path):
 def test_zoo_finetune_from_the_command_line_then_evaluate_the_run(tmp_path):
     run = tmp_path / "run"
     command = [sys.executable, "-m", "zoo.cli", "finetune", "lenet5", "--weights", "mnist", "--dataset", "mnist:3,8",
-               "--epochs", "2", "--max-train-examples", "1000", "--quiet", "--json", "--out", str(run)]
+               "--epochs", "2", "--max-train-examples", "1000", "--schedule", "cosine", "--lr", "3e-3", "--quiet",
+               "--json", "--out", str(run)]
     done = subprocess.run(command, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads(done.stdout)
@@ -105,6 +106,6 @@ def test_zoo_finetune_from_the_command_line_then_evaluate_the_run(tmp_path):
     evaluated = subprocess.run([sys.executable, "-m", "zoo.cli", "evaluate", "lenet5", "--weights", str(run),
                                 "--dataset", "mnist:3,8", "--json"], capture_output=True, text=True, check=True)
     assert json.loads(evaluated.stdout)["accuracy"] == pytest.approx(summary["test"]["accuracy"], abs=1e-6)
-    bad = subprocess.run([*command[:-2], "--freeze", "backbone", "--out", str(tmp_path / "bad")], capture_output=True,
-                         text=True)
+    bad = subprocess.run([*command[:-2], "--schedule", "two_stage", "--freeze", "backbone", "--out", str(tmp_path / "bad")],
+                         capture_output=True, text=True)
     assert bad.returncode == 2 and "one-stage schedule" in bad.stderr
