@@ -120,11 +120,15 @@ def with_new_head(pretrained: keras.Model, model_name: str, overrides: dict[str,
             raise ValueError(f"The pretrained {model_name} has no layer {layer.name!r} to transfer.")
         old_shapes = [tuple(w.shape) for w in old.weights]
         new_shapes = [tuple(w.shape) for w in layer.weights]
+        if old_shapes != new_shapes and hasattr(layer, "transfer_weights"):  # e.g. positions resized to a new grid
+            layer.transfer_weights(old)
+            transferred.append(layer.name)
+            continue
         if old_shapes != new_shapes:
             raise ValueError(
                 f"Layer {layer.name!r} of the pretrained {model_name} has weights {old_shapes}, but the new model "
                 f"needs {new_shapes} (overrides {overrides}). Models that flatten (LeNet, MLP) keep their input size; "
-                f"models that pool globally (ResNet) take any.")
+                f"models that pool globally (ResNet) and vision transformers (their positions are resized) take any.")
         layer.set_weights(old.get_weights())
         transferred.append(layer.name)
     return model, transferred
