@@ -1,7 +1,7 @@
 """Train and measure the generative families through the `zoo` CLI; figures, presets, a report.
 
 Usage:
-    python bench/generative_report.py [--only NAME ...] [--skip-training]
+    python bench/generative_report.py [--only NAME ...] [--report-only]
 
 For each experiment: `zoo train MODEL --dataset D FLAGS --out bench/runs/generative/NAME` (finished runs are
 reused), then `zoo evaluate` with the generative options:
@@ -46,7 +46,7 @@ EXPERIMENTS = {
     "wgan_gp-fashion_mnist": ("wgan_gp", "fashion_mnist", "--epochs 10 --batch-size 64", [["--num-samples", "5000"]]),
     "ddpm_small-mnist": ("ddpm_small", "mnist", "--epochs 8 --batch-size 128 --lr 1e-3",
                          [["--num-samples", "2000", "--steps", str(s)] for s in (10, 50, 250)]),
-    "ddpm_small-fashion_mnist": ("ddpm_small", "fashion_mnist", "--epochs 8 --batch-size 128 --lr 1e-3",
+    "ddpm_small-fashion_mnist": ("ddpm_small", "fashion_mnist", "--epochs 4 --batch-size 128 --lr 1e-3",  # time
                                  [["--num-samples", "2000", "--steps", str(s)] for s in (10, 50, 250)]),
 }
 ANCHOR_NATS = 86.76  # Burda et al. 2016, Table 1: VAE with one stochastic layer, k = 5000
@@ -139,10 +139,11 @@ def install_preset(name: str, run: Path, metrics: dict) -> str:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="+", default=list(EXPERIMENTS), choices=list(EXPERIMENTS))
+    parser.add_argument("--report-only", action="store_true", help="rewrite generative.md from generative.json")
     args = parser.parse_args(argv)
     report_path = HERE / "reports" / "generative.json"
     payload = json.loads(report_path.read_text()) if report_path.is_file() else {"experiments": {}}
-    for name in args.only:
+    for name in [] if args.report_only else args.only:
         model, dataset, flags, option_sets = EXPERIMENTS[name]
         run = train(name)
         results = json.loads((run / "results.json").read_text())
@@ -169,6 +170,12 @@ def main(argv: list[str]) -> int:
     return 0
 
 
+def train_minutes(experiment: dict) -> float:
+    """Training time: the epochs' own seconds (they add up across an interruption and --resume)."""
+    epochs = [v for v in experiment["history"].get("epoch_seconds", []) if v is not None]
+    return (sum(epochs) if epochs else experiment["train_seconds"]) / 60
+
+
 def markdown(payload: dict) -> str:
     experiments = payload["experiments"]
     lines = ["# Generative models", "",
@@ -180,7 +187,8 @@ def markdown(payload: dict) -> str:
     for name, e in experiments.items():
         m = e["evaluations"][0]
         if "nll" in m:
-            goal = "≤ 90 (stretch ≤ 87): " + ("met" if m["nll"] <= 90 else "not met")
+            goal = "; ".join(f"≤ {bound}{' (stretch)' if bound == 87 else ''}: {'met' if m['nll'] <= bound else 'not met'}"
+                             for bound in (90, 87))
             lines.append(f"| {e['model']} ({e['dataset']}) | {e['epochs']} | {m['examples']} | {m['negative_elbo']:.2f} | **{m['nll']:.2f}** "
                          f"| {goal} | Burda et al. 2016: {ANCHOR_NATS} (k = 5000, 3,280 epochs) |")
     lines += ["", "Test images are binarised once with a fixed seed (each pixel ~ Bernoulli of its intensity); "
@@ -200,7 +208,7 @@ def markdown(payload: dict) -> str:
             sampler = f"DDIM, {m['steps']} steps" if "steps" in m else "one generator pass"
             lines.append(f"| {e['model']} | {e['dataset']} | {e['epochs']} | {sampler} | {m['samples']} | "
                          f"**{m['fid']:.2f}** | {1000 * m['kid']:.2f} ± {1000 * m['kid_std']:.2f} | "
-                         f"{m['fid_real_vs_real']:.2f} | {e['train_seconds'] / 60:.0f} min |")
+                         f"{m['fid_real_vs_real']:.2f} | {train_minutes(e):.0f} min |")
     lines += ["", "CIFAR-10 was not trained: no GPU machine was lent to this task, and a 2-core CPU cannot train these "
               "models on it in the time available (the code runs on it unchanged: `--dataset cifar10`).", "",
               "## Commands", ""]

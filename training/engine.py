@@ -316,6 +316,8 @@ def fit(model_name: str, dataset: str, config: TrainConfig, *, out: str | Path |
         done = run_logger.epochs if trainee.stop_training else end
         trainee.stop_training = False
     seconds = time.perf_counter() - started
+    if point is not None:  # a resumed run counts the epochs finished before the interruption too
+        seconds += sum(float(v) for v in point.history.get("epoch_seconds", [])[:point.epoch] if v is not None)
 
     evaluated = zoo.create(model_name, **constructor_config(model))  # outside the strategy, in float32
     best = run_dir / (BEST_WEIGHTS if data.monitor else LAST_WEIGHTS)

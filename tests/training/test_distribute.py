@@ -164,6 +164,8 @@ def test_a_run_killed_mid_epoch_resumes_to_the_weights_of_an_uninterrupted_run(t
     a, b = (json.loads((tmp_path / r / "results.json").read_text()) for r in ("full", "cut"))
     assert a["final_weights_fingerprint"] == b["final_weights_fingerprint"]
     assert a["test"]["accuracy"] == b["test"]["accuracy"] and b["epochs_run"] == 2
+    before = sum(point.history["epoch_seconds"][:point.epoch])  # the time spent before the kill counts too
+    assert before > 0 and b["train_seconds"] >= round(before, 1)
     import zoo
     from zoo.weights import load_weights
 

@@ -232,7 +232,8 @@ def load_folder(path: str, split: str, *, image_size: tuple[int, int] | None = N
 
     ``path/train/<class>/*`` and ``path/test/<class>/*`` are used when they
     exist; otherwise ``path/<class>/*`` is split 80/20 (seed 1337) into train
-    and test. Pixel statistics come from the training images.
+    and test. Pixel statistics come from the training images. Examples come in a fixed mixed
+    order (the split's shuffle, or ``sources.mixed_order``), never one class after another.
 
     Args:
         path: the folder.
@@ -259,7 +260,8 @@ def load_folder(path: str, split: str, *, image_size: tuple[int, int] | None = N
         )
         pairs = list(ds.as_numpy_iterator())
         images = np.stack([p[0] for p in pairs]).round().clip(0, 255).astype(np.uint8)
-        return ds.class_names, images, np.asarray([p[1] for p in pairs], dtype=np.int64)
+        labels = np.asarray([p[1] for p in pairs], dtype=np.int64)
+        return ds.class_names, *((images, labels) if subset else sources.mixed_order(images, labels))
 
     if (root / "train").is_dir() and (root / "test").is_dir():
         class_names, train_x, _ = read(root / "train", None)

@@ -74,11 +74,21 @@ def _decode(path: Path) -> np.ndarray:
         return np.asarray(image.convert("RGB"))
 
 
+def mixed_order(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The examples of a class-sorted source in one fixed pseudo-random order (seed 0).
+
+    Folders list one class after another; mixed like the published binary files, the first N
+    examples (``--max-train-examples``, ``--max-examples``) hold every class, not the first one.
+    """
+    order = np.random.default_rng(0).permutation(len(labels))
+    return images[order], labels[order]
+
+
 def load_class_folders(directory: Path, class_names: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Decodes ``directory/<class>/*.jpg`` into arrays, caching them in ``cache_dir()``.
 
-    Images are ordered by class (in ``class_names`` order), then by file name.
-    The cache key covers the file list, so a changed folder is decoded again.
+    The files are read by class (in ``class_names`` order), then by file name, and returned in
+    ``mixed_order``. The cache key covers the file list, so a changed folder is decoded again.
     """
     if not directory.is_dir():
         raise SourceUnavailable(f"{directory} does not exist")
@@ -94,7 +104,7 @@ def load_class_folders(directory: Path, class_names: list[str]) -> tuple[np.ndar
     cache = cache_dir() / f"{directory.parent.name}-{directory.name}-{key}.npz"
     if cache.exists():
         with np.load(cache) as cached:
-            return cached["images"], cached["labels"]
+            return mixed_order(cached["images"], cached["labels"])
     logger.info("Decoding %d images from %s (cached afterwards in %s)", len(files), directory, cache)
     with ThreadPoolExecutor(max_workers=8) as pool:
         images = np.stack(list(pool.map(_decode, files, chunksize=256)))
@@ -103,7 +113,7 @@ def load_class_folders(directory: Path, class_names: list[str]) -> tuple[np.ndar
     tmp = cache.with_suffix(".tmp.npz")
     np.savez(tmp, images=images, labels=labels_array)
     tmp.replace(cache)
-    return images, labels_array
+    return mixed_order(images, labels_array)
 
 
 def load_tfds(name: str, split: str, *, download: bool) -> tuple[np.ndarray, np.ndarray]:

@@ -28,13 +28,15 @@ def test_fashion_mnist_from_an_offline_location():
     assert "offline" in train.source
 
 
-def test_cifar10_jpeg_folders_decode_in_class_order_and_cache(cifar10_test):
+def test_cifar10_jpeg_folders_decode_in_a_mixed_order_and_cache(cifar10_test):
     spec, test = cifar10_test
     assert test.images.shape == (10000, 32, 32, 3)
     assert np.bincount(test.labels).tolist() == [1000] * 10
+    assert np.bincount(test.labels[:100], minlength=10).min() >= 3  # the first examples hold every class
     assert spec.class_names[0] == "airplane" and spec.augment == "crop_flip"
     first = np.asarray(Image.open(data.data_dir() / "cifar10" / "test" / "airplane" / "0000.jpg").convert("RGB"))
-    np.testing.assert_array_equal(test.images[0], first)
+    found = np.flatnonzero((test.images == first).all(axis=(1, 2, 3)))
+    assert len(found) == 1 and test.labels[found[0]] == 0
     _, again = data.load("cifar10", "test")  # served from the decoded cache
     np.testing.assert_array_equal(again.images, test.images)
 
@@ -78,6 +80,16 @@ def test_user_image_folder(tmp_path):
     assert len(train) == 24 and len(test) == 6
     assert 0.2 < spec.mean[0] < 0.7
     assert spec.model_overrides()["num_classes"] == 3
+    for split in ("train", "test"):  # a folder with its own train/ and test/ splits
+        for cls in ("cat", "dog", "ship"):
+            (tmp_path / "split" / split / cls).mkdir(parents=True)
+            for i in range(10 if split == "train" else 4):
+                name = f"{i:04d}.jpg"
+                (tmp_path / "split" / split / cls / name).write_bytes((src / cls / name).read_bytes())
+    _, train = data.load(str(tmp_path / "split"), "train")
+    _, test = data.load(str(tmp_path / "split"), "test")
+    assert len(train) == 30 and len(test) == 12
+    assert np.bincount(train.labels).tolist() == [10] * 3 and len(set(train.labels[:6])) > 1  # mixed, not sorted
 
 
 def test_pipeline_scales_and_augments(cifar10_test):

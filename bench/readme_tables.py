@@ -1,0 +1,70 @@
+"""Writes the README's result tables (presets, transfer, generative) from the preset catalog and bench/reports/*.json.
+
+Usage: python bench/readme_tables.py   (after install_presets.py, transfer_report.py, generative_report.py)
+Each table sits between `<!-- NAME -->` and `<!-- /NAME -->` in README.md and is replaced whole.
+"""
+import json
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def replace(readme: str, marker: str, text: str) -> str:
+    """The README with the block of `marker` (or the bare opening marker) replaced by `text`."""
+    pattern = re.compile(rf"<!-- {marker} -->(.*?<!-- /{marker} -->)?", re.S)
+    if not pattern.search(readme):
+        raise SystemExit(f"README.md has no <!-- {marker} --> marker")
+    block = f"<!-- {marker} -->\n{text.strip()}\n<!-- /{marker} -->"
+    return pattern.sub(lambda m: block, readme, count=1)
+
+
+# presets
+catalog = json.loads((ROOT / "zoo/presets/catalog.json").read_text())
+rows = ["| preset | data set | measured (`zoo evaluate ... --json`) | size | where |", "|---|---|---|---|---|"]
+for e in catalog["presets"]:
+    metrics = ", ".join(f"{k} {v['value']:.4g}" for k, v in e["metrics"].items()
+                        if isinstance(v, dict) and isinstance(v.get("value"), (int, float)))
+    size = sum(f["size"] for f in e["files"].values())
+    rows.append(f"| `{e['model']}:{e['tag']}` | {e['dataset']} | {metrics} | {size / 1e6:.1f} MB | "
+                f"{'packaged' if e['packaged'] else 'download (`bench/presets/`)'} |")
+readme = replace((ROOT / "README.md").read_text(), "presets-table", "\n".join(rows))
+
+# transfer
+transfer = json.loads((ROOT / "bench/reports/transfer.json").read_text())
+lines = ["Measured (`python bench/transfer_report.py`, [bench/reports/transfer.md](bench/reports/transfer.md), "
+         f"{transfer['machine']}): test accuracy, median over seeds, every method with the same labelled examples "
+         "(the first N of the training split, no validation hold-out), epochs, batch size and learning rate.", ""]
+for name, e in transfer["experiments"].items():
+    lines += [f"`{e['model']}`: `{Path(e['pretrained']).name}` -> `{e['dataset']}` ({e['seeds']} seed(s), `{e['flags']}`)",
+              "", "| labelled examples | from scratch | two_stage | full fine-tuning | linear probe |", "|---|---|---|---|---|"]
+    for n, row in e["results"].items():
+        best = max(row, key=lambda m: row[m]["median"])
+        cells = [f"**{row[m]['median']:.2f}%**" if m == best else f"{row[m]['median']:.2f}%"
+                 for m in ("scratch", "two_stage", "full", "probe")]
+        lines.append(f"| {n} | " + " | ".join(cells) + " |")
+    lines.append("")
+readme = replace(readme, "transfer-table", "\n".join(lines))
+
+# generative
+gen_path = ROOT / "bench/reports/generative.json"
+if gen_path.is_file():
+    gen = json.loads(gen_path.read_text())
+    lines = [f"Measured (`python bench/generative_report.py`, [bench/reports/generative.md](bench/reports/generative.md), "
+             f"{gen['machine']}); every figure from the `zoo evaluate` command in the report.", "",
+             "| model | data set | epochs | measure | result | floor / anchor |", "|---|---|---|---|---|---|"]
+    for name, e in gen["experiments"].items():
+        for m in e["evaluations"]:
+            if "nll" in m:
+                lines.append(f"| `{e['model']}` | {e['dataset']} | {e['epochs']} | -log p(x), k = {m['importance_samples']}, "
+                             f"{m['examples']} binarised test digits (negative ELBO) | **{m['nll']:.2f} nats** "
+                             f"({m['negative_elbo']:.2f}) | goal ≤ 90; Burda et al. 2016: 86.76 |")
+            else:
+                sampler = f", DDIM {m['steps']} steps" if "steps" in m else ""
+                lines.append(f"| `{e['model']}` | {e['dataset']} | {e['epochs']} | FID{sampler}, {m['samples']} samples "
+                             f"(KID x 1000) | **{m['fid']:.2f}** ({1000 * m['kid']:.2f}) | real vs real "
+                             f"{m['fid_real_vs_real']:.2f} |")
+    readme = replace(readme, "generative-table", "\n".join(lines))
+
+(ROOT / "README.md").write_text(readme)
+print("README tables written")
