@@ -1,13 +1,19 @@
 """Writes the README's result tables (presets, transfer, generative) from the preset catalog and bench/reports/*.json.
 
 Usage: python bench/readme_tables.py   (after install_presets.py, transfer_report.py, generative_report.py)
-Each table sits between `<!-- NAME -->` and `<!-- /NAME -->` in README.md and is replaced whole.
+Each table sits between `<!-- NAME -->` and `<!-- /NAME -->` in README.md and is replaced whole; a report
+that does not exist yet leaves its table as it is.
 """
+
+from __future__ import annotations
+
 import json
 import re
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+METHODS = ("scratch", "two_stage", "full", "probe")
 
 
 def replace(readme: str, marker: str, text: str) -> str:
@@ -19,41 +25,40 @@ def replace(readme: str, marker: str, text: str) -> str:
     return pattern.sub(lambda m: block, readme, count=1)
 
 
-# presets
-catalog = json.loads((ROOT / "zoo/presets/catalog.json").read_text())
-rows = ["| preset | data set | measured (`zoo evaluate ... --json`) | size | where |", "|---|---|---|---|---|"]
-for e in catalog["presets"]:
-    metrics = ", ".join(f"{k} {v['value']:.4g}" for k, v in e["metrics"].items()
-                        if isinstance(v, dict) and isinstance(v.get("value"), (int, float)))
-    size = sum(f["size"] for f in e["files"].values())
-    rows.append(f"| `{e['model']}:{e['tag']}` | {e['dataset']} | {metrics} | {size / 1e6:.1f} MB | "
-                f"{'packaged' if e['packaged'] else 'download (`bench/presets/`)'} |")
-readme = replace((ROOT / "README.md").read_text(), "presets-table", "\n".join(rows))
+def presets_table(catalog: dict) -> str:
+    rows = ["| preset | data set | measured (`zoo evaluate ... --json`) | size | where |", "|---|---|---|---|---|"]
+    for e in catalog["presets"]:
+        metrics = ", ".join(f"{k} {v['value']:.4g}" for k, v in e["metrics"].items()
+                            if isinstance(v, dict) and isinstance(v.get("value"), (int, float)))
+        size = sum(f["size"] for f in e["files"].values())
+        rows.append(f"| `{e['model']}:{e['tag']}` | {e['dataset']} | {metrics} | {size / 1e6:.1f} MB | "
+                    f"{'packaged' if e['packaged'] else 'download (`bench/presets/`)'} |")
+    return "\n".join(rows)
 
-# transfer
-transfer = json.loads((ROOT / "bench/reports/transfer.json").read_text())
-lines = ["Measured (`python bench/transfer_report.py`, [bench/reports/transfer.md](bench/reports/transfer.md), "
-         f"{transfer['machine']}): test accuracy, median over seeds, every method with the same labelled examples "
-         "(the first N of the training split, no validation hold-out), epochs, batch size and learning rate.", ""]
-for name, e in transfer["experiments"].items():
-    lines += [f"`{e['model']}`: `{Path(e['pretrained']).name}` -> `{e['dataset']}` ({e['seeds']} seed(s), `{e['flags']}`)",
-              "", "| labelled examples | from scratch | two_stage | full fine-tuning | linear probe |", "|---|---|---|---|---|"]
-    for n, row in e["results"].items():
-        best = max(row, key=lambda m: row[m]["median"])
-        cells = [f"**{row[m]['median']:.2f}%**" if m == best else f"{row[m]['median']:.2f}%"
-                 for m in ("scratch", "two_stage", "full", "probe")]
-        lines.append(f"| {n} | " + " | ".join(cells) + " |")
-    lines.append("")
-readme = replace(readme, "transfer-table", "\n".join(lines))
 
-# generative
-gen_path = ROOT / "bench/reports/generative.json"
-if gen_path.is_file():
-    gen = json.loads(gen_path.read_text())
+def transfer_table(transfer: dict) -> str:
+    lines = ["Measured (`python bench/transfer_report.py`, [bench/reports/transfer.md](bench/reports/transfer.md), "
+             f"{transfer['machine']}): test accuracy, median over seeds, every method with the same labelled examples "
+             "(the first N of the training split, no validation hold-out), epochs, batch size and learning rate; "
+             "the best of a row in bold.", ""]
+    for e in transfer["experiments"].values():
+        lines += [f"`{e['model']}`: `{Path(e['pretrained']).name}` -> `{e['dataset']}` ({e['seeds']} seed(s), "
+                  f"`{e['flags']}`)", "",
+                  "| labelled examples | from scratch | two_stage | full fine-tuning | linear probe |",
+                  "|---|---|---|---|---|"]
+        for n, row in e["results"].items():
+            best = max(row, key=lambda m: row[m]["median"])
+            cells = [f"**{row[m]['median']:.2f}%**" if m == best else f"{row[m]['median']:.2f}%" for m in METHODS]
+            lines.append(f"| {n} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def generative_table(gen: dict) -> str:
     lines = [f"Measured (`python bench/generative_report.py`, [bench/reports/generative.md](bench/reports/generative.md), "
              f"{gen['machine']}); every figure from the `zoo evaluate` command in the report.", "",
              "| model | data set | epochs | measure | result | floor / anchor |", "|---|---|---|---|---|---|"]
-    for name, e in gen["experiments"].items():
+    for e in gen["experiments"].values():
         for m in e["evaluations"]:
             if "nll" in m:
                 lines.append(f"| `{e['model']}` | {e['dataset']} | {e['epochs']} | -log p(x), k = {m['importance_samples']}, "
@@ -64,7 +69,21 @@ if gen_path.is_file():
                 lines.append(f"| `{e['model']}` | {e['dataset']} | {e['epochs']} | FID{sampler}, {m['samples']} samples "
                              f"(KID x 1000) | **{m['fid']:.2f}** ({1000 * m['kid']:.2f}) | real vs real "
                              f"{m['fid_real_vs_real']:.2f} |")
-    readme = replace(readme, "generative-table", "\n".join(lines))
+    return "\n".join(lines)
 
-(ROOT / "README.md").write_text(readme)
-print("README tables written")
+
+def main() -> int:
+    readme = (ROOT / "README.md").read_text()
+    readme = replace(readme, "presets-table", presets_table(json.loads((ROOT / "zoo/presets/catalog.json").read_text())))
+    for marker, report, table in (("transfer-table", "transfer.json", transfer_table),
+                                  ("generative-table", "generative.json", generative_table)):
+        path = ROOT / "bench" / "reports" / report
+        if path.is_file():
+            readme = replace(readme, marker, table(json.loads(path.read_text())))
+    (ROOT / "README.md").write_text(readme)
+    print("README tables written")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,7 +1,7 @@
 """Transfer learning side by side: fine-tuned pretrained weights vs training from scratch, by labelled examples.
 
 Usage:
-    python bench/transfer_report.py [--experiments lenet5 resnet20] [--seeds 3]
+    python bench/transfer_report.py [--experiments lenet5 resnet20] [--seeds 3] [--resnet-seeds 1] [--report-only]
 
 Experiments (every run through the `zoo` CLI, into bench/runs/transfer/, finished runs reused):
 - lenet5: the shipped `lenet5:mnist` preset -> Fashion-MNIST.
@@ -102,8 +102,14 @@ def run_experiment(name: str, seeds: int) -> dict:
             table.setdefault(str(examples), {})[method] = {
                 "test_accuracy_percent": accuracies, "median": statistics.median(accuracies),
                 "median_train_seconds": statistics.median(seconds)}
-    return {"model": model, "pretrained": weights, "dataset": dataset, "flags": flags, "seeds": seeds,
+    return {"model": model, "pretrained": weights.replace(str(HERE.parent) + "/", ""), "dataset": dataset, "flags": flags,
+            "seeds": seeds,
             "results": table, "commands": commands}
+
+
+def num_classes(dataset: str) -> int:
+    """Classes of a named data set or a class subset (`cifar10:5,6,7,8,9`); the named ones here have ten."""
+    return len(dataset.split(":", 1)[1].split(",")) if ":" in dataset else 10
 
 
 def plot(payload: dict, path: Path) -> None:
@@ -141,11 +147,20 @@ def markdown(payload: dict) -> str:
         lines += [f"## {e['model']}: `{e['pretrained']}` -> `{e['dataset']}` ({e['seeds']} seed(s), `{e['flags']}`)", "",
                   "| labelled examples | scratch | two_stage | full | probe | best gain over scratch |",
                   "|---|---|---|---|---|---|"]
+        chance = 100 / num_classes(e["dataset"])
+        collapsed = False
         for n, row in e["results"].items():
             best = max((m for m in METHODS if m != "scratch"), key=lambda m: row[m]["median"])
             gain = row[best]["median"] - row["scratch"]["median"]
-            cells = " | ".join(f"{row[m]['median']:.2f}%" for m in METHODS)
+            marks = {m: " (chance)" if row[m]["median"] < chance + 1 else "" for m in METHODS}
+            collapsed = collapsed or any(marks.values())
+            cells = " | ".join(f"{row[m]['median']:.2f}%{marks[m]}" for m in METHODS)
             lines.append(f"| {n} | {cells} | {gain:+.2f} points ({best}) |")
+        if collapsed:
+            lines += ["", f"(chance): within a point of {chance:.0f}%, a collapsed run: the loss sits at ln(classes) from "
+                      "the first epoch. Full fine-tuning at the from-scratch learning rate does this here; the likely cause: the new, random "
+                      "head's gradients reach the pretrained layers at full size while their BatchNorm statistics are "
+                      "frozen. The two-stage schedule (head first, then everything at lr x 0.1) is the remedy."]
         lines += ["", "Commands (N, seed and run directory vary):", ""]
         lines += [f"- {m}: `{c}`" for m, c in e["commands"].items()]
         lines.append("")
@@ -165,13 +180,19 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--experiments", nargs="+", default=list(EXPERIMENTS), choices=list(EXPERIMENTS))
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--resnet-seeds", type=int, default=1, help="seeds of the (slow on CPU) ResNet experiment")
+    parser.add_argument("--report-only", action="store_true", help="rewrite transfer.md and .png from transfer.json")
     args = parser.parse_args(argv)
+    out = HERE / "reports"
+    if args.report_only:
+        payload = json.loads((out / "transfer.json").read_text())
+        plot(payload, out / "transfer.png")
+        (out / "transfer.md").write_text(markdown(payload))
+        return 0
     experiments = {name: run_experiment(name, args.resnet_seeds if name == "resnet20" else args.seeds)
                    for name in args.experiments}
     payload = {"command": "python bench/transfer_report.py " + " ".join(argv), "date": time.strftime("%Y-%m-%d"),
                "machine": f"{platform.machine()} {platform.system()}, {len(os.sched_getaffinity(0))} CPUs, no GPU",
                "experiments": experiments}
-    out = HERE / "reports"
     (out / "transfer.json").write_text(json.dumps(payload, indent=2) + "\n")
     plot(payload, out / "transfer.png")
     (out / "transfer.md").write_text(markdown(payload))

@@ -29,8 +29,8 @@ def image_grid(images: np.ndarray, path: str | Path, *, columns: int = 8, title:
     plt = pyplot()
     images = np.clip(np.asarray(images, np.float32), 0.0, 1.0)
     rows = -(-len(images) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * scale, rows * scale + (0.4 if title else 0)),
-                             squeeze=False)
+    title_height = 0.4 if title else 0.0
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * scale, rows * scale + title_height), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for ax, image in zip(axes.ravel(), images):
@@ -38,7 +38,8 @@ def image_grid(images: np.ndarray, path: str | Path, *, columns: int = 8, title:
                   vmin=0.0, vmax=1.0)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout(pad=0.2)
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, wspace=0.04, hspace=0.04,
+                        top=1 - (title_height + 0.02) / (rows * scale + title_height))  # leaves the title its room
     fig.savefig(path, dpi=80)
     plt.close(fig)
     return Path(path)
