@@ -78,7 +78,7 @@ def entries(pattern: str | None = None) -> list[Entry]:
 
     Example:
         >>> [e.key for e in entries("lenet5:*")]
-        ['lenet5:mnist']
+        ['lenet5:fashion_mnist', 'lenet5:mnist']
     """
     found: dict[str, Entry] = {}
     extra = [p for p in os.environ.get(EXTRA_CATALOGS_ENV, "").split(os.pathsep) if p]
