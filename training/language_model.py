@@ -249,13 +249,15 @@ def evaluate_model(model: keras.Model, dataset: str, *, streams: int = EVAL_STRE
             "characters": int(targets.size), "unknown_characters": int(np.sum(ids == 0)), "source": text.source}
 
 
-def evaluate(model_name: str, weights: str | Path, dataset: str, *, batch_size: int = 256) -> dict[str, Any]:
-    """Loads trained weights (a run directory rebuilds the trained vocabulary) and measures test perplexity."""
+def evaluate(model_name: str, weights: str | Path, dataset: str, *, batch_size: int = 256,
+             max_characters: int | None = None) -> dict[str, Any]:
+    """Loads trained weights (a run directory rebuilds the trained vocabulary) and measures test perplexity
+    (on the first ``max_characters`` of the test text when given)."""
     _check_language_model(model_name)
     model, run_config = create_trained(model_name, weights, build=lambda: zoo.create(model_name))
     if run_config is None:
         logger.warning("%s has no run config beside it; assuming the default vocabulary of %s.", weights, model_name)
-    return evaluate_model(model, dataset)
+    return evaluate_model(model, dataset, max_characters=max_characters)
 
 
 def generate(model: keras.Model, prompts: str | list[str], length: int = 200, *, temperature: float = 1.0,

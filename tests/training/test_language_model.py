@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from training import TrainConfig, evaluate, train
+from training import language_model
 from training.language_model import RandomWindows, SequentialStreams, evaluate_model, generate
 
 pytestmark = pytest.mark.slow
@@ -42,8 +43,9 @@ def test_short_run_learns_and_generates(sampling, tmp_path):
     assert result.test["perplexity"] < 20
     assert result.test["unknown_characters"] == 0
     if sampling == "random":  # the run directory rebuilds the model with its vocabulary
-        again = evaluate("char_gru", result.run_dir, "shakespeare")
-        assert again["perplexity"] == pytest.approx(result.test["perplexity"], rel=1e-4)
+        again = language_model.evaluate("char_gru", result.run_dir, "shakespeare", max_characters=20_000)
+        same = evaluate_model(result.model, "shakespeare", max_characters=20_000)
+        assert again["characters"] < 20_000 and again["perplexity"] == pytest.approx(same["perplexity"], rel=1e-4)
     texts = generate(result.model, ["ROMEO.", "To be"], 40, temperature=0.7, seed=3)
     assert texts[0].startswith("ROMEO.") and len(texts[0]) == 46 and len(texts[1]) == 45
     assert texts == generate(result.model, ["ROMEO.", "To be"], 40, temperature=0.7, seed=3)

@@ -6,7 +6,8 @@ position embedding, pre-norm transformer blocks with dropout and stochastic dept
 readout (``class`` token, ``mean`` of the tokens, or CCT's ``attention`` pooling) before the
 shared classification head. Variants: ``vit_tiny_patch4_32`` / ``vit_small_patch4_32``
 (32x32, CIFAR), ``vit_tiny_patch4_28`` / ``vit_small_patch4_28`` (28x28, MNIST),
-``vit_b16`` (ViT-B/16's shape at 224x224) and ``cct_7_3x1_32`` (CCT-7/3x1).
+``vit_b16`` (ViT-B/16's shape at 224x224), ``cct_7_3x1_32`` (CCT-7/3x1) and ``cct_2_3x2_28``
+(CCT-2/3x2 for 28x28 images, small enough to train on a CPU).
 """
 
 from __future__ import annotations
@@ -146,3 +147,11 @@ def cct_7_3x1_32(**overrides):
     attention pooling; trains well from scratch on small data sets."""
     return _vit("cct_7_3x1_32", {"tokenizer": "conv", "tokenizer_layers": 1, "dim": 256, "depth": 7, "heads": 4,
                                  "mlp_ratio": 2.0, "pooling": "attention", "drop_path": 0.1}, overrides)
+
+
+@register_model("cct_2_3x2_28", task="image_classification", dataset="mnist")
+def cct_2_3x2_28(**overrides):
+    """CCT-2/3x2 (Hassani et al. 2021) on 28x28 single-channel images: two 3x3 convolutional tokenizer stages
+    (64, 128 filters) down to 49 tokens, 2 blocks 128 wide, 2 heads, MLP x1, attention pooling; 0.28M weights."""
+    return _vit("cct_2_3x2_28", {**MNIST, "tokenizer": "conv", "tokenizer_layers": 2, "dim": 128, "depth": 2,
+                                 "heads": 2, "mlp_ratio": 1.0, "pooling": "attention", "drop_path": 0.1}, overrides)
