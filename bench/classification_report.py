@@ -2,6 +2,11 @@
 
 Usage:
     python bench/classification_report.py REPORT_NAME MODEL DATASET GOAL_ERROR_PCT [zoo train flags...]
+    python bench/classification_report.py --report-only REPORT_NAME MODEL DATASET GOAL_ERROR_PCT [flags...]
+
+GOAL_ERROR_PCT may be ``-`` where the issue names an anchor but no goal.
+``--report-only`` evaluates the finished run in bench/runs/REPORT_NAME again and rewrites
+the report, without training (the flags are only quoted in its train command).
 
 Example:
     python bench/classification_report.py lenet5-mnist lenet5 mnist 0.95 --epochs 30 --lr 0.001
@@ -27,25 +32,27 @@ HERE = Path(__file__).resolve().parent
 
 def run(cmd: list[str]) -> str:
     print("$", shlex.join(cmd), flush=True)
-    done = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True)
+    done = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, cwd=HERE.parent)
     return done.stdout
 
 
 def main(argv: list[str]) -> int:
-    report, model, dataset, goal, *flags = argv
+    report_only = "--report-only" in argv
+    report, model, dataset, goal, *flags = [a for a in argv if a != "--report-only"]
     run_dir = HERE / "runs" / report
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
+    relative_run = run_dir.relative_to(HERE.parent)
+    train_cmd = ["zoo", "train", model, "--dataset", dataset, "--out", str(relative_run), "--quiet", "--json", *flags]
+    eval_cmd = ["zoo", "evaluate", model, "--weights", str(relative_run), "--dataset", dataset, "--json"]
     zoo = str(Path(sys.executable).with_name("zoo"))
-    train_cmd = [zoo, "train", model, "--dataset", dataset, "--out", str(run_dir), "--quiet", "--json", *flags]
-    started = time.time()
-    run(train_cmd)
-    minutes = (time.time() - started) / 60
-    eval_cmd = [zoo, "evaluate", model, "--weights", str(run_dir), "--dataset", dataset, "--json"]
-    metrics = json.loads(run(eval_cmd))
+    if not report_only:
+        if run_dir.exists():
+            shutil.rmtree(run_dir)
+        run([zoo, *train_cmd[1:]])
+    metrics = json.loads(run([zoo, *eval_cmd[1:]]))
     error = 100 * (1 - metrics["accuracy"])
     config = json.loads((run_dir / "config.json").read_text())
     results = json.loads((run_dir / "results.json").read_text())
+    minutes = results["train_seconds"] / 60
 
     weights_dir = HERE / "weights" / report
     weights_dir.mkdir(parents=True, exist_ok=True)
@@ -60,14 +67,14 @@ def main(argv: list[str]) -> int:
         "dataset": dataset,
         "data_source": metrics["source"],
         "test_error_percent": round(error, 3),
-        "goal_error_percent": float(goal),
-        "meets_goal": error <= float(goal),
+        "goal_error_percent": None if goal == "-" else float(goal),
+        "meets_goal": None if goal == "-" else error <= float(goal),
         "test_accuracy": metrics["accuracy"],
         "test_loss": metrics["loss"],
         "test_examples": metrics["examples"],
         "best_epoch": results["best_epoch"],
         "train_minutes": round(minutes, 1),
-        "train_examples_per_second": results["train_examples_per_second"],
+        "train_examples_per_second": results["examples_per_second"],
         "training": config["training"],
         "environment": config["environment"],
         "commands": [shlex.join(train_cmd), shlex.join(eval_cmd)],
@@ -79,11 +86,12 @@ def main(argv: list[str]) -> int:
     out.mkdir(exist_ok=True)
     (out / f"{report}.json").write_text(json.dumps(payload, indent=2) + "\n")
     t = config["training"]
+    goal_text = "-" if goal == "-" else f"≤ {float(goal):.2f}% ({'met' if payload['meets_goal'] else 'NOT met'})"
     md = f"""# {report}
 
 | model | dataset | test error | goal | epochs | optimizer | lr | batch | train time |
 |---|---|---|---|---|---|---|---|---|
-| {model} | {dataset} | **{error:.2f}%** | ≤ {float(goal):.2f}% ({'met' if payload['meets_goal'] else 'NOT met'}) | {t['epochs']} (best {results['best_epoch']}) | {t['optimizer']} ({t['schedule']}) | {t['lr']} | {t['batch_size']} | {minutes:.1f} min |
+| {model} | {dataset} | **{error:.2f}%** | {goal_text} | {t['epochs']} (best {results['best_epoch']}) | {t['optimizer']} ({t['schedule']}) | {t['lr']} | {t['batch_size']} | {minutes:.1f} min |
 
 - Data: {metrics['source']}; {metrics['examples']} test examples; best weights chosen on a {t['validation_split']:.0%} validation hold-out of train.
 - Machine: {payload['machine']}; Keras {config['environment']['keras']} ({config['environment']['keras_backend']}), TensorFlow {config['environment']['tensorflow']}.

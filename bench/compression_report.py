@@ -30,6 +30,10 @@ GOALS = {
     "lenet_300_100-sws-tau0.03": ("lenet_300_100", "sws, tau 0.03, 30 epochs", 64.0, 1.94),
     "lenet_300_100-sws-std0.05": ("lenet_300_100", "sws, tau 0.02, 30 epochs, initial std 0.05", 64.0, 1.94),
     "lenet_300_100-sws-cosine": ("lenet_300_100", "sws, tau 0.02, 40 epochs, cosine lr", 64.0, 1.94),
+    "lenet_300_100-sws-ft10": ("lenet_300_100", "sws, tau 0.02, 30 epochs, then 10 epochs of trained quantisation "
+                               "(lr 3e-4)", 64.0, 1.94),
+    "lenet_300_100-sws-tau0.025-ft10": ("lenet_300_100", "sws, tau 0.025, 30 epochs, then 10 epochs of trained "
+                                        "quantisation (lr 3e-4)", 64.0, 1.94),
     "lenet_300_100-weight-decay": ("lenet_300_100", "weight decay (baseline)", None, None),
     "lenet5_caffe-sws": ("lenet5_caffe", "sws, tau 0.03, 30 epochs", 100.0, 1.0),
     "lenet5_caffe-weight-decay": ("lenet5_caffe", "weight decay (baseline)", None, None),
@@ -61,13 +65,25 @@ def _install_presets(summary: dict) -> None:
         print(f"installed {run} as {target}")
 
 
+def _row(entry: dict) -> str:
+    e, c = entry["error_percent"], entry["compression"]
+    return (f"| {entry['model']} | {entry['method']} | {e['before']:.2f}% | **{e['after']:.2f}%** "
+            f"| **{c['sparse_huffman']:.1f}x** | {c['sparse']:.1f}x | {c['bits_per_weight']:.0f} "
+            f"| {100 * entry['nonzero_fraction']:.2f}% | {entry['components_used']} | {entry['goal']} |")
+
+
 def main(argv: list[str]) -> int:
-    rows, summary = [], {}
+    summary = {}
     (OUT / "compression").mkdir(parents=True, exist_ok=True)
+    # Runs whose directory is gone (bench/runs is not committed) keep their entry of the last report.
+    earlier = json.loads((OUT / "compression.json").read_text()) if (OUT / "compression.json").is_file() else {}
     for run, (model, method, goal_ratio, goal_error) in GOALS.items():
         path = RUNS / run / "report.json"
         if not path.is_file():
-            print(f"missing {path}; skipped", file=sys.stderr)
+            if run in earlier:
+                summary[run] = earlier[run]
+            else:
+                print(f"missing {path}; skipped", file=sys.stderr)
             continue
         report = json.loads(path.read_text())
         c, e = report["compression"], report["error_percent"]
@@ -79,14 +95,12 @@ def main(argv: list[str]) -> int:
             "command": report["environment"]["command"], "machine": report["environment"]["machine"],
             "retrain_minutes": round(report["retrain_seconds"] / 60, 1),
         }
-        rows.append(f"| {model} | {method} | {e['before']:.2f}% | **{e['after']:.2f}%** | **{c['sparse_huffman']:.1f}x** "
-                    f"| {c['sparse']:.1f}x | {c['bits_per_weight']:.0f} | {100 * report['weights']['nonzero_fraction']:.2f}% "
-                    f"| {report['components']['used']} | {summary[run]['goal']} |")
         shutil.copy(RUNS / run / "report.md", OUT / "compression" / f"{run}.md")
         shutil.copy(RUNS / run / "weights.png", OUT / "compression" / f"{run}.png")
         summary[run]["preset"] = report["preset"]
     if "--install-presets" in argv:
         _install_presets(summary)
+    rows = [_row(entry) for entry in summary.values()]
     (OUT / "compression.json").write_text(json.dumps(summary, indent=2) + "\n")
     lines = [
         "# Soft weight-sharing compression on MNIST", "",

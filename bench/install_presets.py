@@ -38,6 +38,8 @@ PRESETS = (
     ("lenet_300_100", "mnist", "mnist", None),
     ("mlp", "mnist", "mnist", None),
     ("lenet5", "fashion_mnist", "fashion_mnist", "--epochs 15 --lr 0.002"),  # also the FID features of Fashion-MNIST
+    ("cct_2_3x2_28", "mnist", "mnist", None),  # bench/classification_report.py
+    ("cct_2_3x2_28", "fashion_mnist", "fashion_mnist", None),
     ("gcn", "cora", "cora", "--epochs 200 --lr 0.01 --schedule constant"),
     ("gcn", "citeseer", "citeseer", "--epochs 200 --lr 0.01 --schedule constant"),
     ("perceptron", "mnist-0-1", "mnist:0,1", "--optimizer gd --lr 1 --batch-size 1 --schedule constant --epochs 3"),
