@@ -34,6 +34,10 @@ GOALS = {
                                "(lr 3e-4)", 64.0, 1.94),
     "lenet_300_100-sws-tau0.025-ft10": ("lenet_300_100", "sws, tau 0.025, 30 epochs, then 10 epochs of trained "
                                         "quantisation (lr 3e-4)", 64.0, 1.94),
+    "lenet_300_100-sws-ft10-seed1": ("lenet_300_100", "sws, tau 0.02, 30 epochs, then 10 epochs of "
+                                     "trained quantisation (lr 3e-4), seed 1", 64.0, 1.94),
+    "lenet_300_100-sws-tau0.0225-ft10": ("lenet_300_100", "sws, tau 0.0225, 30 epochs, then 10 epochs of trained "
+                                         "quantisation (lr 3e-4)", 64.0, 1.94),
     "lenet_300_100-weight-decay": ("lenet_300_100", "weight decay (baseline)", None, None),
     "lenet5_caffe-sws": ("lenet5_caffe", "sws, tau 0.03, 30 epochs", 100.0, 1.0),
     "lenet5_caffe-weight-decay": ("lenet5_caffe", "weight decay (baseline)", None, None),
