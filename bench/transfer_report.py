@@ -107,11 +107,6 @@ def run_experiment(name: str, seeds: int) -> dict:
             "results": table, "commands": commands}
 
 
-def num_classes(dataset: str) -> int:
-    """Classes of a named data set or a class subset (`cifar10:5,6,7,8,9`); the named ones here have ten."""
-    return len(dataset.split(":", 1)[1].split(",")) if ":" in dataset else 10
-
-
 def plot(payload: dict, path: Path) -> None:
     import matplotlib
 
@@ -136,6 +131,8 @@ def plot(payload: dict, path: Path) -> None:
 
 
 def markdown(payload: dict) -> str:
+    from zoo.data.datasets import get_spec
+
     lines = ["# Transfer learning: fine-tuning vs training from scratch", "",
              f"`{payload['command']}` on {payload['machine']}, {payload['date']}. Test accuracy on the whole test split, "
              "median over seeds; every method of a row gets the same labelled examples (the first N of the training "
@@ -147,7 +144,7 @@ def markdown(payload: dict) -> str:
         lines += [f"## {e['model']}: `{e['pretrained']}` -> `{e['dataset']}` ({e['seeds']} seed(s), `{e['flags']}`)", "",
                   "| labelled examples | scratch | two_stage | full | probe | best gain over scratch |",
                   "|---|---|---|---|---|---|"]
-        chance = 100 / num_classes(e["dataset"])
+        chance = 100 / get_spec(e["dataset"]).num_classes
         collapsed = False
         for n, row in e["results"].items():
             best = max((m for m in METHODS if m != "scratch"), key=lambda m: row[m]["median"])

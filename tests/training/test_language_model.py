@@ -5,8 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from training import TrainConfig, evaluate, train
-from training import language_model
+from training import TrainConfig, language_model, train
 from training.language_model import RandomWindows, SequentialStreams, evaluate_model, generate
 
 pytestmark = pytest.mark.slow
@@ -70,8 +69,6 @@ def test_log_prob_signature_agrees_with_the_perplexity(tmp_path):
 
 
 def test_bad_requests_are_refused(tmp_path):
-    from training import language_model
-
     with pytest.raises(ValueError, match="handles language_model"):
         language_model.train("lenet5", "shakespeare", out=tmp_path / "a")
     with pytest.raises(ValueError, match="Unknown dataset 'shakespeare'"):
