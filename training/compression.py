@@ -21,7 +21,7 @@ import numpy as np
 
 from zoo import data, presets
 from zoo.data.pipeline import make_pipeline, steps_per_epoch
-from zoo.regularizers import apply_soft_weight_sharing
+from zoo.regularizers import apply_soft_weight_sharing, gamma_prior_for_std
 from zoo.regularizers.compression import Mixture, dense_bits_per_weight, quantize_model
 from zoo.weights import create_trained
 from training.classification import _compile, build_for_dataset, evaluate_model, require_positive_ints
@@ -46,6 +46,12 @@ class CompressConfig:
     5e-4 for the weights with the means at 0.2x and the variances and mixing
     proportions at 6x that rate, ``tau = 5e-3`` against the whole training set.
 
+    ``sharpen_epochs > 0`` continues the retraining for that many epochs with the
+    Gamma hyperprior's mode moved from 0.02 to ``sharpen_std``: the components
+    narrow and pull their weights onto the means while the network adapts, so
+    quantising them afterwards costs less accuracy. It starts a new Adam, with
+    its own learning-rate schedule over the sharpening epochs.
+
     ``finetune_epochs > 0`` adds Han et al.'s (2016) trained quantisation after
     the quantisation: the shared values (not the codes) are fine-tuned on the
     data, at ``finetune_lr``, so the compressed size is unchanged.
@@ -68,6 +74,8 @@ class CompressConfig:
     variance_lr_multiplier: float = 6.0
     mixing_lr_multiplier: float = 6.0
     merge_kl: float = 1e-2
+    sharpen_epochs: int = 0
+    sharpen_std: float = 5e-3
     finetune_epochs: int = 0
     finetune_lr: float = 1e-4
     method: str = "sws"
@@ -85,6 +93,9 @@ class CompressConfig:
             raise ValueError(f"schedule must be one of {SCHEDULES}. Received: {self.schedule!r}")
         if self.method not in ("sws", "weight_decay"):
             raise ValueError(f"method must be 'sws' or 'weight_decay'. Received: {self.method!r}")
+        if self.sharpen_epochs < 0 or self.sharpen_std <= 0:
+            raise ValueError(f"sharpen_epochs must be >= 0 and sharpen_std > 0. Received: "
+                             f"sharpen_epochs={self.sharpen_epochs}, sharpen_std={self.sharpen_std}")
         if self.finetune_epochs < 0 or self.finetune_lr <= 0:
             raise ValueError(f"finetune_epochs must be >= 0 and finetune_lr > 0. Received: "
                              f"finetune_epochs={self.finetune_epochs}, finetune_lr={self.finetune_lr}")
@@ -165,12 +176,7 @@ def compress(
                                  "mixing_logits": config.mixing_lr_multiplier},
             pull_weights=config.method == "sws",
         )
-        steps = -(-len(train_split) // config.batch_size) * config.epochs
-        optimizer = make_optimizer("adam", make_schedule(config.schedule, config.lr, steps), config.weight_decay)
-        if config.weight_decay:  # decay the network's weights, never the prior's variables
-            optimizer.exclude_from_weight_decay(var_list=list(wrapped.prior.trainable_variables), var_names=NO_DECAY)
-        # XLA fuses the prior's (weights x components) element-wise chain: about 2x faster per step on CPU.
-        _compile(wrapped, optimizer, jit_compile=True)
+        _compile_retraining(wrapped, config, config.epochs, len(train_split))
     original = [np.array(v) for _, v in wrapped.shared_variables()]
     batches_per_epoch = steps_per_epoch(len(train_split), config.batch_size)
 
@@ -184,6 +190,11 @@ def compress(
     started = time.perf_counter()
     wrapped.fit(train_batches(0, config.epochs), epochs=config.epochs, steps_per_epoch=batches_per_epoch,
                 verbose=config.verbose, shuffle=False, callbacks=[mixture_log, keras.callbacks.TerminateOnNaN()])
+    if config.sharpen_epochs:
+        unsharpened = evaluate_model(model, dataset)
+        with strategy.scope():
+            _sharpen(wrapped, config, train_batches(config.epochs, config.epochs + config.sharpen_epochs),
+                     len(train_split), [mixture_log, keras.callbacks.TerminateOnNaN()])
     seconds = time.perf_counter() - started
     retrained_weights = [np.array(v) for _, v in wrapped.shared_variables()]
     if not all(np.all(np.isfinite(w)) for w in retrained_weights):
@@ -192,12 +203,16 @@ def compress(
     quantized = quantize_model(wrapped, config.merge_kl)
     if config.finetune_epochs:
         report_quantized = evaluate_model(model, dataset)
+        first = config.epochs + config.sharpen_epochs
         with strategy.scope():
-            _finetune_codebook(model, wrapped, quantized, config,
-                               train_batches(config.epochs, config.epochs + config.finetune_epochs), batches_per_epoch)
+            _finetune_codebook(model, wrapped, quantized, config, train_batches(first, first + config.finetune_epochs),
+                               batches_per_epoch)
     after = evaluate_model(model, dataset)
 
     report = _report(model_name, dataset, config, before, retrained, after, quantized, seconds, len(train_split))
+    if config.sharpen_epochs:
+        report["error_percent"]["unsharpened"] = round(100 * (1 - unsharpened["accuracy"]), 2)
+        report["test"]["unsharpened"] = unsharpened
     if config.finetune_epochs:
         report["error_percent"]["quantized"] = round(100 * (1 - report_quantized["accuracy"]), 2)
         report["test"]["quantized"] = report_quantized
@@ -223,6 +238,31 @@ def compress(
     write_json(out / REPORT, report)
     (out / REPORT_MD).write_text(report_markdown(report))
     return CompressResult(out, model, report)
+
+
+def _compile_retraining(wrapped, config, epochs: int, examples: int) -> None:
+    """Compiles ``wrapped`` with a new Adam whose learning-rate schedule spans ``epochs``."""
+    steps = steps_per_epoch(examples, config.batch_size) * epochs
+    optimizer = make_optimizer("adam", make_schedule(config.schedule, config.lr, steps), config.weight_decay)
+    if config.weight_decay:  # decay the network's weights, never the prior's variables
+        optimizer.exclude_from_weight_decay(var_list=list(wrapped.prior.trainable_variables), var_names=NO_DECAY)
+    # XLA fuses the prior's (weights x components) element-wise chain: about 2x faster per step on CPU.
+    _compile(wrapped, optimizer, jit_compile=True)
+
+
+def _sharpen(wrapped, config, train_ds, examples: int, callbacks) -> None:
+    """More epochs under the prior with narrower components (see ``CompressConfig.sharpen_epochs``).
+
+    The objective changes, so Adam starts afresh (its moment estimates belong to the old one): measured
+    on lenet_300_100, keeping them cost 0.3 points more after quantisation (2.25% vs 1.95%, seed 4).
+    """
+    shape = wrapped.prior.gamma_prior[0] if wrapped.prior.gamma_prior else 250.0
+    wrapped.prior.gamma_prior = gamma_prior_for_std(config.sharpen_std, shape)
+    logger.info("Sharpening the mixture (component std %g) for %d epochs", config.sharpen_std, config.sharpen_epochs)
+    _compile_retraining(wrapped, config, config.sharpen_epochs, examples)  # a train step with the new hyperprior
+    wrapped.fit(train_ds, initial_epoch=config.epochs, epochs=config.epochs + config.sharpen_epochs,
+                steps_per_epoch=steps_per_epoch(examples, config.batch_size), verbose=config.verbose, shuffle=False,
+                callbacks=callbacks)
 
 
 class _ProjectToCodebook(keras.callbacks.Callback):
@@ -297,6 +337,10 @@ def report_markdown(report: dict[str, Any]) -> str:
               "8 bits in conv and 5 in dense layers with filler zeros, codebook indices, row pointers, one shared "
               "32-bit codebook), with and without Huffman coding of the index and code streams.",
               f"- Plot: `{PLOT}` (pretrained vs retrained weights with the mixture components).", ""]
+    if "unsharpened" in e:
+        lines.insert(-1, f"- Sharpening: the last {report['config']['sharpen_epochs']} retraining epochs held the "
+                         f"components near a standard deviation of {report['config']['sharpen_std']:g}; test error "
+                         f"{e['unsharpened']:.2f}% before them, {e['retrained']:.2f}% after.")
     if "quantized" in e:
         lines.insert(-1, f"- Trained quantisation (Han et al. 2016): the {len(report['codebook'])} shared values were "
                          f"fine-tuned for {report['config']['finetune_epochs']} epochs with the codes fixed; test error "

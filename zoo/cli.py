@@ -206,6 +206,7 @@ def cmd_compress(args) -> int:
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, schedule=args.schedule,
         components=args.components, tau=args.tau, init_std=args.init_std,
         zero_mixing=None if args.zero_mixing <= 0 else args.zero_mixing, merge_kl=args.merge_kl,
+        sharpen_epochs=args.sharpen_epochs, sharpen_std=args.sharpen_std,
         finetune_epochs=args.finetune_epochs, finetune_lr=args.finetune_lr,
         max_train_examples=args.max_train_examples, seed=args.seed, verbose=2 if args.quiet else "auto",
         method=args.method.replace("-", "_"), weight_decay=args.weight_decay, strategy=args.strategy,
@@ -358,6 +359,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init-std", type=float, default=0.25, help="initial standard deviation of every component")
     p.add_argument("--zero-mixing", type=float, default=0.99, help="fixed pi_0 of the zero component; 0 learns it")
     p.add_argument("--merge-kl", type=float, default=1e-2, help="merge components closer than this symmetric KL")
+    p.add_argument("--sharpen-epochs", type=int, default=0,
+                   help="then retrain this many more epochs with the components narrowed to --sharpen-std, which "
+                        "pulls the weights onto the means and makes quantising them cheaper")
+    p.add_argument("--sharpen-std", type=float, default=5e-3, help="component standard deviation while sharpening")
     p.add_argument("--finetune-epochs", type=int, default=0,
                    help="after quantising, fine-tune the shared values (codes fixed; Han et al.'s trained quantisation)")
     p.add_argument("--finetune-lr", type=float, default=1e-4)

@@ -19,6 +19,21 @@ from keras import ops
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
+def gamma_prior_for_std(std: float, shape: float = 250.0) -> tuple[float, float]:
+    """``(shape, rate)`` of a Gamma hyperprior on a precision whose mode, ``(shape - 1) / rate``, is ``1 / std**2``.
+
+    Ullrich et al.'s Gamma(250, 0.1) holds each component near a standard deviation of 0.02.
+
+    Example:
+        >>> a, b = gamma_prior_for_std(0.02)
+        >>> a, round(b, 4)
+        (250.0, 0.0996)
+    """
+    if std <= 0 or shape <= 1:
+        raise ValueError(f"gamma_prior_for_std needs std > 0 and shape > 1. Received: std={std}, shape={shape}")
+    return float(shape), (shape - 1.0) * std * std
+
+
 @keras.saving.register_keras_serializable(package="kzoo")
 class SoftWeightSharing(keras.layers.Layer):
     """A J-component Gaussian mixture prior; ``layer(weights)`` returns its negative log.

@@ -90,3 +90,12 @@ def test_serialization_round_trip():
 def test_bad_arguments(kwargs):
     with pytest.raises(ValueError):
         SoftWeightSharing(**kwargs)
+
+
+def test_gamma_prior_for_std_puts_the_precision_mode_at_one_over_std_squared():
+    from zoo.regularizers import gamma_prior_for_std
+
+    a, b = gamma_prior_for_std(0.005)
+    assert (a - 1) / b == pytest.approx(1 / 0.005 ** 2)
+    with pytest.raises(ValueError, match="std > 0"):
+        gamma_prior_for_std(0.0)
