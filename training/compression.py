@@ -230,6 +230,7 @@ def compress(
                  "compression_ratio": {"value": round(report["compression"]["sparse_huffman"], 1), "command": command}},
         extra={"compression": report["compression"], "mixture": quantized.mixture.as_dict(),
                "codebook": quantized.codebook.tolist()},
+        codebook=quantized.codebook,
     )
     report["preset"] = str(out / PRESET / tag)
     if export_base is not None:

@@ -1,4 +1,5 @@
-"""Loading trained weights into zoo models: ``.weights.h5`` files and ``zoo train`` run directories."""
+"""Loading trained weights into zoo models: ``.weights.h5`` files, compressed ``.weights.kzq`` files
+(:mod:`zoo.presets.compressed`) and ``zoo train`` run directories."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import warnings
 from pathlib import Path
 
 RUN_CONFIG = "config.json"
+COMPRESSED_SUFFIX = ".weights.kzq"  # kzoo's compressed format: zoo.presets.compressed
 BEST_WEIGHTS = "best.weights.h5"
 LAST_WEIGHTS = "last.weights.h5"
 
@@ -15,14 +17,14 @@ def resolve_weights(path: str | Path) -> tuple[Path, dict | None]:
     """Finds the weights file and, when it comes from a run directory, that run's config.
 
     Args:
-        path: a ``.weights.h5`` file, or a run directory (its best weights are used).
+        path: a ``.weights.h5`` or ``.weights.kzq`` file, or a run directory (its best weights are used).
 
     Returns:
         ``(weights_file, run_config or None)``.
 
     Raises:
         FileNotFoundError: nothing usable at ``path``.
-        ValueError: a weights file without the ``.weights.h5`` suffix, or a corrupt run config.
+        ValueError: a weights file without the ``.weights.h5`` / ``.weights.kzq`` suffix, or a corrupt run config.
     """
     from zoo.presets.download import local_path
 
@@ -37,8 +39,9 @@ def resolve_weights(path: str | Path) -> tuple[Path, dict | None]:
         else:
             raise FileNotFoundError(f"{path} is a directory without {BEST_WEIGHTS} or {LAST_WEIGHTS}.")
     elif path.is_file():
-        if not path.name.endswith(".weights.h5"):
-            raise ValueError(f"Weights files end in .weights.h5 (Keras 3). Received: {path}")
+        if not path.name.endswith((".weights.h5", COMPRESSED_SUFFIX)):
+            raise ValueError(f"Weights files end in .weights.h5 (Keras 3) or {COMPRESSED_SUFFIX} (kzoo's compressed "
+                             f"format). Received: {path}")
         weights = path
     else:
         raise FileNotFoundError(f"No weights file or run directory at {path}.")
@@ -91,7 +94,15 @@ def load_weights(model, path: str | Path) -> Path:
 
 
 def load_file(model, weights: Path) -> Path:
-    """Loads a ``.weights.h5`` file into ``model``; optimizer state saved beside the weights is not needed and skipped."""
+    """Loads a ``.weights.h5`` or ``.weights.kzq`` file into ``model``.
+
+    Optimizer state saved beside Keras weights is not needed and skipped. A compressed file is checked
+    whole before any weight is assigned.
+    """
+    if Path(weights).name.endswith(COMPRESSED_SUFFIX):
+        from zoo.presets import compressed
+
+        return compressed.load(model, weights)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")

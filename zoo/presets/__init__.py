@@ -6,7 +6,7 @@
   else the published one (``zoo presets``), downloaded into ``$KZOO_HOME/presets``;
 - a preset directory, or ``file://`` URL of one;
 - an ``https://`` / ``http://`` URL of a preset directory on a web server;
-- a ``.weights.h5`` file or a ``zoo train`` run directory (see :mod:`zoo.weights`).
+- a ``.weights.h5`` or ``.weights.kzq`` file, or a ``zoo train`` run directory (see :mod:`zoo.weights`).
 
 Every file is checked against its sha256 before anything is loaded. ``KZOO_OFFLINE=1``
 uses only what is on disk and says what is missing.
@@ -19,17 +19,17 @@ from typing import Any
 
 from zoo.presets import catalog, remote, store
 from zoo.presets.download import DownloadError, is_http, is_url, local_path
-from zoo.presets.store import (CONFIG, METADATA, MODEL_CARD, PACKAGED, WEIGHTS, is_preset_dir, save_preset, sha256,
-                               verify)
+from zoo.presets.store import (COMPRESSED_WEIGHTS, CONFIG, METADATA, MODEL_CARD, PACKAGED, WEIGHTS, is_preset_dir,
+                               save_preset, sha256, verify, weights_file)
 
-__all__ = ["CONFIG", "DownloadError", "METADATA", "MODEL_CARD", "PACKAGED", "WEIGHTS", "catalog", "find",
+__all__ = ["COMPRESSED_WEIGHTS", "CONFIG", "DownloadError", "METADATA", "MODEL_CARD", "PACKAGED", "WEIGHTS", "catalog", "find",
            "is_preset_dir", "list_presets", "list_tags", "load", "load_with_metadata", "locate", "pull", "save_preset",
-           "sha256", "split_name", "verify"]
+           "sha256", "split_name", "verify", "weights_file"]
 
 
 def _is_tag(weights: str) -> bool:
     text = str(weights)
-    return bool(text) and "/" not in text and "\\" not in text and not text.endswith(".h5") and not Path(text).exists()
+    return bool(text) and "/" not in text and "\\" not in text and not text.endswith((".h5", ".kzq")) and not Path(text).exists()
 
 
 def list_tags(name: str) -> list[str]:
@@ -57,7 +57,7 @@ def find(name: str, tag: str, *, progress: bool = True) -> Path:
 
 def locate(name: str, weights: str | Path, *, progress: bool = True) -> Path | None:
     """The preset directory ``weights`` names for model ``name`` (fetched if needed), or None when it names
-    something else (a ``.weights.h5`` file or a run directory)."""
+    something else (a weights file or a run directory)."""
     text = str(weights)
     if is_http(text):
         return remote.fetch(text, progress=progress)
@@ -154,5 +154,5 @@ def load_with_metadata(name: str, weights: str | Path, *, directory: Path | None
     if config.get("model") != name:
         raise ValueError(f"Preset {directory} holds weights for {config.get('model')!r}, not {name!r}.")
     model = zoo.create(name, **{**config["model_config"], **overrides})
-    load_file(model, directory / WEIGHTS)
+    load_file(model, weights_file(directory, metadata))
     return model, metadata

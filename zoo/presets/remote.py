@@ -49,10 +49,7 @@ def fetch(url: str, *, progress: bool = True) -> Path:
         staging = target.with_name(f".{target.name}.download")
         download(join_url(base, store.METADATA), staging / store.METADATA, sha256=pinned, progress=progress)
         metadata = store.read_json(staging / store.METADATA)
-        files = metadata.get("files")
-        if not isinstance(files, dict) or not {store.CONFIG, store.WEIGHTS} <= set(files):
-            raise ValueError(f"{join_url(base, store.METADATA)} is not a preset's metadata: it must list "
-                             f"{store.CONFIG} and {store.WEIGHTS} with their sha256.")
+        files = store.check_listing(metadata.get("files"), join_url(base, store.METADATA))
         for filename in files:  # every name checked before anything is fetched
             store.check_name("file", filename)
         for filename, sha in files.items():

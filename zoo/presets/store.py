@@ -3,7 +3,9 @@
 A preset is a directory::
 
     config.json       {"model": registry name, "model_config": constructor arguments}
-    model.weights.h5  the weights
+    model.weights.h5  the weights (Keras), or instead
+    model.weights.kzq the weights of a quantised model in kzoo's compressed
+                      format (:mod:`zoo.presets.compressed`)
     metadata.json     kzoo/keras versions, dataset, metrics with the command that
                       measured each, parameter count, sha256 of every other file
     README.md         the model card
@@ -27,9 +29,11 @@ from zoo.data.settings import kzoo_home
 
 CONFIG = "config.json"
 WEIGHTS = "model.weights.h5"
+COMPRESSED_WEIGHTS = "model.weights.kzq"
+WEIGHT_FILES = (WEIGHTS, COMPRESSED_WEIGHTS)
 METADATA = "metadata.json"
 MODEL_CARD = "README.md"
-FILES = (CONFIG, WEIGHTS, METADATA, MODEL_CARD)
+FILES = (CONFIG, WEIGHTS, COMPRESSED_WEIGHTS, METADATA, MODEL_CARD)
 PACKAGED = Path(__file__).resolve().parent.parent / "pretrained"
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
@@ -113,6 +117,18 @@ def read_json(path: Path) -> dict[str, Any]:
     return value
 
 
+def check_listing(files: Any, source: str | Path) -> dict[str, str]:
+    """A metadata's ``files`` (name -> sha256) when it lists the config and exactly one weights file.
+
+    Raises:
+        ValueError: anything else, naming ``source``.
+    """
+    if not isinstance(files, dict) or CONFIG not in files or len(set(WEIGHT_FILES) & set(files)) != 1:
+        raise ValueError(f"{source} is not a preset's metadata: it must list {CONFIG} and one weights file "
+                         f"({' or '.join(WEIGHT_FILES)}) with their sha256.")
+    return files
+
+
 def verify(directory: str | Path) -> dict[str, Any]:
     """Checks every file listed in a preset's metadata against its sha256.
 
@@ -124,9 +140,7 @@ def verify(directory: str | Path) -> dict[str, Any]:
     """
     directory = Path(directory)
     metadata = read_json(directory / METADATA)
-    files = metadata.get("files")
-    if not isinstance(files, dict) or not {CONFIG, WEIGHTS} <= set(files):
-        raise ValueError(f"{directory / METADATA} is malformed: it must list the sha256 of {CONFIG} and {WEIGHTS}.")
+    files = check_listing(metadata.get("files"), directory / METADATA)
     for filename, expected in files.items():
         check_name("file", filename)
         path = directory / filename
@@ -139,8 +153,16 @@ def verify(directory: str | Path) -> dict[str, Any]:
     return metadata
 
 
+def weights_file(directory: str | Path, metadata: dict[str, Any] | None = None) -> Path:
+    """The weights file of a preset: the one its metadata lists (``model.weights.h5`` or ``model.weights.kzq``)."""
+    directory = Path(directory)
+    files = (metadata if metadata is not None else read_json(directory / METADATA)).get("files", {})
+    return directory / next((f for f in WEIGHT_FILES if f in files), WEIGHTS)
+
+
 def save_preset(model, directory: str | Path, *, name: str, dataset: str, metrics: dict[str, Any] | None = None,
-                description: str = "", extra: dict[str, Any] | None = None, overwrite: bool = False) -> Path:
+                description: str = "", extra: dict[str, Any] | None = None, overwrite: bool = False,
+                codebook=None) -> Path:
     """Writes ``model`` as a preset directory (config, weights, metadata with checksums, model card).
 
     Args:
@@ -152,6 +174,8 @@ def save_preset(model, directory: str | Path, *, name: str, dataset: str, metric
         description: first paragraph of the model card.
         extra: more metadata (e.g. compression statistics).
         overwrite: replace an existing preset.
+        codebook: the shared values of a quantised model (``zoo compress``): its weights are then written
+            in the compressed format (``model.weights.kzq``) instead of ``model.weights.h5``.
 
     Returns:
         The preset directory.
@@ -174,7 +198,14 @@ def save_preset(model, directory: str | Path, *, name: str, dataset: str, metric
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     (tmp / CONFIG).write_text(json.dumps({"model": name, "model_config": constructor_config(model)}, indent=2) + "\n")
-    model.save_weights(tmp / WEIGHTS)
+    if codebook is None:
+        weights = WEIGHTS
+        model.save_weights(tmp / weights)
+    else:
+        from zoo.presets import compressed
+
+        weights = COMPRESSED_WEIGHTS
+        compressed.save(model, tmp / weights, codebook)
     metrics = metrics or {}
     lines = [f"# {name} ({directory.name})", "", description or f"{name} trained on {dataset}.", "",
              "| metric | value | command |", "|---|---|---|"]
@@ -188,7 +219,7 @@ def save_preset(model, directory: str | Path, *, name: str, dataset: str, metric
     metadata = {
         "name": name, "tag": directory.name, "dataset": dataset, "kzoo": __version__, "keras": keras.__version__,
         "parameters": int(model.count_params()), "metrics": metrics, **(extra or {}),
-        "files": {f: sha256(tmp / f) for f in (CONFIG, WEIGHTS, MODEL_CARD)},
+        "files": {f: sha256(tmp / f) for f in (CONFIG, weights, MODEL_CARD)},
     }
     (tmp / METADATA).write_text(json.dumps(metadata, indent=2, default=float) + "\n")
     if directory.exists():
