@@ -43,7 +43,7 @@ def test_quick_real_compression_keeps_accuracy_and_shrinks_the_model(quick_run):
     assert 2 <= report["components"]["used"] <= 17
 
 
-def test_the_compressed_model_holds_only_the_component_means(quick_run):
+def test_the_compressed_model_holds_only_the_component_means(quick_run, mnist_test):
     codebook = set(np.float32(quick_run.report["codebook"]).tolist()) | {0.0}
     preset = Path(quick_run.report["preset"])
     loaded = zoo.create("lenet_300_100", weights=str(preset))
@@ -51,6 +51,9 @@ def test_the_compressed_model_holds_only_the_component_means(quick_run):
         assert set(np.unique(np.array(loaded.get_layer(layer).kernel)).tolist()) <= codebook
     metadata = json.loads((preset / "metadata.json").read_text())
     assert metadata["metrics"]["accuracy"]["value"] == pytest.approx(quick_run.report["test"]["after"]["accuracy"])
+    assert "model.weights.kzq" in metadata["files"] and not (preset / "model.weights.h5").exists()
+    images = mnist_test[1].images[:256].astype("float32") / 255.0  # the compressed preset: the same logits
+    assert np.asarray(loaded(images)).tobytes() == np.asarray(quick_run.model(images)).tobytes()
 
 
 def test_outputs_report_plot_history_and_savedmodel(quick_run):

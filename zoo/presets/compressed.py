@@ -194,12 +194,8 @@ def encode(tensors: Iterable[tuple[str, np.ndarray]], codebook: Sequence[float])
     return head + hashlib.sha256(head).digest()
 
 
-def decode(blob: bytes, *, source: str = "compressed weights") -> list[tuple[str, np.ndarray]]:
-    """The ``(path, array)`` pairs stored in a compressed file's bytes, checked end to end.
-
-    Raises:
-        CompressedWeightsError: not this format, another version, truncated, modified or inconsistent.
-    """
+def _open(blob: bytes, source: str) -> tuple[int, dict, memoryview]:
+    """Checks the magic, version, length and sha256, then decompresses: ``(codec, header, data after it)``."""
     if len(blob) < _PREFIX.size + _DIGEST or blob[:8] != MAGIC:
         raise CompressedWeightsError(f"{source} is not a kzoo compressed weights file (expected it to start with "
                                      f"{MAGIC!r} and hold at least {_PREFIX.size + _DIGEST} bytes; received "
@@ -221,11 +217,38 @@ def decode(blob: bytes, *, source: str = "compressed weights") -> list[tuple[str
         payload = CODECS[codec][2](blob[_PREFIX.size:-_DIGEST])
         (size,) = struct.unpack_from("<I", payload)
         header = json.loads(payload[4:4 + size])
-        return _tensors(header, memoryview(payload)[4 + size:], source)
+    except (ValueError, TypeError, struct.error, lzma.LZMAError, OSError, zlib.error) as err:
+        raise CompressedWeightsError(f"{source} is inconsistent: {err}") from err
+    if not isinstance(header, dict):
+        raise CompressedWeightsError(f"{source} is inconsistent: its header is not a JSON object.")
+    return codec, header, memoryview(payload)[4 + size:]
+
+
+def decode(blob: bytes, *, source: str = "compressed weights") -> list[tuple[str, np.ndarray]]:
+    """The ``(path, array)`` pairs stored in a compressed file's bytes, checked end to end.
+
+    Raises:
+        CompressedWeightsError: not this format, another version, truncated, modified or inconsistent.
+    """
+    _, header, data = _open(blob, source)
+    try:
+        return _tensors(header, data, source)
     except CompressedWeightsError:
         raise
-    except (ValueError, TypeError, KeyError, struct.error, lzma.LZMAError, OSError, zlib.error) as err:
-        raise CompressedWeightsError(f"{source} is inconsistent: {err}") from err
+    except (ValueError, TypeError, KeyError, IndexError) as err:
+        raise CompressedWeightsError(f"{source} is inconsistent: {err!r}") from err
+
+
+def describe(blob: bytes, *, source: str = "compressed weights") -> dict:
+    """What a compressed file holds, after the same checks as :func:`decode`: version, codec, layout, tensors.
+
+    Example:
+        >>> info = describe(encode([("k", np.zeros((4, 3), np.float32))], codebook=[1.0]))
+        >>> info["version"], info["tensors"][0]["encoding"], info["tensors"][0]["entries"]
+        (1, 'codes', 0)
+    """
+    codec, header, _ = _open(blob, source)
+    return {"version": VERSION, "codec": CODECS[codec][0], "bytes": len(blob), **header}
 
 
 def _tensors(header: dict, data: memoryview, source: str) -> list[tuple[str, np.ndarray]]:
@@ -255,8 +278,8 @@ def _tensors(header: dict, data: memoryview, source: str) -> list[tuple[str, np.
                 raise CompressedWeightsError(f"{source}: {entry['path']} has a position past its "
                                              f"{int(np.prod(shapes[id(entry)]))} weights.")
             positions[id(entry)] = where
-    result = []
-    for entry in entries:
+    arrays = {}
+    for entry in sorted(entries, key=lambda e: e["encoding"] != "codes"):  # the code stream, then the raw bytes
         shape, dtype = shapes[id(entry)], np.dtype(entry["dtype"]).newbyteorder("<")
         count = int(np.prod(shape))
         if entry["encoding"] == "codes":
@@ -271,15 +294,15 @@ def _tensors(header: dict, data: memoryview, source: str) -> list[tuple[str, np.
                 raise CompressedWeightsError(f"{source}: {entry['path']} uses code {codes.max()} of a "
                                              f"{size}-value codebook.")
             array = np.moveaxis(table[codes].reshape(units), 0, -1) if len(shape) > 1 else table[codes]
-            result.append((entry["path"], np.ascontiguousarray(array)))
+            arrays[id(entry)] = np.ascontiguousarray(array)
         elif entry["encoding"] == "raw":
             chunk = take(count * dtype.itemsize, f"the values of {entry['path']}")
-            result.append((entry["path"], np.frombuffer(chunk, dtype).reshape(shape).astype(dtype.newbyteorder("="))))
+            arrays[id(entry)] = np.frombuffer(chunk, dtype).reshape(shape).astype(dtype.newbyteorder("="))
         else:
             raise CompressedWeightsError(f"{source}: unknown encoding {entry['encoding']!r} of {entry['path']}.")
     if cursor != len(data):
         raise CompressedWeightsError(f"{source}: {len(data) - cursor} bytes left over after the last tensor.")
-    return result
+    return [(entry["path"], arrays[id(entry)]) for entry in entries]
 
 
 def save(model, path: str | Path, codebook: Sequence[float]) -> Path:
@@ -294,15 +317,16 @@ def save(model, path: str | Path, codebook: Sequence[float]) -> Path:
         The path.
 
     Raises:
-        ValueError: an invalid codebook, or no tensor of the model is quantised with it.
+        ValueError: an invalid codebook, or no tensor of the model is quantised with it (all-zero ones aside).
     """
     path = Path(path)
     tensors = [(v.path, np.asarray(v)) for v in model.weights]
-    blob = encode(tensors, codebook)
-    restored = decode(blob, source=str(path))
-    if not any(codes_for(a, _check_codebook(codebook)) is not None and a.size > 1 for _, a in tensors):
+    book = _check_codebook(codebook)
+    if not any(np.any(a) and codes_for(a, book) is not None for _, a in tensors):
         raise ValueError(f"No tensor of {model.name} holds only 0 and codebook values; quantise it first "
                          f"(zoo compress) or pass the codebook it was quantised with.")
+    blob = encode(tensors, book)
+    restored = decode(blob, source=str(path))
     for (name, original), (_, back) in zip(tensors, restored):
         if original.tobytes() != back.tobytes():  # the format's own guarantee; never expected to fail
             raise RuntimeError(f"{name} does not read back bit for bit from the compressed format.")
