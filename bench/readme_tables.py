@@ -26,12 +26,14 @@ def replace(readme: str, marker: str, text: str) -> str:
 
 
 def presets_table(catalog: dict) -> str:
+    from zoo.cli import format_size
+
     rows = ["| preset | data set | measured (`zoo evaluate ... --json`) | size | where |", "|---|---|---|---|---|"]
     for e in catalog["presets"]:
         metrics = ", ".join(f"{k} {v['value']:.4g}" for k, v in e["metrics"].items()
                             if isinstance(v, dict) and isinstance(v.get("value"), (int, float)))
         size = sum(f["size"] for f in e["files"].values())
-        rows.append(f"| `{e['model']}:{e['tag']}` | {e['dataset']} | {metrics} | {size / 1e6:.1f} MB | "
+        rows.append(f"| `{e['model']}:{e['tag']}` | {e['dataset']} | {metrics} | {format_size(size)} | "
                     f"{'packaged' if e['packaged'] else 'download (`bench/presets/`)'} |")
     return "\n".join(rows)
 

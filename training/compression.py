@@ -21,6 +21,7 @@ import numpy as np
 
 from zoo import data, presets
 from zoo.data.pipeline import make_pipeline, steps_per_epoch
+from zoo.presets.compressed import preset_sizes
 from zoo.regularizers import apply_soft_weight_sharing, gamma_prior_for_std
 from zoo.regularizers.compression import Mixture, dense_bits_per_weight, quantize_model
 from zoo.weights import create_trained
@@ -233,6 +234,7 @@ def compress(
         codebook=quantized.codebook,
     )
     report["preset"] = str(out / PRESET / tag)
+    report["on_disk"] = preset_sizes(out / PRESET / tag)
     if export_base is not None:
         from serving.exporter import export, fit_class_names
 
@@ -340,6 +342,10 @@ def report_markdown(report: dict[str, Any]) -> str:
               "8 bits in conv and 5 in dense layers with filler zeros, codebook indices, row pointers, one shared "
               "32-bit codebook), with and without Huffman coding of the index and code streams.",
               f"- Plot: `{PLOT}` (pretrained vs retrained weights with the mixture components).", ""]
+    if "on_disk" in report:
+        d = report["on_disk"]
+        lines.insert(-1, f"- On disk: the preset's {d['weights_file']} takes {d['weights_bytes']:,} bytes (the "
+                         f"estimate above: {d['estimate_bytes']:,}), the whole preset {d['preset_bytes']:,} bytes.")
     if "unsharpened" in e:
         lines.insert(-1, f"- Sharpening: the last {report['config']['sharpen_epochs']} retraining epochs held the "
                          f"components near a standard deviation of {report['config']['sharpen_std']:g}; test error "

@@ -65,7 +65,8 @@ def cmd_info(args) -> int:
     return 0
 
 
-def _size(count: int) -> str:
+def format_size(count: int) -> str:
+    """A byte count as `zoo presets` shows it: MB from 0.1 MB up, else kB."""
     return f"{count / 1e6:.1f} MB" if count >= 1e5 else f"{count / 1e3:.0f} kB"
 
 
@@ -84,7 +85,7 @@ def cmd_presets(args) -> int:
     width = max((len(f"{r['model']}:{r['tag']}") for r in rows), default=0)
     for r in rows:
         where = r["url"] if r["where"] == "remote" else r["where"]
-        print(f"{r['model'] + ':' + r['tag']:<{width}}  {r['dataset'] or '-':<14} {_size(r['size']):>8}  {where:<8}  "
+        print(f"{r['model'] + ':' + r['tag']:<{width}}  {r['dataset'] or '-':<14} {format_size(r['size']):>8}  {where:<8}  "
               f"{_metric_summary(r['metrics'])}")
     if not rows:
         print(f"no presets match {args.pattern!r}", file=sys.stderr)
@@ -216,14 +217,15 @@ def cmd_compress(args) -> int:
                           export_base=args.export_base, preset_tag=args.tag)
     report = result.report
     if args.json:
-        _print_json({k: report[k] for k in ("error_percent", "compression", "components", "weights", "preset")
-                     } | {"out": str(result.out), "export": report.get("export")})
+        _print_json({k: report[k] for k in ("error_percent", "compression", "components", "weights", "preset",
+                                            "on_disk")} | {"out": str(result.out), "export": report.get("export")})
     else:
         e, c = report["error_percent"], report["compression"]
         print(f"test error {e['before']:.2f}% -> {e['after']:.2f}%; {c['sparse_huffman']:.1f}x smaller "
               f"(sparse + Huffman; {c['sparse']:.1f}x without Huffman); "
               f"{100 * report['weights']['nonzero_fraction']:.2f}% non-zero, {report['components']['used']} values\n"
-              f"report: {result.out / 'report.md'}\npreset: {report['preset']}")
+              f"report: {result.out / 'report.md'}\npreset: {report['preset']} "
+              f"({report['on_disk']['preset_bytes']:,} bytes on disk)")
     return 0
 
 
@@ -303,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("finetune", help="fine-tune pretrained weights on new data: new head, frozen then unfrozen layers")
     p.add_argument("name", help="registered image or node classifier")
     p.add_argument("--weights", required=True, help="pretrained weights: a preset tag (zoo presets), preset directory "
-                                                    "or URL, run directory or .weights.h5 file")
+                                                    "or URL, run directory or .weights.h5 / .weights.kzq file")
     p.add_argument("--dataset", required=True, help="the new data: a named set, a class subset (cifar10:5,6,7,8,9), "
                                                     "a folder of images, a citation graph (cora:0,1,2)")
     p.add_argument("--num-classes", type=int, default=None, help="classes of the new head (default: the data set's)")
@@ -320,7 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="evaluate weights on a test split")
     p.add_argument("name")
-    p.add_argument("--weights", required=True, help="a preset tag (see zoo info NAME), a preset or run directory, or a .weights.h5 file")
+    p.add_argument("--weights", required=True, help="a preset tag (see zoo info NAME), a preset or run directory, or a .weights.h5 / .weights.kzq file")
     p.add_argument("--dataset", required=True)
     p.add_argument("--batch-size", type=int, default=256)
     g = p.add_argument_group("generative models")
@@ -347,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compress", help="compress trained weights with soft weight sharing (Ullrich et al. 2017)")
     p.add_argument("name")
-    p.add_argument("--weights", required=True, help="trained weights: a preset tag, run directory or .weights.h5 file")
+    p.add_argument("--weights", required=True, help="trained weights: a preset tag, run directory or .weights.h5 / .weights.kzq file")
     p.add_argument("--dataset", required=True)
     p.add_argument("--epochs", type=int, default=30, help="retraining epochs under the prior")
     p.add_argument("--batch-size", type=int, default=256)
