@@ -124,7 +124,7 @@ def _check_codebook(codebook: Sequence[float]) -> np.ndarray:
     book = np.asarray(codebook, np.float32).ravel()
     if book.size > MAX_CODEBOOK or not np.all(np.isfinite(book)) or np.any(book == 0) \
             or len(np.unique(book)) != book.size:
-        raise ValueError(f"A codebook holds 1 to {MAX_CODEBOOK} distinct finite non-zero values. Received "
+        raise ValueError(f"A codebook holds at most {MAX_CODEBOOK} distinct finite non-zero values. Received "
                          f"{book.size} values: {book.tolist()[:20]}")
     return book
 
@@ -317,14 +317,16 @@ def save(model, path: str | Path, codebook: Sequence[float]) -> Path:
         The path.
 
     Raises:
-        ValueError: an invalid codebook, or no tensor of the model is quantised with it (all-zero ones aside).
+        ValueError: an invalid codebook.
     """
     path = Path(path)
     tensors = [(v.path, np.asarray(v)) for v in model.weights]
     book = _check_codebook(codebook)
-    if not any(np.any(a) and codes_for(a, book) is not None for _, a in tensors):
-        raise ValueError(f"No tensor of {model.name} holds only 0 and codebook values; quantise it first "
-                         f"(zoo compress) or pass the codebook it was quantised with.")
+    raw = [name for name, a in tensors if np.any(a) and codes_for(a, book) is None]
+    if raw and len(raw) == sum(bool(np.any(a)) for _, a in tensors):
+        logger.warning("No tensor of %s holds only 0 and the %d codebook values: all are stored raw, as large as "
+                       "float32 weights. Quantise the model first (zoo compress) or pass the codebook it was "
+                       "quantised with.", model.name, book.size)
     blob = encode(tensors, book)
     restored = decode(blob, source=str(path))
     for (name, original), (_, back) in zip(tensors, restored):
