@@ -168,7 +168,8 @@ def _on_disk_lines(summary: dict) -> list[str]:
         return []
     lines = ["Shipped presets on disk (what `zoo pull` downloads; `zoo presets --json` reports the whole preset):", "",
              "| preset | weights file | whole preset | uncompressed preset | smaller by | sparse + Huffman estimate "
-             "| weights file / estimate | whole preset / estimate | test accuracy |", "|---|---|---|---|---|---|---|---|---|"]
+             "| weights file / estimate | whole preset / estimate | test accuracy |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for entry in shipped:
         d = entry["on_disk"]
         lines.append(f"| `{entry['shipped_as']}` | {d['weights_file']} {d['weights_bytes']:,} B "

@@ -25,7 +25,8 @@ float weights bit for bit. File layout (integers little-endian)::
                    {"path", "shape", "dtype", "encoding": "codes" | "raw", "entries": non-zeros}, ...]}
 
 The tensors are the model's ``weights`` in order (matched by order and shape
-on loading, like Keras' own weight files; the paths name them in errors). A code ``k > 0`` means ``codebook[k - 1]``, ``0`` means exactly 0.
+on loading; the paths name them in errors).
+A code ``k > 0`` means ``codebook[k - 1]``, ``0`` means exactly 0.
 Coded tensors are traversed one output unit at a time, as in Han et al.'s
 (2016) sparse format: the last axis first (``np.moveaxis(w, -1, 0)``), then
 C order. The writer tries both layouts under every codec and keeps the
@@ -56,7 +57,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.weights import COMPRESSED_SUFFIX as SUFFIX
+from zoo.weights import COMPRESSED_SUFFIX as SUFFIX  # noqa: F401  (the file suffix, exported here too)
 
 logger = logging.getLogger(__name__)
 
@@ -273,6 +274,8 @@ def _tensors(header: dict, data: memoryview, source: str) -> list[tuple[str, np.
         for entry in coded:
             gaps, used = _read_varints(raw[cursor:], int(entry["entries"]), f"{source}: {entry['path']}")
             take(used, f"the positions of {entry['path']}")
+            if gaps.size and gaps.max() >= np.prod(shapes[id(entry)]):
+                raise CompressedWeightsError(f"{source}: {entry['path']} skips more weights than it has.")
             where = np.cumsum(gaps + 1) - 1
             if where.size and where[-1] >= np.prod(shapes[id(entry)]):
                 raise CompressedWeightsError(f"{source}: {entry['path']} has a position past its "
@@ -293,8 +296,8 @@ def _tensors(header: dict, data: memoryview, source: str) -> list[tuple[str, np.
             if codes.size and codes.max() > size:
                 raise CompressedWeightsError(f"{source}: {entry['path']} uses code {codes.max()} of a "
                                              f"{size}-value codebook.")
-            array = np.moveaxis(table[codes].reshape(units), 0, -1) if len(shape) > 1 else table[codes]
-            arrays[id(entry)] = np.ascontiguousarray(array)
+            array = np.moveaxis(table[codes].reshape(units), 0, -1) if len(shape) > 1 else table[codes].reshape(shape)
+            arrays[id(entry)] = array.copy(order="C")
         elif entry["encoding"] == "raw":
             chunk = take(count * dtype.itemsize, f"the values of {entry['path']}")
             arrays[id(entry)] = np.frombuffer(chunk, dtype).reshape(shape).astype(dtype.newbyteorder("="))

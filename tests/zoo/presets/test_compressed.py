@@ -107,8 +107,21 @@ def test_both_layouts_read_back_and_the_smaller_is_kept():
         assert compressed.describe(blob)["layout"] == layout
         (_, back), (_, bias) = compressed.decode(blob)
         assert back.tobytes() == array.tobytes() and bias.tolist() == pytest.approx([0.1, 1.1, 2.1])
+    odd = [("scalar", np.float32(0.25).reshape(())), ("steps", np.array(7, np.int64)),
+           ("conv", sparse.reshape(30, 2, 5, 40))]
+    back = compressed.decode(compressed.encode(odd, codebook))
+    assert [(a.shape, a.dtype, a.tobytes()) for _, a in back] == [(a.shape, a.dtype, a.tobytes()) for _, a in odd]
     with pytest.raises(ValueError, match="at most 255 distinct finite non-zero values"):
         compressed.encode([("w", sparse)], [0.0, 0.25])
+
+
+def test_every_flipped_byte_is_refused():
+    blob = compressed.encode([("w", np.float32([[0, 0.5], [-1, 0]])), ("b", np.float32([0.1, 0.2]))], [-1.0, 0.5])
+    for i in range(len(blob)):
+        changed = bytearray(blob)
+        changed[i] ^= 0x40
+        with pytest.raises(CompressedWeightsError):
+            compressed.decode(bytes(changed))
 
 
 def _rewrite(blob: bytes, *, version: int | None = None, payload_edit=None) -> bytes:
