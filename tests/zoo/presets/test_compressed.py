@@ -200,3 +200,17 @@ def test_the_shipped_soft_weight_sharing_presets_are_small_on_disk(name, goal):
     row = next(r for r in presets.list_presets(name) if r["tag"] == "mnist-sws")
     assert row["size"] == sizes["preset_bytes"]
     assert json.loads((directory / "metadata.json").read_text())["files"].keys() >= {"model.weights.kzq"}
+
+
+def test_a_compressed_preset_downloads_from_a_url_and_loads_exactly(kzoo_home, monkeypatch, mirror_server,
+                                                                    mnist_test):
+    """The shipped lenet5_caffe:mnist-sws served over HTTP (127.0.0.1): fetched, verified, the same logits."""
+    from zoo.presets import catalog
+
+    monkeypatch.setenv("KZOO_OFFLINE", "0")
+    catalog.publish(presets.find("lenet5_caffe", "mnist-sws"), mirror_server.root)
+    fetched = zoo.create("lenet5_caffe", weights=f"{mirror_server.url}/lenet5_caffe/mnist-sws/")
+    assert ("/lenet5_caffe/mnist-sws/model.weights.kzq", None) in mirror_server.requests
+    images, _ = _digits(mnist_test, 128)
+    packaged = zoo.create("lenet5_caffe", weights="mnist-sws")
+    assert np.asarray(fetched(images)).tobytes() == np.asarray(packaged(images)).tobytes()
