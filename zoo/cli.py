@@ -83,7 +83,7 @@ def cmd_presets(args) -> int:
         return 0
     width = max((len(f"{r['model']}:{r['tag']}") for r in rows), default=0)
     for r in rows:
-        where = r["url"] if r["where"] == "remote" else r["where"]
+        where = (r["url"] or "remote (no mirror: see zoo pull)") if r["where"] == "remote" else r["where"]
         print(f"{r['model'] + ':' + r['tag']:<{width}}  {r['dataset'] or '-':<14} {_size(r['size']):>8}  {where:<8}  "
               f"{_metric_summary(r['metrics'])}")
     if not rows:
@@ -277,8 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_presets)
 
-    p = sub.add_parser("pull", help="download published presets into the cache ($KZOO_HOME/presets)")
-    p.add_argument("presets", nargs="+", metavar="NAME[:TAG]", help="a model (all its tags) or model:tag")
+    p = sub.add_parser("pull", help="fetch published presets into the cache ($KZOO_HOME/presets)")
+    p.add_argument("presets", nargs="+", metavar="NAME[:TAG]",
+                   help='a model (all its tags), model:tag, or a wildcard as zoo presets takes it ("*:mnist")')
     p.add_argument("--force", action="store_true", help="download again even when cached")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(fn=cmd_pull)
