@@ -85,7 +85,8 @@ def install(model_name: str, tag: str, dataset: str, train_flags: str | None) ->
                      f"{training['optimizer']}, lr {training['lr']}, {training['schedule']} schedule); the weights "
                      f"are kept in {run}."),
         metrics={k: {"value": measured[k], "command": shlex.join(command)} for k in METRICS if k in measured},
-        extra={"train_command": f"{Path(program).name} {train_args}"},
+        extra={"train_command": f"{Path(program).name} {train_args}",
+               **({"class_names": run_config["class_names"]} if "class_names" in run_config else {})},
     )
     print(f"{model_name}:{tag}: {', '.join(f'{k} {measured[k]:.4f}' for k in METRICS if k in measured)} "
           f"-> {target.relative_to(ROOT)}")

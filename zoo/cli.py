@@ -138,7 +138,7 @@ def _fit_settings(args) -> dict[str, Any]:
         max_train_examples=args.max_train_examples, augment=args.augment, seed=args.seed,
         verbose=2 if args.quiet else "auto", strategy=args.strategy, lr_scaling=args.lr_scaling,
         mixed_precision=args.mixed_precision, deterministic=args.deterministic, resume=args.resume,
-        backup_every=args.backup_every,
+        backup_every=args.backup_every, select=args.select,
     )
 
 
@@ -236,7 +236,10 @@ def _add_fit_arguments(p, *, schedules: list[str], default_schedule: str, schedu
                    help="sgd: Nesterov momentum 0.9; momentum: classical momentum 0.9; gd: plain gradient descent")
     p.add_argument("--schedule", default=default_schedule, choices=schedules, help=schedule_help)
     p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--validation-split", type=float, default=0.1, help="held-out fraction of train for best-checkpoint selection")
+    p.add_argument("--validation-split", type=float, default=0.1,
+                   help="held-out fraction of train (stratified by class) for best-checkpoint selection")
+    p.add_argument("--select", default="best", choices=["best", "last"],
+                   help="weights the run keeps: the best epoch on validation (default) or the last epoch's")
     p.add_argument("--max-train-examples", type=int, default=None, help="train on a subset (quick runs, few labels)")
     p.add_argument("--augment", default="auto", choices=["auto", "none", "crop_flip", "shift"],
                    help="auto: the data set's standard (crop+flip for CIFAR-10, none for MNIST); shift: random translation by 2 px")
@@ -322,7 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="evaluate weights on a test split")
     p.add_argument("name")
     p.add_argument("--weights", required=True, help="a preset tag (see zoo info NAME), a preset or run directory, or a .weights.h5 file")
-    p.add_argument("--dataset", required=True)
+    p.add_argument("--dataset", default=None,
+                   help="the test data (default: the data set the run or preset records; required for a bare file)")
     p.add_argument("--batch-size", type=int, default=256)
     g = p.add_argument_group("generative models")
     g.add_argument("--importance-samples", type=int, default=None, metavar="K",
