@@ -14,9 +14,9 @@ weights without optimizer state, metadata with the sha256 of each file and the c
 of each metric, model card), which `zoo.create(MODEL, weights=TAG)` loads.
 
 The catalog lists every preset under zoo/pretrained/ (packaged) plus those of the mirror
-tree bench/presets/ (too large for the package; downloaded from the base URL, or from
-`KZOO_PRESET_MIRROR=file://$PWD/bench/presets` in a checkout), each with its files'
-sha256 and sizes and its metrics.
+tree bench/presets/ (too large for the package; `zoo pull` copies them from that tree,
+which a checkout and its editable install have, or from `KZOO_PRESET_MIRROR`), each with
+its files' sha256 and sizes and its metrics. It names no download host: kzoo runs none.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-BASE_URL = "https://storage.googleapis.com/kzoo-presets/v1"
 #: (model, tag, dataset, `zoo train` flags of a missing run; None: the run was trained by another report).
 PRESETS = (
     ("lenet5", "mnist", "mnist", None),  # bench/classification_report.py
@@ -54,7 +53,7 @@ PRESETS = (
 #: Metrics of `zoo evaluate --json` recorded in a preset's metadata, per task.
 METRICS = ("accuracy", "loss", "mse", "r2", "perplexity", "bits_per_character")
 #: Published presets kept out of the package (their weights are too large for it): the mirror tree
-#: bench/presets/<model>/<tag>/ (written by bench/generative_report.py), listed in the catalog for download.
+#: bench/presets/<model>/<tag>/ (written by bench/generative_report.py), the default mirror of `zoo pull`.
 MIRROR = HERE / "presets"
 
 
@@ -86,7 +85,8 @@ def install(model_name: str, tag: str, dataset: str, train_flags: str | None) ->
                      f"{training['optimizer']}, lr {training['lr']}, {training['schedule']} schedule); the weights "
                      f"are kept in {run}."),
         metrics={k: {"value": measured[k], "command": shlex.join(command)} for k in METRICS if k in measured},
-        extra={"train_command": f"{Path(program).name} {train_args}"},
+        extra={"train_command": f"{Path(program).name} {train_args}",
+               **({"class_names": run_config["class_names"]} if "class_names" in run_config else {})},
     )
     print(f"{model_name}:{tag}: {', '.join(f'{k} {measured[k]:.4f}' for k in METRICS if k in measured)} "
           f"-> {target.relative_to(ROOT)}")
@@ -99,7 +99,7 @@ def write_catalog(publish: Path | None = None) -> None:
     remote = sorted(p for p in MIRROR.glob("*/*") if store.is_preset_dir(p))
     entries = [catalog.entry_for(p, packaged=True) for p in packaged]
     entries += [catalog.entry_for(p, packaged=False) for p in remote]
-    catalog.write_catalog(catalog.CATALOG, entries, base_url=BASE_URL)
+    catalog.write_catalog(catalog.CATALOG, entries)
     print(f"{catalog.CATALOG.relative_to(ROOT)}: {len(entries)} presets")
     if publish is not None:
         for directory in [*packaged, *remote]:

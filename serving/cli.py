@@ -77,7 +77,7 @@ def _load_input(path: str, shape: list[int] | None, dtype: str) -> np.ndarray:
         return array[None]
     from PIL import Image
 
-    with Image.open(path) as image:
+    with _open_image(path) as image:
         channels = example_shape[-1] if example_shape and example_shape[-1] in (1, 3, 4) else 3
         image = image.convert({1: "L", 3: "RGB", 4: "RGBA"}[channels])
         if example_shape and len(example_shape) == 3 and example_shape[0] > 0 and example_shape[1] > 0:
@@ -89,9 +89,44 @@ def _load_input(path: str, shape: list[int] | None, dtype: str) -> np.ndarray:
     return array[None]
 
 
+def _open_image(path: str):
+    """``PIL.Image.open(path)`` fully decoded, or ValueError naming the file when it is not a readable image."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        image = Image.open(path)
+        image.load()  # decode now: a truncated or corrupt file fails here, not inside a later conversion
+    except FileNotFoundError:
+        raise FileNotFoundError(f"No such input file: {path}") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise ValueError(f"{path} is not a readable image ({type(err).__name__}: {err}). zoo predict takes .npy "
+                         f"files or images (PNG, JPEG, BMP, ...).") from None
+    return image
+
+
+def check_inputs(paths: list[str]) -> None:
+    """Fails before anything is sent when an input is missing, or is not a .npy file or a readable image.
+
+    Raises:
+        FileNotFoundError: a missing file.
+        ValueError: a corrupt or unsupported file, naming it.
+    """
+    for path in paths:
+        if path.endswith(".npy"):
+            try:
+                np.load(path, allow_pickle=False, mmap_mode="r")
+            except FileNotFoundError:
+                raise FileNotFoundError(f"No such input file: {path}") from None
+            except (ValueError, OSError, EOFError) as err:
+                raise ValueError(f"{path} is not a readable .npy array ({err}).") from None
+        else:
+            _open_image(path).close()
+
+
 def cmd_predict(args) -> int:
     from serving.errors import ServingError
 
+    check_inputs(args.input)
     try:
         return _predict(args)
     except ServingError as err:

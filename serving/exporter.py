@@ -184,23 +184,31 @@ def export_weights(name: str, weights: str | Path, base_path: str | Path, versio
                    **options) -> Path:
     """Builds registry model ``name``, loads ``weights`` (a file or ``zoo train`` run) and exports it.
 
-    A run directory's ``config.json`` rebuilds the exact trained model, and its
-    data set supplies the class names of the ``classify`` signature.
+    A run directory's ``config.json`` (or a preset's ``metadata.json``) rebuilds the exact
+    trained model, and the class names it records (else those of its data set) label the
+    ``classify`` signature.
     """
     from zoo.weights import create_trained
 
     model, run_config = create_trained(name, weights)
     if run_config is not None and "class_names" not in options:
-        options["class_names"] = _class_names(run_config.get("dataset"), model)
+        options["class_names"] = recorded_class_names(run_config, model)
     return export(model, base_path, version, **options)
 
 
-def _class_names(dataset: str | None, model) -> list[str] | None:
+def recorded_class_names(record: dict, model) -> list[str] | None:
+    """The class names a run's ``config.json`` or a preset's metadata records, else its data set's, when there is
+    one per model output; None otherwise (the classify signature then answers ``"0"``, ``"1"``, ...)."""
     from zoo import data
 
+    if isinstance(record.get("class_names"), list):
+        return fit_class_names(record["class_names"], model)
+    dataset = record.get("dataset")
     try:
-        return fit_class_names(data.get_spec(dataset).class_names, model)
+        return fit_class_names(data.get_spec(dataset).class_names, model) if dataset else None
     except (ValueError, TypeError):
+        logger.warning("No class names recorded and data set %r is not available: the classify signature labels "
+                       "classes by number.", dataset)
         return None
 
 

@@ -120,7 +120,8 @@ def language_model(model) -> dict[str, Callable]:
     so clients send and receive plain strings. ``generate`` samples with
     ``tf.random.stateless_categorical`` seeded by (seed, position): the same
     prompt, seed and temperature give the same text in-process, exported, and
-    served. The unknown token is never sampled.
+    served; ``temperature=0`` decodes greedily (the most likely character each
+    step). The unknown token is never sampled.
     """
     vocabulary = [ord(c) for c in model.vocabulary]
     table = [0] * (max(vocabulary) + 1)
@@ -155,7 +156,7 @@ def language_model(model) -> dict[str, Callable]:
         checks = [
             tf.debugging.assert_positive(lengths, message="generate: every prompt needs at least one character"),
             tf.debugging.assert_non_negative(length, message="generate: length must be >= 0"),
-            tf.debugging.assert_positive(temperature, message="generate: temperature must be > 0"),
+            tf.debugging.assert_non_negative(temperature, message="generate: temperature must be >= 0 (0: greedy)"),
         ]
         with tf.control_dependencies(checks):
             padded = tokens.to_tensor()
@@ -165,9 +166,11 @@ def language_model(model) -> dict[str, Callable]:
         written = tf.TensorArray(tf.int32, size=steps).write(0, token)
         for t in tf.range(1, steps):
             logits, states = model.step(token[:, None], states)
-            logits = tf.concat([tf.fill([tf.shape(logits)[0], 1], -1e9), logits[:, 0, 1:] / temperature], axis=-1)
+            divisor = tf.where(temperature > 0, temperature, tf.ones_like(temperature))
+            logits = tf.concat([tf.fill([tf.shape(logits)[0], 1], -1e9), logits[:, 0, 1:] / divisor], axis=-1)
             sampled = tf.random.stateless_categorical(
                 logits, 1, seed=tf.stack([seed, tf.cast(t, tf.int64)]), dtype=tf.int32)[:, 0]
+            sampled = tf.where(temperature > 0, sampled, tf.argmax(logits, axis=-1, output_type=tf.int32))
             token = tf.where(t < lengths, padded[:, tf.minimum(t, tf.shape(padded)[1] - 1)], sampled)
             written = written.write(t, token)
         ids = tf.RaggedTensor.from_tensor(tf.transpose(written.stack()), lengths=lengths + length)

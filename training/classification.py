@@ -11,6 +11,7 @@ import keras
 
 import zoo
 from zoo import data
+from zoo.data.datasets import validation_problems
 from zoo.data.pipeline import make_pipeline, split_validation
 from zoo.registry import get_entry
 from zoo.weights import create_trained
@@ -45,6 +46,20 @@ def build_for_dataset(name: str, spec: data.DatasetSpec, overrides: dict[str, An
     return zoo.create(name, **{**spec.model_overrides(), **(overrides or {})})
 
 
+def warn_if_poor_validation(train_labels, validation_labels, class_names=None) -> list[str]:
+    """Logs a warning when the validation set that picks the best epoch is too small or lacks classes.
+
+    Returns:
+        The problems found (empty when there are none).
+    """
+    problems = validation_problems(train_labels, validation_labels, class_names)
+    if problems:
+        logger.warning("The best epoch is chosen on validation accuracy, but %s: that choice is mostly noise. "
+                       "Use select='last' (--select last) to keep the last epoch's weights, or a larger "
+                       "validation_split.", " and ".join(problems))
+    return problems
+
+
 @dataclasses.dataclass
 class ImageData(engine.TaskData):
     """An image-classification data set made ready to fit: held-out validation and tf.data pipelines."""
@@ -60,7 +75,10 @@ class ImageData(engine.TaskData):
     def load(cls, dataset: str, config: TrainConfig) -> "ImageData":
         spec, train_split = data.load(dataset, "train")
         train_split, val_split = split_validation(train_split, config.validation_split, seed=config.seed)
-        return cls(dataset, spec, train_split.head(config.max_train_examples), val_split, config)
+        train_split = train_split.head(config.max_train_examples)
+        if val_split is not None and config.select == "best":
+            warn_if_poor_validation(train_split.labels, val_split.labels, spec.class_names)
+        return cls(dataset, spec, train_split, val_split, config)
 
     @property
     def monitor(self) -> str:
@@ -68,6 +86,10 @@ class ImageData(engine.TaskData):
 
     def model_overrides(self) -> dict[str, Any]:
         return self.spec.model_overrides()
+
+    def describe(self) -> dict[str, Any]:
+        """Also the class names, so export and Classify name the classes even when the data folder is gone."""
+        return {**super().describe(), "class_names": list(self.spec.class_names)}
 
     def compile(self, model: keras.Model, optimizer) -> None:
         _compile(model, optimizer)

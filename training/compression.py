@@ -230,7 +230,7 @@ def compress(
         metrics={"accuracy": {"value": after["accuracy"], "command": command},
                  "compression_ratio": {"value": round(report["compression"]["sparse_huffman"], 1), "command": command}},
         extra={"compression": report["compression"], "mixture": quantized.mixture.as_dict(),
-               "codebook": quantized.codebook.tolist()},
+               "codebook": quantized.codebook.tolist(), "class_names": list(spec.class_names)},
         codebook=quantized.codebook,
     )
     report["preset"] = str(out / PRESET / tag)

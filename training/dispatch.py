@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import importlib
+import logging
 from pathlib import Path
 from typing import Any
 
 from zoo.registry import get_entry
+
+logger = logging.getLogger(__name__)
 
 #: Task -> module with ``train(model_name, dataset, config=, out=, overrides=)`` and ``evaluate(...)``.
 TRAINERS = {
@@ -43,13 +46,23 @@ def train(model_name: str, dataset: str, *, config=None, out: str | Path | None 
     return trainer_for(model_name).train(model_name, dataset, config=config, out=out, overrides=overrides)
 
 
-def evaluate(model_name: str, weights: str | Path, dataset: str, *, batch_size: int = 256, **options) -> dict[str, Any]:
+def evaluate(model_name: str, weights: str | Path, dataset: str | None = None, *, batch_size: int = 256,
+             **options) -> dict[str, Any]:
     """Evaluates trained weights of ``model_name`` on the test split of ``dataset`` with its task's metrics.
 
+    ``dataset`` defaults to the one the weights record (a run's ``config.json``, a preset's metadata).
     ``options`` go to generative models' evaluation (``importance_samples``, ``num_samples``, ``steps``,
     ``eta``, ``features``, ``max_examples``; see ``training.generative.evaluate``).
+
+    Raises:
+        ValueError: no ``dataset`` given and the weights record none; see the trainers' ``evaluate``.
     """
     trainer = trainer_for(model_name)
+    if dataset is None:
+        from zoo.weights import recorded_dataset
+
+        dataset = recorded_dataset(model_name, weights)
+        logger.info("Evaluating on %s, the data set %s records", dataset, weights)
     if options and trainer.__name__ != "training.generative":
         raise ValueError(f"{', '.join(sorted(options))}: options of generative models' evaluation; {model_name} is "
                          f"a {get_entry(model_name).task} model.")

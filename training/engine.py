@@ -39,6 +39,8 @@ logger = logging.getLogger(__name__)
 
 #: TrainConfig fields that may change between an interrupted run and its resumption.
 RESUMABLE_CHANGES = {"resume", "verbose"}
+#: Which weights a run keeps: the best epoch's on the validation measure, or the last epoch's.
+SELECTIONS = ("best", "last")
 
 
 def require_positive_ints(config, *names: str) -> None:
@@ -59,6 +61,9 @@ class TrainConfig:
     the replicas, ``mixed_precision`` computes in float16 (GPU) or bfloat16.
     Fault tolerance: ``backup_every`` batches (and every epoch end) the state is
     saved; ``resume`` continues an interrupted run in the same run directory.
+    Selection: ``select="best"`` keeps the weights of the epoch with the best validation
+    measure (``best.weights.h5``), ``"last"`` those of the last epoch (no ``best.weights.h5`` is
+    written, so evaluation and export use the last weights).
     """
 
     epochs: int = 10
@@ -80,9 +85,12 @@ class TrainConfig:
     deterministic: bool = False
     resume: bool = False
     backup_every: int = 0
+    select: str = "best"
 
     def validate(self) -> None:
         require_positive_ints(self, "epochs", "batch_size", "seq_length")
+        if self.select not in SELECTIONS:
+            raise ValueError(f"select must be one of {SELECTIONS}. Received: select={self.select!r}")
         if self.max_train_examples is not None and self.max_train_examples < 1:
             raise ValueError(f"max_train_examples must be positive. Received: {self.max_train_examples}")
         if self.strategy not in distribute.STRATEGIES:
@@ -183,11 +191,16 @@ def _best_so_far(history: dict[str, list[Any]], monitor: str | None, mode: str) 
     return max(values) if mode == "max" else min(values)
 
 
-def _callbacks(run_dir: Path, data, *, chief: bool, history: dict, backup_every: int):
+def _selects_best(data, config: TrainConfig) -> bool:
+    """Whether the run keeps its best epoch's weights (a validation measure exists and ``select="best"``)."""
+    return bool(data.monitor) and config.select == "best"
+
+
+def _callbacks(run_dir: Path, data, *, chief: bool, history: dict, backup_every: int, best: bool):
     """The run directory's callbacks; weights files only on the chief. Returns ``(callbacks, run_logger, backup)``."""
     run_logger = RunLogger(run_dir, history)
     weights = [keras.callbacks.ModelCheckpoint(run_dir / LAST_WEIGHTS, save_weights_only=True)] if chief else []
-    if chief and data.monitor:  # generators without a validation measure keep their last weights
+    if chief and best:  # generators without a validation measure, and select="last", keep the last weights
         best = _best_so_far(history, data.monitor, data.mode)
         weights.insert(0, keras.callbacks.ModelCheckpoint(run_dir / BEST_WEIGHTS, monitor=data.monitor, mode=data.mode,
                                                           save_best_only=True, save_weights_only=True,
@@ -208,7 +221,8 @@ def _check_resumable(run_dir: Path, record: dict[str, Any]) -> None:
         if saved.get(key) != record[key]:
             raise ValueError(f"{run_dir} was started with {key}={saved.get(key)!r}; resuming needs the same. "
                              f"Received: {record[key]!r}")
-    old, new = saved.get("training", {}), record["training"]
+    old = {**dataclasses.asdict(TrainConfig()), **saved.get("training", {})}  # fields added since: their defaults
+    new = record["training"]
     changed = sorted(k for k in set(old) | set(new) if k not in RESUMABLE_CHANGES and old.get(k) != new.get(k))
     if changed:
         raise ValueError(f"{run_dir} was started with other training settings ({', '.join(changed)}: "
@@ -277,7 +291,7 @@ def fit(model_name: str, dataset: str, config: TrainConfig, *, out: str | Path |
         _check_resumable(run_dir, entry)
     write_json(run_dir / RUN_CONFIG, entry)
     callbacks, run_logger, backup = _callbacks(run_dir, data, chief=role.chief, history=point.history if point else {},
-                                               backup_every=config.backup_every)
+                                               backup_every=config.backup_every, best=_selects_best(data, config))
     callbacks += data.callbacks(run_dir)
     logger.info("Training %s on %s into %s (%s, %d replica(s))", model_name, dataset, run_dir,
                 type(strategy).__name__, replicas)
@@ -320,7 +334,7 @@ def fit(model_name: str, dataset: str, config: TrainConfig, *, out: str | Path |
         seconds += sum(float(v) for v in point.history.get("epoch_seconds", [])[:point.epoch] if v is not None)
 
     evaluated = zoo.create(model_name, **constructor_config(model))  # outside the strategy, in float32
-    best = run_dir / (BEST_WEIGHTS if data.monitor else LAST_WEIGHTS)
+    best = run_dir / (BEST_WEIGHTS if _selects_best(data, config) else LAST_WEIGHTS)
     if role.chief and best.is_file():
         load_file(evaluated, best)
     else:  # a non-chief worker keeps no weights files: it checks the weights it holds
@@ -333,6 +347,7 @@ def fit(model_name: str, dataset: str, config: TrainConfig, *, out: str | Path |
         "train_seconds": round(seconds, 1),
         "examples_per_second": round(float(np.median(speeds)), 1) if speeds else None,
         "weights": "best" if role.chief and best.name == BEST_WEIGHTS and best.is_file() else "last",
+        "select": config.select,
         "weights_fingerprint": weights_fingerprint(evaluated), "final_weights_fingerprint": weights_fingerprint(trainee),
         "distribution": entry["distribution"]})
     checkpoints.remove_backup(run_dir)

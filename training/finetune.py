@@ -27,15 +27,14 @@ from typing import Any
 
 import keras
 
-import zoo
 from zoo.registry import constructor_config, get_entry
+from zoo.transfer import HEAD, head_layers, with_new_head  # noqa: F401  (HEAD re-exported)
 from zoo.weights import create_trained
 from training import engine
 from training.engine import Stage, TrainConfig, TrainResult
 
 logger = logging.getLogger(__name__)
 
-HEAD = "predictions"
 SCHEDULES = ("two_stage", "constant", "cosine")
 #: Task -> (module, class) of the prepared data that trainer fits.
 DATA = {
@@ -88,50 +87,6 @@ def stages(config: FinetuneConfig) -> list[Stage]:
     head = config.head_epochs or max(1, config.epochs // 2)
     return [Stage("head", head, config.lr, "cosine", "backbone"),
             Stage("unfrozen", config.epochs - head, config.lr * config.unfreeze_lr_scale, "cosine", config.freeze)]
-
-
-def head_layers(model: keras.Model) -> list[str]:
-    """The head: the layer named ``predictions`` and every layer after it (e.g. ``binary_logits``)."""
-    names = [layer.name for layer in model.layers]
-    if HEAD not in names:
-        raise ValueError(f"{model.name} has no {HEAD!r} layer, so its head cannot be replaced.")
-    return names[names.index(HEAD):]
-
-
-def with_new_head(pretrained: keras.Model, model_name: str, overrides: dict[str, Any]) -> tuple[keras.Model, list[str]]:
-    """Rebuilds ``pretrained`` with ``overrides`` (class count, input size) and copies every non-head layer's weights.
-
-    Returns:
-        ``(model, names of the layers whose weights were transferred)``.
-
-    Raises:
-        ValueError: a non-head layer's weights do not fit the new model (it names the layer and both shapes).
-    """
-    config = constructor_config(pretrained)
-    model = zoo.create(model_name, **{**config, **overrides})
-    head = set(head_layers(model))
-    source = {layer.name: layer for layer in pretrained.layers}
-    transferred = []
-    for layer in model.layers:
-        if layer.name in head or not layer.weights:
-            continue
-        old = source.get(layer.name)
-        if old is None:
-            raise ValueError(f"The pretrained {model_name} has no layer {layer.name!r} to transfer.")
-        old_shapes = [tuple(w.shape) for w in old.weights]
-        new_shapes = [tuple(w.shape) for w in layer.weights]
-        if old_shapes != new_shapes and hasattr(layer, "transfer_weights"):  # e.g. positions resized to a new grid
-            layer.transfer_weights(old)
-            transferred.append(layer.name)
-            continue
-        if old_shapes != new_shapes:
-            raise ValueError(
-                f"Layer {layer.name!r} of the pretrained {model_name} has weights {old_shapes}, but the new model "
-                f"needs {new_shapes} (overrides {overrides}). Models that flatten (LeNet, MLP) keep their input size; "
-                f"models that pool globally (ResNet) and vision transformers (their positions are resized) take any.")
-        layer.set_weights(old.get_weights())
-        transferred.append(layer.name)
-    return model, transferred
 
 
 def apply_freeze(model: keras.Model, freeze: str, *, train_batchnorm: bool = False) -> list[str]:

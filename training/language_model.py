@@ -260,9 +260,27 @@ def evaluate(model_name: str, weights: str | Path, dataset: str, *, batch_size: 
     return evaluate_model(model, dataset, max_characters=max_characters)
 
 
+def warn_unknown_characters(model: keras.Model, texts: list[str]) -> list[str]:
+    """Logs a warning naming the characters of ``texts`` outside ``model.vocabulary`` (they become ``?``).
+
+    Returns:
+        Those characters, sorted.
+    """
+    unknown = sorted(set("".join(texts)) - set(model.vocabulary))
+    if unknown:
+        logger.warning("%d character(s) outside %s's vocabulary of %d are read as its unknown token and come back as "
+                       "'?': %s", len(unknown), model.name, len(model.vocabulary),
+                       " ".join(repr(c) for c in unknown[:20]) + (" ..." if len(unknown) > 20 else ""))
+    return unknown
+
+
 def generate(model: keras.Model, prompts: str | list[str], length: int = 200, *, temperature: float = 1.0,
              seed: int = 0) -> list[str]:
     """Continues each prompt by ``length`` sampled characters, exactly as the exported ``generate`` signature does.
+
+    ``temperature=0`` picks the most likely character at every step (greedy decoding). Prompt
+    characters outside the model's vocabulary are read as its unknown token and come back as
+    ``?``; a warning names them.
 
     Example:
         >>> generate(zoo.create("char_gru", units=8), "To be", 5, seed=1)[0][:5]
@@ -279,8 +297,9 @@ def generate(model: keras.Model, prompts: str | list[str], length: int = 200, *,
         raise ValueError(f"generate needs one or more non-empty prompts. Received: {prompts!r}")
     if not isinstance(length, int) or length < 0:
         raise ValueError(f"length must be an integer >= 0. Received: length={length!r}")
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0. Received: temperature={temperature!r}")
+    if not temperature >= 0:
+        raise ValueError(f"temperature must be >= 0 (0: greedy decoding). Received: temperature={temperature!r}")
+    warn_unknown_characters(model, prompts)
     result = language_model(model)["generate"](
         prompt=tf.constant(prompts), length=tf.constant(length, tf.int32),
         temperature=tf.constant(temperature, tf.float32), seed=tf.constant(seed, tf.int64))

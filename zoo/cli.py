@@ -84,7 +84,7 @@ def cmd_presets(args) -> int:
         return 0
     width = max((len(f"{r['model']}:{r['tag']}") for r in rows), default=0)
     for r in rows:
-        where = r["url"] if r["where"] == "remote" else r["where"]
+        where = (r["url"] or "remote (no mirror: see zoo pull)") if r["where"] == "remote" else r["where"]
         print(f"{r['model'] + ':' + r['tag']:<{width}}  {r['dataset'] or '-':<14} {format_size(r['size']):>8}  {where:<8}  "
               f"{_metric_summary(r['metrics'])}")
     if not rows:
@@ -139,7 +139,7 @@ def _fit_settings(args) -> dict[str, Any]:
         max_train_examples=args.max_train_examples, augment=args.augment, seed=args.seed,
         verbose=2 if args.quiet else "auto", strategy=args.strategy, lr_scaling=args.lr_scaling,
         mixed_precision=args.mixed_precision, deterministic=args.deterministic, resume=args.resume,
-        backup_every=args.backup_every,
+        backup_every=args.backup_every, select=args.select,
     )
 
 
@@ -238,7 +238,10 @@ def _add_fit_arguments(p, *, schedules: list[str], default_schedule: str, schedu
                    help="sgd: Nesterov momentum 0.9; momentum: classical momentum 0.9; gd: plain gradient descent")
     p.add_argument("--schedule", default=default_schedule, choices=schedules, help=schedule_help)
     p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--validation-split", type=float, default=0.1, help="held-out fraction of train for best-checkpoint selection")
+    p.add_argument("--validation-split", type=float, default=0.1,
+                   help="held-out fraction of train (stratified by class) for best-checkpoint selection")
+    p.add_argument("--select", default="best", choices=["best", "last"],
+                   help="weights the run keeps: the best epoch on validation (default) or the last epoch's")
     p.add_argument("--max-train-examples", type=int, default=None, help="train on a subset (quick runs, few labels)")
     p.add_argument("--augment", default="auto", choices=["auto", "none", "crop_flip", "shift"],
                    help="auto: the data set's standard (crop+flip for CIFAR-10, none for MNIST); shift: random translation by 2 px")
@@ -279,8 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_presets)
 
-    p = sub.add_parser("pull", help="download published presets into the cache ($KZOO_HOME/presets)")
-    p.add_argument("presets", nargs="+", metavar="NAME[:TAG]", help="a model (all its tags) or model:tag")
+    p = sub.add_parser("pull", help="fetch published presets into the cache ($KZOO_HOME/presets)")
+    p.add_argument("presets", nargs="+", metavar="NAME[:TAG]",
+                   help='a model (all its tags), model:tag, or a wildcard as zoo presets takes it ("*:mnist")')
     p.add_argument("--force", action="store_true", help="download again even when cached")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(fn=cmd_pull)
@@ -323,7 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="evaluate weights on a test split")
     p.add_argument("name")
     p.add_argument("--weights", required=True, help="a preset tag (see zoo info NAME), a preset or run directory, or a .weights.h5 / .weights.kzq file")
-    p.add_argument("--dataset", required=True)
+    p.add_argument("--dataset", default=None,
+                   help="the test data (default: the data set the run or preset records; required for a bare file)")
     p.add_argument("--batch-size", type=int, default=256)
     g = p.add_argument_group("generative models")
     g.add_argument("--importance-samples", type=int, default=None, metavar="K",
@@ -342,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", required=True, help="a run directory of zoo train (it holds the vocabulary)")
     p.add_argument("--prompt", action="append", required=True, help="text to continue (repeatable)")
     p.add_argument("--length", type=int, default=300, help="characters to generate")
-    p.add_argument("--temperature", type=float, default=0.8)
+    p.add_argument("--temperature", type=float, default=0.8, help="sampling temperature; 0 decodes greedily")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_generate)

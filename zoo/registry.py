@@ -163,7 +163,10 @@ def create(name: str, *, weights: str | None = None, **overrides: Any):
             ``https://`` URL, a ``.weights.h5`` file or a run directory of ``zoo train``;
             None keeps the random initialisation.
         **overrides: constructor arguments replacing the variant's defaults
-            (``num_classes=100``, ``input_shape=(64, 64, 3)``).
+            (``num_classes=100``, ``input_shape=(64, 64, 3)``). With a preset or a run directory,
+            they replace the pretrained model's arguments: a ``num_classes`` of its own gives a new,
+            randomly initialised head on the pretrained backbone (as timm does; a warning says so),
+            and a change to a layer outside the head is an error naming it and both shapes.
 
     Returns:
         A ``keras.Model``.
@@ -182,7 +185,20 @@ def create(name: str, *, weights: str | None = None, **overrides: Any):
 
         preset = presets.locate(name, weights)
         if preset is not None:
-            return presets.load_with_metadata(name, weights, directory=preset, **overrides)[0]
+            if not overrides:
+                return presets.load_with_metadata(name, weights, directory=preset)[0]
+            from zoo.transfer import rebuild
+
+            pretrained = presets.load_with_metadata(name, weights, directory=preset)[0]
+            return rebuild(pretrained, name, overrides, weights=weights)
+        if overrides:
+            from zoo.weights import resolve_weights
+
+            if resolve_weights(weights)[1] is not None:  # a run directory: it records the model it trained
+                from zoo.transfer import rebuild
+                from zoo.weights import create_trained
+
+                return rebuild(create_trained(name, weights)[0], name, overrides, weights=weights)
     try:
         model = entry.builder(**overrides)
         unknown = sorted(set(overrides) - set(model.get_config()))

@@ -83,6 +83,25 @@ def create_trained(name: str, weights: str | Path, build=None):
     return model, run_config
 
 
+def recorded_dataset(name: str, weights: str | Path) -> str:
+    """The data set that weights of model ``name`` were trained on, as their run's ``config.json`` or their
+    preset's metadata records it.
+
+    Raises:
+        ValueError: the weights record none (a bare ``.weights.h5`` file): the caller must name the data set.
+        FileNotFoundError: nothing at ``weights``.
+    """
+    from zoo import presets
+
+    preset = presets.locate(name, weights)
+    record = presets.store.read_json(preset / presets.METADATA) if preset is not None else resolve_weights(weights)[1]
+    dataset = (record or {}).get("dataset")
+    if not isinstance(dataset, str) or not dataset:
+        raise ValueError(f"{weights} records no data set (only a run directory or a preset does): name the data set "
+                         f"to evaluate on (--dataset; `zoo datasets` lists them).")
+    return dataset
+
+
 def load_weights(model, path: str | Path) -> Path:
     """Loads weights into ``model``, turning Keras' shape errors into a clear message.
 
@@ -103,13 +122,17 @@ def load_file(model, weights: Path) -> Path:
         from zoo.presets import compressed
 
         return compressed.load(model, weights)
+    from zoo.transfer import short_load_error
+
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            warnings.filterwarnings("ignore", message="Skipping nested container")  # only ever after a mismatch
             model.load_weights(weights)
     except (ValueError, OSError, KeyError) as err:
         raise ValueError(
-            f"Could not load {weights} into {model.name}: {err}. The file may be corrupt, or made for "
-            f"another architecture (check num_classes / input_shape overrides)."
-        ) from err
+            f"Could not load {weights} into {model.name}: {short_load_error(err)}. The file may be corrupt, or made "
+            f"for another architecture (check num_classes / input_shape overrides; a preset or run directory "
+            f"instead of a bare file gets a new head of another num_classes)."
+        ) from None
     return weights

@@ -69,7 +69,7 @@ def test_bad_generate_requests_are_invalid_and_the_server_keeps_serving(server):
     good = {"prompt": np.array(["A"], dtype=object), "length": np.int32(3), "temperature": np.float32(1.0),
             "seed": np.int64(0)}
     with server.client() as client:
-        for bad in ({"prompt": np.array([""], dtype=object)}, {"temperature": np.float32(0.0)},
+        for bad in ({"prompt": np.array([""], dtype=object)}, {"temperature": np.float32(-1.0)},
                     {"length": np.int32(-1)}, {"length": np.float32(3.0)}):
             with pytest.raises(ServingError) as caught:
                 client.predict("char_gru", {**good, **bad}, signature_name="generate")

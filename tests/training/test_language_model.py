@@ -82,7 +82,7 @@ def test_bad_requests_are_refused(tmp_path):
     import zoo
 
     model = zoo.create("char_gru", units=8)
-    for bad, match in ((dict(prompts=""), "non-empty"), (dict(length=-1), "length"), (dict(temperature=0.0), "temperature")):
+    for bad, match in ((dict(prompts=""), "non-empty"), (dict(length=-1), "length"), (dict(temperature=-0.5), "temperature")):
         with pytest.raises(ValueError, match=match):
             generate(model, **{"prompts": "To be", "length": 5, **bad})
     with pytest.raises(ValueError, match="not a character language model"):

@@ -78,6 +78,47 @@ class Split:
         return Split(self.images[:count], self.labels[:count], self.source)
 
 
+#: A validation set smaller than this chooses the best epoch on noise (``validation_problems`` says so).
+MIN_VALIDATION_EXAMPLES = 100
+
+
+def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``(kept, held_out)`` holding out ``fraction`` of every class (at least one example of each class
+    that has two or more), each part in its own fixed random order.
+
+    Example:
+        >>> kept, held = stratified_split(np.array([0] * 8 + [1] * 2), 0.2, seed=0)
+        >>> sorted(np.array([0] * 8 + [1] * 2)[held].tolist()), len(kept)
+        ([0, 0, 1], 7)
+    """
+    rng = np.random.default_rng(seed)
+    held = []
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        count = int(round(len(members) * fraction))
+        if count == 0 and len(members) > 1 and fraction > 0:
+            count = 1
+        held.append(members[:count])
+    held_out = np.concatenate(held) if held else np.zeros(0, dtype=np.int64)
+    kept = np.setdiff1d(np.arange(len(labels)), held_out)
+    return rng.permutation(kept), rng.permutation(held_out)
+
+
+def validation_problems(train_labels: np.ndarray, validation_labels: np.ndarray,
+                        class_names: tuple[str, ...] | None = None) -> list[str]:
+    """What makes a validation set a poor judge of the best epoch: too few examples, classes it lacks."""
+    problems = []
+    if len(validation_labels) < MIN_VALIDATION_EXAMPLES:
+        problems.append(f"the validation set has only {len(validation_labels)} examples (fewer than "
+                        f"{MIN_VALIDATION_EXAMPLES}), so its accuracy moves in steps of "
+                        f"{100 / max(len(validation_labels), 1):.0f}%")
+    missing = sorted(set(np.unique(train_labels).tolist()) - set(np.unique(validation_labels).tolist()))
+    if missing:
+        named = [class_names[m] if class_names and m < len(class_names) else str(m) for m in missing]
+        problems.append(f"it has no example of class(es) {', '.join(named)}")
+    return problems
+
+
 def _idx_offline(*folders: Callable[[], Path]):
     def load(split: str) -> tuple[tuple[np.ndarray, np.ndarray], str]:
         tried = []
@@ -172,12 +213,24 @@ def get_spec(name: str) -> DatasetSpec:
         return _NAMED[name][0]
     if Path(name).expanduser().is_dir():
         return load_folder(name, "train")[0]
+    path = Path(name).expanduser()
+    if path.exists():
+        raise ValueError(f"Data set {name!r} is a file ({path.absolute()}); a folder data set is a directory with "
+                         f"one subfolder of images per class (or train/ and test/ holding such subfolders).")
+    if _looks_like_path(name):
+        raise ValueError(f"No such folder: {path.absolute()} (data set {name!r}). Give an existing folder with one "
+                         f"subfolder of images per class, or a named data set: {', '.join(list_datasets())}.")
     close = suggest(name, list(_NAMED))
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
     raise ValueError(
         f"Unknown dataset {name!r}.{hint} Known: {', '.join(list_datasets())}, or a folder of images "
         f"with one subfolder per class."
     )
+
+
+def _looks_like_path(name: str) -> bool:
+    """A data-set name written as a path (``~/photos``, ``./data``, ``runs/x``), not a named set."""
+    return any(sep in name for sep in ("/", "\\")) or name.startswith(("~", "."))
 
 
 def load(name: str, split: str) -> tuple[DatasetSpec, Split]:
@@ -231,9 +284,10 @@ def load_folder(path: str, split: str, *, image_size: tuple[int, int] | None = N
     """Loads a user folder of images, one subfolder per class, through Keras.
 
     ``path/train/<class>/*`` and ``path/test/<class>/*`` are used when they
-    exist; otherwise ``path/<class>/*`` is split 80/20 (seed 1337) into train
-    and test. Pixel statistics come from the training images. Examples come in a fixed mixed
-    order (the split's shuffle, or ``sources.mixed_order``), never one class after another.
+    exist; otherwise ``path/<class>/*`` is split 80/20 into train and test, stratified (20% of
+    every class, seed 1337, see :func:`stratified_split`). Pixel statistics come from the training
+    images. Examples come in a fixed mixed order (the split's shuffle, or ``sources.mixed_order``),
+    never one class after another.
 
     Args:
         path: the folder.
@@ -253,22 +307,23 @@ def load_folder(path: str, split: str, *, image_size: tuple[int, int] | None = N
         with Image.open(first) as im:
             image_size = (im.height, im.width)
 
-    def read(directory: Path, subset: str | None):
-        ds = keras.utils.image_dataset_from_directory(
-            directory, image_size=image_size, batch_size=None, shuffle=subset is not None, seed=1337,
-            validation_split=0.2 if subset else None, subset=subset, verbose=False,
-        )
+    def read(directory: Path):
+        ds = keras.utils.image_dataset_from_directory(directory, image_size=image_size, batch_size=None,
+                                                      shuffle=False, verbose=False)
         pairs = list(ds.as_numpy_iterator())
         images = np.stack([p[0] for p in pairs]).round().clip(0, 255).astype(np.uint8)
         labels = np.asarray([p[1] for p in pairs], dtype=np.int64)
-        return ds.class_names, *((images, labels) if subset else sources.mixed_order(images, labels))
+        return ds.class_names, images, labels
 
     if (root / "train").is_dir() and (root / "test").is_dir():
-        class_names, train_x, _ = read(root / "train", None)
-        chosen = read(root / split, None)
+        class_names, train_x, _ = read(root / "train")
+        chosen = (class_names, *sources.mixed_order(*read(root / split)[1:]))
     else:
-        class_names, train_x, _ = read(root, "training")
-        chosen = read(root, "training" if split == "train" else "validation")
+        class_names, images, labels = read(root)
+        kept, held = stratified_split(labels, 0.2, seed=1337)
+        train_x = images[kept]
+        rows = kept if split == "train" else held
+        chosen = (class_names, images[rows], labels[rows])
     pixels = train_x.reshape(-1, train_x.shape[-1]).astype(np.float64) / 255.0
     spec = DatasetSpec(
         name=str(root),

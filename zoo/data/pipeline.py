@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from zoo.data.datasets import DatasetSpec, Split
+from zoo.data.datasets import DatasetSpec, Split, stratified_split
 
 
 def _crop_flip(image: tf.Tensor, seed: tf.Tensor, pad: int = 4) -> tf.Tensor:
@@ -122,14 +122,15 @@ def make_pipeline(
 
 
 def split_validation(split: Split, fraction: float, seed: int = 0) -> tuple[Split, Split | None]:
-    """Holds out ``fraction`` of a training split (a fixed random subset) for validation."""
+    """Holds out ``fraction`` of a training split for validation: a fixed random subset, stratified by label
+    (``fraction`` of every class, see :func:`zoo.data.datasets.stratified_split`)."""
     if not 0.0 <= fraction < 1.0:
         raise ValueError(f"validation_split must be in [0, 1). Received: {fraction}")
     if fraction == 0.0:
         return split, None
-    order = np.random.default_rng(seed).permutation(len(split))
-    n_val = max(1, int(round(len(split) * fraction)))
-    val, train = order[:n_val], order[n_val:]
+    train, val = stratified_split(split.labels, fraction, seed)
+    if not len(val):
+        return split, None
     return (
         Split(split.images[train], split.labels[train], split.source),
         Split(split.images[val], split.labels[val], split.source),

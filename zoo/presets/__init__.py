@@ -75,14 +75,20 @@ def locate(name: str, weights: str | Path, *, progress: bool = True) -> Path | N
 
 
 def pull(spec: str, *, force: bool = False, progress: bool = True) -> list[Path]:
-    """Downloads published presets: ``"lenet5:mnist"`` one, ``"lenet5"`` every tag of a model.
+    """Downloads published presets: ``"lenet5:mnist"`` one, ``"lenet5"`` every tag of a model, and wildcards
+    as ``zoo presets`` takes them (``"*:mnist"``, ``"vae*"``).
 
     Returns:
         The local directories (packaged presets are used where they are).
 
     Raises:
-        ValueError: unknown model or tag, offline, or a failed download.
+        ValueError: unknown model or tag, a wildcard matching nothing, offline, or a failed download.
     """
+    if any(c in spec for c in "*?["):
+        chosen = catalog.entries(spec)
+        if not chosen:
+            raise ValueError(f"No published preset matches {spec!r} (`zoo presets` lists them).")
+        return [catalog.pull(entry, force=force, progress=progress) for entry in chosen]
     name, tag = split_name(spec)
     from zoo.registry import get_entry
 

@@ -2,10 +2,14 @@
 
 Each entry names a model and tag, the data set, metrics with the command that measured
 them, and every file with its sha256 and size. Packaged presets ship inside the
-package; the others download from ``<base URL>/<model>/<tag>/<file>``, where the base
-URL is the catalog's ``base_url`` or the mirror set in ``KZOO_PRESET_MIRROR`` (an
-``https://``, ``http://`` or ``file://`` URL or a folder). ``KZOO_PRESET_CATALOG``
-adds catalogs of your own (paths, separated by ``os.pathsep``) in the same format.
+package; the others are copied (or downloaded) from a mirror tree
+``<mirror>/<model>/<tag>/<file>``: the one set in ``KZOO_PRESET_MIRROR`` (an
+``https://``, ``http://`` or ``file://`` URL or a folder), else a catalog entry's own
+``base_url`` (catalogs of your own), else the repository's mirror tree
+``bench/presets/`` beside the package (a checkout, or the editable install
+``scripts/setup.sh`` makes). kzoo runs no download host of its own, so the package's
+catalog names none. ``KZOO_PRESET_CATALOG`` adds catalogs of your own (paths,
+separated by ``os.pathsep``) in the same format.
 """
 
 from __future__ import annotations
@@ -28,6 +32,14 @@ logger = logging.getLogger(__name__)
 CATALOG = Path(__file__).resolve().parent / "catalog.json"
 MIRROR_ENV = "KZOO_PRESET_MIRROR"
 EXTRA_CATALOGS_ENV = "KZOO_PRESET_CATALOG"
+#: The repository's mirror tree of the download-only presets (present in a checkout and an editable install).
+REPOSITORY_MIRROR = Path(__file__).resolve().parents[2] / "bench" / "presets"
+
+
+def default_mirror() -> str | None:
+    """The mirror used when neither ``KZOO_PRESET_MIRROR`` nor a catalog entry names one: the repository's
+    ``bench/presets/`` as a ``file://`` URL when this install has it, else None."""
+    return REPOSITORY_MIRROR.as_uri() if REPOSITORY_MIRROR.is_dir() else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,7 +54,7 @@ class Entry:
     packaged: bool = False
     description: str = ""
     parameters: int | None = None
-    base_url: str | None = None  # the catalog's; KZOO_PRESET_MIRROR overrides it
+    base_url: str | None = None  # a catalog's own (catalogs of your own); KZOO_PRESET_MIRROR overrides it
 
     @property
     def key(self) -> str:
@@ -53,8 +65,9 @@ class Entry:
         return sum(int(f.get("size", 0)) for f in self.files.values())
 
     def url(self, filename: str) -> str | None:
-        """Where the file downloads from (the mirror of ``KZOO_PRESET_MIRROR``, else the catalog's base), or None."""
-        base = os.environ.get(MIRROR_ENV) or self.base_url
+        """Where the file comes from (``KZOO_PRESET_MIRROR``, else the entry's base, else :func:`default_mirror`),
+        or None when there is no mirror."""
+        base = os.environ.get(MIRROR_ENV) or self.base_url or default_mirror()
         return join_url(base, self.model, self.tag, filename) if base else None
 
     def __post_init__(self):
@@ -131,8 +144,12 @@ def pull(entry: Entry, *, force: bool = False, progress: bool = True) -> Path:
             stale = None
         location = entry.url(store.METADATA)
         if location is None:
-            raise ValueError(f"Preset {entry.key} has no download location: set {MIRROR_ENV} to a mirror holding "
-                             f"<model>/<tag>/<file>.")
+            raise ValueError(
+                f"Preset {entry.key} ({entry.size / 1e6:.1f} MB) is not packaged, and kzoo runs no download host: "
+                f"its files are in the repository's mirror tree bench/presets/, which this install does not have "
+                f"({REPOSITORY_MIRROR} is missing). Install kzoo from a checkout (scripts/setup.sh: pip install -e .), "
+                f"or set {MIRROR_ENV} to a folder or URL holding <model>/<tag>/<file> (such as "
+                f"file:///PATH/TO/kzoo/bench/presets).")
         if offline_only() and is_http(location):
             what = f"differs from the catalog ({stale})" if stale else f"is not in the cache ({target})"
             raise ValueError(f"Preset {entry.key} {what}, and KZOO_OFFLINE=1 forbids downloading it from {location}. "
@@ -176,10 +193,11 @@ def entry_for(directory: Path, *, packaged: bool, base_url: str | None = None) -
     return entry
 
 
-def write_catalog(path: Path, presets: list[dict[str, Any]], *, base_url: str) -> None:
-    """Writes a catalog file (sorted by ``model:tag``)."""
+def write_catalog(path: Path, presets: list[dict[str, Any]], *, base_url: str | None = None) -> None:
+    """Writes a catalog file (sorted by ``model:tag``); ``base_url`` only for a mirror you publish yourself."""
     ordered = sorted(presets, key=lambda e: (e["model"], e["tag"]))
-    path.write_text(json.dumps({"base_url": base_url, "presets": ordered}, indent=2) + "\n")
+    payload = {"base_url": base_url} if base_url else {}
+    path.write_text(json.dumps({**payload, "presets": ordered}, indent=2) + "\n")
 
 
 def publish(directory: Path, mirror: Path) -> Path:

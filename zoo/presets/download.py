@@ -12,6 +12,7 @@ import http.client
 import logging
 import os
 import shutil
+import socket
 import sys
 import time
 import urllib.error
@@ -125,8 +126,19 @@ def download(url: str, dest: str | Path, *, sha256: str | None = None, size: int
     raise AssertionError("unreachable")
 
 
+def _unreachable(err: BaseException) -> str | None:
+    """Why a host cannot be reached at all (its name does not resolve), or None for a transient failure."""
+    reason = getattr(err, "reason", err)
+    if isinstance(reason, socket.gaierror):
+        return f"its host name could not be resolved ({reason.strerror or reason})"
+    return None
+
+
 def _fetch_with_retries(url: str, part: Path, *, size: int | None, progress: bool, timeout: float,
                         retries: int) -> None:
+    """Fetches into ``part``; a dropped connection is retried (resuming what arrived), a host that does not
+    resolve is reported at once."""
+    host = urllib.parse.urlparse(url).netloc
     for attempt in range(retries + 1):
         try:
             _fetch_http(url, part, size=size, progress=progress, timeout=timeout)
@@ -134,10 +146,20 @@ def _fetch_with_retries(url: str, part: Path, *, size: int | None, progress: boo
         except DownloadError:
             raise
         except (urllib.error.URLError, http.client.HTTPException, OSError, TimeoutError) as err:
+            why = _unreachable(err)
+            if why is not None:
+                raise DownloadError(f"Could not download {url}: {why}. Check the address and this machine's "
+                                    f"network; nothing was downloaded.") from err
+            arrived = part.stat().st_size if part.is_file() else 0
             if attempt == retries:
-                raise DownloadError(f"Could not download {url}: {err!r}. {part} keeps what arrived; "
-                                    f"run again to resume.") from err
-            logger.warning("Download of %s interrupted (%s); resuming", url, err)
+                kept = (f" {part} keeps the {arrived} bytes that arrived; run again to resume." if arrived
+                        else " Nothing was downloaded.")
+                raise DownloadError(f"Could not download {url} after {retries + 1} attempts: {err}.{kept}") from err
+            if arrived:
+                logger.warning("Download of %s interrupted after %d bytes (%s); resuming", url, arrived, err)
+            else:
+                logger.warning("Could not reach %s (%s); trying again (attempt %d of %d)", host, err, attempt + 2,
+                               retries + 1)
             time.sleep(0.2 * 2 ** attempt)
 
 
