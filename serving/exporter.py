@@ -185,13 +185,16 @@ def export_weights(name: str, weights: str | Path, base_path: str | Path, versio
     """Builds registry model ``name``, loads ``weights`` (a file or ``zoo train`` run) and exports it.
 
     A run directory's ``config.json`` rebuilds the exact trained model, and its
-    data set supplies the class names of the ``classify`` signature.
+    data set supplies the class names of the ``classify`` signature; a preset's
+    metadata may name them itself (``class_names``, as timm presets do).
     """
     from zoo.weights import create_trained
 
     model, run_config = create_trained(name, weights)
     if run_config is not None and "class_names" not in options:
-        options["class_names"] = _class_names(run_config.get("dataset"), model)
+        recorded = run_config.get("class_names")  # a preset's own (timm's: ImageNet-1k), else the data set's
+        options["class_names"] = (fit_class_names(recorded, model) if recorded
+                                  else _class_names(run_config.get("dataset"), model))
     return export(model, base_path, version, **options)
 
 
