@@ -277,9 +277,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_presets)
 
-    p = sub.add_parser("pull", help="download published presets into the cache ($KZOO_HOME/presets)")
-    p.add_argument("presets", nargs="+", metavar="NAME[:TAG]", help="a model (all its tags) or model:tag")
-    p.add_argument("--force", action="store_true", help="download again even when cached")
+    p = sub.add_parser("pull", help="download published presets (or convert timm checkpoints) into the cache "
+                                    "($KZOO_HOME/presets)")
+    p.add_argument("presets", nargs="+", metavar="NAME[:TAG]",
+                   help="a model (all its tags), model:tag, hf://timm/<architecture>.<tag>, or a folder in timm's "
+                        "Hub layout (config.json + model.safetensors)")
+    p.add_argument("--force", action="store_true", help="download (or convert) again even when cached")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(fn=cmd_pull)
 
