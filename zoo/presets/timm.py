@@ -176,7 +176,8 @@ def parse_hf(uri: str) -> tuple[str, str, str | None]:
 
 
 def download(uri: str) -> Path:
-    """The local snapshot folder of ``hf://owner/repo`` (``config.json`` and ``model.safetensors``), through
+    """The local snapshot folder of ``hf://owner/repo`` (``config.json``, ``model.safetensors`` and, when there is
+    one, the ``README.md`` model card with the license), through
     ``huggingface_hub``'s cache (``HF_HOME``/``HF_HUB_CACHE``). With ``HF_HUB_OFFLINE=1`` or ``KZOO_OFFLINE=1``
     only the cache is used.
 
@@ -200,6 +201,10 @@ def download(uri: str) -> Path:
                                  f"HF_HUB_OFFLINE). Run `zoo pull {uri}` where the Hub is reachable, or pass the "
                                  f"folder holding {CONFIG} and {SAFETENSORS} as the weights.") from err
             raise ValueError(f"Could not fetch {filename} of {uri} from the Hugging Face Hub: {err}") from err
+    try:  # the model card names the license in its front matter; a checkpoint without one still converts
+        hf_hub_download(repo_id, "README.md", cache_dir=cache_dir, local_files_only=offline)
+    except Exception as err:  # noqa: BLE001  (optional file: any failure only loses the license line)
+        logger.info("%s: no model card (%s); the preset's license comes from config.json alone", uri, err)
     if paths[0].parent != paths[1].parent:
         raise ValueError(f"{uri}: {CONFIG} and {SAFETENSORS} came from different snapshots ({paths[0].parent}, "
                          f"{paths[1].parent}).")

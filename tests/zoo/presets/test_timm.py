@@ -167,7 +167,13 @@ def test_hf_references_load_from_the_hugging_face_cache_offline(kzoo_home, tmp_p
     monkeypatch.setenv("KZOO_OFFLINE", "1")
     with pytest.raises(ValueError, match=r"config\.json is not in .*downloads are off.*zoo pull hf://timm/resnet18"):
         zoo.create("resnet18", weights=uri)
-    _hub_cache(tmp_path / "hf", "timm/resnet18.test_in1k", folder)
+    hub = tmp_path / "hub-files"  # as on the Hub: the license only in the model card's front matter
+    shutil.copytree(folder, hub)
+    config = json.loads((hub / "config.json").read_text())
+    config["pretrained_cfg"].pop("license")
+    (hub / "config.json").write_text(json.dumps(config))
+    (hub / "README.md").write_text("---\ntags:\n- timm\nlicense: mit\nlibrary_name: timm\n---\n# resnet18\n")
+    _hub_cache(tmp_path / "hf", "timm/resnet18.test_in1k", hub)
     monkeypatch.delenv("KZOO_OFFLINE")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     model = zoo.create("resnet18", weights=uri)
@@ -175,7 +181,7 @@ def test_hf_references_load_from_the_hugging_face_cache_offline(kzoo_home, tmp_p
     expected = ref.resnet_forward(tensors, "resnet18", images, mean=[0.5, 0.4, 0.3], std=[0.2, 0.25, 0.3])
     assert ref.relative_error(model(images), expected) <= TOLERANCE
     metadata = json.loads((kzoo_home / "presets" / "resnet18" / "test_in1k" / "metadata.json").read_text())
-    assert metadata["source"] == uri
+    assert metadata["source"] == uri and metadata["license"] == "mit"
     # Converted once: the preset answers even with the Hugging Face cache gone.
     shutil.rmtree(tmp_path / "hf")
     assert zoo.create("resnet18", weights=uri).count_params() == model.count_params()
