@@ -151,7 +151,7 @@ def train(
 
 def evaluate_model(model: keras.Model, dataset: str, *, batch_size: int = 256,
                    image_size: tuple[int, int] | None = None) -> dict[str, float | int | str]:
-    """Evaluates a built classifier on the test split of ``dataset`` (its images resized to ``image_size``, if given)."""
+    """Evaluates a built classifier on the test split of ``dataset``, its images resized to ``image_size`` if given."""
     spec, test_split = resize_to(*data.load(dataset, "test"), image_size)
     expected = tuple(model.input_shape[1:])
     if expected != tuple(spec.input_shape) or model.output_shape[-1] != spec.num_classes:

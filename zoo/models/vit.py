@@ -145,13 +145,13 @@ def vit_b16(**overrides):
 
 @register_model("vit_s16", task="image_classification", dataset="imagenet")
 def vit_s16(**overrides):
-    """ViT-S/16's shape (timm's vit_small_patch16_224): 16x16 patches of 224x224 images, 384 wide, 12 blocks, 6 heads."""
+    """ViT-S/16's shape (timm's vit_small_patch16_224): 16x16 patches of 224x224 images, 384 wide, 6 heads."""
     return _vit("vit_s16", {**IMAGENET_B16, **SMALL}, overrides)
 
 
 @register_model("vit_ti16", task="image_classification", dataset="imagenet")
 def vit_ti16(**overrides):
-    """ViT-Ti/16's shape (timm's vit_tiny_patch16_224): 16x16 patches of 224x224 images, 192 wide, 12 blocks, 3 heads."""
+    """ViT-Ti/16's shape (timm's vit_tiny_patch16_224): 16x16 patches of 224x224 images, 192 wide, 3 heads."""
     return _vit("vit_ti16", {**IMAGENET_B16, **TINY}, overrides)
 
 

@@ -151,7 +151,8 @@ def read_folder(folder: str | Path, *, source: str | None = None) -> Checkpoint:
     try:
         tensors = load_file(folder / SAFETENSORS)
     except (SafetensorError, OSError, ValueError, TypeError) as err:
-        raise ValueError(f"{folder / SAFETENSORS} is corrupt or not a safetensors file of float tensors: {err}") from err
+        raise ValueError(f"{folder / SAFETENSORS} is corrupt or not a safetensors file of float tensors: "
+                         f"{err}") from err
     return Checkpoint(config, tensors, source or str(folder.absolute()), store.sha256(folder / SAFETENSORS), folder)
 
 
