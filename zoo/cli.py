@@ -95,7 +95,7 @@ def cmd_pull(args) -> int:
     from zoo import presets
 
     for spec in args.presets:
-        for directory in presets.pull(spec, force=args.force, progress=not args.quiet):
+        for directory in presets.pull(spec, force=args.force, progress=not args.quiet, image_size=args.image_size):
             print(directory)
     return 0
 
@@ -283,6 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a model (all its tags), model:tag, hf://timm/<architecture>.<tag>, or a folder in timm's "
                         "Hub layout (config.json + model.safetensors)")
     p.add_argument("--force", action="store_true", help="download (or convert) again even when cached")
+    p.add_argument("--image-size", type=int, default=None, metavar="N",
+                   help="timm checkpoints: convert for NxN images instead of pretrained_cfg's size (a ViT's position "
+                        "table is resampled as timm does); the tag gets the suffix -N")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(fn=cmd_pull)
 

@@ -81,9 +81,10 @@ def locate(name: str, weights: str | Path, *, progress: bool = True) -> Path | N
     return find(name, text, progress=progress)
 
 
-def pull(spec: str, *, force: bool = False, progress: bool = True) -> list[Path]:
+def pull(spec: str, *, force: bool = False, progress: bool = True, image_size: int | tuple[int, int] | None = None
+         ) -> list[Path]:
     """Downloads published presets: ``"lenet5:mnist"`` one, ``"lenet5"`` every tag of a model; a timm checkpoint
-    (``hf://timm/resnet50.a1_in1k`` or a folder) is converted into the cache.
+    (``hf://timm/resnet50.a1_in1k`` or a folder) is converted into the cache, at ``image_size`` when given.
 
     Returns:
         The local directories (packaged presets are used where they are).
@@ -92,7 +93,9 @@ def pull(spec: str, *, force: bool = False, progress: bool = True) -> list[Path]
         ValueError: unknown model or tag, offline, or a failed download.
     """
     if timm.is_source(spec):  # hf://timm/... or a timm folder: converted into the cache
-        return [timm.import_checkpoint(spec, force=force)]
+        return [timm.import_checkpoint(spec, force=force, image_size=image_size)]
+    if image_size is not None:
+        raise ValueError(f"image_size applies to timm checkpoints (hf://... or a timm folder), not {spec!r}.")
     name, tag = split_name(spec)
     from zoo.registry import get_entry
 

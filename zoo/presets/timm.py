@@ -212,6 +212,47 @@ def download(uri: str) -> Path:
     return paths[0].parent
 
 
+# --- position tables at another image size ------------------------------------------------------------------------
+
+def _cubic(x: np.ndarray, a: float = -0.5) -> np.ndarray:
+    x = np.abs(x)
+    return np.where(x < 1, ((a + 2) * x - (a + 3)) * x * x + 1, np.where(x < 2, (((x - 5) * x + 8) * x - 4) * a, 0.0))
+
+
+def _resize_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """(n_out, n_in) weights of PyTorch's antialiased bicubic resize along one axis (``F.interpolate(...,
+    mode="bicubic", antialias=True, align_corners=False)``, PIL's algorithm: Keys' cubic with a = -0.5, widened by
+    the scale when shrinking, weights normalised, no samples outside the image)."""
+    scale = n_in / n_out
+    support = 2.0 * max(scale, 1.0)
+    invscale = 1.0 / scale if scale >= 1.0 else 1.0
+    matrix = np.zeros((n_out, n_in))
+    for i in range(n_out):
+        center = scale * (i + 0.5)
+        lo, hi = max(int(center - support + 0.5), 0), min(int(center + support + 0.5), n_in)
+        weights = _cubic((np.arange(lo, hi) - center + 0.5) * invscale)
+        matrix[i, lo:hi] = weights / weights.sum()
+    return matrix
+
+
+def resample_position_table(table: np.ndarray, old_grid: tuple[int, int], new_grid: tuple[int, int],
+                            extra_tokens: int = 1) -> np.ndarray:
+    """A ViT position table (1, extra + h*w, dim) for another token grid, as timm resamples it when a checkpoint
+    meets another image size (``resample_abs_pos_embed``: bicubic, antialiased); the class token's row is kept.
+
+    Example:
+        >>> table = np.concatenate([[9.0], np.arange(4) ** 1.5]).reshape(1, 5, 1)  # class token, then a 2x2 grid
+        >>> resample_position_table(table, (2, 2), (3, 3))[0, :4, 0].round(3).tolist()  # torch: -0.24595, 0.268929, ...
+        [9.0, -0.246, 0.269, 0.784]
+    """
+    extra, grid = table[:, :extra_tokens], table[:, extra_tokens:]
+    dim = table.shape[-1]
+    image = grid.reshape(old_grid[0], old_grid[1], dim).astype(np.float64)
+    resized = np.einsum("ah,bw,hwc->abc", _resize_matrix(old_grid[0], new_grid[0]),
+                        _resize_matrix(old_grid[1], new_grid[1]), image)
+    return np.concatenate([extra, resized.reshape(1, -1, dim).astype(table.dtype)], axis=1)
+
+
 # --- conversion ---------------------------------------------------------------------------------------------------
 
 @dataclasses.dataclass(frozen=True)
@@ -339,6 +380,28 @@ def _check_config(checkpoint: Checkpoint) -> None:
                          f"pools with {expected!r}.")
 
 
+def _resample_positions(checkpoint: Checkpoint, image_size: tuple[int, int]) -> Checkpoint:
+    """``checkpoint`` with its ViT position table resampled to ``image_size``'s grid of 16x16 patches."""
+    table = checkpoint.tensors.get("pos_embed")
+    if table is None or not checkpoint.architecture.startswith("vit"):
+        return checkpoint
+    size = checkpoint.pretrained_cfg.get("input_size")
+    tokens = table.shape[1] - 1
+    old = (size[1] // 16, size[2] // 16) if size and (size[1] // 16) * (size[2] // 16) == tokens else None
+    if old is None:
+        side = int(round(tokens ** 0.5))
+        if side * side != tokens:
+            raise ValueError(f"{checkpoint.source}: pos_embed {tuple(table.shape)} is no square grid and "
+                             f"pretrained_cfg.input_size {size} does not give its grid.")
+        old = (side, side)
+    new = (-(-image_size[0] // 16), -(-image_size[1] // 16))
+    if new == old:
+        return checkpoint
+    logger.info("Resampling %s's position table from a %s to a %s grid", checkpoint.source, old, new)
+    tensors = {**checkpoint.tensors, "pos_embed": resample_position_table(table, old, new)}
+    return dataclasses.replace(checkpoint, tensors=tensors)
+
+
 def model_overrides(checkpoint: Checkpoint) -> dict[str, Any]:
     """The zoo constructor arguments a checkpoint implies: input size, mean, std (``pretrained_cfg``), classes."""
     cfg = checkpoint.pretrained_cfg
@@ -361,7 +424,8 @@ def model_overrides(checkpoint: Checkpoint) -> dict[str, Any]:
     return overrides
 
 
-def build(checkpoint: Checkpoint, name: str | None = None, **overrides):
+def build(checkpoint: Checkpoint, name: str | None = None, *, image_size: tuple[int, int] | None = None,
+          **overrides):
     """The zoo model holding ``checkpoint``'s weights.
 
     Every Keras variable is matched to its tensor and every shape checked before any is assigned; the
@@ -370,6 +434,8 @@ def build(checkpoint: Checkpoint, name: str | None = None, **overrides):
     Args:
         checkpoint: from :func:`read_folder`.
         name: the zoo model asked for; it must be the checkpoint's architecture.
+        image_size: (height, width) to take instead of ``pretrained_cfg``'s input size; a ViT's position
+            table is resampled to the new grid as timm does.
         **overrides: more constructor arguments (not ones that change weight shapes).
 
     Raises:
@@ -382,32 +448,48 @@ def build(checkpoint: Checkpoint, name: str | None = None, **overrides):
         raise ValueError(f"{checkpoint.source} holds timm's {checkpoint.architecture} (kzoo model {target!r}), "
                          f"not {name!r}.")
     _check_config(checkpoint)
+    if image_size is not None:
+        image_size = _check_image_size(image_size)
+        checkpoint = _resample_positions(checkpoint, image_size)
+        overrides = {"input_shape": [*image_size, 3], **overrides}
     model = zoo.create(target, **{**model_overrides(checkpoint), **overrides})
     source_of = _resnet_source if target.startswith("resnet") else _vit_source
-    assignments, used, problems = [], set(), []
+    assignments, used, problems = [], set(), {}
     for variable in model.weights:
         source = source_of(variable.path, tuple(variable.shape))
         if source is None:
             raise ValueError(f"kzoo has no timm name for variable {variable.path!r} of {target}.")
         tensor = checkpoint.tensors.get(source.key)
-        used.add(source.key)
-        if tensor is None:
-            problems.append(f"tensor {source.key!r} is missing (needed for {variable.path}, shape {source.shape})")
+        if source.key in used:  # qkv feeds three variables: report it once
+            pass
+        elif tensor is None:
+            problems[source.key] = (f"tensor {source.key!r} is missing (needed for {variable.path}, "
+                                    f"shape {source.shape})")
         elif tuple(tensor.shape) != source.shape:
-            problems.append(f"tensor {source.key!r} has shape {tuple(tensor.shape)}, but {target} "
-                            f"({variable.path}) needs {source.shape}")
-        else:
+            problems[source.key] = (f"tensor {source.key!r} has shape {tuple(tensor.shape)}, but {target} "
+                                    f"({variable.path}) needs {source.shape}")
+        used.add(source.key)
+        if tensor is not None and source.key not in problems:
             assignments.append((variable, source.convert(np.asarray(tensor, dtype="float32"))))
     extra = sorted(k for k in checkpoint.tensors if k not in used and not k.endswith("num_batches_tracked"))
+    listed = list(problems.values())
     if extra:
-        problems.append(f"unexpected tensor(s) {', '.join(map(repr, extra[:8]))}{' ...' if len(extra) > 8 else ''}: "
-                        f"not timm's plain {checkpoint.architecture} layout")
-    if problems:
+        listed.append(f"unexpected tensor(s) {', '.join(map(repr, extra[:8]))}{' ...' if len(extra) > 8 else ''}: "
+                      f"not timm's plain {checkpoint.architecture} layout")
+    if listed:
+        more = f"; and {len(listed) - 8} more" if len(listed) > 8 else ""
         raise ValueError(f"{checkpoint.source} does not fit {target} (input {model.input_shape[1:]}): "
-                         + "; ".join(problems) + ". Nothing was loaded.")
+                         + "; ".join(listed[:8]) + more + ". Nothing was loaded.")
     for variable, value in assignments:
         variable.assign(value)
     return model
+
+
+def _check_image_size(image_size) -> tuple[int, int]:
+    size = tuple(image_size) if isinstance(image_size, (list, tuple)) else (image_size, image_size)
+    if len(size) != 2 or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 16 for d in size):
+        raise ValueError(f"image_size must be an int or (height, width), at least 16. Received: {image_size!r}")
+    return size
 
 
 def class_names(checkpoint: Checkpoint, num_classes: int) -> list[str] | None:
@@ -436,21 +518,26 @@ def _license(checkpoint: Checkpoint) -> str | None:
     return found
 
 
-def _tag(checkpoint: Checkpoint, fallback: str | None) -> str:
-    tag = checkpoint.pretrained_cfg.get("tag") or fallback or checkpoint.folder.name
+def _tag(checkpoint: Checkpoint, explicit: str | None, image_size=None) -> str:
+    """The preset's tag: the Hub name's (``a1_in1k``), else ``pretrained_cfg``'s, else the folder's name."""
+    tag = explicit or checkpoint.pretrained_cfg.get("tag") or checkpoint.folder.name
+    if image_size is not None:
+        height, width = _check_image_size(image_size)
+        tag = f"{tag}-{height}" if height == width else f"{tag}-{height}x{width}"
     return store.check_name("tag", re.sub(r"[^A-Za-z0-9_.-]", "_", str(tag)))
 
 
 def save(checkpoint: Checkpoint, directory: str | Path | None = None, *, name: str | None = None,
-         tag: str | None = None) -> Path:
-    """Converts ``checkpoint`` and writes it as a preset (default ``$KZOO_HOME/presets/<model>/<tag>``).
+         tag: str | None = None, image_size: int | tuple[int, int] | None = None) -> Path:
+    """Converts ``checkpoint`` and writes it as a preset (default ``$KZOO_HOME/presets/<model>/<tag>``, and
+    ``<tag>-<size>`` for another ``image_size``).
 
     Returns:
         The preset directory.
     """
-    model = build(checkpoint, name)
+    model = build(checkpoint, name, image_size=image_size)
     target = zoo_name(checkpoint.architecture)
-    tag = _tag(checkpoint, tag)
+    tag = _tag(checkpoint, tag, image_size)
     directory = Path(directory) if directory is not None else store.cache_root() / target / tag
     cfg = {k: checkpoint.pretrained_cfg[k] for k in PRETRAINED_KEYS if k in checkpoint.pretrained_cfg}
     num_classes = int(model.output_shape[-1])
@@ -483,7 +570,7 @@ def _cached(directory: Path, **expected: str) -> bool:
 
 
 def import_checkpoint(source: str | Path, *, name: str | None = None, directory: str | Path | None = None,
-                      force: bool = False) -> Path:
+                      force: bool = False, image_size: int | tuple[int, int] | None = None) -> Path:
     """The preset for a timm checkpoint (``hf://owner/repo`` or a folder), converting it on first use.
 
     A Hub checkpoint already converted is reused without touching the network; a folder is converted
@@ -494,6 +581,8 @@ def import_checkpoint(source: str | Path, *, name: str | None = None, directory:
         name: the zoo model it must be (``zoo.create(name, weights=source)``); None accepts any supported one.
         directory: where to write the preset; defaults to ``$KZOO_HOME/presets/<model>/<tag>``.
         force: convert again even when the preset exists.
+        image_size: an input size other than ``pretrained_cfg``'s (ViTs get their position table resampled as
+            timm does); the preset's tag then ends in ``-<size>``.
 
     Returns:
         The preset directory.
@@ -505,11 +594,12 @@ def import_checkpoint(source: str | Path, *, name: str | None = None, directory:
         if name is not None and name != target:
             raise ValueError(f"{text} holds timm's {architecture} (kzoo model {target!r}), not {name!r}.")
         if directory is None and hub_tag:
-            cached = store.cache_root() / target / store.check_name("tag", hub_tag)
+            light = Checkpoint({"architecture": architecture}, {}, text, "", Path(hub_tag))
+            cached = store.cache_root() / target / _tag(light, hub_tag, image_size)
             if not force and _cached(cached, source=text):
                 return cached
         folder = download(text)
-        return save(read_folder(folder, source=text), directory, name=name, tag=hub_tag)
+        return save(read_folder(folder, source=text), directory, name=name, tag=hub_tag, image_size=image_size)
     folder = Path(text).expanduser()
     if directory is None and not force and (folder / SAFETENSORS).is_file() and is_timm_dir(folder):
         # Only the config and the hash for the cache lookup: the tensors are read when converting.
@@ -518,7 +608,7 @@ def import_checkpoint(source: str | Path, *, name: str | None = None, directory:
         if name is not None and name != target:
             raise ValueError(f"{folder} holds timm's {config['architecture']} (kzoo model {target!r}), not {name!r}.")
         light = Checkpoint(config, {}, str(folder.absolute()), "", folder)
-        cached = store.cache_root() / target / _tag(light, None)
+        cached = store.cache_root() / target / _tag(light, None, image_size)
         if _cached(cached, source_sha256=store.sha256(folder / SAFETENSORS)):
             return cached
-    return save(read_folder(folder), directory, name=name)
+    return save(read_folder(folder), directory, name=name, image_size=image_size)

@@ -77,6 +77,40 @@ def test_vit_logits_equal_pytorch_semantics(kzoo_home, tmp_path, architecture, n
     assert ref.relative_error(model(images), ref.vit_forward(tensors, architecture, images)) <= TOLERANCE
 
 
+#: PyTorch 2.14.1's F.interpolate(x, size, mode="bicubic", antialias=True, align_corners=False) on
+#: x = arange(h * w) ** 1.5 (what timm's resample_abs_pos_embed calls), printed once in the torch environment.
+TORCH_RESIZED = {
+    ((2, 2), (3, 3)): [[-0.24595, 0.268929, 0.783808], [1.303434, 2.256145, 3.208857], [2.852818, 4.243362, 5.633907]],
+    ((4, 4), (3, 3)): [[1.378913, 3.659976, 6.9269], [15.6383, 20.778831, 26.365993], [38.689026, 45.528622, 52.713352]],
+    ((3, 3), (5, 2)): [[-0.159158, 1.62866], [1.861726, 4.517753], [6.049652, 10.17999], [12.684033, 17.784073],
+                       [16.611135, 22.186205]],
+}
+
+
+@pytest.mark.parametrize("grids", list(TORCH_RESIZED))
+def test_position_tables_are_resampled_as_pytorch_does(grids):
+    (h, w), new = grids
+    table = np.concatenate([[-7.0], np.arange(h * w) ** 1.5]).reshape(1, 1 + h * w, 1).astype("float32")
+    resized = timm.resample_position_table(table, (h, w), new)
+    assert resized[0, 0, 0] == -7.0  # the class token's row is kept
+    np.testing.assert_allclose(resized[0, 1:, 0].reshape(new), TORCH_RESIZED[grids], rtol=1e-5, atol=1e-5)
+
+
+def test_a_vit_converted_for_another_image_size_resamples_its_positions(kzoo_home, tmp_path):
+    architecture = "vit_tiny_patch16_224"
+    tensors = ref.vit_tensors(architecture, image_size=32, num_classes=5, seed=8)
+    folder = ref.write_checkpoint(tmp_path / "vit", architecture, tensors, image_size=32)
+    (directory,) = zoo.presets.pull(str(folder), image_size=48)
+    assert directory.name == "test_in1k-48"
+    model = zoo.create("vit_ti16", weights=str(directory))
+    assert model.input_shape == (None, 48, 48, 3)
+    moved = {**tensors, "pos_embed": timm.resample_position_table(tensors["pos_embed"], (2, 2), (3, 3))}
+    images = _images(48, seed=9)
+    assert ref.relative_error(model(images), ref.vit_forward(moved, architecture, images)) <= TOLERANCE
+    with pytest.raises(ValueError, match=r"image_size applies to timm checkpoints"):
+        zoo.presets.pull("lenet5:mnist", image_size=48)
+
+
 def test_the_preset_records_source_license_pretrained_cfg_and_class_names(kzoo_home, resnet18_checkpoint):
     folder, _ = resnet18_checkpoint
     (directory,) = zoo.presets.pull(str(folder))
@@ -121,6 +155,9 @@ def test_missing_misshapen_and_unexpected_tensors_are_refused_naming_them(kzoo_h
     extra = _break(folder, tmp_path / "c", lambda t: t.update({"layer1.0.se.fc.weight": np.zeros((4, 4), "float32")}))
     with pytest.raises(ValueError, match=r"unexpected tensor\(s\) 'layer1\.0\.se\.fc\.weight'"):
         zoo.create("resnet18", weights=str(extra))
+    layer4 = _break(folder, tmp_path / "d", lambda t: [t.pop(k) for k in list(t) if k.startswith("layer4.")])
+    with pytest.raises(ValueError, match=r"'layer4\.0\.conv1\.weight' is missing.*; and \d+ more\. Nothing"):
+        zoo.create("resnet18", weights=str(layer4))
     assert not (kzoo_home / "presets" / "resnet18").exists()  # nothing half-converted was kept
 
 
