@@ -29,6 +29,9 @@ CASES = [("resnet18", 224, "resnet18"), ("resnet34", 160, "resnet34"), ("resnet5
          ("vit_base_patch16_224", 64, "vit_b16")]
 #: (timm architecture, saved at, loaded at, kzoo model): timm resamples the position table when loading
 RESAMPLED = [("vit_tiny_patch16_224", 224, 160, "vit_ti16"), ("vit_base_patch16_224", 224, 384, "vit_b16")]
+INSTALL_NOTE = ("timm needs torchvision, and PyPI's torchvision does not import beside the local CPU wheel of "
+                "torch 2.13.0, so the separate venv takes torch 2.14.1 and torchvision 0.29.1 from this machine's "
+                "disk (a CUDA build, 5.5 GB, run on the CPU) and timm from PyPI; the install took a few minutes.")
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
@@ -132,6 +135,7 @@ def step_compare(out: Path, report: Path) -> None:
              "torchvision==0.29.1 timm safetensors numpy",
              "/tmp/torchvenv/bin/python bench/timm_crosscheck.py torch --out /tmp/timm-check",
              ".venv/bin/python bench/timm_crosscheck.py compare --out /tmp/timm-check", "```", "",
+             INSTALL_NOTE, "",
              "| timm architecture | image | kzoo model | max relative difference | top-1 agreement |",
              "|---|---|---|---|---|"]
     for r in rows:
