@@ -185,8 +185,8 @@ def export_weights(name: str, weights: str | Path, base_path: str | Path, versio
     """Builds registry model ``name``, loads ``weights`` (a file or ``zoo train`` run) and exports it.
 
     A run directory's ``config.json`` (or a preset's ``metadata.json``) rebuilds the exact
-    trained model, and the class names it records (else those of its data set) label the
-    ``classify`` signature.
+    trained model, and the class names it records (timm presets: ImageNet-1k; else those of its
+    data set) label the ``classify`` signature.
     """
     from zoo.weights import create_trained
 

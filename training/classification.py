@@ -60,6 +60,24 @@ def warn_if_poor_validation(train_labels, validation_labels, class_names=None) -
     return problems
 
 
+def resize_to(spec: data.DatasetSpec, split: data.Split,
+              image_size: tuple[int, int] | list[int] | None) -> tuple[data.DatasetSpec, data.Split]:
+    """``split``'s images resized (bilinear, antialiased) to ``image_size`` (height, width), for a pretrained model
+    that takes one input size (timm's presets record it as ``image_size``); unchanged when None or equal."""
+    if image_size is None or tuple(spec.input_shape[:2]) == tuple(image_size):
+        return spec, split
+    import numpy as np
+    import tensorflow as tf
+
+    size = tuple(int(d) for d in image_size)
+    resized = [tf.image.resize(split.images[i:i + 256], size, antialias=True).numpy()
+               for i in range(0, len(split), 256)]
+    images = np.concatenate(resized).round().clip(0, 255).astype(np.uint8)
+    logger.info("Resized %s from %s to %s", spec.name, tuple(spec.input_shape[:2]), size)
+    return (dataclasses.replace(spec, input_shape=(*size, spec.input_shape[-1])),
+            dataclasses.replace(split, images=images, source=f"{split.source}, resized to {size[0]}x{size[1]}"))
+
+
 @dataclasses.dataclass
 class ImageData(engine.TaskData):
     """An image-classification data set made ready to fit: held-out validation and tf.data pipelines."""
@@ -69,16 +87,20 @@ class ImageData(engine.TaskData):
     train: data.Split
     validation: data.Split | None
     config: TrainConfig
+    image_size: tuple[int, int] | None = None  # resize every split to this (a pretrained model's input size)
     mode = "max"
 
     @classmethod
-    def load(cls, dataset: str, config: TrainConfig) -> "ImageData":
+    def load(cls, dataset: str, config: TrainConfig, *, image_size: tuple[int, int] | None = None) -> "ImageData":
         spec, train_split = data.load(dataset, "train")
         train_split, val_split = split_validation(train_split, config.validation_split, seed=config.seed)
         train_split = train_split.head(config.max_train_examples)
         if val_split is not None and config.select == "best":
             warn_if_poor_validation(train_split.labels, val_split.labels, spec.class_names)
-        return cls(dataset, spec, train_split, val_split, config)
+        if image_size is not None:
+            _, val_split = resize_to(spec, val_split, image_size) if val_split is not None else (spec, None)
+            spec, train_split = resize_to(spec, train_split, image_size)
+        return cls(dataset, spec, train_split, val_split, config, image_size)
 
     @property
     def monitor(self) -> str:
@@ -109,7 +131,7 @@ class ImageData(engine.TaskData):
                          callbacks=list(callbacks), verbose=verbose, shuffle=False)  # the pipeline shuffles
 
     def evaluate(self, model: keras.Model) -> dict[str, Any]:
-        return evaluate_model(model, self.dataset)
+        return evaluate_model(model, self.dataset, image_size=self.image_size)
 
 
 def train(
@@ -148,9 +170,10 @@ def train(
                       build=lambda prepared: build_for_dataset(model_name, prepared.spec, overrides))
 
 
-def evaluate_model(model: keras.Model, dataset: str, *, batch_size: int = 256) -> dict[str, float | int | str]:
-    """Evaluates a built classifier on the test split of ``dataset``."""
-    spec, test_split = data.load(dataset, "test")
+def evaluate_model(model: keras.Model, dataset: str, *, batch_size: int = 256,
+                   image_size: tuple[int, int] | None = None) -> dict[str, float | int | str]:
+    """Evaluates a built classifier on the test split of ``dataset``, its images resized to ``image_size`` if given."""
+    spec, test_split = resize_to(*data.load(dataset, "test"), image_size)
     expected = tuple(model.input_shape[1:])
     if expected != tuple(spec.input_shape) or model.output_shape[-1] != spec.num_classes:
         raise ValueError(
@@ -177,5 +200,14 @@ def evaluate(model_name: str, weights: str | Path, dataset: str, *, batch_size: 
         >>> evaluate("lenet5", "runs/lenet5-mnist", "mnist")  # doctest: +SKIP
         {'accuracy': 0.9912, 'loss': 0.028, 'examples': 10000, 'source': '...'}
     """
-    model, _ = create_trained(model_name, weights, build=lambda: build_for_dataset(model_name, data.get_spec(dataset)))
-    return evaluate_model(model, dataset, batch_size=batch_size)
+    model, run_config = create_trained(model_name, weights,
+                                       build=lambda: build_for_dataset(model_name, data.get_spec(dataset)))
+    return evaluate_model(model, dataset, batch_size=batch_size, image_size=pretrained_image_size(run_config))
+
+
+def pretrained_image_size(run_config: dict[str, Any] | None) -> tuple[int, int] | None:
+    """The input size images are resized to for weights that fix one: a timm preset's ``image_size``, or that of
+    the preset a run was fine-tuned from."""
+    run_config = run_config or {}
+    size = run_config.get("image_size") or (run_config.get("pretrained") or {}).get("image_size")
+    return tuple(size) if size else None

@@ -19,6 +19,7 @@ BatchNormalization layers run in inference mode (Keras 3 does this for
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import logging
 import time
@@ -139,6 +140,24 @@ def _target_overrides(pretrained: keras.Model, data, num_classes: int | None) ->
     return overrides
 
 
+def fixed_image_size(model_name: str, weights: str | Path) -> tuple[int, int] | None:
+    """The input size ``weights`` were made for when they fix one (timm presets, runs fine-tuned from them), read
+    from the metadata alone: no model is built, so the training strategy is still created first. (A timm checkpoint
+    is converted here on its first use; ``zoo pull`` it beforehand for multi-worker runs.)"""
+    from zoo import presets
+    from zoo.weights import resolve_weights
+    from training.classification import pretrained_image_size
+
+    directory = presets.locate(model_name, weights)
+    if directory is not None:
+        return pretrained_image_size(presets.store.read_json(directory / presets.METADATA))
+    try:
+        _, run_config = resolve_weights(weights)
+    except (ValueError, FileNotFoundError):
+        return None  # create_trained reports it
+    return pretrained_image_size(run_config)
+
+
 def finetune(model_name: str, weights: str | Path, dataset: str, *, config: FinetuneConfig | None = None,
              out: str | Path | None = None) -> TrainResult:
     """Fine-tunes pretrained ``weights`` of ``model_name`` on ``dataset`` and writes a run directory.
@@ -169,6 +188,10 @@ def finetune(model_name: str, weights: str | Path, dataset: str, *, config: Fine
     module, cls = DATA[task]
     load_data = getattr(importlib.import_module(module), cls).load
     pretrained = {}
+    image_size = fixed_image_size(model_name, weights) if task == "image_classification" else None
+    if image_size is not None:  # weights made for one input size (timm's) get their images resized to it
+        load_data = functools.partial(load_data, image_size=image_size)
+        pretrained["image_size"] = list(image_size)
 
     def build(data):
         source, _ = create_trained(model_name, weights)

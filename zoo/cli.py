@@ -96,7 +96,7 @@ def cmd_pull(args) -> int:
     from zoo import presets
 
     for spec in args.presets:
-        for directory in presets.pull(spec, force=args.force, progress=not args.quiet):
+        for directory in presets.pull(spec, force=args.force, progress=not args.quiet, image_size=args.image_size):
             print(directory)
     return 0
 
@@ -282,10 +282,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_presets)
 
-    p = sub.add_parser("pull", help="fetch published presets into the cache ($KZOO_HOME/presets)")
+    p = sub.add_parser("pull", help="download published presets (or convert timm checkpoints) into the cache "
+                                    "($KZOO_HOME/presets)")
     p.add_argument("presets", nargs="+", metavar="NAME[:TAG]",
-                   help='a model (all its tags), model:tag, or a wildcard as zoo presets takes it ("*:mnist")')
-    p.add_argument("--force", action="store_true", help="download again even when cached")
+                   help='a model (all its tags), model:tag, a wildcard as zoo presets takes it ("*:mnist"), '
+                        "hf://timm/<architecture>.<tag>, or a folder in timm's Hub layout (config.json + "
+                        "model.safetensors)")
+    p.add_argument("--force", action="store_true", help="download (or convert) again even when cached")
+    p.add_argument("--image-size", type=int, default=None, metavar="N",
+                   help="timm checkpoints: convert for NxN images instead of pretrained_cfg's size (a ViT's position "
+                        "table is resampled as timm does); the tag gets the suffix -N")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(fn=cmd_pull)
 

@@ -160,8 +160,9 @@ def create(name: str, *, weights: str | None = None, **overrides: Any):
         name: str. A registered name (see :func:`list_models`).
         weights: str or None. A preset tag (``"mnist"``, ``"mnist-sws"``, see ``info(name)["weights"]``;
             a published one is downloaded and cached), a preset directory or its ``file://`` /
-            ``https://`` URL, a ``.weights.h5`` file or a run directory of ``zoo train``;
-            None keeps the random initialisation.
+            ``https://`` URL, a ``.weights.h5`` file or a run directory of ``zoo train``, a timm checkpoint
+            (``hf://timm/resnet50.a1_in1k`` or a folder with ``config.json`` + ``model.safetensors``, converted
+            once into a preset: :mod:`zoo.presets.timm`); None keeps the random initialisation.
         **overrides: constructor arguments replacing the variant's defaults
             (``num_classes=100``, ``input_shape=(64, 64, 3)``). With a preset or a run directory,
             they replace the pretrained model's arguments: a ``num_classes`` of its own gives a new,

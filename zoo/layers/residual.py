@@ -53,13 +53,14 @@ class _ResidualBlock(keras.layers.Layer):
 
     expansion = 1
 
-    def __init__(self, filters: int, strides: int = 1, shortcut: str = "projection", **kwargs):
+    def __init__(self, filters: int, strides: int = 1, shortcut: str = "projection", padding: str = "same", **kwargs):
         super().__init__(**kwargs)
         if shortcut not in SHORTCUTS:
             raise ValueError(f"{type(self).__name__}: shortcut must be one of {SHORTCUTS}. Received: shortcut={shortcut!r}")
         self.filters = filters
         self.strides = strides
         self.shortcut = shortcut
+        self.padding = padding
         self.out_channels = filters * self.expansion
         self.branch = self._make_branch()
         self.shortcut_layer = None
@@ -97,7 +98,8 @@ class _ResidualBlock(keras.layers.Layer):
         return shape
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "strides": self.strides, "shortcut": self.shortcut}
+        return {**super().get_config(), "filters": self.filters, "strides": self.strides, "shortcut": self.shortcut,
+                "padding": self.padding}
 
 
 @keras.saving.register_keras_serializable(package="kzoo")
@@ -109,6 +111,8 @@ class BasicBlock(_ResidualBlock):
         strides: int. Stride of the first convolution. Defaults to 1.
         shortcut: str. ``"projection"`` (1x1 conv + BN when the shape
             changes) or ``"pad"`` (parameter-free). Defaults to ``"projection"``.
+        padding: str. Padding of the 3x3 convolutions, see :class:`ConvNormAct`; ``"symmetric"``
+            is PyTorch's (the ImageNet ResNets, for timm's weights). Defaults to ``"same"``.
 
     Example:
         >>> import numpy as np
@@ -118,7 +122,8 @@ class BasicBlock(_ResidualBlock):
 
     def _make_branch(self):
         return [
-            ConvNormAct(self.filters, 3, strides=self.strides, dtype=self.dtype_policy, name="conv1"),
+            ConvNormAct(self.filters, 3, strides=self.strides, padding=self.padding, dtype=self.dtype_policy,
+                        name="conv1"),
             ConvNormAct(self.filters, 3, activation=None, dtype=self.dtype_policy, name="conv2"),
         ]
 
@@ -131,6 +136,7 @@ class BottleneckBlock(_ResidualBlock):
         filters: int. Bottleneck width; the block outputs ``4 * filters`` channels.
         strides: int. Stride of the 3x3 convolution. Defaults to 1.
         shortcut: str. As in :class:`BasicBlock`. Defaults to ``"projection"``.
+        padding: str. As in :class:`BasicBlock`. Defaults to ``"same"``.
 
     Example:
         >>> import numpy as np
@@ -143,6 +149,7 @@ class BottleneckBlock(_ResidualBlock):
     def _make_branch(self):
         return [
             ConvNormAct(self.filters, 1, dtype=self.dtype_policy, name="conv1"),
-            ConvNormAct(self.filters, 3, strides=self.strides, dtype=self.dtype_policy, name="conv2"),
+            ConvNormAct(self.filters, 3, strides=self.strides, padding=self.padding, dtype=self.dtype_policy,
+                        name="conv2"),
             ConvNormAct(self.out_channels, 1, activation=None, dtype=self.dtype_policy, name="conv3"),
         ]

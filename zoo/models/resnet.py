@@ -5,8 +5,10 @@ Two stem styles share one class:
   ``n`` basic blocks each, ``depth = 6n + 2`` (section 4.2; ``resnet20/32/56``),
   with parameter-free "pad" shortcuts (option A).
 - ``imagenet``: a 7x7/2 convolution and 3x3/2 max pooling, then four stages of
-  64/128/256/512 (``resnet18/34`` basic blocks, ``resnet50`` bottlenecks),
-  with projection shortcuts (option B).
+  64/128/256/512 (``resnet18/34`` basic blocks, ``resnet50`` bottlenecks, stride on
+  the 3x3), with projection shortcuts (option B). Its strided layers pad as PyTorch
+  does (symmetric zeros, then a "valid" window), so timm's weights load exactly
+  (:mod:`zoo.presets.timm`).
 
 Both take any input size (the head pools globally) and any class count.
 """
@@ -80,15 +82,21 @@ class ResNet(ZooModel):
 
         # === Functional Model ===
         inputs, x = image_input(input_shape, _as_list(input_mean), _as_list(input_std))
+        # ImageNet ResNets pad like PyTorch (symmetric, then "valid"), so timm's weights give timm's outputs;
+        # the CIFAR ResNets keep "same" padding, which their trained weights were made with.
+        padding = "same" if stem == "cifar" else "symmetric"
         if stem == "cifar":
             x = ConvNormAct(stage_filters[0], 3, name="stem_conv")(x)
         else:
-            x = ConvNormAct(stage_filters[0], 7, strides=2, name="stem_conv")(x)
-            x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)
+            x = ConvNormAct(stage_filters[0], 7, strides=2, padding=padding, name="stem_conv")(x)
+            # Zeros pad like PyTorch's -inf here: the pooled activations are ReLU outputs, never negative.
+            x = keras.layers.ZeroPadding2D(1, name="stem_pool_pad")(x)
+            x = keras.layers.MaxPooling2D(3, strides=2, padding="valid", name="stem_pool")(x)
         for s, (blocks, filters) in enumerate(zip(stage_blocks, stage_filters), start=1):
             for b in range(1, blocks + 1):
                 strides = 2 if (b == 1 and s > 1) else 1
-                x = block_cls(filters, strides=strides, shortcut=shortcut, name=f"stack{s}_block{b}")(x)
+                x = block_cls(filters, strides=strides, shortcut=shortcut, padding=padding,
+                              name=f"stack{s}_block{b}")(x)
         outputs = classification_head(x, num_classes, dropout=dropout, pooling="avg")
 
         # === Config ===

@@ -6,7 +6,8 @@ position embedding, pre-norm transformer blocks with dropout and stochastic dept
 readout (``class`` token, ``mean`` of the tokens, or CCT's ``attention`` pooling) before the
 shared classification head. Variants: ``vit_tiny_patch4_32`` / ``vit_small_patch4_32``
 (32x32, CIFAR), ``vit_tiny_patch4_28`` / ``vit_small_patch4_28`` (28x28, MNIST),
-``vit_b16`` (ViT-B/16's shape at 224x224), ``cct_7_3x1_32`` (CCT-7/3x1) and ``cct_2_3x2_28``
+``vit_b16``, ``vit_s16``, ``vit_ti16`` (ViT-B/16's, ViT-S/16's and ViT-Ti/16's shapes at 224x224, which
+load timm's ImageNet weights: :mod:`zoo.presets.timm`), ``cct_7_3x1_32`` (CCT-7/3x1) and ``cct_2_3x2_28``
 (CCT-2/3x2 for 28x28 images, small enough to train on a CPU).
 """
 
@@ -108,6 +109,8 @@ def _vit(name: str, defaults: dict, overrides: dict):
 TINY = {"dim": 192, "depth": 12, "heads": 3}
 SMALL = {"dim": 384, "depth": 12, "heads": 6}
 MNIST = {"input_shape": [28, 28, 1], "input_mean": 0.1307, "input_std": 0.3081}
+IMAGENET_B16 = {"input_shape": [224, 224, 3], "num_classes": 1000, "patch_size": 16, "input_mean": IMAGENET_MEAN,
+                "input_std": IMAGENET_STD}
 
 
 @register_model("vit_tiny_patch4_32", task="image_classification", dataset="cifar10")
@@ -137,8 +140,19 @@ def vit_small_patch4_28(**overrides):
 @register_model("vit_b16", task="image_classification", dataset="imagenet")
 def vit_b16(**overrides):
     """ViT-B/16's shape: 16x16 patches of 224x224 images, 768 wide, 12 blocks, 12 heads, 1000 classes."""
-    return _vit("vit_b16", {"input_shape": [224, 224, 3], "num_classes": 1000, "patch_size": 16, "dim": 768,
-                            "depth": 12, "heads": 12, "input_mean": IMAGENET_MEAN, "input_std": IMAGENET_STD}, overrides)
+    return _vit("vit_b16", {**IMAGENET_B16, "dim": 768, "depth": 12, "heads": 12}, overrides)
+
+
+@register_model("vit_s16", task="image_classification", dataset="imagenet")
+def vit_s16(**overrides):
+    """ViT-S/16's shape (timm's vit_small_patch16_224): 16x16 patches of 224x224 images, 384 wide, 6 heads."""
+    return _vit("vit_s16", {**IMAGENET_B16, **SMALL}, overrides)
+
+
+@register_model("vit_ti16", task="image_classification", dataset="imagenet")
+def vit_ti16(**overrides):
+    """ViT-Ti/16's shape (timm's vit_tiny_patch16_224): 16x16 patches of 224x224 images, 192 wide, 3 heads."""
+    return _vit("vit_ti16", {**IMAGENET_B16, **TINY}, overrides)
 
 
 @register_model("cct_7_3x1_32", task="image_classification", dataset="cifar10")

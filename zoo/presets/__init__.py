@@ -6,7 +6,12 @@
   else the published one (``zoo presets``), downloaded into ``$KZOO_HOME/presets``;
 - a preset directory, or ``file://`` URL of one;
 - an ``https://`` / ``http://`` URL of a preset directory on a web server;
-- a ``.weights.h5`` or ``.weights.kzq`` file, or a ``zoo train`` run directory (see :mod:`zoo.weights`).
+- a ``.weights.h5`` or ``.weights.kzq`` file, or a ``zoo train`` run directory (see :mod:`zoo.weights`);
+- a timm checkpoint: ``hf://timm/<architecture>.<tag>`` (through ``huggingface_hub``) or a folder in
+  timm's Hub layout (``config.json`` + ``model.safetensors``), converted once into a cached preset
+  (see :mod:`zoo.presets.timm`).
+
+:func:`locate` is the one place that tells these apart.
 
 Every file is checked against its sha256 before anything is loaded. ``KZOO_OFFLINE=1``
 uses only what is on disk and says what is missing.
@@ -17,7 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from zoo.presets import catalog, remote, store
+from zoo.presets import catalog, remote, store, timm
 from zoo.presets.download import DownloadError, is_http, is_url, local_path
 from zoo.presets.store import (COMPRESSED_WEIGHTS, CONFIG, METADATA, MODEL_CARD, PACKAGED, WEIGHTS, is_preset_dir,
                                save_preset, sha256, verify, weights_file)
@@ -59,6 +64,8 @@ def locate(name: str, weights: str | Path, *, progress: bool = True) -> Path | N
     """The preset directory ``weights`` names for model ``name`` (fetched if needed), or None when it names
     something else (a weights file or a run directory)."""
     text = str(weights)
+    if timm.is_source(text):
+        return timm.import_checkpoint(text, name=name)
     if is_http(text):
         return remote.fetch(text, progress=progress)
     path = local_path(text) if is_url(text) else Path(text).expanduser()
@@ -74,9 +81,11 @@ def locate(name: str, weights: str | Path, *, progress: bool = True) -> Path | N
     return find(name, text, progress=progress)
 
 
-def pull(spec: str, *, force: bool = False, progress: bool = True) -> list[Path]:
+def pull(spec: str, *, force: bool = False, progress: bool = True, image_size: int | tuple[int, int] | None = None
+         ) -> list[Path]:
     """Downloads published presets: ``"lenet5:mnist"`` one, ``"lenet5"`` every tag of a model, and wildcards
-    as ``zoo presets`` takes them (``"*:mnist"``, ``"vae*"``).
+    as ``zoo presets`` takes them (``"*:mnist"``, ``"vae*"``); a timm checkpoint (``hf://timm/resnet50.a1_in1k``
+    or a folder) is converted into the cache, at ``image_size`` when given.
 
     Returns:
         The local directories (packaged presets are used where they are).
@@ -84,6 +93,10 @@ def pull(spec: str, *, force: bool = False, progress: bool = True) -> list[Path]
     Raises:
         ValueError: unknown model or tag, a wildcard matching nothing, offline, or a failed download.
     """
+    if timm.is_source(spec):  # hf://timm/... or a timm folder: converted into the cache
+        return [timm.import_checkpoint(spec, force=force, image_size=image_size)]
+    if image_size is not None:
+        raise ValueError(f"image_size applies to timm checkpoints (hf://... or a timm folder), not {spec!r}.")
     if any(c in spec for c in "*?["):
         chosen = catalog.entries(spec)
         if not chosen:
