@@ -62,8 +62,9 @@ def to_example(features: Mapping[str, Any]) -> example_pb2.Example:
 def conform_input(value: Any, dtype: str, shape: list[int] | None, alias: str = "input") -> np.ndarray:
     """``value`` as the signature input ``(dtype, shape)`` expects it, when that changes no value.
 
-    Numbers are cast to ``dtype`` if they survive the round trip (floats narrow to float32 as
-    ``tf.constant`` would narrow them); a one-element ``[1]`` array becomes a scalar for a
+    As ``tf.convert_to_tensor`` would: integers are cast to another integer dtype if every value
+    fits, integers and floats to a float dtype (float64 narrows to float32); floats are not
+    truncated to integers (the server refuses them, naming the dtypes). A one-element ``[1]`` array becomes a scalar for a
     scalar input, a scalar becomes ``[1]`` for an input declared ``[1]``. Strings pass as they are.
 
     Raises:
@@ -88,12 +89,12 @@ def conform_input(value: Any, dtype: str, shape: list[int] | None, alias: str = 
     target = np.dtype(dtype)
     if array.dtype == target:
         return array
-    if target.kind in "iub" and array.dtype.kind in "iufb":
+    if target.kind in "iu" and array.dtype.kind in "iu":
         with np.errstate(all="ignore"):
             cast = array.astype(target)
         if not np.array_equal(cast.astype(array.dtype), array):
             raise ValueError(f"Input {alias!r} is {dtype} in the signature; its {array.dtype} values do not all fit "
-                             f"{dtype} exactly. Convert them yourself, e.g. with np.round(...).astype({dtype!r}).")
+                             f"{dtype}. Send values in {dtype}'s range.")
         return cast
     if target.kind in "fc" and array.dtype.kind in "iufb":
         return array.astype(target)
@@ -224,7 +225,7 @@ class Client:
         as ``[1]`` to an input declared ``[1]``.
 
         Raises:
-            ValueError: a value that the signature's dtype cannot hold exactly (3.5 for an int input).
+            ValueError: an integer that the signature's integer dtype cannot hold (2**40 for int32).
         """
         request = predict_pb2.PredictRequest(output_filter=list(output_filter))
         self._spec(request.model_spec, model, signature_name, version, label)

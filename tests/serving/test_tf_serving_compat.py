@@ -446,8 +446,9 @@ def test_client_casts_inputs_and_takes_scalars_as_shape_one(compat_server):
         np.testing.assert_array_equal(out["y"], [3.0, 6.0])
         out = client.predict("tf2", {"n": np.array([2]), "x": [1.5]}, signature_name="scale")
         np.testing.assert_array_equal(out["y"], [3.0])
-        with pytest.raises(ValueError, match="int32"):
-            client.predict("tf2", {"n": np.array(2.5), "x": [1.0]}, signature_name="scale")
-        with pytest.raises(ServingError) as err:  # without the cast the server names the dtype mismatch
-            client.predict("tf2", {"n": np.array(3), "x": np.array([1.0])}, signature_name="scale", cast=False)
-        assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT
+        with pytest.raises(ValueError, match="int32"):  # does not fit
+            client.predict("tf2", {"n": np.array(2**40), "x": [1.0]}, signature_name="scale")
+        for bad, cast in (({"n": np.array(2.0)}, True), ({"n": np.array(3)}, False)):
+            with pytest.raises(ServingError) as err:  # floats are not truncated; no cast: the dtypes differ
+                client.predict("tf2", {"x": np.array([1.0], np.float32), **bad}, signature_name="scale", cast=cast)
+            assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT and "int32" in err.value.message
