@@ -44,7 +44,6 @@ _IGNORED_FLAGS = {
     "use_alts_credentials": "ALTS is not supported; use --ssl_config_file",
     "platform_config_file": "only the TensorFlow platform is served",
     "enable_per_model_batching_parameters": "one --batching_parameters_file applies to every model",
-    "allow_version_labels_for_unavailable_models": "labels may name AVAILABLE versions only",
     "remove_unused_fields_from_bundle_metagraph": "the meta graph is kept whole",
     "prefer_tflite_model": "no TF Lite support; the SavedModel is served",
     "num_tflite_pools": "no TF Lite support",
@@ -108,6 +107,7 @@ def cmd_serve(args) -> int:
         per_process_gpu_memory_fraction=args.per_process_gpu_memory_fraction,
         num_load_threads=args.num_load_threads,
         num_request_iterations_for_warmup=args.num_request_iterations_for_warmup,
+        allow_version_labels_for_unavailable_models=args.allow_version_labels_for_unavailable_models,
     )
     if options.model_base_path and not options.model_config_file:
         logger.info("Building single TensorFlow model file config: model_name: %s model_base_path: %s",
@@ -286,6 +286,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--num_unload_threads", type=int, default=0, help="accepted; unloading is immediate")
     p.add_argument("--num_request_iterations_for_warmup", type=int, default=1)
     p.add_argument("--version", action="store_true", help="print the versions and exit")
+    p.add_argument("--allow_version_labels_for_unavailable_models", type=_flag_bool, nargs="?", const=True,
+                   default=False, help="a new version label may name a version that is not AVAILABLE yet")
     for flag in _IGNORED_FLAGS:
         if flag in ("max_num_load_retries", "load_retry_interval_micros", "rest_api_num_threads", "num_tflite_pools",
                     "num_tflite_interpreters_per_pool"):

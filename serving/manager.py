@@ -132,13 +132,18 @@ class ModelManager:
         on_state: called with (model, version, state) on every state change (metrics).
         load_threads: versions loaded in parallel (``--num_load_threads``; 0 means 1).
         servable_options: keyword arguments of every ``Servable`` (``tags``, ``config``).
+        allow_labels_for_unavailable: a label not yet in force may name a version that is not
+            AVAILABLE (``--allow_version_labels_for_unavailable_models``); requests through it get
+            NOT_FOUND until that version loads. A label already in force still moves only to an
+            AVAILABLE version.
     """
 
     def __init__(self, config: model_server_config_pb2.ModelServerConfig, *,
                  prepare: Callable[[Servable], None] | None = None,
                  on_state: Callable[[str, int, int], None] | None = None, load_threads: int = 2,
-                 servable_options: dict | None = None):
+                 servable_options: dict | None = None, allow_labels_for_unavailable: bool = False):
         validate_config(config)
+        self._allow_labels_for_unavailable = allow_labels_for_unavailable
         self._prepare = prepare
         self._servable_options = dict(servable_options or {})
         self._on_state = on_state or (lambda *_: None)
@@ -391,6 +396,8 @@ class ModelManager:
             for name, model in self._models.items():
                 for label, version in model.config.version_labels.items():
                     record = model.versions.get(version)
+                    if self._allow_labels_for_unavailable and model.labels.get(label, version) == version:
+                        continue  # TF Serving: an unused label may point at a version still to come
                     if record is None or record.state != AVAILABLE:
                         raise errors.failed_precondition(
                             f"Request to assign label to version {version} of model {name}, which is not "

@@ -139,7 +139,8 @@ class Servable:
         options = config_pb2.CallableOptions(feed=[signature.inputs[a].name for a in feeds],
                                              fetch=[signature.outputs[a].name for a in fetches])
         # A session callable runs the graph as TF Serving's Session::Run does: no Python-side
-        # check of fed shapes against the graph's static shapes.
+        # check of fed shapes against the graph's static shapes (Session.run has one), and
+        # less Python per call. TensorFlow has no public name for it.
         return feeds, fetches, self._session._make_callable_from_options(options)  # noqa: SLF001
 
     def __repr__(self) -> str:
@@ -220,7 +221,11 @@ class Servable:
 
 
 def _load_session(path: Path, tags: list[str], config):
-    """Imports the meta graph tagged ``tags`` into a new session and restores its variables and assets."""
+    """Imports the meta graph tagged ``tags`` into a new session and restores its variables and assets.
+
+    ``SavedModelLoader`` is what ``tf.compat.v1.saved_model.load`` calls, without that wrapper's
+    deprecation warning on every load; it runs the main op / legacy init op as TF Serving does.
+    """
     from tensorflow.python.saved_model import loader_impl
 
     graph = tf.Graph()

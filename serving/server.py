@@ -69,6 +69,7 @@ class ServerOptions:
         per_process_gpu_memory_fraction: the sessions' GPU memory fraction (0: TensorFlow's default).
         num_load_threads: versions loaded in parallel (0: kzoo's default, 2).
         num_request_iterations_for_warmup: times each warmup record is replayed.
+        allow_version_labels_for_unavailable_models: a new label may name a version not yet AVAILABLE.
     """
 
     port: int = 8500
@@ -100,6 +101,7 @@ class ServerOptions:
     per_process_gpu_memory_fraction: float = 0.0
     num_load_threads: int = 0
     num_request_iterations_for_warmup: int = 1
+    allow_version_labels_for_unavailable_models: bool = False
 
     def model_server_config(self):
         """The ModelServerConfig these options describe.
@@ -229,7 +231,8 @@ class ModelServer:
         servable_options = {"tags": options.saved_model_tags, "config": options.session_config()}
         self._channel_arguments = options.channel_arguments()
         self.manager = ModelManager(self._config, prepare=self._prepare, on_state=self._on_state,
-                                    load_threads=options.num_load_threads or 2, servable_options=servable_options)
+                                    load_threads=options.num_load_threads or 2, servable_options=servable_options,
+                                    allow_labels_for_unavailable=options.allow_version_labels_for_unavailable_models)
         self.service = InferenceService(
             self.manager, self.metrics, tensor_content=options.enable_serialization_as_tensor_content,
             method_name_check=options.enable_signature_method_name_check,

@@ -176,8 +176,12 @@ def flags_server(model_base, tmp_path_factory, start_server):
     arguments (a 4 KiB receive limit), CORS, and flags it only accepts."""
     log_dir = tmp_path_factory.mktemp("flags-log")
     socket_path = log_dir / "grpc.sock"
+    config = config_files.read_model_server_config(model_base / config_files.MODELS_CONFIG)
+    next(c for c in config.model_config_list.config if c.name == "tf2").version_labels["canary"] = 2  # not there
+    config_files.write_text_proto(log_dir / "flags.config", config)
     server = start_server(
-        model_base, log_dir, "--enable_serialization_as_tensor_content", "--enable_signature_method_name_check",
+        model_base, log_dir, "--model_config_file", str(log_dir / "flags.config"),
+        "--allow_version_labels_for_unavailable_models", "--enable_serialization_as_tensor_content", "--enable_signature_method_name_check",
         "--grpc_socket_path", str(socket_path), "--grpc_channel_arguments",
         "grpc.max_receive_message_length=4096,grpc.primary_user_agent=kzoo-test", "--rest_api_enable_cors_support",
         "--prefer_tflite_model", "--enable_profiler=true", "--rest_api_num_threads", "8", "--num_load_threads", "1")
@@ -368,6 +372,16 @@ def test_unix_socket_channel_arguments_cors_and_accepted_flags(flags_server):
     log = flags_server.log()
     assert "--prefer_tflite_model=True is accepted" in log and "no TF Lite support" in log
     assert "--enable_profiler=True is accepted" in log
+
+
+def test_a_label_may_name_a_version_still_to_come(flags_server):
+    """--allow_version_labels_for_unavailable_models: the server starts; the label answers NOT_FOUND for now."""
+    channel, predictions, _ = stubs(flags_server.target)
+    request = predict_request("tf2", x=np.ones((1, 2), np.float32))
+    request.model_spec.version_label = "canary"
+    with channel, pytest.raises(grpc.RpcError) as err:
+        predictions.Predict(request)
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
 
 
 def test_rest_api_timeout_closes_a_silent_connection(compat_server):
