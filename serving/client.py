@@ -235,7 +235,12 @@ class Client:
             if info is not None:
                 value = conform_input(value, info["dtype"], info["shape"], alias)
             request.inputs[alias].CopyFrom(to_tensor_proto(value))
-        response = self._call(self._predictions.Predict, request, timeout)
+        try:
+            response = self._call(self._predictions.Predict, request, timeout)
+        except errors.ServingError as err:
+            if err.code == grpc.StatusCode.INVALID_ARGUMENT:  # a new version may take other dtypes: read them again
+                self._signature_inputs.pop((model, signature_name or "serving_default", version, label), None)
+            raise
         return {alias: to_array(proto) for alias, proto in response.outputs.items()}
 
     def classify(self, model: str, examples, *, context: Mapping[str, Any] | None = None,

@@ -220,6 +220,16 @@ class Servable:
         # The session closes when the last reference (an in-flight call's) goes away.
 
 
+class _DropRestoreChatter(logging.Filter):
+    """Drops the saver's "Restoring parameters from ..." INFO line, logged on every load (and twice in notebooks)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno <= logging.INFO and str(record.msg).startswith("Restoring parameters from"))
+
+
+_RESTORE_FILTER = _DropRestoreChatter()
+
+
 def _load_session(path: Path, tags: list[str], config):
     """Imports the meta graph tagged ``tags`` into a new session and restores its variables and assets.
 
@@ -228,6 +238,9 @@ def _load_session(path: Path, tags: list[str], config):
     """
     from tensorflow.python.saved_model import loader_impl
 
+    tf_logger = tf.get_logger()
+    if _RESTORE_FILTER not in tf_logger.filters:
+        tf_logger.addFilter(_RESTORE_FILTER)
     graph = tf.Graph()
     session = tf.compat.v1.Session(graph=graph, config=config)
     try:
