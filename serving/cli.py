@@ -35,9 +35,57 @@ def cmd_export(args) -> int:
 
 
 # --- zoo serve ----------------------------------------------------------------
+#: tensorflow_model_server flags accepted for compatibility but without effect here: flag -> why.
+_IGNORED_FLAGS = {
+    "rest_api_num_threads": "the REST server starts a thread per connection",
+    "max_num_load_retries": "a failed version is loaded again when its files change",
+    "load_retry_interval_micros": "a failed version is loaded again when its files change",
+    "flush_filesystem_caches": "no file system caches to flush",
+    "use_alts_credentials": "ALTS is not supported; use --ssl_config_file",
+    "platform_config_file": "only the TensorFlow platform is served",
+    "enable_per_model_batching_parameters": "one --batching_parameters_file applies to every model",
+    "remove_unused_fields_from_bundle_metagraph": "the meta graph is kept whole",
+    "prefer_tflite_model": "no TF Lite support; the SavedModel is served",
+    "num_tflite_pools": "no TF Lite support",
+    "num_tflite_interpreters_per_pool": "no TF Lite support",
+    "xla_cpu_compilation_enabled": "XLA JIT is TensorFlow's default here",
+    "xla_gpu_compilation_enabled": "XLA JIT is TensorFlow's default here",
+    "enable_profiler": "no profiler service",
+    "thread_pool_factory_config_file": "TensorFlow's own thread pools are used",
+    "mixed_precision": "models run in the precision they were exported in",
+    "skip_initialize_tpu": "no TPU support",
+    "enable_grpc_healthcheck_service": "no grpc.health.v1 service; use GET /healthz and /readyz",
+}
+
+
+def _warn_ignored(args) -> None:
+    for flag, why in _IGNORED_FLAGS.items():
+        value = getattr(args, flag)
+        if value not in (None, False, 0, ""):
+            logger.warning("--%s=%s is accepted for compatibility with tensorflow_model_server but has no effect: "
+                           "%s.", flag, value, why)
+
+
+def _version_text() -> str:
+    from importlib import metadata
+
+    import tensorflow as tf
+
+    try:
+        kzoo = metadata.version("kzoo")
+    except metadata.PackageNotFoundError:
+        kzoo = "unknown"
+    return f"TensorFlow ModelServer: kzoo-{kzoo}\nTensorFlow Library: {tf.__version__}"
+
+
 def cmd_serve(args) -> int:
     from serving.server import ModelServer, ServerOptions
 
+    logging.getLogger("serving").setLevel(logging.INFO)
+    if args.version:
+        print(_version_text())
+        return 0
+    _warn_ignored(args)
     options = ServerOptions(
         port=args.port, rest_api_port=args.rest_api_port, model_name=args.model_name,
         model_base_path=args.model_base_path, model_config_file=args.model_config_file,
@@ -48,10 +96,27 @@ def cmd_serve(args) -> int:
         enable_model_warmup=args.enable_model_warmup,
         grpc_max_threads=args.grpc_max_threads,
         tensorflow_intra_op_parallelism=args.tensorflow_intra_op_parallelism,
-        tensorflow_inter_op_parallelism=args.tensorflow_inter_op_parallelism, max_message_bytes=args.max_message_bytes, host=args.host,
+        tensorflow_inter_op_parallelism=args.tensorflow_inter_op_parallelism, max_message_bytes=args.max_message_bytes,
+        host=args.host, grpc_socket_path=args.grpc_socket_path or None,
+        grpc_channel_arguments=args.grpc_channel_arguments, rest_api_timeout_in_ms=args.rest_api_timeout_in_ms,
+        rest_api_enable_cors_support=args.rest_api_enable_cors_support,
+        enable_serialization_as_tensor_content=args.enable_serialization_as_tensor_content,
+        enable_signature_method_name_check=args.enable_signature_method_name_check,
+        saved_model_tags=args.saved_model_tags, tensorflow_session_config_file=args.tensorflow_session_config_file,
+        tensorflow_session_parallelism=args.tensorflow_session_parallelism,
+        per_process_gpu_memory_fraction=args.per_process_gpu_memory_fraction,
+        num_load_threads=args.num_load_threads,
+        num_request_iterations_for_warmup=args.num_request_iterations_for_warmup,
+        allow_version_labels_for_unavailable_models=args.allow_version_labels_for_unavailable_models,
     )
-    logging.getLogger("serving").setLevel(logging.INFO)
-    server = ModelServer(options)
+    if options.model_base_path and not options.model_config_file:
+        logger.info("Building single TensorFlow model file config: model_name: %s model_base_path: %s",
+                    options.model_name, options.model_base_path)
+    try:
+        server = ModelServer(options)
+    except (ValueError, OSError) as err:  # TF Serving's one line: "Failed to start server. Error: ..."
+        print(f"Failed to start server. Error: {err}", file=sys.stderr, flush=True)
+        return 1
 
     def shutdown(signum, _frame):
         logger.info("Received %s: finishing in-flight requests", signal.Signals(signum).name)
@@ -59,9 +124,17 @@ def cmd_serve(args) -> int:
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
-    server.start()
-    print(f"serving on gRPC {args.host}:{server.grpc_port}"
-          + (f", REST {args.host}:{server.rest_port}" if server.rest_port else ""), flush=True)
+    try:
+        server.start()
+    except (ValueError, OSError) as err:
+        print(f"Failed to start server. Error: {err}", file=sys.stderr, flush=True)
+        return 1
+    listening = [f"gRPC {args.host}:{server.grpc_port}"] if server.grpc_port else []
+    if args.grpc_socket_path:
+        listening.append(f"gRPC unix:{args.grpc_socket_path}")
+    if server.rest_port:
+        listening.append(f"REST {args.host}:{server.rest_port}")
+    print(f"serving on {', '.join(listening)}", flush=True)
     server.wait()
     return 0
 
@@ -230,6 +303,35 @@ def add_parsers(sub) -> None:
     p.add_argument("--grpc_max_threads", type=int, default=64)
     p.add_argument("--tensorflow_intra_op_parallelism", type=int, default=0, help="0: TensorFlow decides")
     p.add_argument("--tensorflow_inter_op_parallelism", type=int, default=0, help="0: TensorFlow decides")
+    p.add_argument("--grpc_socket_path", default="", help="also serve gRPC on this Unix domain socket")
+    p.add_argument("--grpc_channel_arguments", default="",
+                   help="gRPC server arguments, key=value[,key=value] (grpc.so_reuseport=1 shares the port)")
+    p.add_argument("--rest_api_timeout_in_ms", type=int, default=30000,
+                   help="close a REST connection silent for this long")
+    p.add_argument("--rest_api_enable_cors_support", type=_flag_bool, nargs="?", const=True, default=False)
+    p.add_argument("--enable_serialization_as_tensor_content", type=_flag_bool, nargs="?", const=True,
+                   default=False, help="Predict outputs in tensor_content instead of float_val, int64_val, ...")
+    p.add_argument("--enable_signature_method_name_check", type=_flag_bool, nargs="?", const=True, default=False,
+                   help="Classify/Regress need the signature's method_name (off: TF2 SavedModels qualify by names)")
+    p.add_argument("--saved_model_tags", default="serve", help="meta graph tags to load, comma separated")
+    p.add_argument("--tensorflow_session_config_file", default=None, help="ConfigProto text proto for the sessions")
+    p.add_argument("--tensorflow_session_parallelism", type=int, default=0)
+    p.add_argument("--per_process_gpu_memory_fraction", type=float, default=0.0)
+    p.add_argument("--num_load_threads", type=int, default=0, help="versions loaded in parallel (0: 2)")
+    p.add_argument("--num_unload_threads", type=int, default=0, help="accepted; unloading is immediate")
+    p.add_argument("--num_request_iterations_for_warmup", type=int, default=1)
+    p.add_argument("--version", action="store_true", help="print the versions and exit")
+    p.add_argument("--allow_version_labels_for_unavailable_models", type=_flag_bool, nargs="?", const=True,
+                   default=False, help="a new version label may name a version that is not AVAILABLE yet")
+    for flag in _IGNORED_FLAGS:
+        if flag in ("max_num_load_retries", "load_retry_interval_micros", "rest_api_num_threads", "num_tflite_pools",
+                    "num_tflite_interpreters_per_pool"):
+            p.add_argument(f"--{flag}", type=int, default=None, help="accepted for compatibility; no effect")
+        elif flag.endswith("_file") or flag == "mixed_precision":
+            p.add_argument(f"--{flag}", default=None, help="accepted for compatibility; no effect")
+        else:
+            p.add_argument(f"--{flag}", type=_flag_bool, nargs="?", const=True, default=False,
+                           help="accepted for compatibility; no effect")
     p.add_argument("--max_message_bytes", type=int, default=256 * 1024 * 1024,
                    help="kzoo: largest gRPC message / REST body accepted")
     p.add_argument("--host", default="0.0.0.0", help="kzoo: interface to bind")

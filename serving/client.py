@@ -59,6 +59,48 @@ def to_example(features: Mapping[str, Any]) -> example_pb2.Example:
     return example
 
 
+def conform_input(value: Any, dtype: str, shape: list[int] | None, alias: str = "input") -> np.ndarray:
+    """``value`` as the signature input ``(dtype, shape)`` expects it, when that changes no value.
+
+    As ``tf.convert_to_tensor`` would: integers are cast to another integer dtype if every value
+    fits, integers and floats to a float dtype (float64 narrows to float32); floats are not
+    truncated to integers (the server refuses them, naming the dtypes). A one-element ``[1]`` array becomes a scalar for a
+    scalar input, a scalar becomes ``[1]`` for an input declared ``[1]``. Strings pass as they are.
+
+    Raises:
+        ValueError: a value the dtype cannot hold exactly.
+
+    Example:
+        >>> conform_input(np.array(50), "int32", []).dtype
+        dtype('int32')
+        >>> conform_input([7], "int64", []).shape
+        ()
+        >>> conform_input(2.0, "float32", [1]).tolist()
+        [2.0]
+    """
+    array = np.asarray(value)
+    if shape is not None:
+        if list(shape) == [] and array.shape == (1,):
+            array = array.reshape(())
+        elif list(shape) == [1] and array.shape == ():
+            array = array.reshape((1,))
+    if dtype == "string" or array.dtype.kind in "OSU":
+        return array
+    target = np.dtype(dtype)
+    if array.dtype == target:
+        return array
+    if target.kind in "iu" and array.dtype.kind in "iu":
+        with np.errstate(all="ignore"):
+            cast = array.astype(target)
+        if not np.array_equal(cast.astype(array.dtype), array):
+            raise ValueError(f"Input {alias!r} is {dtype} in the signature; its {array.dtype} values do not all fit "
+                             f"{dtype}. Send values in {dtype}'s range.")
+        return cast
+    if target.kind in "fc" and array.dtype.kind in "iufb":
+        return array.astype(target)
+    return array  # the server names the mismatch
+
+
 def _examples_input(examples, context: Mapping[str, Any] | None) -> input_pb2.Input:
     if isinstance(examples, input_pb2.Input):
         return examples
@@ -74,10 +116,10 @@ def _examples_input(examples, context: Mapping[str, Any] | None) -> input_pb2.In
 
 def _tensor_info(info) -> dict[str, Any]:
     try:
-        dtype = str(numpy_dtype(info.dtype)) if dtype_name(info.dtype) != "DT_STRING" else "string"
+        dtype = numpy_dtype(info.dtype).name if dtype_name(info.dtype) != "DT_STRING" else "string"
     except ValueError:
         dtype = dtype_name(info.dtype)
-    shape = shape_of(info.tensor_shape)
+    shape = shape_of(info.tensor_shape) if info.HasField("tensor_shape") else None  # TF1 infos may lack one
     return {"dtype": dtype, "shape": None if shape is None else [-1 if d is None else d for d in shape]}
 
 
@@ -112,6 +154,7 @@ class Client:
             self._channel = grpc.secure_channel(target, credentials, options=options)
         else:
             self._channel = grpc.insecure_channel(target, options=options)
+        self._signature_inputs: dict[tuple, dict[str, dict[str, Any]] | None] = {}
         self._predictions = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
         self._models = model_service_pb2_grpc.ModelServiceStub(self._channel)
 
@@ -156,15 +199,48 @@ class Client:
             spec.version_label = label
 
     # --- PredictionService --------------------------------------------------
+    def _input_infos(self, model: str, signature_name: str | None, version: int | None, label: str | None,
+                     timeout: float | None) -> dict[str, dict[str, Any]] | None:
+        """The signature's inputs (dtype, shape) from GetModelMetadata, cached; None when unavailable."""
+        key = (model, signature_name or "serving_default", version, label)
+        if key not in self._signature_inputs:
+            try:
+                signatures = self.metadata(model, version=version, label=label, timeout=timeout)["signatures"]
+            except errors.ServingError as err:
+                if err.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                    raise
+                return None  # the Predict call itself reports an unknown model or signature
+            self._signature_inputs[key] = signatures.get(key[1], {}).get("inputs")
+        return self._signature_inputs[key]
+
     def predict(self, model: str, inputs: Mapping[str, Any], *, signature_name: str | None = None,
                 version: int | None = None, label: str | None = None, output_filter: Sequence[str] = (),
-                timeout: float | None = None) -> dict[str, np.ndarray]:
-        """Predict: ``{input alias: array}`` in, ``{output alias: array}`` out."""
+                timeout: float | None = None, cast: bool = True) -> dict[str, np.ndarray]:
+        """Predict: ``{input alias: array}`` in, ``{output alias: array}`` out.
+
+        With ``cast`` (the default), inputs are first converted to the signature's dtypes
+        (read once per model and signature with GetModelMetadata) when no value changes,
+        e.g. ``np.array(50)`` (int64) for an int32 input, or float64 pixels for float32
+        ones; a one-element ``[1]`` array is sent as a scalar to a scalar input, and a scalar
+        as ``[1]`` to an input declared ``[1]``.
+
+        Raises:
+            ValueError: an integer that the signature's integer dtype cannot hold (2**40 for int32).
+        """
         request = predict_pb2.PredictRequest(output_filter=list(output_filter))
         self._spec(request.model_spec, model, signature_name, version, label)
+        infos = self._input_infos(model, signature_name, version, label, timeout) if cast else None
         for alias, value in inputs.items():
+            info = (infos or {}).get(alias)
+            if info is not None:
+                value = conform_input(value, info["dtype"], info["shape"], alias)
             request.inputs[alias].CopyFrom(to_tensor_proto(value))
-        response = self._call(self._predictions.Predict, request, timeout)
+        try:
+            response = self._call(self._predictions.Predict, request, timeout)
+        except errors.ServingError as err:
+            if err.code == grpc.StatusCode.INVALID_ARGUMENT:  # a new version may take other dtypes: read them again
+                self._signature_inputs.pop((model, signature_name or "serving_default", version, label), None)
+            raise
         return {alias: to_array(proto) for alias, proto in response.outputs.items()}
 
     def classify(self, model: str, examples, *, context: Mapping[str, Any] | None = None,

@@ -70,11 +70,14 @@ def parse_text_proto(path: str | Path, message):
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"No {type(message).__name__} file at {path}.")
+        raise FileNotFoundError(f"NOT_FOUND: {path}; No such file or directory")
     try:
         return text_format.Parse(path.read_text(), message)
     except (text_format.ParseError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path} is not a valid {type(message).__name__} text proto: {err}") from None
+        # TF Serving's words (protobuf's TextFormat error, then ParseProtoTextFile's status), which tools grep for.
+        name = message.DESCRIPTOR.full_name.replace("kzoo.serving.", "tensorflow.serving.")
+        raise ValueError(f"Error parsing text-format {name}: {err}. "
+                         f"INVALID_ARGUMENT: Invalid protobuf file: '{path}'") from None
 
 
 def read_model_server_config(path: str | Path) -> model_server_config_pb2.ModelServerConfig:

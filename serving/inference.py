@@ -34,6 +34,8 @@ from serving.tensors import TensorConversionError, to_array, to_tensor_proto
 logger = logging.getLogger(__name__)
 
 MAX_WARMUP_RECORDS = 1000
+#: The input alias of Classify and Regress signatures (TF's CLASSIFY_INPUTS / REGRESS_INPUTS).
+INPUTS_KEY = "inputs"
 
 
 def serialized_examples(request_input: input_pb2.Input) -> np.ndarray:
@@ -59,12 +61,29 @@ def serialized_examples(request_input: input_pb2.Input) -> np.ndarray:
 
 
 class InferenceService:
-    """Answers inference requests against the servables of a ``ModelManager``."""
+    """Answers inference requests against the servables of a ``ModelManager``.
 
-    def __init__(self, manager: ModelManager, metrics: ServingMetrics | None = None):
+    Args:
+        manager: the loaded models.
+        metrics: where requests are counted and timed.
+        tensor_content: Predict responses carry numeric outputs in ``tensor_content``
+            (``--enable_serialization_as_tensor_content``); by default they fill the typed
+            fields (``float_val``, ``int64_val``, ...) as TF Serving does.
+        method_name_check: Classify / Regress / MultiInference require the signature's
+            ``method_name`` to be theirs (``--enable_signature_method_name_check``). Off by
+            default, as in TF Serving: a signature qualifies by its input and output names, so
+            TF2 SavedModels (whose ``method_name`` is always predict) serve Classify and Regress.
+        warmup_iterations: times each warmup record is replayed (``--num_request_iterations_for_warmup``).
+    """
+
+    def __init__(self, manager: ModelManager, metrics: ServingMetrics | None = None, *,
+                 tensor_content: bool = False, method_name_check: bool = False, warmup_iterations: int = 1):
         self.manager = manager
         self.metrics = metrics or ServingMetrics()
         self.drain = Drain()
+        self.tensor_content = tensor_content
+        self.method_name_check = method_name_check
+        self.warmup_iterations = max(int(warmup_iterations), 1)
 
     # --- resolution -------------------------------------------------------
     def resolve(self, model_spec) -> Servable:
@@ -130,33 +149,49 @@ class InferenceService:
         response = predict_pb2.PredictResponse()
         self.fill_spec(response.model_spec, servable, key)
         for alias, value in outputs.items():
-            response.outputs[alias].CopyFrom(to_tensor_proto(value))
+            response.outputs[alias].CopyFrom(to_tensor_proto(value, self.tensor_content))
         return response
 
     def predict(self, request: predict_pb2.PredictRequest) -> predict_pb2.PredictResponse:
         return self.predict_with(self.resolve(request.model_spec), request)
 
     # --- Classify / Regress -------------------------------------------------
-    @staticmethod
-    def _method_signature(servable: Servable, name: str, method: str, kind: str) -> tuple[str, object]:
+    def _method_signature(self, servable: Servable, name: str, method: str, kind: str) -> tuple[str, object]:
+        """The Classify / Regress signature ``name``, checked as TF Serving's classifier.cc / regressor.cc do."""
         key = name or DEFAULT_SIGNATURE
         signature = servable.signature_defs.get(key)
         if signature is None:
             raise errors.invalid_argument(f"No signature was found with the name: {key}")
-        if signature.method_name != method:
+        if self.method_name_check and signature.method_name != method:
             raise errors.invalid_argument(
                 f"Expected {kind} signature method_name to be {method}. Was: {signature.method_name}"
             )
         if len(signature.inputs) != 1:
-            raise errors.invalid_argument(f"Expected one input Tensor in the {kind} signature {key}.")
+            raise errors.invalid_argument("Expected one input Tensor.")
+        if INPUTS_KEY not in signature.inputs:
+            raise errors.invalid_argument(f"No {kind} inputs found in SignatureDef: {key} has inputs "
+                                          f"{sorted(signature.inputs)}, expected '{INPUTS_KEY}'.")
+        outputs = set(signature.outputs)
+        if method == CLASSIFY_METHOD:
+            if len(outputs) not in (1, 2):
+                raise errors.invalid_argument(f"Expected one or two output Tensors, found {len(outputs)}")
+            if not outputs & {"classes", "scores"}:
+                raise errors.invalid_argument(
+                    f'Expected classification signature outputs to contain at least one of "classes" or "scores". '
+                    f"Signature {key} has {sorted(outputs)}.")
+        else:
+            if len(outputs) != 1:
+                raise errors.invalid_argument("Expected one output Tensor.")
+            if "outputs" not in outputs:
+                raise errors.invalid_argument(f"No regression outputs found in SignatureDef: {key} has outputs "
+                                              f"{sorted(outputs)}, expected 'outputs'.")
         return key, signature
 
     def _run_examples(self, servable: Servable, key: str, signature,
                       request_input) -> tuple[int, dict[str, np.ndarray]]:
         """Runs a one-input signature on the request's tf.Examples; returns (examples, outputs)."""
         examples = serialized_examples(request_input)
-        (alias,) = signature.inputs
-        return len(examples), self._run(servable, key, {alias: examples})
+        return len(examples), self._run(servable, key, {INPUTS_KEY: examples})
 
     def classify_with(self, servable: Servable, request) -> classification_pb2.ClassificationResponse:
         key, signature = self._method_signature(servable, request.model_spec.signature_name, CLASSIFY_METHOD,
@@ -206,7 +241,10 @@ class InferenceService:
             raise errors.invalid_argument("Found ModelSpec with an empty model name.")
         if len(names) > 1:
             raise errors.invalid_argument("All ModelSpecs in a MultiInferenceRequest must access the same model name.")
-        servable = self.resolve(request.tasks[0].model_spec)
+        return self.multi_inference_with(self.resolve(request.tasks[0].model_spec), request)
+
+    def multi_inference_with(self, servable: Servable, request) -> inference_pb2.MultiInferenceResponse:
+        """MultiInference on a resolved servable (the request's tasks all name it)."""
         seen = set()
         response = inference_pb2.MultiInferenceResponse()
         for task in request.tasks:
@@ -276,14 +314,18 @@ class InferenceService:
                 raise errors.invalid_argument(f"Failed to parse warmup record: {err}") from None
             kind = log.WhichOneof("log_type")
             if kind == "predict_log":
-                self.predict_with(servable, log.predict_log.request)
+                replay = lambda: self.predict_with(servable, log.predict_log.request)  # noqa: E731
             elif kind == "classify_log":
-                self.classify_with(servable, log.classify_log.request)
+                replay = lambda: self.classify_with(servable, log.classify_log.request)  # noqa: E731
             elif kind == "regress_log":
-                self.regress_with(servable, log.regress_log.request)
+                replay = lambda: self.regress_with(servable, log.regress_log.request)  # noqa: E731
+            elif kind == "multi_inference_log":
+                replay = lambda: self.multi_inference_with(servable, log.multi_inference_log.request)  # noqa: E731
             else:
                 raise errors.ServingError(errors.grpc.StatusCode.UNIMPLEMENTED,
                                           f"Unsupported log_type for warmup: {kind}")
+            for _ in range(self.warmup_iterations):
+                replay()
             count += 1
         return count
 

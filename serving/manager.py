@@ -40,6 +40,30 @@ class VersionRecord:
     stamp: tuple | None = None  # what the files looked like when loading started
 
 
+def _one_line(err: BaseException) -> str:
+    """An exception's message on one line (TensorFlow's carry node and stack-trace lines)."""
+    from serving.errors import _op_error_line
+
+    import tensorflow as tf
+
+    if isinstance(err, tf.errors.OpError):
+        return _op_error_line(err)
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+def _load_error_code(err: BaseException):
+    """TF Serving's status code for a load failure: TensorFlow's own code, NOT_FOUND for missing files."""
+    import tensorflow as tf
+
+    if isinstance(err, tf.errors.OpError):
+        return errors.code_from_number(err.error_code)
+    if isinstance(err, FileNotFoundError):
+        return errors.grpc.StatusCode.NOT_FOUND
+    if isinstance(err, ValueError):
+        return errors.grpc.StatusCode.INVALID_ARGUMENT
+    return errors.grpc.StatusCode.UNKNOWN
+
+
 def _stamp(path: Path) -> tuple:
     """Modification times and sizes of a version's top-level entries: a failed version whose
     files change (a non-atomic copy that finished, say) is loaded again."""
@@ -106,21 +130,29 @@ class ModelManager:
         prepare: called on each freshly loaded servable before it becomes AVAILABLE
             (attach batchers, replay warmup requests); an exception fails the version.
         on_state: called with (model, version, state) on every state change (metrics).
-        load_threads: versions loaded in parallel.
+        load_threads: versions loaded in parallel (``--num_load_threads``; 0 means 1).
+        servable_options: keyword arguments of every ``Servable`` (``tags``, ``config``).
+        allow_labels_for_unavailable: a label not yet in force may name a version that is not
+            AVAILABLE (``--allow_version_labels_for_unavailable_models``); requests through it get
+            NOT_FOUND until that version loads. A label already in force still moves only to an
+            AVAILABLE version.
     """
 
     def __init__(self, config: model_server_config_pb2.ModelServerConfig, *,
                  prepare: Callable[[Servable], None] | None = None,
-                 on_state: Callable[[str, int, int], None] | None = None, load_threads: int = 2):
+                 on_state: Callable[[str, int, int], None] | None = None, load_threads: int = 2,
+                 servable_options: dict | None = None, allow_labels_for_unavailable: bool = False):
         validate_config(config)
+        self._allow_labels_for_unavailable = allow_labels_for_unavailable
         self._prepare = prepare
+        self._servable_options = dict(servable_options or {})
         self._on_state = on_state or (lambda *_: None)
         self._models: dict[str, ModelRecord] = {
             c.name: ModelRecord(config=c) for c in config.model_config_list.config
         }
         self._lock = threading.RLock()
         self._poll_lock = threading.Lock()
-        self._pool = concurrent.futures.ThreadPoolExecutor(load_threads, thread_name_prefix="kzoo-load")
+        self._pool = concurrent.futures.ThreadPoolExecutor(max(load_threads, 1), thread_name_prefix="kzoo-load")
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -191,14 +223,15 @@ class ModelManager:
     def _load(self, name: str, record: VersionRecord) -> None:
         self._set_state(name, record, LOADING)
         try:
-            servable = Servable(name, record.version, record.path)
+            servable = Servable(name, record.version, record.path, **self._servable_options)
             if self._prepare is not None:
                 self._prepare(servable)
         except Exception as err:  # noqa: BLE001 - a bad version must not stop the server
             error = err if isinstance(err, errors.ServingError) else errors.ServingError(
-                errors.grpc.StatusCode.UNKNOWN, f"Failed to load {name} version {record.version} from "
-                                                f"{record.path}: {type(err).__name__}: {err}")
-            logger.error("%s", error.message)
+                _load_error_code(err), f"Failed to load {name} version {record.version} from "
+                                       f"{record.path}: {type(err).__name__}: {_one_line(err)}")
+            # TF Serving's loader logs the failure with the servable's id, then reports it in the status.
+            logger.error("Loading servable: {name: %s version: %d} failed: %s", name, record.version, error.message)
             self._set_state(name, record, END, error)
             return
         with self._lock:
@@ -228,21 +261,34 @@ class ModelManager:
             self._poll()
 
     @staticmethod
-    def _scans(models):
-        """(name, model, versions on disk, aspired versions) for each model whose base path can be read."""
+    def _scans(models, report: bool = False):
+        """(name, model, versions on disk, aspired versions) for each model whose base path can be read.
+
+        With ``report``, logs what TF Serving's FileSystemStoragePathSource logs on each poll: a
+        base path that does not exist (or cannot be read), and one without version directories.
+        """
         for name, model in models:
+            base = model.config.base_path
             try:
-                on_disk = version_dirs(model.config.base_path)
+                if not Path(base).is_dir():
+                    raise FileNotFoundError(f"{base} not found")
+                on_disk = version_dirs(base)
             except OSError as err:  # one unreadable base path must not stop the others
-                logger.error("Cannot list versions of %s in %s: %s", name, model.config.base_path, err)
+                if report:
+                    logger.error("FileSystemStoragePathSource encountered a filesystem access error: Could not find "
+                                 "base path %s for servable %s with error NOT_FOUND: %s", base, name,
+                                 err.strerror or err)
                 continue
+            if report and not on_disk:
+                logger.warning("No versions of servable %s found under base path %s. Did you forget to name your "
+                               "leaf directory as a number (eg. '/1/')?", name, base)
             yield name, model, on_disk, aspired_versions(model.config, list(on_disk))
 
     def _poll(self) -> None:
         with self._lock:
             models = list(self._models.items())
         loads = []
-        for name, model, on_disk, aspired in self._scans(models):
+        for name, model, on_disk, aspired in self._scans(models, report=True):
             with self._lock:
                 for v in sorted(aspired):
                     record = model.versions.get(v)
@@ -280,6 +326,7 @@ class ModelManager:
             dropped, moved = [], []
             with self._lock:
                 new = {c.name: c for c in config.model_config_list.config}
+                previous = set(self._models)
                 for name in list(self._models):
                     if name not in new:
                         dropped.append(self._models.pop(name))
@@ -295,6 +342,7 @@ class ModelManager:
             for model in dropped:
                 self._unload_all(model)
             self._poll()
+            added = [name for name in new if name not in previous]
             for old in moved:
                 name = old.config.name
                 with self._lock:
@@ -309,6 +357,29 @@ class ModelManager:
                                  name, replacement.config.base_path)
                     self._unload_all(replacement)
             self._apply_labels()
+            self._check_available(added)
+
+    def _check_available(self, names: list[str]) -> None:
+        """Raises, as TF Serving's ReloadConfig does, when models new to the config did not become AVAILABLE.
+
+        Raises:
+            ServingError: UNKNOWN, "N model(s) did not become available: {...}" with each version's error.
+        """
+        failed = []
+        with self._lock:
+            for name in names:
+                model = self._models.get(name)
+                if model is None or any(r.state == AVAILABLE for r in model.versions.values()):
+                    continue
+                if not model.versions:
+                    failed.append(f"{{name: {name} version: (none found under {model.config.base_path})}}")
+                for version, record in sorted(model.versions.items()):
+                    reason = f" due to error: {record.error.code_name}: {record.error.message}" if record.error else ""
+                    failed.append(f"{{name: {name} version: {version}}}{reason}")
+        if failed:
+            message = f"{len(failed)} model(s) did not become available: {{{', '.join(failed)}, }}"
+            logger.error("%s", message)
+            raise errors.ServingError(errors.grpc.StatusCode.UNKNOWN, message)
 
     def _unload_all(self, model: ModelRecord) -> None:
         for record in list(model.versions.values()):
@@ -325,6 +396,8 @@ class ModelManager:
             for name, model in self._models.items():
                 for label, version in model.config.version_labels.items():
                     record = model.versions.get(version)
+                    if self._allow_labels_for_unavailable and model.labels.get(label, version) == version:
+                        continue  # TF Serving: an unused label may point at a version still to come
                     if record is None or record.state != AVAILABLE:
                         raise errors.failed_precondition(
                             f"Request to assign label to version {version} of model {name}, which is not "
@@ -359,10 +432,16 @@ class ModelManager:
                 return
             last["text"] = text
             try:
-                self.reload_config(read(path))
+                config = read(path)
+            except ValueError as err:  # TF Serving keeps the running config
+                logger.error("Failed to read ModelServerConfig file: %s", err)
+                return
+            try:
+                self.reload_config(config)
                 logger.info("Reloaded model config from %s", path)
-            except (ValueError, errors.ServingError) as err:
-                logger.error("Ignoring new model config %s: %s", path, err)
+            except errors.ServingError as err:  # applied, but a model failed: its status says why
+                logger.error("PollFilesystemAndReloadConfig failed to ReloadConfig: %s: %s", err.code_name,
+                             err.message)
 
         self._spawn(check, seconds, "kzoo-config-poll")
 

@@ -140,7 +140,8 @@ class RestApi:
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    timeout = 5  # seconds an idle keep-alive connection is kept; shutdown waits for these threads
+    timeout = 5  # seconds a silent connection is kept (--rest_api_timeout_in_ms); shutdown waits for these threads
+    cors = False  # --rest_api_enable_cors_support
     api: RestApi  # set on the subclass made by make_server
 
     def _serve(self) -> None:
@@ -178,8 +179,21 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        if self.cors:
+            self.send_header("Access-Control-Allow-Origin", "*")
         self.end_headers()
         self.wfile.write(body)
+
+    def do_OPTIONS(self) -> None:  # noqa: N802 - http.server names
+        """A CORS preflight (with ``--rest_api_enable_cors_support``), as TF Serving answers it."""
+        if not self.cors:
+            return self._serve()
+        self.send_response(200)
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.send_header("Access-Control-Allow-Methods", "POST, GET")
+        self.send_header("Access-Control-Allow-Headers", "Content-Type")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve  # noqa: N815 - http.server names
 
@@ -192,12 +206,18 @@ class RestServer(http.server.ThreadingHTTPServer):
 
     daemon_threads = True  # shutdown waits for in-flight requests through the drain, bounded by the grace
     block_on_close = False
-    allow_reuse_address = True
+    allow_reuse_address = True  # SO_REUSEADDR only: a busy port still fails with "Address already in use"
 
 
 def make_server(service: InferenceService, host: str, port: int, *, metrics_path: str | None,
-                max_body_bytes: int) -> RestServer:
-    handler = type("Handler", (_Handler,), {"api": RestApi(service, metrics_path, max_body_bytes)})
+                max_body_bytes: int, timeout: float | None = 5.0, cors: bool = False) -> RestServer:
+    """A REST server on ``host:port`` (not yet serving; see :func:`serve_in_thread`).
+
+    Raises:
+        OSError: the port cannot be bound (in use, say).
+    """
+    handler = type("Handler", (_Handler,), {"api": RestApi(service, metrics_path, max_body_bytes),
+                                            "timeout": timeout, "cors": cors})
     return RestServer((host, port), handler)
 
 

@@ -53,6 +53,23 @@ class ServerOptions:
             (bench/reports/serving.md) at some cost in batched throughput.
         max_message_bytes: largest gRPC message or REST body accepted (kzoo).
         host: interface to bind (kzoo; TF Serving binds all interfaces).
+        grpc_socket_path: also serve gRPC on this Unix domain socket. With ``port=0`` and a socket
+            path, gRPC listens on the socket only (as TF Serving); ``port=0`` alone picks a free port.
+        grpc_channel_arguments: gRPC server arguments, ``"key=value,key=value"`` (integers are passed
+            as integers, as TF Serving does); ``grpc.so_reuseport=1`` lets servers share the port.
+        rest_api_timeout_in_ms: how long a REST connection may stay silent (reading a request, or
+            idle between keep-alive requests) before the server closes it; 0: no limit.
+        rest_api_enable_cors_support: answer CORS preflights and allow any origin.
+        enable_serialization_as_tensor_content: Predict outputs in ``tensor_content`` instead of
+            the typed fields (``float_val``, ...).
+        enable_signature_method_name_check: Classify / Regress require the signature's method_name.
+        saved_model_tags: the meta graph to load, comma separated.
+        tensorflow_session_config_file: a ConfigProto text proto for the model sessions.
+        tensorflow_session_parallelism: both thread pools' size when the two flags above are 0.
+        per_process_gpu_memory_fraction: the sessions' GPU memory fraction (0: TensorFlow's default).
+        num_load_threads: versions loaded in parallel (0: kzoo's default, 2).
+        num_request_iterations_for_warmup: times each warmup record is replayed.
+        allow_version_labels_for_unavailable_models: a new label may name a version not yet AVAILABLE.
     """
 
     port: int = 8500
@@ -72,6 +89,19 @@ class ServerOptions:
     tensorflow_inter_op_parallelism: int = 0
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     host: str = "0.0.0.0"
+    grpc_socket_path: str | None = None
+    grpc_channel_arguments: str = ""
+    rest_api_timeout_in_ms: int = 30000
+    rest_api_enable_cors_support: bool = False
+    enable_serialization_as_tensor_content: bool = False
+    enable_signature_method_name_check: bool = False
+    saved_model_tags: str = "serve"
+    tensorflow_session_config_file: str | None = None
+    tensorflow_session_parallelism: int = 0
+    per_process_gpu_memory_fraction: float = 0.0
+    num_load_threads: int = 0
+    num_request_iterations_for_warmup: int = 1
+    allow_version_labels_for_unavailable_models: bool = False
 
     def model_server_config(self):
         """The ModelServerConfig these options describe.
@@ -93,6 +123,52 @@ class ServerOptions:
         if self.batching_parameters_file:
             return BatchingOptions.from_proto(config_files.read_batching_parameters(self.batching_parameters_file))
         return BatchingOptions()
+
+    def channel_arguments(self) -> list[tuple[str, int | str]]:
+        """``grpc_channel_arguments`` as gRPC server options, after the message size limits.
+
+        Port sharing (``SO_REUSEPORT``) is off unless these arguments turn it on, so a second
+        server on a busy port fails instead of silently taking half the connections.
+
+        Raises:
+            ValueError: an argument that is not ``key=value``.
+
+        Example:
+            >>> ServerOptions(grpc_channel_arguments="grpc.max_concurrent_streams=10,grpc.primary_user_agent=x"
+            ...               ).channel_arguments()[-2:]
+            [('grpc.max_concurrent_streams', 10), ('grpc.primary_user_agent', 'x')]
+        """
+        size = self.max_message_bytes
+        arguments: list[tuple[str, int | str]] = [("grpc.max_receive_message_length", size),
+                                                  ("grpc.max_send_message_length", size), ("grpc.so_reuseport", 0)]
+        for item in filter(None, (part.strip() for part in self.grpc_channel_arguments.split(","))):
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                raise ValueError(f"--grpc_channel_arguments takes key=value pairs separated by commas; "
+                                 f"received {item!r}.")
+            value = value.strip()
+            try:
+                parsed: int | str = int(value)
+            except ValueError:
+                parsed = value
+            arguments = [a for a in arguments if a[0] != key.strip()] + [(key.strip(), parsed)]
+        return arguments
+
+    def session_config(self):
+        """The ConfigProto model sessions run with."""
+        from serving.servable import session_config
+
+        base = None
+        if self.tensorflow_session_config_file:
+            from tensorflow.core.protobuf import config_pb2
+
+            base = config_files.parse_text_proto(self.tensorflow_session_config_file, config_pb2.ConfigProto())
+        intra = self.tensorflow_intra_op_parallelism or self.tensorflow_session_parallelism
+        inter = self.tensorflow_inter_op_parallelism or self.tensorflow_session_parallelism
+        config = session_config(intra, inter, base)
+        if self.per_process_gpu_memory_fraction:
+            config.gpu_options.per_process_gpu_memory_fraction = self.per_process_gpu_memory_fraction
+        return config
 
     def metrics_path(self) -> str | None:
         if not self.monitoring_config_file:
@@ -118,6 +194,24 @@ def _set_tensorflow_threads(intra: int, inter: int) -> None:
         raise ValueError(f"TensorFlow thread counts must be set before TensorFlow starts: {err}") from None
 
 
+def _bind_problem(address: str) -> str:
+    """Why gRPC could not listen on ``address``: "address already in use" when another socket holds it."""
+    import errno
+    import socket
+
+    if address.startswith("unix:"):
+        path = address[len("unix:"):]
+        return "address already in use" if Path(path).exists() else "cannot create the socket file"
+    host, _, port = address.rpartition(":")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host.strip("[]"), int(port)))
+        except OSError as err:
+            return "address already in use" if err.errno == errno.EADDRINUSE else (err.strerror or str(err))
+    return "gRPC refused the address"
+
+
 class ModelServer:
     """Loads the configured models and answers gRPC and REST until ``stop()``.
 
@@ -134,8 +228,15 @@ class ModelServer:
         self._config = options.model_server_config()
         self._batching = options.batching_options()
         self._metrics_path = options.metrics_path()
-        self.manager = ModelManager(self._config, prepare=self._prepare, on_state=self._on_state)
-        self.service = InferenceService(self.manager, self.metrics)
+        servable_options = {"tags": options.saved_model_tags, "config": options.session_config()}
+        self._channel_arguments = options.channel_arguments()
+        self.manager = ModelManager(self._config, prepare=self._prepare, on_state=self._on_state,
+                                    load_threads=options.num_load_threads or 2, servable_options=servable_options,
+                                    allow_labels_for_unavailable=options.allow_version_labels_for_unavailable_models)
+        self.service = InferenceService(
+            self.manager, self.metrics, tensor_content=options.enable_serialization_as_tensor_content,
+            method_name_check=options.enable_signature_method_name_check,
+            warmup_iterations=options.num_request_iterations_for_warmup)
         self._grpc: grpc.Server | None = None
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._rest = None
@@ -187,30 +288,71 @@ class ModelServer:
         if opts.model_config_file and opts.model_config_file_poll_wait_seconds > 0:
             self.manager.watch_config_file(opts.model_config_file, opts.model_config_file_poll_wait_seconds,
                                            config_files.read_model_server_config)
-        size = opts.max_message_bytes
+        try:
+            self._start_grpc()
+            self._start_rest()
+        except BaseException:
+            self._abort_start()
+            raise
+
+    def _start_grpc(self) -> None:
+        opts = self.options
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=opts.grpc_max_threads,
                                                                thread_name_prefix="kzoo-grpc")
-        self._grpc = grpc.server(
-            self._executor,
-            options=[("grpc.max_receive_message_length", size), ("grpc.max_send_message_length", size)],
-        )
+        self._grpc = grpc.server(self._executor, options=self._channel_arguments)
         add_services(self._grpc, self.service)
-        address = f"{opts.host}:{opts.port}"
-        if opts.ssl_config_file:
-            self.grpc_port = self._grpc.add_secure_port(address, self._credentials(opts.ssl_config_file))
-        else:
-            self.grpc_port = self._grpc.add_insecure_port(address)
-        if self.grpc_port == 0:
-            raise OSError(f"Cannot bind the gRPC port {opts.host}:{opts.port}.")
+        credentials = self._credentials(opts.ssl_config_file) if opts.ssl_config_file else None
+        addresses = []
+        if opts.port or not opts.grpc_socket_path:
+            addresses.append(f"{opts.host}:{opts.port}")
+        if opts.grpc_socket_path:
+            addresses.append(f"unix:{opts.grpc_socket_path}")
+        for address in addresses:
+            try:
+                port = (self._grpc.add_secure_port(address, credentials) if credentials is not None
+                        else self._grpc.add_insecure_port(address))
+            except RuntimeError:
+                port = 0
+            if port == 0:
+                raise OSError(f"Failed to BuildAndStart gRPC server: cannot listen on {address}: "
+                              f"{_bind_problem(address)}")
+            if not address.startswith("unix:"):
+                self.grpc_port = port
         self._grpc.start()
-        logger.info("gRPC: PredictionService and ModelService on %s:%d", opts.host, self.grpc_port)
-        if opts.rest_api_port:
-            self._rest = make_server(self.service, opts.host, opts.rest_api_port,
-                                     metrics_path=self._metrics_path, max_body_bytes=size)
-            self.rest_port = self._rest.server_address[1]
-            serve_in_thread(self._rest)
-            logger.info("REST: /v1/models on %s:%d; metrics at %s", opts.host, self.rest_port,
-                        self._metrics_path or "(off)")
+        if self.grpc_port:
+            logger.info("Running gRPC ModelServer at %s:%d ...", opts.host, self.grpc_port)
+        if opts.grpc_socket_path:
+            logger.info("Running gRPC ModelServer at UNIX socket %s ...", opts.grpc_socket_path)
+
+    def _start_rest(self) -> None:
+        opts = self.options
+        if not opts.rest_api_port:
+            return
+        if opts.rest_api_port == opts.port:
+            logger.error("server_options.http_port cannot be same as grpc_port. Please use a different port for "
+                         "HTTP/REST API. Skipped exporting HTTP/REST API.")
+            return
+        try:
+            self._rest = make_server(self.service, opts.host, opts.rest_api_port, metrics_path=self._metrics_path,
+                                     max_body_bytes=opts.max_message_bytes,
+                                     timeout=opts.rest_api_timeout_in_ms / 1000 if opts.rest_api_timeout_in_ms > 0
+                                     else None, cors=opts.rest_api_enable_cors_support)
+        except OSError as err:
+            raise OSError(f"Failed to start HTTP Server at {opts.host}:{opts.rest_api_port}: "
+                          f"{err.strerror or err}") from None
+        self.rest_port = self._rest.server_address[1]
+        serve_in_thread(self._rest)
+        logger.info("Exporting HTTP/REST API at:%s:%d ...; metrics at %s", opts.host, self.rest_port,
+                    self._metrics_path or "(off)")
+
+    def _abort_start(self) -> None:
+        """Releases what a failed start had opened (the caller reports the error)."""
+        if self._grpc is not None:
+            self._grpc.stop(0)
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
+        self.manager.stop()
+        self._stopped.set()
 
     @staticmethod
     def _credentials(path: str) -> grpc.ServerCredentials:

@@ -18,7 +18,7 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 from tensorflow_serving.config import model_server_config_pb2
 
 from serving.errors import ServingError
-from serving.tensors import to_tensor_proto
+from serving.tensors import to_array, to_tensor_proto
 from zoo.cli import main as zoo_main
 
 pytestmark = pytest.mark.slow
@@ -232,7 +232,7 @@ class _Traffic:
                     if self.count % 2 == 0:
                         response = stub.Predict(request, timeout=10)
                         self.versions.add(response.model_spec.version.value)
-                        scores = np.frombuffer(response.outputs["scores"].tensor_content, np.float32).reshape(-1, 10)
+                        scores = to_array(response.outputs["scores"])
                     else:
                         status, body = self.server.rest("POST", f"/v1/models/{MODEL}:predict",
                                                         {"instances": self.images.tolist()})
@@ -349,7 +349,7 @@ def test_graceful_shutdown_under_load(spare_server, batch, expected):
             started.wait(10)
             try:
                 response = stub.Predict(request, timeout=30)
-                scores = np.frombuffer(response.outputs["scores"].tensor_content, np.float32).reshape(-1, 10)
+                scores = to_array(response.outputs["scores"])
                 results[i] = ("ok", np.abs(scores - expected).max())
             except grpc.RpcError as err:
                 results[i] = (err.code().name, err.details())

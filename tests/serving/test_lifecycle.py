@@ -108,7 +108,9 @@ def test_labels_versions_and_reload(tmp_path, version_one, real_images):
     assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION
     dropped = model_server_config_pb2.ModelServerConfig()
     dropped.model_config_list.config.add(name="other", base_path=str(tmp_path / "missing"))
-    manager.reload_config(dropped)
+    with pytest.raises(ServingError, match="1 model\\(s\\) did not become available") as err:
+        manager.reload_config(dropped)  # applied, but TF Serving's ReloadConfig says what did not load
+    assert err.value.code == grpc.StatusCode.UNKNOWN
     with pytest.raises(ServingError) as err:
         service.predict(predict_request(images))
     assert err.value.code == grpc.StatusCode.NOT_FOUND
@@ -212,8 +214,13 @@ def test_tf1_saved_model_predict_classify_regress_multi_inference(tf1_service):
     assert results[0].classification_result.classifications[1].classes[1].label == "pos"
     assert results[1].regression_result.regressions[0].value == pytest.approx(3.0)
 
-    classify.model_spec.signature_name = "serving_default"  # a predict signature
-    with pytest.raises(ServingError, match="Expected classification signature") as err:
+    classify.model_spec.signature_name = "serving_default"  # a predict signature, without Classify's input name
+    with pytest.raises(ServingError, match="No classification inputs found") as err:
+        tf1_service.classify(classify)
+    assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    tf1_service.method_name_check = True  # --enable_signature_method_name_check
+    with pytest.raises(ServingError, match="Expected classification signature method_name to be "
+                                           "tensorflow/serving/classify. Was: tensorflow/serving/predict") as err:
         tf1_service.classify(classify)
     assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT
 
