@@ -46,6 +46,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from training.run_dir import shown_command
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SCRATCH = HERE / "runs" / "serving-bench"
@@ -64,8 +66,6 @@ BATCH_METRIC = ":tensorflow:serving:batching_session:input_batch_size"
 REQUEST_METRIC = ":tensorflow:serving:request_latency"
 RUNTIME_METRIC = ":tensorflow:serving:runtime_latency"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-sys.path.insert(0, str(ROOT))  # `python bench/serving_bench.py` from the repository root
 
 
 # --- CPU accounting -----------------------------------------------------------------------------------
@@ -274,7 +274,7 @@ class Server:
 
     @property
     def command(self) -> str:
-        return " ".join([*(f"{k}={v}" for k, v in self.env.items()), shlex.join(self.cmd)])
+        return " ".join([*(f"{k}={v}" for k, v in self.env.items()), shown_command(["python", *self.cmd[1:]])])
 
     def start(self) -> Server:
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3"), **self.env)
@@ -716,7 +716,7 @@ def main(argv: list[str]) -> int:
         "hot_reload": {"without_batching": reload_off, "with_batching": reload_on},
         "goals": goals,
         "machine_load": {"latency_phase": phases["latency"], "whole_run": whole.stop()},
-        "command": shlex.join([sys.executable, *sys.argv]),
+        "command": shown_command(["python", *sys.argv]),
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
         "bench_seconds": round(time.time() - started, 1),
     })

@@ -1,7 +1,7 @@
 """Teaching baselines: the from-scratch NumPy MLP against the zoo's Keras MLP, gradient checks, optimiser comparison.
 
 Usage (from the repository root):
-    nice .venv/bin/python bench/teaching_report.py [--part all|numpy|optimizers] [--epochs 5]
+    nice python bench/teaching_report.py [--part all|numpy|optimizers] [--epochs 5]
         [--opt-model lenet5] [--opt-epochs 5] [--opt-examples 20000]
 
 * ``numpy``: (1) the NumPy MLP and the Keras MLP holding the same weights: outputs and gradients;
@@ -33,7 +33,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 REPORTS = HERE / "reports"
-sys.path.insert(0, str(ROOT))
 
 GRADCHECK_MODELS = ("lenet5", "lenet_300_100", "lenet5_caffe", "mlp")
 GRADCHECK_SETTINGS = (  # (label, float64, epsilon)
@@ -195,7 +194,7 @@ def numpy_part(args) -> None:
              "inputs": "pixels in [0, 1], no standardisation"}
     started, load_before = time.perf_counter(), os.getloadavg()[0]
     report = {
-        "command": shlex.join(["nice", ".venv/bin/python", "bench/teaching_report.py", *sys.argv[1:]]),
+        "command": shlex.join(["nice", "python", "bench/teaching_report.py", *sys.argv[1:]]),
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "environment": environment() | {"blas_threads_default": default_blas_threads()},
         "equivalence": equivalence(test),
@@ -293,7 +292,7 @@ def optimizers_part(args) -> None:
     cmd = [sys.executable, "-m", "zoo.analysis.teaching_cli", "optimizers", args.opt_model, "--dataset", "mnist",
            "--runs", runs, "--epochs", str(args.opt_epochs), "--max-train-examples", str(args.opt_examples),
            "--out", str(runs_dir.relative_to(ROOT)), "--json"]
-    shown = shlex.join(["nice", ".venv/bin/python", *cmd[1:]])
+    shown = shlex.join(["nice", "python", *cmd[1:]])
     print("$", shown, flush=True)
     started = time.perf_counter()
     done = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, cwd=ROOT)

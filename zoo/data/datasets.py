@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from zoo.data import sources
-from zoo.data.settings import data_dir, offline_only
+from zoo.data.settings import data_dir, offline_only, shown_path
 from zoo.registry import suggest
 
 logger = logging.getLogger(__name__)
@@ -125,7 +125,7 @@ def _idx_offline(*folders: Callable[[], Path]):
         for folder in folders:
             directory = folder()
             try:
-                return sources.load_idx_split(directory, split), f"offline idx files in {directory}"
+                return sources.load_idx_split(directory, split), f"offline idx files in {shown_path(directory)}"
             except sources.SourceUnavailable as err:
                 tried.append(str(err))
         raise sources.SourceUnavailable("; ".join(tried))
@@ -135,7 +135,7 @@ def _idx_offline(*folders: Callable[[], Path]):
 
 def _cifar10_offline(split: str):
     directory = data_dir() / "cifar10" / split
-    return sources.load_class_folders(directory, CIFAR10_CLASSES), f"offline JPEG copy in {directory} (lossy re-encoding)"
+    return sources.load_class_folders(directory, CIFAR10_CLASSES), f"offline JPEG copy in {shown_path(directory)} (lossy re-encoding)"
 
 
 _NAMED = {

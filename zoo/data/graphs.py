@@ -19,7 +19,7 @@ from unittest import mock
 import numpy as np
 import scipy.sparse as sp
 
-from zoo.data.settings import data_dir, offline_only
+from zoo.data.settings import data_dir, offline_only, shown_path
 from zoo.registry import unknown_name
 
 logger = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ def load_graph(name: str) -> Graph:
     offline = data_dir() / "planetoid"
     spektral_dir = Path(citation.DATASET_FOLDER) / "Citation" / name
     if all((offline / f"ind.{name}.{s}").is_file() for s in citation.Citation.suffixes):
-        folder, source = offline, f"Planetoid files in {offline}"
+        folder, source = offline, f"Planetoid files in {shown_path(offline)}"
     elif spektral_dir.is_dir():
         folder, source = spektral_dir, f"Spektral's copy in {spektral_dir}"
     elif offline_only():

@@ -1,4 +1,4 @@
-"""Presets: named, versioned, checksummed pretrained weights (DESIGN.md section 4).
+"""Presets: named, versioned, checksummed pretrained weights (docs/DESIGN.md, Presets).
 
 ``zoo.create(name, weights=W)`` accepts for ``W``:
 
