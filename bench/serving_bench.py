@@ -35,7 +35,6 @@ import multiprocessing as mp
 import os
 import platform
 import re
-import shlex
 import shutil
 import signal
 import socket
@@ -376,9 +375,9 @@ def measure_latency(servers: dict[str, Server], version_dir: Path, images, calls
     from tensorflow_serving.apis import predict_pb2
 
     import zoo
+    from zoo.weights import load_weights, resolve_weights
     from serving.client import Client
     from serving.tensors import to_tensor_proto
-    from zoo.weights import load_weights, resolve_weights
 
     n = calls + warmup
     xs = [images[i % len(images)][None] for i in range(n)]
@@ -600,9 +599,9 @@ def main(argv: list[str]) -> int:
     import numpy as np
     from tensorflow_serving.apis import predict_pb2
 
+    from zoo import data
     from serving.exporter import export_weights
     from serving.tensors import to_tensor_proto
-    from zoo import data
 
     env = environment()
     print(f"machine: {env['machine']}; load average {env['load_average_at_start']}", flush=True)

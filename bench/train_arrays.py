@@ -22,11 +22,11 @@ import keras
 import numpy as np
 
 import zoo
-from training.optim import make_optimizer, make_schedule
-from training.run_dir import RunLogger, environment, write_json
 from zoo import data
 from zoo.registry import constructor_config
 from zoo.weights import BEST_WEIGHTS, LAST_WEIGHTS, RUN_CONFIG
+from training.optim import make_optimizer, make_schedule
+from training.run_dir import RunLogger, environment, write_json
 
 
 def augment(images: np.ndarray, kind: str | None, rng: np.random.Generator, pad: int) -> np.ndarray:

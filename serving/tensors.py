@@ -160,7 +160,7 @@ def to_array(proto: tensor_pb2.TensorProto) -> np.ndarray:
         raise TensorConversionError("Tensor shapes in requests must be fully defined (no -1 dims, known rank).")
     size = int(np.prod(shape, dtype=np.int64))
     if proto.tensor_content:
-        if dtype == object:
+        if dtype == object:  # noqa: E721 (a NumPy dtype equals object; it is not object)
             raise TensorConversionError("DT_STRING tensors use string_val, not tensor_content.")
         if len(proto.tensor_content) != size * dtype.itemsize:
             raise TensorConversionError(
@@ -190,6 +190,6 @@ def to_array(proto: tensor_pb2.TensorProto) -> np.ndarray:
         raise TensorConversionError(
             f"{len(flat)} values would expand to shape {list(shape)}, over {MAX_EXPANDED_BYTES >> 20} MiB."
         )
-    filled = np.full(size, flat[-1] if len(flat) else (b"" if dtype == object else 0), dtype=dtype)
+    filled = np.full(size, flat[-1] if len(flat) else (b"" if dtype == object else 0), dtype=dtype)  # noqa: E721
     filled[: len(flat)] = flat
     return filled.reshape(shape)

@@ -17,6 +17,7 @@ import numpy as np
 
 from zoo.data import sources
 from zoo.data.settings import data_dir, offline_only, shown_path
+from zoo.data.stats import CIFAR10_MEAN, CIFAR10_STD, FASHION_MNIST_MEAN, FASHION_MNIST_STD, MNIST_MEAN, MNIST_STD
 from zoo.registry import suggest
 
 logger = logging.getLogger(__name__)
@@ -140,7 +141,7 @@ def _cifar10_offline(split: str):
 
 _NAMED = {
     "mnist": (
-        DatasetSpec("mnist", (28, 28, 1), tuple(str(i) for i in range(10)), (0.1307,), (0.3081,)),
+        DatasetSpec("mnist", (28, 28, 1), tuple(str(i) for i in range(10)), (MNIST_MEAN,), (MNIST_STD,)),
         _idx_offline(lambda: data_dir() / "mnist"),
     ),
     "fashion_mnist": (
@@ -148,13 +149,13 @@ _NAMED = {
             "fashion_mnist",
             (28, 28, 1),
             ("t-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot"),
-            (0.2860,),
-            (0.3530,),
+            (FASHION_MNIST_MEAN,),
+            (FASHION_MNIST_STD,),
         ),
         _idx_offline(lambda: data_dir() / "fashion_mnist", lambda: data_dir() / "fashion-mnist", lambda: DEBIAN_FASHION_MNIST),
     ),
     "cifar10": (
-        DatasetSpec("cifar10", (32, 32, 3), tuple(CIFAR10_CLASSES), (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), "crop_flip"),
+        DatasetSpec("cifar10", (32, 32, 3), tuple(CIFAR10_CLASSES), CIFAR10_MEAN, CIFAR10_STD, "crop_flip"),
         _cifar10_offline,
     ),
 }

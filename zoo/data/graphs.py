@@ -51,10 +51,6 @@ class Graph:
         return {"num_features": int(self.features.shape[1]), "num_classes": self.num_classes}
 
 
-def is_graph(name: str) -> bool:
-    return name in GRAPHS
-
-
 def _dense_read_file(read_file):
     """Spektral 1.3.1 calls ``.A`` on what it reads; scipy >= 1.14 removed it. Hand back dense arrays instead."""
 
