@@ -137,10 +137,10 @@ def train_side_by_side(train, test, *, epochs: int, batch_size: int, lr: float, 
     """784-hidden-10 ReLU from one Glorot init: NumPy (1 and default BLAS threads) and Keras, same SGD + momentum."""
     import keras
 
-    from training.classification import _compile
     from zoo import data
     from zoo.analysis.numpy_mlp import NumpyMLP, to_keras
     from zoo.data.pipeline import make_pipeline, steps_per_epoch
+    from training.classification import compile_classifier
 
     results = {}
     for threads in (1, None):
@@ -167,7 +167,7 @@ def train_side_by_side(train, test, *, epochs: int, batch_size: int, lr: float, 
 
     keras.utils.set_random_seed(0)
     model = to_keras(NumpyMLP([784, hidden, 10], activation="relu", seed=0))  # the same initial weights
-    _compile(model, keras.optimizers.SGD(lr, momentum=momentum, nesterov=False))
+    compile_classifier(model, keras.optimizers.SGD(lr, momentum=momentum, nesterov=False))
     spec = data.get_spec("mnist")
     train_ds = make_pipeline(spec, train.images, train.labels, batch_size=batch_size, training=True, augment="none",
                              seed=0, epochs=epochs)
@@ -183,8 +183,8 @@ def train_side_by_side(train, test, *, epochs: int, batch_size: int, lr: float, 
 
 
 def numpy_part(args) -> None:
-    from training.run_dir import environment, write_json
     from zoo import data
+    from training.run_dir import environment, write_json
 
     _, train = data.load("mnist", "train")
     _, test = data.load("mnist", "test")
