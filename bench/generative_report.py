@@ -13,7 +13,7 @@ reused), then `zoo evaluate` with the generative options:
 - diffusion: the same with 2,000 samples for DDIM at 10, 50 and 250 steps.
 Figures go to bench/reports/generative/ (final sample grids with a VAE's reconstructions, the 2-D latent map,
 interpolations); the runs' weights become presets (zoo/pretrained/ when the weights are under
-PACKAGED_LIMIT bytes, else the mirror tree bench/presets/, listed in the catalog for download).
+PACKAGED_LIMIT bytes, else the mirror tree presets-mirror/, listed in the catalog for download).
 Writes bench/reports/generative.{json,md}.
 """
 
@@ -34,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RUNS = HERE / "runs" / "generative"
 FIGURES = HERE / "reports" / "generative"
-MIRROR = HERE / "presets"
+MIRROR = HERE.parent / "presets-mirror"  # the default mirror of `zoo pull` (zoo.presets.catalog.REPOSITORY_MIRROR)
 PACKAGED_LIMIT = 2_000_000
 EXPERIMENTS = {
     # name: (model, dataset, zoo train flags, zoo evaluate option sets)

@@ -14,7 +14,7 @@ weights without optimizer state, metadata with the sha256 of each file and the c
 of each metric, model card), which `zoo.create(MODEL, weights=TAG)` loads.
 
 The catalog lists every preset under zoo/pretrained/ (packaged) plus those of the mirror
-tree bench/presets/ (too large for the package; `zoo pull` copies them from that tree,
+tree presets-mirror/ (too large for the package; `zoo pull` copies them from that tree,
 which a checkout and its editable install have, or from `KZOO_PRESET_MIRROR`), each with
 its files' sha256 and sizes and its metrics. It names no download host: kzoo runs none.
 """
@@ -53,8 +53,8 @@ PRESETS = (
 #: Metrics of `zoo evaluate --json` recorded in a preset's metadata, per task.
 METRICS = ("accuracy", "loss", "mse", "r2", "perplexity", "bits_per_character")
 #: Published presets kept out of the package (their weights are too large for it): the mirror tree
-#: bench/presets/<model>/<tag>/ (written by bench/generative_report.py), the default mirror of `zoo pull`.
-MIRROR = HERE / "presets"
+#: presets-mirror/<model>/<tag>/ (written by bench/generative_report.py), the default mirror of `zoo pull`.
+MIRROR = HERE.parent / "presets-mirror"  # the default mirror of `zoo pull` (zoo.presets.catalog.REPOSITORY_MIRROR)
 
 
 def _zoo(*args: str) -> str:

@@ -34,7 +34,7 @@ def presets_table(catalog: dict) -> str:
                             if isinstance(v, dict) and isinstance(v.get("value"), (int, float)))
         size = sum(f["size"] for f in e["files"].values())
         rows.append(f"| `{e['model']}:{e['tag']}` | {e['dataset']} | {metrics} | {format_size(size)} | "
-                    f"{'packaged' if e['packaged'] else 'download (`bench/presets/`)'} |")
+                    f"{'packaged' if e['packaged'] else 'download (`presets-mirror/`)'} |")
     return "\n".join(rows)
 
 

@@ -1,7 +1,7 @@
 """Robustness and uncertainty report: LeNet-5 under FGSM/PGD, MC-dropout calibration of a dropout MLP.
 
 Usage (from the repository root):
-    nice .venv/bin/python bench/robustness_report.py [--max-examples N] [--pgd-steps 40] [--samples 50]
+    nice python bench/robustness_report.py [--max-examples N] [--pgd-steps 40] [--samples 50]
 
 Runs ``zoo attack`` and ``zoo uncertainty`` (through ``python -m
 zoo.analysis.robustness_cli``, the same subcommands) on the MNIST test set,
@@ -92,7 +92,7 @@ def main(argv: list[str]) -> int:
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.node()}: {env['machine']}",
         "versions": {k: env[k] for k in ("python", "keras", "keras_backend", "tensorflow", "numpy")},
-        "command": shlex.join(["nice", ".venv/bin/python", "bench/robustness_report.py", *argv]),
+        "command": shlex.join(["nice", "python", "bench/robustness_report.py", *argv]),
         "data_source": fgsm["source"],
         "lenet5": {
             "weights": LENET5,
@@ -105,7 +105,7 @@ def main(argv: list[str]) -> int:
             "model": "mlp", "weights": MLP, "model_config": mlp_config["model_config"],
             "training": mlp_config["training"], "train_test_accuracy": mlp_results["test"]["accuracy"],
             "train_seconds": mlp_results["train_seconds"],
-            "train_command": commands.get("train_mlp", shlex.join(["nice", ".venv/bin/zoo", *TRAIN_MLP])),
+            "train_command": commands.get("train_mlp", shlex.join(["nice", "zoo", *TRAIN_MLP])),
             "examples": unc["examples"], "samples": unc["samples"], "bins": unc["bins"],
             "deterministic": unc["deterministic"], "mc_dropout": unc["mc_dropout"], "reliability": unc["reliability"],
         },

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Runs the long reports one after the other (each uses both cores), in a snapshot of the code so that
-# editing the working tree cannot change a run halfway: bash bench/run_all.sh SNAPSHOT_DIR
+# editing the working tree cannot change a run halfway:
+#   KZOO_DATA_DIR=/path/to/data bash bench/run_all.sh SNAPSHOT_DIR
+# The snapshot's code is imported (PYTHONPATH) with the dependencies of the active Python environment
+# (`python`, or $PYTHON). A snapshot has no ../shared/data beside it, so name the data directory.
 set -u
+: "${KZOO_DATA_DIR:?set KZOO_DATA_DIR to the offline data sets (see README, Data)}"
 cd "${1:?snapshot directory}"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
-export KZOO_DATA_DIR="${KZOO_DATA_DIR:-/work/shared/data}" KZOO_OFFLINE="${KZOO_OFFLINE:-1}"  # the snapshot has no ../shared
+export KZOO_DATA_DIR KZOO_OFFLINE="${KZOO_OFFLINE:-1}"
 source scripts/env.sh
-PY=/work/main/.venv/bin/python
+PY="${PYTHON:-python}"
 log() { echo "[$(date +%H:%M:%S)] $*"; }
 [ -d bench/weights/lenet5-fashion_mnist ] || { log "presets (trains lenet5:fashion_mnist)"; $PY bench/install_presets.py; }
 for e in vae-mnist dcgan-mnist dcgan-fashion_mnist ddpm_small-mnist wgan_gp-mnist vae_2d-mnist; do

@@ -26,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+from training.run_dir import shown_command
+
 HERE = Path(__file__).resolve().parent
 RUNS = HERE / "runs" / "scaling"
 MIRRORED = """
@@ -54,11 +56,11 @@ def run(kind: str, flags: list[str], out: Path) -> tuple[list[float], str]:
     if kind == "one process":
         command = [*zoo, *flags, "--strategy", "one_device", "--out", str(out)]
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        return _speeds(out), "zoo " + shlex.join(command[3:])
+        return _speeds(out), shown_command(["zoo", *command[3:]])
     if kind == "mirrored, 2 virtual CPU devices":
         command = [sys.executable, "-c", MIRRORED, *flags, "--strategy", "mirrored", "--out", str(out)]
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        return _speeds(out), "zoo " + shlex.join(command[3:]) + "  (after splitting the CPU into 2 logical devices)"
+        return _speeds(out), shown_command(["zoo", *command[3:]]) + "  (after splitting the CPU into 2 logical devices)"
     cluster = {"worker": [f"127.0.0.1:{_port()}", f"127.0.0.1:{_port()}"]}
     workers = []
     for index in range(2):
@@ -68,7 +70,7 @@ def run(kind: str, flags: list[str], out: Path) -> tuple[list[float], str]:
     for worker in workers:
         if worker.wait() != 0:
             raise RuntimeError(f"a worker failed: {shlex.join(command)}")
-    return _speeds(out / "worker0"), "TF_CONFIG=... zoo " + shlex.join(command[3:]) + "  (once per worker)"
+    return _speeds(out / "worker0"), "TF_CONFIG=... " + shown_command(["zoo", *command[3:]]) + "  (once per worker)"
 
 
 def main(argv: list[str]) -> int:

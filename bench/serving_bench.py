@@ -35,7 +35,6 @@ import multiprocessing as mp
 import os
 import platform
 import re
-import shlex
 import shutil
 import signal
 import socket
@@ -45,6 +44,8 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+
+from training.run_dir import shown_command
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -64,8 +65,6 @@ BATCH_METRIC = ":tensorflow:serving:batching_session:input_batch_size"
 REQUEST_METRIC = ":tensorflow:serving:request_latency"
 RUNTIME_METRIC = ":tensorflow:serving:runtime_latency"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-sys.path.insert(0, str(ROOT))  # `python bench/serving_bench.py` from the repository root
 
 
 # --- CPU accounting -----------------------------------------------------------------------------------
@@ -274,7 +273,7 @@ class Server:
 
     @property
     def command(self) -> str:
-        return " ".join([*(f"{k}={v}" for k, v in self.env.items()), shlex.join(self.cmd)])
+        return " ".join([*(f"{k}={v}" for k, v in self.env.items()), shown_command(["python", *self.cmd[1:]])])
 
     def start(self) -> Server:
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3"), **self.env)
@@ -376,9 +375,9 @@ def measure_latency(servers: dict[str, Server], version_dir: Path, images, calls
     from tensorflow_serving.apis import predict_pb2
 
     import zoo
+    from zoo.weights import load_weights, resolve_weights
     from serving.client import Client
     from serving.tensors import to_tensor_proto
-    from zoo.weights import load_weights, resolve_weights
 
     n = calls + warmup
     xs = [images[i % len(images)][None] for i in range(n)]
@@ -600,9 +599,9 @@ def main(argv: list[str]) -> int:
     import numpy as np
     from tensorflow_serving.apis import predict_pb2
 
+    from zoo import data
     from serving.exporter import export_weights
     from serving.tensors import to_tensor_proto
-    from zoo import data
 
     env = environment()
     print(f"machine: {env['machine']}; load average {env['load_average_at_start']}", flush=True)
@@ -716,7 +715,7 @@ def main(argv: list[str]) -> int:
         "hot_reload": {"without_batching": reload_off, "with_batching": reload_on},
         "goals": goals,
         "machine_load": {"latency_phase": phases["latency"], "whole_run": whole.stop()},
-        "command": shlex.join([sys.executable, *sys.argv]),
+        "command": shown_command(["python", *sys.argv]),
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
         "bench_seconds": round(time.time() - started, 1),
     })

@@ -1,7 +1,7 @@
 """Teaching baselines: the from-scratch NumPy MLP against the zoo's Keras MLP, gradient checks, optimiser comparison.
 
 Usage (from the repository root):
-    nice .venv/bin/python bench/teaching_report.py [--part all|numpy|optimizers] [--epochs 5]
+    nice python bench/teaching_report.py [--part all|numpy|optimizers] [--epochs 5]
         [--opt-model lenet5] [--opt-epochs 5] [--opt-examples 20000]
 
 * ``numpy``: (1) the NumPy MLP and the Keras MLP holding the same weights: outputs and gradients;
@@ -33,7 +33,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 REPORTS = HERE / "reports"
-sys.path.insert(0, str(ROOT))
 
 GRADCHECK_MODELS = ("lenet5", "lenet_300_100", "lenet5_caffe", "mlp")
 GRADCHECK_SETTINGS = (  # (label, float64, epsilon)
@@ -138,10 +137,10 @@ def train_side_by_side(train, test, *, epochs: int, batch_size: int, lr: float, 
     """784-hidden-10 ReLU from one Glorot init: NumPy (1 and default BLAS threads) and Keras, same SGD + momentum."""
     import keras
 
-    from training.classification import _compile
     from zoo import data
     from zoo.analysis.numpy_mlp import NumpyMLP, to_keras
     from zoo.data.pipeline import make_pipeline, steps_per_epoch
+    from training.classification import compile_classifier
 
     results = {}
     for threads in (1, None):
@@ -168,7 +167,7 @@ def train_side_by_side(train, test, *, epochs: int, batch_size: int, lr: float, 
 
     keras.utils.set_random_seed(0)
     model = to_keras(NumpyMLP([784, hidden, 10], activation="relu", seed=0))  # the same initial weights
-    _compile(model, keras.optimizers.SGD(lr, momentum=momentum, nesterov=False))
+    compile_classifier(model, keras.optimizers.SGD(lr, momentum=momentum, nesterov=False))
     spec = data.get_spec("mnist")
     train_ds = make_pipeline(spec, train.images, train.labels, batch_size=batch_size, training=True, augment="none",
                              seed=0, epochs=epochs)
@@ -184,8 +183,8 @@ def train_side_by_side(train, test, *, epochs: int, batch_size: int, lr: float, 
 
 
 def numpy_part(args) -> None:
-    from training.run_dir import environment, write_json
     from zoo import data
+    from training.run_dir import environment, write_json
 
     _, train = data.load("mnist", "train")
     _, test = data.load("mnist", "test")
@@ -195,7 +194,7 @@ def numpy_part(args) -> None:
              "inputs": "pixels in [0, 1], no standardisation"}
     started, load_before = time.perf_counter(), os.getloadavg()[0]
     report = {
-        "command": shlex.join(["nice", ".venv/bin/python", "bench/teaching_report.py", *sys.argv[1:]]),
+        "command": shlex.join(["nice", "python", "bench/teaching_report.py", *sys.argv[1:]]),
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "environment": environment() | {"blas_threads_default": default_blas_threads()},
         "equivalence": equivalence(test),
@@ -293,7 +292,7 @@ def optimizers_part(args) -> None:
     cmd = [sys.executable, "-m", "zoo.analysis.teaching_cli", "optimizers", args.opt_model, "--dataset", "mnist",
            "--runs", runs, "--epochs", str(args.opt_epochs), "--max-train-examples", str(args.opt_examples),
            "--out", str(runs_dir.relative_to(ROOT)), "--json"]
-    shown = shlex.join(["nice", ".venv/bin/python", *cmd[1:]])
+    shown = shlex.join(["nice", "python", *cmd[1:]])
     print("$", shown, flush=True)
     started = time.perf_counter()
     done = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, cwd=ROOT)

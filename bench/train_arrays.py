@@ -1,7 +1,7 @@
 """Backend-agnostic training from in-memory arrays, for the GPU machine (KERAS_BACKEND=jax, no TensorFlow).
 
 Augmentation (random crop + flip, or shift) runs in NumPy on the host between
-epochs, outside the compiled step (DESIGN.md section 7). The output is a run
+epochs, outside the compiled step (docs/DESIGN.md, Training). The output is a run
 directory like ``zoo train``'s, so on the TF backend
 ``zoo evaluate NAME --weights OUT --dataset D`` evaluates it.
 
@@ -18,17 +18,15 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import keras
+import numpy as np
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-
-import zoo  # noqa: E402
-from training.optim import make_optimizer, make_schedule  # noqa: E402
-from training.run_dir import RunLogger, environment, write_json  # noqa: E402
-from zoo import data  # noqa: E402
-from zoo.registry import constructor_config  # noqa: E402
-from zoo.weights import BEST_WEIGHTS, LAST_WEIGHTS, RUN_CONFIG  # noqa: E402
+import zoo
+from zoo import data
+from zoo.registry import constructor_config
+from zoo.weights import BEST_WEIGHTS, LAST_WEIGHTS, RUN_CONFIG
+from training.optim import make_optimizer, make_schedule
+from training.run_dir import RunLogger, environment, write_json
 
 
 def augment(images: np.ndarray, kind: str | None, rng: np.random.Generator, pad: int) -> np.ndarray:

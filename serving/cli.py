@@ -148,7 +148,6 @@ def _load_input(path: str, shape: list[int] | None, dtype: str) -> np.ndarray:
         if example_shape is not None and array.ndim == len(example_shape) + 1:
             return array  # already a batch
         return array[None]
-    from PIL import Image
 
     with _open_image(path) as image:
         channels = example_shape[-1] if example_shape and example_shape[-1] in (1, 3, 4) else 3

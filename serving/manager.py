@@ -42,9 +42,9 @@ class VersionRecord:
 
 def _one_line(err: BaseException) -> str:
     """An exception's message on one line (TensorFlow's carry node and stack-trace lines)."""
-    from serving.errors import _op_error_line
-
     import tensorflow as tf
+
+    from serving.errors import _op_error_line
 
     if isinstance(err, tf.errors.OpError):
         return _op_error_line(err)

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
 from google.protobuf import text_format
+from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
 
 from serving import errors
 from serving.tensors import TensorSpec, dtype_name, numpy_dtype, shape_of

@@ -28,7 +28,14 @@ def training_loss(model: keras.Model) -> keras.losses.Loss:
     return own() if callable(own) else keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
-def _compile(model: keras.Model, optimizer=None, *, jit_compile="auto") -> None:
+def compile_classifier(model: keras.Model, optimizer=None, *, jit_compile="auto") -> None:
+    """Compiles an image classifier as every trainer does: its training loss on logits, and accuracy.
+
+    Args:
+        model: a zoo classifier (logits out), or a wrapper of one (soft weight sharing).
+        optimizer: a Keras optimizer; defaults to Adam at Keras' default rate.
+        jit_compile: passed to ``model.compile``.
+    """
     model.compile(
         optimizer=optimizer or "adam", jit_compile=jit_compile, loss=training_loss(model),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
@@ -114,7 +121,7 @@ class ImageData(engine.TaskData):
         return {**super().describe(), "class_names": list(self.spec.class_names)}
 
     def compile(self, model: keras.Model, optimizer) -> None:
-        _compile(model, optimizer)
+        compile_classifier(model, optimizer)
 
     def fit(self, model: keras.Model, *, epochs: int, initial_epoch: int = 0, skip_steps: int = 0, callbacks=(),
             verbose="auto"):
@@ -181,7 +188,7 @@ def evaluate_model(model: keras.Model, dataset: str, *, batch_size: int = 256,
             f"images of {tuple(spec.input_shape)} and {spec.num_classes} classes."
         )
     if not getattr(model, "compiled", False):
-        _compile(model)
+        compile_classifier(model)
     ds = make_pipeline(spec, test_split.images, test_split.labels, batch_size=batch_size, training=False)
     loss, accuracy = model.evaluate(ds, verbose=0)
     return {"accuracy": float(accuracy), "loss": float(loss), "examples": len(test_split), "source": test_split.source}

@@ -6,13 +6,23 @@ mean (the zero component exactly 0), and measure accuracy and size. The output
 directory holds a report (``report.json``, ``report.md``, ``weights.png``), the
 per-epoch history, the compressed model as a preset (``preset/``) and, on
 request, a SavedModel export in TF Serving's layout.
+
+Its training goes through the engine's parts, as ``zoo train``'s does: the
+``tf.distribute`` strategy, seeds, mixed precision, progress bars, and backups of
+the whole state (:mod:`training.checkpoints`) at every epoch's end (and every
+``backup_every`` batches), so a killed run continues where it stopped with
+``resume=True`` (``zoo compress ... --out DIR --resume``). Its three stages are
+the retraining under the prior, the sharpening, and the fine-tuning of the
+quantised values; a backup knows which one it belongs to.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +35,9 @@ from zoo.presets.compressed import preset_sizes
 from zoo.regularizers import apply_soft_weight_sharing, gamma_prior_for_std
 from zoo.regularizers.compression import Mixture, dense_bits_per_weight, quantize_model
 from zoo.weights import create_trained
-from training.classification import _compile, build_for_dataset, evaluate_model, require_positive_ints
-from training.distribute import STRATEGIES, make_strategy
+from training import checkpoints
+from training.classification import build_for_dataset, compile_classifier, evaluate_model, require_positive_ints
+from training.distribute import STRATEGIES, make_strategy, precision
 from training.optim import NO_DECAY, SCHEDULES, make_optimizer, make_schedule
 from training.run_dir import HISTORY, environment, write_json
 
@@ -36,6 +47,14 @@ REPORT = "report.json"
 REPORT_MD = "report.md"
 PLOT = "weights.png"
 PRESET = "preset"
+#: The settings of a run, checked when it is resumed.
+SETTINGS = "compress.json"
+#: The retrained weights before quantisation, kept while the run can still be resumed.
+RETRAINED = "retrained.weights.h5"
+#: CompressConfig fields that may change between an interrupted run and its resumption.
+RESUMABLE_CHANGES = {"resume", "verbose", "backup_every"}
+#: The training stages, in order (their index is recorded in a backup).
+STAGES = ("retrain", "sharpen", "finetune")
 
 
 @dataclasses.dataclass
@@ -85,9 +104,14 @@ class CompressConfig:
     seed: int = 0
     verbose: int | str = "auto"
     strategy: str = "auto"
+    mixed_precision: bool = False
+    resume: bool = False
+    backup_every: int = 0
 
     def validate(self) -> None:
         require_positive_ints(self, "epochs", "batch_size", "components")
+        if not isinstance(self.backup_every, int) or self.backup_every < 0:
+            raise ValueError(f"backup_every must be an integer >= 0. Received: backup_every={self.backup_every!r}")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {STRATEGIES}. Received: strategy={self.strategy!r}")
         if self.schedule not in SCHEDULES:
@@ -117,9 +141,9 @@ class CompressResult:
 class _MixtureLogger(keras.callbacks.Callback):
     """Records loss, accuracy and the mixture after every epoch into ``history.json``."""
 
-    def __init__(self, path: Path, prior):
+    def __init__(self, path: Path, prior, epochs: list | None = None):
         super().__init__()
-        self.path, self.prior, self.epochs = path, prior, []
+        self.path, self.prior, self.epochs = path, prior, list(epochs or [])
 
     def on_epoch_end(self, epoch, logs=None):
         mixture = Mixture.from_prior(self.prior)
@@ -157,19 +181,19 @@ def compress(
     """
     config = config or CompressConfig()
     config.validate()
+    if config.resume and out is None:
+        raise ValueError("resume continues an interrupted run: give its output directory (--out DIR).")
     strategy = make_strategy(config.strategy)  # before any other op
     spec, train_split = data.load(dataset, "train")
-    with strategy.scope():
+    with precision(config.mixed_precision), strategy.scope():
         model, _ = create_trained(model_name, weights, build=lambda: build_for_dataset(model_name, spec))
     out = Path(out) if out else Path("runs") / f"{model_name}-{Path(dataset).name}-sws-{time.strftime('%Y%m%d-%H%M%S')}"
-    if (out / REPORT).exists():
-        raise FileExistsError(f"{out} already holds a finished compression run; choose another --out.")
-    out.mkdir(parents=True, exist_ok=True)
+    point = _prepare_out(out, model_name, weights, dataset, config)
     keras.utils.set_random_seed(config.seed)
     train_split = train_split.head(config.max_train_examples)
 
     before = evaluate_model(model, dataset)
-    with strategy.scope():
+    with precision(config.mixed_precision), strategy.scope():
         wrapped = apply_soft_weight_sharing(
             model, components=config.components, tau=config.tau, num_examples=len(train_split),
             zero_mixing=config.zero_mixing, init_std=config.init_std, gamma_prior=config.gamma_prior,
@@ -178,27 +202,51 @@ def compress(
             pull_weights=config.method == "sws",
         )
         _compile_retraining(wrapped, config, config.epochs, len(train_split))
+        if point is not None:  # built (as the first training step builds it) so that the backup loads into it
+            wrapped(np.zeros((1, *model.input_shape[1:]), "float32"), training=False)
     original = [np.array(v) for _, v in wrapped.shared_variables()]
     batches_per_epoch = steps_per_epoch(len(train_split), config.batch_size)
 
-    def train_batches(first_epoch: int, epochs: int):
+    def train_batches(first_epoch: int, epochs: int, skip: int = 0):
         return make_pipeline(spec, train_split.images, train_split.labels, batch_size=config.batch_size,
-                             training=True, augment="none", seed=config.seed, first_epoch=first_epoch, epochs=epochs)
+                             training=True, augment="none", seed=config.seed, first_epoch=first_epoch, epochs=epochs,
+                             skip_batches=skip)
 
-    mixture_log = _MixtureLogger(out / HISTORY, wrapped.prior)
-    logger.info("Retraining %s under a %d-component prior on %d examples", model_name, config.components,
-                len(train_split))
-    started = time.perf_counter()
-    wrapped.fit(train_batches(0, config.epochs), epochs=config.epochs, steps_per_epoch=batches_per_epoch,
-                verbose=config.verbose, shuffle=False, callbacks=[mixture_log, keras.callbacks.TerminateOnNaN()])
-    seconds = time.perf_counter() - started
-    if config.sharpen_epochs:
-        unsharpened = evaluate_model(model, dataset)
-        started = time.perf_counter()
+    saved = point.history if point is not None else {}
+    mixture_log = _MixtureLogger(out / HISTORY, wrapped.prior, saved.get("mixture"))
+    timer = _Seconds(saved.get("seconds", 0.0))
+    backup = checkpoints.Backup(out, batches_per_epoch, lambda: {"mixture": mixture_log.epochs, "seconds": timer.total},
+                                every=config.backup_every)
+    stage = point.stage if point is not None else 0
+
+    def run_stage(index: int, trainee, batches, start: int, end: int, callbacks) -> None:
+        resuming = point if point is not None and point.stage == index else None
+        backup.progress = {"stage": index, "stage_start": start}
+        _fit_stage(trainee, batches, start, end, resuming, backup, [*callbacks, timer, backup], batches_per_epoch,
+                   config.verbose)
+
+    if stage == 0:
+        logger.info("Retraining %s under a %d-component prior on %d examples", model_name, config.components,
+                    len(train_split))
+        run_stage(0, wrapped, train_batches, 0, config.epochs, [mixture_log, keras.callbacks.TerminateOnNaN()])
+    if config.sharpen_epochs and stage <= 1:
+        if stage == 0:
+            unsharpened = evaluate_model(model, dataset)
+            _write_progress(out, {"unsharpened": unsharpened})
+        else:
+            unsharpened = _read_progress(out)["unsharpened"]
         with strategy.scope():
-            _sharpen(wrapped, config, train_batches(config.epochs, config.epochs + config.sharpen_epochs),
-                     len(train_split), [mixture_log, keras.callbacks.TerminateOnNaN()])
-        seconds += time.perf_counter() - started
+            _start_sharpening(wrapped, config, len(train_split))
+            run_stage(1, wrapped, train_batches, config.epochs, config.epochs + config.sharpen_epochs,
+                      [mixture_log, keras.callbacks.TerminateOnNaN()])
+    if stage <= 1:
+        checkpoints.backup_dir(out).mkdir(parents=True, exist_ok=True)
+        wrapped.save_weights(checkpoints.backup_dir(out) / RETRAINED)
+    else:  # resuming the fine-tuning: quantise the retrained weights again, as the interrupted run did
+        _load_weights_only(wrapped, checkpoints.backup_dir(out) / RETRAINED)
+        if config.sharpen_epochs:
+            unsharpened = _read_progress(out)["unsharpened"]
+    seconds = timer.total
     retrained_weights = [np.array(v) for _, v in wrapped.shared_variables()]
     if not all(np.all(np.isfinite(w)) for w in retrained_weights):
         raise FloatingPointError("Retraining diverged (non-finite weights); lower --lr or --tau.")
@@ -208,8 +256,14 @@ def compress(
         report_quantized = evaluate_model(model, dataset)
         first = config.epochs + config.sharpen_epochs
         with strategy.scope():
-            _finetune_codebook(model, wrapped, quantized, config, train_batches(first, first + config.finetune_epochs),
-                               batches_per_epoch)
+            variables = {v.path: v for _, v in wrapped.shared_variables()}
+            compile_classifier(model, keras.optimizers.Adam(config.finetune_lr))
+            logger.info("Fine-tuning the %d shared values for %d epochs", len(quantized.codebook),
+                        config.finetune_epochs)
+            run_stage(2, model, lambda a, b, skip=0: train_batches(first + a, first + b, skip), 0,
+                      config.finetune_epochs,
+                      [_ProjectToCodebook(quantized, variables), keras.callbacks.TerminateOnNaN()])
+            quantized.project(variables)
     after = evaluate_model(model, dataset)
 
     report = _report(model_name, dataset, config, before, retrained, after, quantized, seconds, len(train_split))
@@ -242,7 +296,93 @@ def compress(
                                       class_names=fit_class_names(spec.class_names, model)))
     write_json(out / REPORT, report)
     (out / REPORT_MD).write_text(report_markdown(report))
+    checkpoints.remove_backup(out)
     return CompressResult(out, model, report)
+
+
+def _prepare_out(out: Path, model_name: str, weights, dataset: str, config: CompressConfig):
+    """Creates (or, resuming, checks) the output directory; returns the backup to resume from, or None.
+
+    Raises:
+        FileExistsError: ``out`` holds a finished run, or an interrupted one without ``config.resume``.
+        ValueError: resuming a run started with other settings.
+    """
+    if (out / REPORT).exists():
+        raise FileExistsError(f"{out} already holds a finished compression run; choose another --out.")
+    record = {"model": model_name, "weights": str(weights), "dataset": dataset, "config": dataclasses.asdict(config)}
+    point = checkpoints.read_backup(out)
+    if point is not None and not config.resume:
+        raise FileExistsError(f"{out} holds an interrupted compression run: continue it with --resume (resume=True), "
+                              f"or choose another --out.")
+    if config.resume and point is None:
+        logger.warning("%s has no backup to resume from: starting from the beginning", out)
+    if point is not None:
+        saved = json.loads((out / SETTINGS).read_text())
+        old = {**dataclasses.asdict(CompressConfig()), **saved["config"]}
+        changed = sorted(k for k in set(old) | set(record["config"])
+                         if k not in RESUMABLE_CHANGES and json.dumps(old.get(k)) != json.dumps(record["config"].get(k)))
+        changed += [k for k in ("model", "weights", "dataset") if saved.get(k) != record[k]]
+        if changed:
+            raise ValueError(f"{out} was started with other settings ({', '.join(changed)}); resume with the same. "
+                             f"Started with: {[saved['config'].get(k, saved.get(k)) for k in changed]}")
+        logger.info("Resuming the %s stage of %s", STAGES[point.stage], out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / SETTINGS, record)
+    return point
+
+
+def _fit_stage(trainee, batches, start: int, end: int, point, backup, callbacks, steps: int, verbose) -> None:
+    """Fits epochs ``start .. end - 1`` of a stage (as ``trainee.fit`` counts them), from ``point`` when resuming.
+
+    ``batches(first, end, skip)`` is the stage's input pipeline from epoch ``first`` on, without the first
+    ``skip`` batches of that epoch: the pipelines are pure functions of (seed, epoch, position), so a resumed
+    stage takes the same steps as an uninterrupted one.
+    """
+    first = start
+    if point is not None:
+        checkpoints.restore(trainee, point)
+        first = point.epoch
+        if point.step and first < end:
+            backup.step_offset = point.step
+            trainee.fit(batches(first, first + 1, point.step), initial_epoch=first, epochs=first + 1,
+                        steps_per_epoch=steps - point.step, verbose=verbose, shuffle=False, callbacks=callbacks)
+            first += 1
+    if first < end:
+        trainee.fit(batches(first, end), initial_epoch=first, epochs=end, steps_per_epoch=steps, verbose=verbose,
+                    shuffle=False, callbacks=callbacks)
+
+
+class _Seconds(keras.callbacks.Callback):
+    """Training seconds, summed over epochs (and over the runs of a resumed compression)."""
+
+    def __init__(self, total: float = 0.0):
+        super().__init__()
+        self.total, self._started = float(total), None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.total += time.perf_counter() - self._started
+
+
+PROGRESS = "progress.json"
+
+
+def _read_progress(out: Path) -> dict[str, Any]:
+    return json.loads((checkpoints.backup_dir(out) / PROGRESS).read_text())
+
+
+def _write_progress(out: Path, values: dict[str, Any]) -> None:
+    checkpoints.backup_dir(out).mkdir(parents=True, exist_ok=True)
+    write_json(checkpoints.backup_dir(out) / PROGRESS, values)
+
+
+def _load_weights_only(model: keras.Model, path: Path) -> None:
+    """Loads the weights saved with ``save_weights``, without the optimizer state stored beside them."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        model.load_weights(path)
 
 
 def _compile_retraining(wrapped, config, epochs: int, examples: int) -> None:
@@ -252,11 +392,11 @@ def _compile_retraining(wrapped, config, epochs: int, examples: int) -> None:
     if config.weight_decay:  # decay the network's weights, never the prior's variables
         optimizer.exclude_from_weight_decay(var_list=list(wrapped.prior.trainable_variables), var_names=NO_DECAY)
     # XLA fuses the prior's (weights x components) element-wise chain: about 2x faster per step on CPU.
-    _compile(wrapped, optimizer, jit_compile=True)
+    compile_classifier(wrapped, optimizer, jit_compile=True)
 
 
-def _sharpen(wrapped, config, train_ds, examples: int, callbacks) -> None:
-    """More epochs under the prior with narrower components (see ``CompressConfig.sharpen_epochs``).
+def _start_sharpening(wrapped, config, examples: int) -> None:
+    """Narrows the components for the sharpening epochs (see ``CompressConfig.sharpen_epochs``) and recompiles.
 
     The objective changes, so Adam starts afresh (its moment estimates belong to the old one): measured
     on lenet_300_100, keeping them cost 0.3 points more after quantisation (2.25% vs 1.95%, seed 4).
@@ -265,9 +405,6 @@ def _sharpen(wrapped, config, train_ds, examples: int, callbacks) -> None:
     wrapped.prior.gamma_prior = gamma_prior_for_std(config.sharpen_std, *shape)
     logger.info("Sharpening the mixture (component std %g) for %d epochs", config.sharpen_std, config.sharpen_epochs)
     _compile_retraining(wrapped, config, config.sharpen_epochs, examples)  # a train step with the new hyperprior
-    wrapped.fit(train_ds, initial_epoch=config.epochs, epochs=config.epochs + config.sharpen_epochs,
-                steps_per_epoch=steps_per_epoch(examples, config.batch_size), verbose=config.verbose, shuffle=False,
-                callbacks=callbacks)
 
 
 class _ProjectToCodebook(keras.callbacks.Callback):
@@ -277,17 +414,6 @@ class _ProjectToCodebook(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self.quantized.project(self.variables)
-
-
-def _finetune_codebook(model, wrapped, quantized, config, train_ds, batches_per_epoch: int) -> None:
-    """Trains the quantised model on the data, projecting onto the fixed codes after every step."""
-    variables = {v.path: v for _, v in wrapped.shared_variables()}
-    _compile(model, keras.optimizers.Adam(config.finetune_lr))
-    logger.info("Fine-tuning the %d shared values for %d epochs", len(quantized.codebook), config.finetune_epochs)
-    model.fit(train_ds, epochs=config.finetune_epochs, steps_per_epoch=batches_per_epoch, verbose=config.verbose,
-              shuffle=False,
-              callbacks=[_ProjectToCodebook(quantized, variables), keras.callbacks.TerminateOnNaN()])
-    quantized.project(variables)
 
 
 def _report(model_name, dataset, config, before, retrained, after, quantized, seconds, examples) -> dict[str, Any]:

@@ -35,7 +35,7 @@ import numpy as np
 
 from zoo import data
 from zoo.data.pipeline import make_pipeline, split_validation
-from training.classification import _compile, build_for_dataset, evaluate_model
+from training.classification import build_for_dataset, compile_classifier, evaluate_model
 from training.optim import make_optimizer, make_schedule
 
 logger = logging.getLogger(__name__)
@@ -230,7 +230,7 @@ def compare_optimizers(
     keras.utils.set_random_seed(seed)
     reference = build_for_dataset(model_name, spec, overrides)
     initial_weights = reference.get_weights()
-    _compile(reference)
+    compile_classifier(reference)
     initial = _initial_metrics(reference, spec, train_split, val_split, batch_size)
 
     results = []
@@ -240,7 +240,7 @@ def compare_optimizers(
         model.set_weights(initial_weights)
         base_lr = rates[optimizer_name]
         schedule = make_comparison_schedule(schedule_name, base_lr, steps, epochs, decay_rate=inverse_time_decay)
-        _compile(model, make_comparison_optimizer(optimizer_name, schedule))
+        compile_classifier(model, make_comparison_optimizer(optimizer_name, schedule))
         train_ds = make_pipeline(spec, train_split.images, train_split.labels, batch_size=batch_size,
                                  training=True, seed=seed, epochs=epochs)
         val_ds = (make_pipeline(spec, val_split.images, val_split.labels, batch_size=batch_size, training=False)

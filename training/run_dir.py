@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import platform
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -40,13 +42,53 @@ def environment() -> dict[str, str]:
         "tensorflow": tf_version,
         "numpy": numpy.__version__,
         "machine": f"{platform.machine()} {platform.system()}, {_cpu_count()} CPUs",
-        "command": " ".join(sys.argv),
+        "command": shown_command(),
     }
 
 
-def _cpu_count() -> int:
-    import os
+def shown_command(argv: list[str] | None = None) -> str:
+    """The command as a user types it, so a record carries no path of the machine that ran it.
 
+    The program is named as it is typed (``zoo``, not a virtualenv's ``.../bin/zoo``; ``python
+    script.py`` for a script) and absolute paths under the working directory become relative.
+
+    Args:
+        argv: The command line. Defaults to ``sys.argv``.
+
+    Returns:
+        The command, quoted for a POSIX shell.
+
+    Example:
+        >>> import os
+        >>> shown_command(["/venv/bin/zoo", "train", "mlp", "--out", os.path.join(os.getcwd(), "runs", "a")])
+        'zoo train mlp --out runs/a'
+    """
+    argv = list(sys.argv if argv is None else argv)
+    if not argv:
+        return ""
+    program = Path(argv[0])
+    if program.name == "cli.py" and program.parent.name == "zoo":  # python -m zoo.cli
+        head = ["zoo"]
+    elif program.suffix == ".py":
+        head = ["python", _relative(argv[0])]
+    else:
+        head = [program.name]
+    return shlex.join([*head, *(_relative(arg) for arg in argv[1:])])
+
+
+def _relative(arg: str) -> str:
+    """An absolute path under the working directory made relative; anything else unchanged."""
+    key, sep, value = arg.partition("=") if arg.startswith("--") and "=" in arg else ("", "", arg)
+    if not os.path.isabs(value):
+        return arg
+    try:
+        value = Path(value).relative_to(Path.cwd()).as_posix() or "."
+    except ValueError:
+        return arg
+    return f"{key}{sep}{value}"
+
+
+def _cpu_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 

@@ -122,8 +122,8 @@ def cmd_datasets(args) -> int:
 
 
 def cmd_generate(args) -> int:
-    from training.language_model import generate
     from zoo.weights import create_trained
+    from training.language_model import generate
 
     model, _ = create_trained(args.name, args.weights)
     texts = generate(model, args.prompt, args.length, temperature=args.temperature, seed=args.seed)
@@ -211,6 +211,7 @@ def cmd_compress(args) -> int:
         finetune_epochs=args.finetune_epochs, finetune_lr=args.finetune_lr,
         max_train_examples=args.max_train_examples, seed=args.seed, verbose=2 if args.quiet else "auto",
         method=args.method.replace("-", "_"), weight_decay=args.weight_decay, strategy=args.strategy,
+        mixed_precision=args.mixed_precision, resume=args.resume, backup_every=args.backup_every,
     )
     with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
         result = compress(args.name, args.weights, args.dataset, config=config, out=args.out,
@@ -252,13 +253,19 @@ def _add_fit_arguments(p, *, schedules: list[str], default_schedule: str, schedu
                    help="auto: multi_worker when TF_CONFIG names a cluster, mirrored with several GPUs, else one device; "
                         "--batch-size is the global batch, split across replicas")
     d.add_argument("--lr-scaling", default="none", choices=["none", "linear"], help="linear: lr x number of replicas")
-    d.add_argument("--mixed-precision", action="store_true", help="compute in float16 (GPU) or bfloat16; weights stay float32")
-    d.add_argument("--resume", action="store_true", help="continue the interrupted run in --out from its last backup")
-    d.add_argument("--backup-every", type=int, default=0, metavar="STEPS",
-                   help="also back up the training state every STEPS batches (default: at epoch ends)")
+    _add_fault_tolerance_flags(d)
     p.add_argument("--out", default=None, help="run directory (default runs/<model>-<dataset>-<time>)")
     p.add_argument("--quiet", action="store_true", help="one line per epoch instead of progress bars")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def _add_fault_tolerance_flags(group) -> None:
+    """--mixed-precision, --resume and --backup-every, the same for every command that trains."""
+    group.add_argument("--mixed-precision", action="store_true",
+                       help="compute in float16 (GPU) or bfloat16; weights stay float32")
+    group.add_argument("--resume", action="store_true", help="continue the interrupted run in --out from its last backup")
+    group.add_argument("--backup-every", type=int, default=0, metavar="STEPS",
+                       help="also back up the training state every STEPS batches (default: at epoch ends)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -387,16 +394,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="output directory (default runs/<model>-<dataset>-sws-<time>)")
     p.add_argument("--export-base", default=None, help="also export a SavedModel under this TF Serving base path")
     p.add_argument("--tag", default=None, help="preset tag (default <dataset>-sws)")
-    p.add_argument("--strategy", default="auto", choices=["auto", "one_device", "mirrored", "multi_worker", "tpu"],
+    d = p.add_argument_group("distribution and fault tolerance")
+    d.add_argument("--strategy", default="auto", choices=["auto", "one_device", "mirrored", "multi_worker", "tpu"],
                    help="tf.distribute strategy of the retraining (see zoo train --help)")
+    _add_fault_tolerance_flags(d)
     p.add_argument("--quiet", action="store_true", help="one line per epoch instead of progress bars")
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_compress)
 
-    from serving.cli import add_parsers as add_serving_parsers
     from zoo.analysis.robustness_cli import add_parsers as add_robustness_parsers
-
     from zoo.analysis.teaching_cli import add_parsers as add_teaching_parsers
+    from serving.cli import add_parsers as add_serving_parsers
 
     add_serving_parsers(sub)
     add_robustness_parsers(sub)

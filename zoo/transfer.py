@@ -92,9 +92,7 @@ def rebuild(pretrained, model_name: str, overrides: dict[str, Any], *, weights: 
     Raises:
         ValueError: overrides that change a layer outside the head (named, with both shapes).
     """
-    from zoo.registry import constructor_config
-
-    from zoo.registry import create
+    from zoo.registry import constructor_config, create
 
     before = constructor_config(pretrained)
     changed = {k: v for k, v in overrides.items() if before.get(k) != v}

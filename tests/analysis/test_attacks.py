@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +11,7 @@ import pytest
 from zoo.analysis import attacks
 from zoo.analysis.robustness_cli import add_parsers
 
-LENET5 = Path(__file__).resolve().parents[2] / "bench" / "weights" / "lenet5-mnist"
+LENET5 = "mnist"  # the packaged lenet5:mnist preset
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 import argparse
 import json
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -152,12 +151,11 @@ def test_gradcheck_command(capsys):
     assert args.fn(args) == 0
     out = capsys.readouterr().out
     assert "conv1/kernel" in out and out.strip().endswith("PASS") and "NumPy MLP" not in out
-    weights = Path(__file__).resolve().parents[2] / "bench" / "weights" / "lenet5-mnist"
-    if weights.is_dir():  # trained weights, loaded as zoo evaluate loads them
-        args = parser.parse_args(["gradcheck", "lenet5", "--weights", str(weights), "--examples", "2",
-                                  "--max-params", "2", "--json"])
-        assert args.fn(args) == 0
-        assert json.loads(capsys.readouterr().out)["weights"] == str(weights)
+    # trained weights (the packaged lenet5:mnist preset), loaded as zoo evaluate loads them
+    args = parser.parse_args(["gradcheck", "lenet5", "--weights", "mnist", "--examples", "2", "--max-params", "2",
+                              "--json"])
+    assert args.fn(args) == 0
+    assert json.loads(capsys.readouterr().out)["weights"] == "mnist"
     with pytest.raises(ValueError, match="expected --examples >= 1"):
         args = parser.parse_args(["gradcheck", "lenet5", "--examples", "0"])
         args.fn(args)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -16,13 +15,11 @@ from zoo.analysis.attacks import load_examples, predict_logits
 from zoo.analysis.robustness_cli import add_parsers
 from zoo.weights import create_trained
 
-WEIGHTS = Path(__file__).resolve().parents[2] / "bench" / "weights"
-
 
 @pytest.fixture(scope="module")
 def mlp():
-    """The MLP with dropout 0.5 trained for the robustness report (bench/weights/mlp-mnist)."""
-    model, _ = create_trained("mlp", WEIGHTS / "mlp-mnist")
+    """The MLP with dropout 0.5 of the robustness report: the packaged mlp:mnist preset."""
+    model, _ = create_trained("mlp", "mnist")
     return model
 
 
@@ -50,7 +47,7 @@ def test_mc_dropout_varies_across_samples(mlp, digits):
 
 
 def test_no_dropout_means_identical_predictions_and_an_error(mnist_test):
-    lenet, _ = create_trained("lenet5", WEIGHTS / "lenet5-mnist")
+    lenet, _ = create_trained("lenet5", "mnist")
     images, _, _ = load_examples(lenet, mnist_test[1], max_examples=20)
     passes = [predict_logits(lenet, images) for _ in range(3)]
     assert all(np.array_equal(passes[0], p) for p in passes[1:])
@@ -142,7 +139,7 @@ def test_calibration_report_and_plots(mlp, mnist_test, tmp_path):
 def test_uncertainty_command(tmp_path, capsys):
     parser = argparse.ArgumentParser(prog="zoo")
     add_parsers(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["uncertainty", "mlp", "--weights", str(WEIGHTS / "mlp-mnist"), "--dataset", "mnist",
+    args = parser.parse_args(["uncertainty", "mlp", "--weights", "mnist", "--dataset", "mnist",
                               "--samples", "4", "--max-examples", "200", "--out", str(tmp_path), "--json"])
     assert args.bins == 15
     assert args.fn(args) == 0

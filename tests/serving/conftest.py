@@ -146,8 +146,8 @@ def launch_server(base: Exported, log_dir: Path, *extra: str) -> ServerProcess:
 @pytest.fixture(scope="session")
 def exported_lenet5(tmp_path_factory) -> Exported:
     """LeNet-5 trained for one epoch on 2,000 real MNIST images, exported as version 1."""
-    from serving.exporter import export_weights
     from training import TrainConfig, train
+    from serving.exporter import export_weights
 
     root = tmp_path_factory.mktemp("lenet5")
     config = TrainConfig(epochs=1, max_train_examples=2000, batch_size=128, validation_split=0.0, augment="none",

@@ -102,8 +102,8 @@ def test_the_lazy_package_attributes_stay_callable(tmp_path):
     """``serving.export(...)`` works every time, also after its module was imported (no submodule of that name)."""
     import importlib
 
-    import serving
     import zoo
+    import serving
 
     importlib.import_module("serving.exporter")
     first = serving.export(zoo.create("lenet_300_100"), tmp_path)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import zoo
-from serving.errors import ServingError
 from training.generative import sample
+from serving.errors import ServingError
 
 pytestmark = pytest.mark.slow
 

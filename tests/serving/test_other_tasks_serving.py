@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import zoo
-from serving.errors import ServingError
 from zoo.data.tabular import load_tabular
 from zoo.data.text import build_vocabulary, load_text
+from serving.errors import ServingError
 
 pytestmark = pytest.mark.slow
 

@@ -22,11 +22,11 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import zoo  # noqa: E402
-from training import TrainConfig, train  # noqa: E402
-from training.distribute import make_strategy  # noqa: E402
 from zoo import data  # noqa: E402
 from zoo.data.pipeline import make_pipeline  # noqa: E402
 from zoo.regularizers import apply_soft_weight_sharing  # noqa: E402
+from training import TrainConfig, train  # noqa: E402
+from training.distribute import make_strategy  # noqa: E402
 
 
 def classifier(strategy: str, out: Path) -> list[np.ndarray]:

@@ -2,9 +2,7 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-import numpy as np
 import pytest
 
 from training import TrainConfig, evaluate, train

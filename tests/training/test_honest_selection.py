@@ -91,9 +91,9 @@ def test_select_last_keeps_the_last_weights(small_folder, tmp_path):
 def test_class_names_are_kept_with_the_run_and_label_classify_after_the_folder_is_gone(small_folder, tmp_path):
     import tensorflow as tf
 
+    from training import TrainConfig, train
     from serving.client import to_example
     from serving.exporter import export_weights
-    from training import TrainConfig, train
 
     run = tmp_path / "run"
     train("lenet5", str(small_folder), config=TrainConfig(epochs=1, batch_size=8, verbose=0), out=run)

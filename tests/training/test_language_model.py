@@ -57,8 +57,8 @@ def test_log_prob_signature_agrees_with_the_perplexity(tmp_path):
     import tensorflow as tf
 
     import zoo
-    from serving.signatures import language_model
     from zoo.data.text import build_vocabulary, load_text
+    from serving.signatures import language_model
 
     text = load_text("shakespeare", "test").text[:3001]
     model = zoo.create("char_lstm", vocabulary=build_vocabulary(load_text("shakespeare", "train").text), units=16)

@@ -22,8 +22,8 @@ def test_short_run_on_cora_learns(trained):
 
 
 def test_dense_and_sparse_signatures_agree_and_refuse_bad_adjacency(trained):
-    from serving.signatures import node_classification
     from zoo.data.graphs import load_graph
+    from serving.signatures import node_classification
 
     graph = load_graph("cora")
     functions = node_classification(trained.model)

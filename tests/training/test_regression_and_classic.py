@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from training import TrainConfig, evaluate, train
 from zoo.cli import main
+from training import TrainConfig, evaluate, train
 
 
 def test_linear_regression_run_reaches_least_squares(tmp_path):

@@ -28,9 +28,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from zoo.analysis.plots import pyplot
-
 from zoo import data
+from zoo.analysis.plots import pyplot
 
 logger = logging.getLogger(__name__)
 

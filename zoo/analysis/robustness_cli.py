@@ -24,9 +24,9 @@ def _epsilons(text: str) -> list[float]:
 
 def _load(args):
     """The trained model, as ``zoo evaluate`` loads it, and the data set's spec."""
-    from training.classification import build_for_dataset
     from zoo import data
     from zoo.weights import create_trained
+    from training.classification import build_for_dataset
 
     spec = data.get_spec(args.dataset)
     model, _ = create_trained(args.name, args.weights, build=lambda: build_for_dataset(args.name, spec))

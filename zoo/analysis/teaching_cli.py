@@ -49,11 +49,11 @@ def _rates(text: str) -> dict[str, float]:
 def cmd_gradcheck(args) -> int:
     import keras
 
-    from training.classification import build_for_dataset
     from zoo import data
     from zoo.analysis.gradcheck import backprop_vs_autodiff, gradient_check
     from zoo.analysis.numpy_mlp import from_keras
     from zoo.weights import create_trained
+    from training.classification import build_for_dataset
 
     if args.examples < 1:
         raise ValueError(f"expected --examples >= 1, received {args.examples}")

@@ -29,10 +29,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from zoo.analysis.plots import pyplot
-
 from zoo import data
 from zoo.analysis.attacks import load_examples, predict_logits, softmax, to_pixels
+from zoo.analysis.plots import pyplot
 
 logger = logging.getLogger(__name__)
 
@@ -354,7 +353,10 @@ def _metrics(probs: np.ndarray, labels: np.ndarray, bins: ReliabilityBins
              ) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
     correct = probs.argmax(-1) == labels
     entropy = _entropy(probs)
-    mean = (lambda v: float(v.mean()) if len(v) else float("nan"))
+
+    def mean(v):
+        return float(v.mean()) if len(v) else float("nan")
+
     return ({"accuracy": float(correct.mean()), "nll": negative_log_likelihood(probs, labels), "ece": bins.ece,
              "mean_entropy": mean(entropy), "mean_entropy_correct": mean(entropy[correct]),
              "mean_entropy_wrong": mean(entropy[~correct])}, entropy, correct)

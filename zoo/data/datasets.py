@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from zoo.data import sources
-from zoo.data.settings import data_dir, offline_only
+from zoo.data.settings import data_dir, offline_only, shown_path
+from zoo.data.stats import CIFAR10_MEAN, CIFAR10_STD, FASHION_MNIST_MEAN, FASHION_MNIST_STD, MNIST_MEAN, MNIST_STD
 from zoo.registry import suggest
 
 logger = logging.getLogger(__name__)
@@ -125,7 +126,7 @@ def _idx_offline(*folders: Callable[[], Path]):
         for folder in folders:
             directory = folder()
             try:
-                return sources.load_idx_split(directory, split), f"offline idx files in {directory}"
+                return sources.load_idx_split(directory, split), f"offline idx files in {shown_path(directory)}"
             except sources.SourceUnavailable as err:
                 tried.append(str(err))
         raise sources.SourceUnavailable("; ".join(tried))
@@ -135,12 +136,12 @@ def _idx_offline(*folders: Callable[[], Path]):
 
 def _cifar10_offline(split: str):
     directory = data_dir() / "cifar10" / split
-    return sources.load_class_folders(directory, CIFAR10_CLASSES), f"offline JPEG copy in {directory} (lossy re-encoding)"
+    return sources.load_class_folders(directory, CIFAR10_CLASSES), f"offline JPEG copy in {shown_path(directory)} (lossy re-encoding)"
 
 
 _NAMED = {
     "mnist": (
-        DatasetSpec("mnist", (28, 28, 1), tuple(str(i) for i in range(10)), (0.1307,), (0.3081,)),
+        DatasetSpec("mnist", (28, 28, 1), tuple(str(i) for i in range(10)), (MNIST_MEAN,), (MNIST_STD,)),
         _idx_offline(lambda: data_dir() / "mnist"),
     ),
     "fashion_mnist": (
@@ -148,13 +149,13 @@ _NAMED = {
             "fashion_mnist",
             (28, 28, 1),
             ("t-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot"),
-            (0.2860,),
-            (0.3530,),
+            (FASHION_MNIST_MEAN,),
+            (FASHION_MNIST_STD,),
         ),
         _idx_offline(lambda: data_dir() / "fashion_mnist", lambda: data_dir() / "fashion-mnist", lambda: DEBIAN_FASHION_MNIST),
     ),
     "cifar10": (
-        DatasetSpec("cifar10", (32, 32, 3), tuple(CIFAR10_CLASSES), (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), "crop_flip"),
+        DatasetSpec("cifar10", (32, 32, 3), tuple(CIFAR10_CLASSES), CIFAR10_MEAN, CIFAR10_STD, "crop_flip"),
         _cifar10_offline,
     ),
 }

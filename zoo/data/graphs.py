@@ -19,7 +19,7 @@ from unittest import mock
 import numpy as np
 import scipy.sparse as sp
 
-from zoo.data.settings import data_dir, offline_only
+from zoo.data.settings import data_dir, offline_only, shown_path
 from zoo.registry import unknown_name
 
 logger = logging.getLogger(__name__)
@@ -49,10 +49,6 @@ class Graph:
     def model_overrides(self) -> dict:
         """Constructor arguments fitting a zoo GCN to this graph."""
         return {"num_features": int(self.features.shape[1]), "num_classes": self.num_classes}
-
-
-def is_graph(name: str) -> bool:
-    return name in GRAPHS
 
 
 def _dense_read_file(read_file):
@@ -98,7 +94,7 @@ def load_graph(name: str) -> Graph:
     offline = data_dir() / "planetoid"
     spektral_dir = Path(citation.DATASET_FOLDER) / "Citation" / name
     if all((offline / f"ind.{name}.{s}").is_file() for s in citation.Citation.suffixes):
-        folder, source = offline, f"Planetoid files in {offline}"
+        folder, source = offline, f"Planetoid files in {shown_path(offline)}"
     elif spektral_dir.is_dir():
         folder, source = spektral_dir, f"Spektral's copy in {spektral_dir}"
     elif offline_only():

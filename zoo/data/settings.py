@@ -17,6 +17,27 @@ def data_dir() -> Path:
     return Path(value).expanduser() if value else kzoo_home() / "data"
 
 
+def shown_path(path: str | Path) -> str:
+    """A data path as a report should record it: relative to the data directory when it lies inside it.
+
+    Reports and run configurations must not carry the absolute paths of the machine that
+    wrote them, so a folder under the data directory is written ``$KZOO_DATA_DIR/<rest>``.
+
+    Example:
+        >>> import os
+        >>> os.environ["KZOO_DATA_DIR"] = "/data/sets"
+        >>> shown_path("/data/sets/mnist"), shown_path("/usr/share/datasets/fashion-mnist")
+        ('$KZOO_DATA_DIR/mnist', '/usr/share/datasets/fashion-mnist')
+        >>> del os.environ["KZOO_DATA_DIR"]
+    """
+    path = Path(path)
+    try:
+        rest = path.resolve().relative_to(data_dir().resolve())
+    except ValueError:
+        return str(path)
+    return "$KZOO_DATA_DIR" if rest == Path() else f"$KZOO_DATA_DIR/{rest.as_posix()}"
+
+
 def cache_dir() -> Path:
     """Decoded-array caches (the data directory itself may be read-only)."""
     return kzoo_home() / "cache"

@@ -56,10 +56,6 @@ def list_tabular() -> list[str]:
     return sorted(_TABULAR)
 
 
-def is_tabular(name: str) -> bool:
-    return name in _TABULAR
-
-
 def load_tabular(name: str, split: str) -> TabularSplit:
     """Loads the ``train`` or ``test`` split of a tabular data set.
 

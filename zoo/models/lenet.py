@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import keras
 
+from zoo.data.stats import MNIST_MEAN, MNIST_STD
 from zoo.layers import classification_head
 from zoo.models.base import ZooModel, check_input_shape, check_positive_ints, check_rate, image_input
-from zoo.models.mlp import MNIST_MEAN, MNIST_STD
 from zoo.registry import register_model
 
 POOLS = {"avg": keras.layers.AveragePooling2D, "max": keras.layers.MaxPooling2D}

@@ -22,10 +22,10 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
+from zoo.data.stats import MNIST_MEAN, MNIST_STD
 from zoo.layers import binary_head, classification_head
 from zoo.losses import PerceptronCriterion, RelativeSquaredError
 from zoo.models.base import ZooModel, check_input_shape, check_positive_ints, image_input
-from zoo.models.mlp import MNIST_MEAN, MNIST_STD
 from zoo.registry import register_model
 
 OUTPUTS = ("softmax", "logistic", "perceptron")

@@ -10,11 +10,10 @@ from collections.abc import Sequence
 
 import keras
 
+from zoo.data.stats import MNIST_MEAN, MNIST_STD
 from zoo.layers import classification_head
 from zoo.models.base import ZooModel, check_input_shape, check_positive_ints, check_rate, image_input
 from zoo.registry import register_model
-
-MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
 
 @keras.saving.register_keras_serializable(package="kzoo")

@@ -19,16 +19,13 @@ from collections.abc import Sequence
 
 import keras
 
+from zoo.data.stats import CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD
 from zoo.layers import BasicBlock, BottleneckBlock, ConvNormAct, classification_head
 from zoo.models.base import ZooModel, check_input_shape, check_positive_ints, check_rate, image_input
 from zoo.registry import register_model
 
 BLOCKS = {"basic": BasicBlock, "bottleneck": BottleneckBlock}
 STEMS = ("cifar", "imagenet")
-CIFAR10_MEAN = [0.4914, 0.4822, 0.4465]
-CIFAR10_STD = [0.2470, 0.2435, 0.2616]
-IMAGENET_MEAN = [0.485, 0.456, 0.406]
-IMAGENET_STD = [0.229, 0.224, 0.225]
 
 
 @keras.saving.register_keras_serializable(package="kzoo")
@@ -61,8 +58,8 @@ class ResNet(ZooModel):
         num_classes: int = 10,
         input_shape: Sequence[int] = (32, 32, 3),
         dropout: float = 0.0,
-        input_mean: float | Sequence[float] | None = tuple(CIFAR10_MEAN),
-        input_std: float | Sequence[float] | None = tuple(CIFAR10_STD),
+        input_mean: float | Sequence[float] | None = CIFAR10_MEAN,
+        input_std: float | Sequence[float] | None = CIFAR10_STD,
         **kwargs,
     ):
         stage_blocks, stage_filters = list(stage_blocks), list(stage_filters)
@@ -138,8 +135,8 @@ def _imagenet_resnet(name: str, blocks: list[int], block_type: str, overrides: d
             "shortcut": "projection",
             "num_classes": 1000,
             "input_shape": [224, 224, 3],
-            "input_mean": IMAGENET_MEAN,
-            "input_std": IMAGENET_STD,
+            "input_mean": list(IMAGENET_MEAN),
+            "input_std": list(IMAGENET_STD),
             "name": name,
             **overrides,
         }

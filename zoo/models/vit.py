@@ -17,11 +17,19 @@ from collections.abc import Sequence
 
 import keras
 
+from zoo.data.stats import CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD, MNIST_MEAN, MNIST_STD
 from zoo.layers import classification_head
-from zoo.layers.transformer import (ClassReadout, ClassToken, ConvTokenizer, PatchEmbedding, PositionEmbedding,
-                                    SequencePooling, TransformerBlock, stochastic_depth_rates)
+from zoo.layers.transformer import (
+    ClassReadout,
+    ClassToken,
+    ConvTokenizer,
+    PatchEmbedding,
+    PositionEmbedding,
+    SequencePooling,
+    TransformerBlock,
+    stochastic_depth_rates,
+)
 from zoo.models.base import ZooModel, check_input_shape, check_positive_ints, check_rate, image_input
-from zoo.models.resnet import CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD
 from zoo.registry import register_model
 
 TOKENIZERS = ("patch", "conv")
@@ -56,8 +64,8 @@ class ViT(ZooModel):
     def __init__(self, input_shape: Sequence[int] = (32, 32, 3), num_classes: int = 10, tokenizer: str = "patch",
                  patch_size: int = 4, tokenizer_layers: int = 1, dim: int = 192, depth: int = 12, heads: int = 3,
                  mlp_ratio: float = 4.0, dropout: float = 0.0, attention_dropout: float = 0.0, drop_path: float = 0.1,
-                 pooling: str = "class", input_mean: float | Sequence[float] | None = tuple(CIFAR10_MEAN),
-                 input_std: float | Sequence[float] | None = tuple(CIFAR10_STD), **kwargs):
+                 pooling: str = "class", input_mean: float | Sequence[float] | None = CIFAR10_MEAN,
+                 input_std: float | Sequence[float] | None = CIFAR10_STD, **kwargs):
         check_positive_ints("ViT", num_classes=num_classes, patch_size=patch_size, tokenizer_layers=tokenizer_layers,
                             dim=dim, depth=depth, heads=heads)
         check_rate("ViT", dropout=dropout, attention_dropout=attention_dropout, drop_path=drop_path)
@@ -108,9 +116,9 @@ def _vit(name: str, defaults: dict, overrides: dict):
 
 TINY = {"dim": 192, "depth": 12, "heads": 3}
 SMALL = {"dim": 384, "depth": 12, "heads": 6}
-MNIST = {"input_shape": [28, 28, 1], "input_mean": 0.1307, "input_std": 0.3081}
-IMAGENET_B16 = {"input_shape": [224, 224, 3], "num_classes": 1000, "patch_size": 16, "input_mean": IMAGENET_MEAN,
-                "input_std": IMAGENET_STD}
+MNIST = {"input_shape": [28, 28, 1], "input_mean": MNIST_MEAN, "input_std": MNIST_STD}
+IMAGENET_B16 = {"input_shape": [224, 224, 3], "num_classes": 1000, "patch_size": 16, "input_mean": list(IMAGENET_MEAN),
+                "input_std": list(IMAGENET_STD)}
 
 
 @register_model("vit_tiny_patch4_32", task="image_classification", dataset="cifar10")

@@ -1,4 +1,4 @@
-"""Presets: named, versioned, checksummed pretrained weights (DESIGN.md section 4).
+"""Presets: named, versioned, checksummed pretrained weights (docs/DESIGN.md, Presets).
 
 ``zoo.create(name, weights=W)`` accepts for ``W``:
 
@@ -24,8 +24,19 @@ from typing import Any
 
 from zoo.presets import catalog, remote, store, timm
 from zoo.presets.download import DownloadError, is_http, is_url, local_path
-from zoo.presets.store import (COMPRESSED_WEIGHTS, CONFIG, METADATA, MODEL_CARD, PACKAGED, WEIGHTS, is_preset_dir,
-                               save_preset, sha256, verify, weights_file)
+from zoo.presets.store import (
+    COMPRESSED_WEIGHTS,
+    CONFIG,
+    METADATA,
+    MODEL_CARD,
+    PACKAGED,
+    WEIGHTS,
+    is_preset_dir,
+    save_preset,
+    sha256,
+    verify,
+    weights_file,
+)
 
 __all__ = ["COMPRESSED_WEIGHTS", "CONFIG", "DownloadError", "METADATA", "MODEL_CARD", "PACKAGED", "WEIGHTS", "catalog", "find",
            "is_preset_dir", "list_presets", "list_tags", "load", "load_with_metadata", "locate", "pull", "save_preset",

@@ -6,7 +6,7 @@ package; the others are copied (or downloaded) from a mirror tree
 ``<mirror>/<model>/<tag>/<file>``: the one set in ``KZOO_PRESET_MIRROR`` (an
 ``https://``, ``http://`` or ``file://`` URL or a folder), else a catalog entry's own
 ``base_url`` (catalogs of your own), else the repository's mirror tree
-``bench/presets/`` beside the package (a checkout, or the editable install
+``presets-mirror/`` beside the package (a checkout, or the editable install
 ``scripts/setup.sh`` makes). kzoo runs no download host of its own, so the package's
 catalog names none. ``KZOO_PRESET_CATALOG`` adds catalogs of your own (paths,
 separated by ``os.pathsep``) in the same format.
@@ -33,12 +33,12 @@ CATALOG = Path(__file__).resolve().parent / "catalog.json"
 MIRROR_ENV = "KZOO_PRESET_MIRROR"
 EXTRA_CATALOGS_ENV = "KZOO_PRESET_CATALOG"
 #: The repository's mirror tree of the download-only presets (present in a checkout and an editable install).
-REPOSITORY_MIRROR = Path(__file__).resolve().parents[2] / "bench" / "presets"
+REPOSITORY_MIRROR = Path(__file__).resolve().parents[2] / "presets-mirror"
 
 
 def default_mirror() -> str | None:
     """The mirror used when neither ``KZOO_PRESET_MIRROR`` nor a catalog entry names one: the repository's
-    ``bench/presets/`` as a ``file://`` URL when this install has it, else None."""
+    ``presets-mirror/`` as a ``file://`` URL when this install has it, else None."""
     return REPOSITORY_MIRROR.as_uri() if REPOSITORY_MIRROR.is_dir() else None
 
 
@@ -146,10 +146,10 @@ def pull(entry: Entry, *, force: bool = False, progress: bool = True) -> Path:
         if location is None:
             raise ValueError(
                 f"Preset {entry.key} ({entry.size / 1e6:.1f} MB) is not packaged, and kzoo runs no download host: "
-                f"its files are in the repository's mirror tree bench/presets/, which this install does not have "
+                f"its files are in the repository's mirror tree presets-mirror/, which this install does not have "
                 f"({REPOSITORY_MIRROR} is missing). Install kzoo from a checkout (scripts/setup.sh: pip install -e .), "
                 f"or set {MIRROR_ENV} to a folder or URL holding <model>/<tag>/<file> (such as "
-                f"file:///PATH/TO/kzoo/bench/presets).")
+                f"file:///PATH/TO/kzoo/presets-mirror).")
         if offline_only() and is_http(location):
             what = f"differs from the catalog ({stale})" if stale else f"is not in the cache ({target})"
             raise ValueError(f"Preset {entry.key} {what}, and KZOO_OFFLINE=1 forbids downloading it from {location}. "

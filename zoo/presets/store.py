@@ -1,4 +1,4 @@
-"""The preset directory format (DESIGN.md section 4): write, checksum, verify, find on disk.
+"""The preset directory format (docs/DESIGN.md, Presets): write, checksum, verify, find on disk.
 
 A preset is a directory::
 

@@ -9,12 +9,11 @@ Everything here is NumPy on the prior's current values.
 
 from __future__ import annotations
 
-from typing import Any
-
 import dataclasses
 import heapq
 import math
 from collections import Counter
+from typing import Any
 
 import numpy as np
 

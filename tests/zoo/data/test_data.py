@@ -1,6 +1,5 @@
 import gzip
 import hashlib
-import os
 
 import numpy as np
 import pytest

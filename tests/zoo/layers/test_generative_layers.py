@@ -6,7 +6,14 @@ import keras
 import numpy as np
 import pytest
 
-from zoo.layers.generative import Downsample, Sampling, SinusoidalEmbedding, SpatialAttention, TimeResidualBlock, Upsample
+from zoo.layers.generative import (
+    Downsample,
+    Sampling,
+    SinusoidalEmbedding,
+    SpatialAttention,
+    TimeResidualBlock,
+    Upsample,
+)
 
 
 def _round_trip(layer):

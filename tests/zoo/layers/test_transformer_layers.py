@@ -7,8 +7,17 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo.layers.transformer import (ClassToken, ConvTokenizer, PatchEmbedding, PositionEmbedding, SequencePooling,
-                                    StochasticDepth, TransformerBlock, resize_position_table, stochastic_depth_rates)
+from zoo.layers.transformer import (
+    ClassToken,
+    ConvTokenizer,
+    PatchEmbedding,
+    PositionEmbedding,
+    SequencePooling,
+    StochasticDepth,
+    TransformerBlock,
+    resize_position_table,
+    stochastic_depth_rates,
+)
 
 
 @pytest.mark.parametrize("size, grid", [(28, 7), (30, 8), (32, 8), (9, 3)])

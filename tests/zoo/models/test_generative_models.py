@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import zoo
-from training.generative import sample
 from zoo.models.diffusion import noise_schedule
+from training.generative import sample
 
 GENERATIVE = zoo.list_models(task="image_generation") + zoo.list_models(task="autoencoding") + \
     zoo.list_models(task="diffusion")

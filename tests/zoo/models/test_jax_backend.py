@@ -29,7 +29,7 @@ for name in zoo.list_models():  # one variant per family and task (they share on
 chosen["bottleneck"] = "resnet50"  # the other residual block, at 64x64
 for name in chosen.values():
     task = get_entry(name).task
-    if task == "node_classification":  # the Spektral GCN is TensorFlow-only (DESIGN.md section 1)
+    if task == "node_classification":  # the Spektral GCN is TensorFlow-only (docs/DESIGN.md, Stack)
         continue
     overrides = {"input_shape": [64, 64, 3]} if zoo.info(name)["input_shape"][0] == 224 else {}
     model = zoo.create(name, **overrides)

@@ -44,11 +44,11 @@ def test_a_download_only_preset_pulls_from_the_repository_mirror_even_offline(no
 
 
 def test_without_any_mirror_the_error_says_what_exists_and_what_to_do(no_mirror_settings, monkeypatch, tmp_path):
-    monkeypatch.setattr(catalog, "REPOSITORY_MIRROR", tmp_path / "not-a-checkout" / "bench" / "presets")
+    monkeypatch.setattr(catalog, "REPOSITORY_MIRROR", tmp_path / "not-a-checkout" / "presets-mirror")
     with pytest.raises(ValueError) as caught:
         presets.pull("vae:mnist", progress=False)
     message = str(caught.value)
-    assert "runs no download host" in message and catalog.MIRROR_ENV in message and "bench/presets" in message
+    assert "runs no download host" in message and catalog.MIRROR_ENV in message and "presets-mirror" in message
     assert "http" not in message
     row = presets.list_presets("vae:mnist")[0]
     assert row["where"] == "remote" and row["url"] is None

@@ -8,8 +8,8 @@ import shutil
 
 import numpy as np
 import pytest
-
 import timm_reference as ref
+
 import zoo
 from zoo.presets import timm
 

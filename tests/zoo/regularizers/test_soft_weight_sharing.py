@@ -1,11 +1,11 @@
 """The mixture prior: value, PRML 5.5.7 gradients against autodiff, stability, serialization."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 from scipy.special import logsumexp
 
-import keras
 from zoo.regularizers import SoftWeightSharing
 
 
