@@ -12,6 +12,7 @@ import keras
 import zoo
 from zoo import data
 from zoo.data.pipeline import make_pipeline, split_validation
+from zoo.losses import SmoothedSparseCrossentropy
 from zoo.registry import get_entry
 from zoo.weights import create_trained
 from training import engine
@@ -21,15 +22,23 @@ from training.engine import TrainConfig, TrainResult, best_epoch, require_positi
 logger = logging.getLogger(__name__)
 
 
-def training_loss(model: keras.Model) -> keras.losses.Loss:
-    """The model's own loss (``model.training_loss()``, e.g. the perceptron criterion), else cross-entropy on logits."""
+def training_loss(model: keras.Model, label_smoothing: float = 0.0) -> keras.losses.Loss:
+    """The model's own loss (``model.training_loss()``, e.g. the perceptron criterion), else cross-entropy on
+    logits, with ``label_smoothing`` (Szegedy et al. 2016) when positive."""
     own = getattr(model, "training_loss", None)
-    return own() if callable(own) else keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    if callable(own):
+        if label_smoothing:
+            raise ValueError(f"{model.name} trains with its own loss ({own().name}), which has no label smoothing; "
+                             f"use label_smoothing=0. Received: label_smoothing={label_smoothing}")
+        return own()
+    if label_smoothing:
+        return SmoothedSparseCrossentropy(label_smoothing)
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
-def _compile(model: keras.Model, optimizer=None, *, jit_compile="auto") -> None:
+def _compile(model: keras.Model, optimizer=None, *, jit_compile="auto", label_smoothing: float = 0.0) -> None:
     model.compile(
-        optimizer=optimizer or "adam", jit_compile=jit_compile, loss=training_loss(model),
+        optimizer=optimizer or "adam", jit_compile=jit_compile, loss=training_loss(model, label_smoothing),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
 
@@ -70,7 +79,8 @@ class ImageData(engine.TaskData):
         return self.spec.model_overrides()
 
     def compile(self, model: keras.Model, optimizer) -> None:
-        _compile(model, optimizer)
+        _compile(model, optimizer, jit_compile=engine.JIT_COMPILE[self.config.jit_compile],
+                 label_smoothing=self.config.label_smoothing)
 
     def fit(self, model: keras.Model, *, epochs: int, initial_epoch: int = 0, skip_steps: int = 0, callbacks=(),
             verbose="auto"):
