@@ -35,31 +35,35 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ROOT / "bench" / "reports"
-BASELINE = {"backend": "tensorflow", "precision": "float32", "jit": False, "input": "pipeline"}
+BASELINE = {"backend": "tensorflow", "batch": 128, "precision": "float32", "jit": False, "input": "pipeline"}
 
 
-def configurations(models: list[str], backends: list[str]) -> list[dict]:
+def configurations(models: list[str], backends: list[str], precisions: list[str], jits: list[str],
+                   batch_sizes: list[int]) -> list[dict]:
     """Every measured configuration, in the order of each round."""
     configs = []
     for model in models:
         for backend in backends:
-            jits = (False, True) if backend == "tensorflow" else (True,)
-            for precision in ("float32", "bfloat16"):
-                for jit in jits:
-                    for source in ("cached", "pipeline"):
-                        configs.append({"model": model, "backend": backend, "precision": precision, "jit": jit,
-                                        "input": source})
+            for batch in batch_sizes:
+                for precision in precisions:
+                    for jit in jits:
+                        if backend == "jax" and jit == "off":
+                            continue  # op by op: not a candidate
+                        for source in ("cached", "pipeline"):
+                            configs.append({"model": model, "backend": backend, "batch": batch,
+                                            "precision": precision, "jit": jit == "on", "input": source})
     return configs
 
 
 def key(config: dict) -> str:
-    return f"{config['model']}|{config['backend']}|{config['precision']}|jit={config['jit']}|{config['input']}"
+    return (f"{config['model']}|{config['backend']}|batch={config['batch']}|{config['precision']}|jit={config['jit']}|"
+            f"{config['input']}")
 
 
 # ----------------------------------------------------------------------------------------- worker side
 
 
-def _worker(batch_size: int) -> None:
+def _worker() -> None:
     """Reads one JSON command per line on stdin, answers one JSON line on stdout."""
     import keras
     import numpy as np
@@ -73,8 +77,10 @@ def _worker(batch_size: int) -> None:
     from zoo.data.pipeline import make_pipeline, steps_per_epoch
 
     spec, train = data.load("cifar10", "train")
-    batch = (train.images[:batch_size].astype("float32") / 255.0, train.labels[:batch_size].astype("int64"))
-    cached = tf.data.Dataset.from_tensors(batch).repeat()
+
+    def cached(batch_size):  # one real batch, repeated
+        batch = (train.images[:batch_size].astype("float32") / 255.0, train.labels[:batch_size].astype("int64"))
+        return tf.data.Dataset.from_tensors(batch).repeat()
     built: dict[str, keras.Model] = {}
     answer = sys.stdout
     sys.stdout = sys.stderr  # Keras' prints must not reach the protocol stream
@@ -89,6 +95,7 @@ def _worker(batch_size: int) -> None:
     for line in sys.stdin:
         command = json.loads(line)
         config, steps = command["config"], command["steps"]
+        batch_size = config["batch"]
         name = key(config)
         model_key = name.rsplit("|", 1)[0]
         model = built.get(model_key)
@@ -101,7 +108,7 @@ def _worker(batch_size: int) -> None:
                           metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
             built[model_key] = model
         if config["input"] == "cached":
-            ds = cached
+            ds = cached(batch_size)
         else:
             epochs = -(-(steps + 1) // steps_per_epoch(len(train), batch_size)) + 1
             ds = make_pipeline(spec, train.images, train.labels, batch_size=batch_size, training=True,
@@ -121,9 +128,9 @@ def _worker(batch_size: int) -> None:
 
 
 class Worker:
-    def __init__(self, backend: str, batch_size: int):
+    def __init__(self, backend: str):
         env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(ROOT)}
-        self.proc = subprocess.Popen([sys.executable, __file__, "--worker", "--batch-size", str(batch_size)],
+        self.proc = subprocess.Popen([sys.executable, __file__, "--worker"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True)
 
     def run(self, config: dict, steps: int, seed: int) -> dict:
@@ -195,7 +202,7 @@ def markdown(report: dict) -> str:
         "configurations were interleaved (one window of each per round) and the ratios are the robust part.  ",
         f"Versions: Keras {report['versions']['keras']}, TensorFlow {report['versions']['tensorflow']}, "
         f"JAX {report['versions']['jax']}, Python {report['versions']['python']}.  ",
-        f"Batch {report['batch_size']}, {report['steps']} timed steps per window (after {report['warmup_steps']} "
+        f"Batch sizes {report['batch_sizes']}, {report['steps']} timed steps per window (after {report['warmup_steps']} "
         f"warm-up steps and the first step of each window), {report['rounds']} rounds; median examples/s of the "
         "windows. `vs base`: ratio to TensorFlow, float32, no XLA, real pipeline (`zoo train`'s former default).",
         "",
@@ -204,14 +211,14 @@ def markdown(report: dict) -> str:
         "flip, prefetched). JAX without `jit_compile` runs op by op and is not measured. PyTorch was not installed "
         "(not in the environment; a separate ~1 GB install was judged not worth it for this measurement).",
         "",
-        "| model | backend | precision | jit_compile | input | examples/s | vs base | windows |",
-        "|---|---|---|---|---|---:|---:|---|",
+        "| model | backend | batch | precision | jit_compile | input | examples/s | vs base | windows |",
+        "|---|---|---:|---|---|---|---:|---:|---|",
     ]
     for row in report["rows"]:
-        lines.append(f"| {row['model']} | {row['backend']} | {row['precision']} | {row['jit']} | {row['input']} | "
+        lines.append(f"| {row['model']} | {row['backend']} | {row['batch']} | {row['precision']} | {row['jit']} | {row['input']} | "
                      f"{row['examples_per_second']:.0f} | {row['vs_baseline']} | "
                      f"{', '.join(f'{v:.0f}' for v in row['windows'])} |")
-    lines += ["", "## Reading", "", report.get("reading", "(filled in by hand after the run)"), ""]
+    lines += ["", "## Reading", "", report.get("reading") or "(not given: pass --reading)", ""]
     return "\n".join(lines)
 
 
@@ -219,7 +226,10 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", nargs="+", default=["resnet20", "cct_4_3x2_32"])
     p.add_argument("--backends", nargs="+", default=["tensorflow", "jax"])
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--batch-sizes", type=int, nargs="+", default=[128])
+    p.add_argument("--precisions", nargs="+", default=["float32", "bfloat16"], choices=["float32", "bfloat16"])
+    p.add_argument("--jit", nargs="+", default=["off", "on"], choices=["off", "on"], help="jit_compile settings")
+    p.add_argument("--reading", default=None, help="a paragraph for the report's Reading section")
     p.add_argument("--steps", type=int, default=10, help="timed steps per window")
     p.add_argument("--warmup-steps", type=int, default=3)
     p.add_argument("--rounds", type=int, default=3)
@@ -227,11 +237,11 @@ def main(argv=None) -> int:
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
-        _worker(args.batch_size)
+        _worker()
         return 0
 
-    configs = configurations(args.models, args.backends)
-    workers = {b: Worker(b, args.batch_size) for b in args.backends}
+    configs = configurations(args.models, args.backends, args.precisions, args.jit, args.batch_sizes)
+    workers = {b: Worker(b) for b in args.backends}
     results: dict[str, list[float]] = {key(c): [] for c in configs}
     policies = {}
     host = machine()  # the load average before the run
@@ -253,7 +263,7 @@ def main(argv=None) -> int:
     report = {
         "command": "python bench/cpu_training.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": host, "load_average_end": os.getloadavg(), "versions": versions(),
-        "batch_size": args.batch_size, "steps": args.steps, "warmup_steps": args.warmup_steps, "rounds": args.rounds,
+        "batch_sizes": args.batch_sizes, "reading": args.reading, "steps": args.steps, "warmup_steps": args.warmup_steps, "rounds": args.rounds,
         "wall_seconds": round(time.perf_counter() - started, 1), "dtype_policies": policies,
         "rows": summarise(results, configs),
     }
