@@ -223,7 +223,9 @@ def _check_resumable(run_dir: Path, record: dict[str, Any]) -> None:
         if saved.get(key) != record[key]:
             raise ValueError(f"{run_dir} was started with {key}={saved.get(key)!r}; resuming needs the same. "
                              f"Received: {record[key]!r}")
-    old, new = saved.get("training", {}), record["training"]
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}  # runs started before a field existed
+    old = {**defaults, **saved.get("training", {})}
+    new = record["training"]
     changed = sorted(k for k in set(old) | set(new) if k not in RESUMABLE_CHANGES and old.get(k) != new.get(k))
     if changed:
         raise ValueError(f"{run_dir} was started with other training settings ({', '.join(changed)}: "

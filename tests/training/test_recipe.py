@@ -121,3 +121,20 @@ def test_a_short_run_with_the_recipe_learns(tmp_path):
     recorded = json.loads((result.run_dir / "config.json").read_text())["training"]
     assert recorded["schedule"] == "one_cycle" and recorded["label_smoothing"] == 0.1
     assert recorded["jit_compile"] == "on" and recorded["warmup_epochs"] == 0.5
+
+
+def test_a_run_started_before_the_recipe_fields_existed_still_resumes(tmp_path):
+    import dataclasses
+
+    from training.engine import _check_resumable
+    from zoo.weights import RUN_CONFIG
+
+    config = TrainConfig(epochs=3)
+    old = {k: v for k, v in dataclasses.asdict(config).items()
+           if k not in ("warmup_epochs", "label_smoothing", "jit_compile")}
+    record = {"model": "lenet5", "model_config": {}, "dataset": "mnist", "training": dataclasses.asdict(config)}
+    (tmp_path / RUN_CONFIG).write_text(json.dumps({**record, "training": old}))
+    _check_resumable(tmp_path, record)  # the defaults: the same settings
+    changed = {**record, "training": dataclasses.asdict(dataclasses.replace(config, label_smoothing=0.1))}
+    with pytest.raises(ValueError, match="label_smoothing"):
+        _check_resumable(tmp_path, changed)
