@@ -60,10 +60,11 @@ def make_schedule(name: str, lr: float, total_steps: int, *, steps_per_epoch: in
     """
     if lr <= 0:
         raise ValueError(f"lr must be positive. Received: lr={lr}")
-    if warmup_steps is not None and not 0 <= warmup_steps < max(1, total_steps):
-        raise ValueError(f"warmup_steps must be in [0, total_steps={total_steps}). Received: {warmup_steps}")
-    if name in WARMUP_FRACTION and warmup_steps is None:
-        warmup_steps = int(round(WARMUP_FRACTION[name] * total_steps))
+    if name in WARMUP_FRACTION:  # the other schedules have no warm-up
+        if warmup_steps is None:
+            warmup_steps = int(round(WARMUP_FRACTION[name] * total_steps))
+        if not 0 <= warmup_steps < max(1, total_steps):
+            raise ValueError(f"warmup_steps must be in [0, total_steps={total_steps}). Received: {warmup_steps}")
     if name == "constant":
         return lr
     if name == "cosine":
