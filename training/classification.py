@@ -13,6 +13,7 @@ import zoo
 from zoo import data
 from zoo.data.datasets import validation_problems
 from zoo.data.pipeline import make_pipeline, split_validation
+from zoo.losses import SmoothedSparseCrossentropy
 from zoo.registry import get_entry
 from zoo.weights import create_trained
 from training import engine
@@ -22,22 +23,32 @@ from training.engine import TrainConfig, TrainResult, best_epoch, require_positi
 logger = logging.getLogger(__name__)
 
 
-def training_loss(model: keras.Model) -> keras.losses.Loss:
-    """The model's own loss (``model.training_loss()``, e.g. the perceptron criterion), else cross-entropy on logits."""
+def training_loss(model: keras.Model, label_smoothing: float = 0.0) -> keras.losses.Loss:
+    """The model's own loss (``model.training_loss()``, e.g. the perceptron criterion), else cross-entropy on
+    logits, with ``label_smoothing`` (Szegedy et al. 2016) when positive."""
     own = getattr(model, "training_loss", None)
-    return own() if callable(own) else keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    if callable(own):
+        if label_smoothing:
+            raise ValueError(f"{model.name} trains with its own loss ({own().name}), which has no label smoothing; "
+                             f"use label_smoothing=0. Received: label_smoothing={label_smoothing}")
+        return own()
+    if label_smoothing:
+        return SmoothedSparseCrossentropy(label_smoothing)
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
-def compile_classifier(model: keras.Model, optimizer=None, *, jit_compile="auto") -> None:
+def compile_classifier(model: keras.Model, optimizer=None, *, jit_compile="auto", label_smoothing: float = 0.0
+                       ) -> None:
     """Compiles an image classifier as every trainer does: its training loss on logits, and accuracy.
 
     Args:
         model: a zoo classifier (logits out), or a wrapper of one (soft weight sharing).
         optimizer: a Keras optimizer; defaults to Adam at Keras' default rate.
         jit_compile: passed to ``model.compile``.
+        label_smoothing: of the cross-entropy (see :func:`training_loss`).
     """
     model.compile(
-        optimizer=optimizer or "adam", jit_compile=jit_compile, loss=training_loss(model),
+        optimizer=optimizer or "adam", jit_compile=jit_compile, loss=training_loss(model, label_smoothing),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
 
@@ -121,7 +132,8 @@ class ImageData(engine.TaskData):
         return {**super().describe(), "class_names": list(self.spec.class_names)}
 
     def compile(self, model: keras.Model, optimizer) -> None:
-        compile_classifier(model, optimizer)
+        compile_classifier(model, optimizer, jit_compile=engine.JIT_COMPILE[self.config.jit_compile],
+                           label_smoothing=self.config.label_smoothing)
 
     def fit(self, model: keras.Model, *, epochs: int, initial_epoch: int = 0, skip_steps: int = 0, callbacks=(),
             verbose="auto"):

@@ -37,6 +37,9 @@ from training.run_dir import RESULTS, RunLogger, environment, prepare_run_dir, r
 
 logger = logging.getLogger(__name__)
 
+#: ``TrainConfig.jit_compile`` -> Keras' ``compile(jit_compile=...)``.
+JIT_COMPILE = {"auto": "auto", "on": True, "off": False}
+
 #: TrainConfig fields that may change between an interrupted run and its resumption.
 RESUMABLE_CHANGES = {"resume", "verbose"}
 #: Which weights a run keeps: the best epoch's on the validation measure, or the last epoch's.
@@ -59,6 +62,9 @@ class TrainConfig:
     ``tpu``; see :mod:`training.distribute`), ``batch_size`` is the global batch
     (split across replicas), ``lr_scaling="linear"`` multiplies the learning rate by
     the replicas, ``mixed_precision`` computes in float16 (GPU) or bfloat16.
+    Recipe: ``warmup_epochs`` of the ``warmup_cosine`` / ``one_cycle`` schedules (None: their
+    default fraction of the run), ``label_smoothing`` of the classifiers' cross-entropy,
+    ``jit_compile`` (``"auto"``: Keras' choice, no XLA on a TensorFlow CPU; ``"on"``; ``"off"``).
     Fault tolerance: ``backup_every`` batches (and every epoch end) the state is
     saved; ``resume`` continues an interrupted run in the same run directory.
     Selection: ``select="best"`` keeps the weights of the epoch with the best validation
@@ -86,6 +92,9 @@ class TrainConfig:
     resume: bool = False
     backup_every: int = 0
     select: str = "best"
+    warmup_epochs: float | None = None
+    label_smoothing: float = 0.0
+    jit_compile: str = "auto"
 
     def validate(self) -> None:
         require_positive_ints(self, "epochs", "batch_size", "seq_length")
@@ -97,6 +106,12 @@ class TrainConfig:
             raise ValueError(f"strategy must be one of {distribute.STRATEGIES}. Received: strategy={self.strategy!r}")
         if self.lr_scaling not in distribute.LR_SCALINGS:
             raise ValueError(f"lr_scaling must be one of {distribute.LR_SCALINGS}. Received: {self.lr_scaling!r}")
+        if self.warmup_epochs is not None and not 0 <= self.warmup_epochs < self.epochs:
+            raise ValueError(f"warmup_epochs must be in [0, epochs={self.epochs}). Received: {self.warmup_epochs!r}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1). Received: label_smoothing={self.label_smoothing!r}")
+        if self.jit_compile not in JIT_COMPILE:
+            raise ValueError(f"jit_compile must be one of {tuple(JIT_COMPILE)}. Received: {self.jit_compile!r}")
         if not isinstance(self.backup_every, int) or self.backup_every < 0:
             raise ValueError(f"backup_every must be an integer >= 0. Received: backup_every={self.backup_every!r}")
 
@@ -308,9 +323,11 @@ def fit(model_name: str, dataset: str, config: TrainConfig, *, out: str | Path |
         if prepare_stage is not None:
             prepare_stage(trainee, stage)
         steps = data.steps_per_epoch * stage.epochs
+        warmup = None if config.warmup_epochs is None else int(round(config.warmup_epochs * data.steps_per_epoch))
         with strategy.scope():
             data.compile(trainee, make_optimizer(config.optimizer, make_schedule(
-                stage.schedule, stage.lr, steps, steps_per_epoch=data.steps_per_epoch), config.weight_decay))
+                stage.schedule, stage.lr, steps, steps_per_epoch=data.steps_per_epoch, warmup_steps=warmup),
+                config.weight_decay))
         first = start
         if resuming:
             checkpoints.restore(trainee, point)

@@ -139,7 +139,8 @@ def _fit_settings(args) -> dict[str, Any]:
         max_train_examples=args.max_train_examples, augment=args.augment, seed=args.seed,
         verbose=2 if args.quiet else "auto", strategy=args.strategy, lr_scaling=args.lr_scaling,
         mixed_precision=args.mixed_precision, deterministic=args.deterministic, resume=args.resume,
-        backup_every=args.backup_every, select=args.select,
+        backup_every=args.backup_every, select=args.select, warmup_epochs=args.warmup_epochs,
+        label_smoothing=args.label_smoothing, jit_compile=args.jit_compile,
     )
 
 
@@ -244,8 +245,12 @@ def _add_fit_arguments(p, *, schedules: list[str], default_schedule: str, schedu
     p.add_argument("--select", default="best", choices=["best", "last"],
                    help="weights the run keeps: the best epoch on validation (default) or the last epoch's")
     p.add_argument("--max-train-examples", type=int, default=None, help="train on a subset (quick runs, few labels)")
-    p.add_argument("--augment", default="auto", choices=["auto", "none", "crop_flip", "shift"],
-                   help="auto: the data set's standard (crop+flip for CIFAR-10, none for MNIST); shift: random translation by 2 px")
+    p.add_argument("--warmup-epochs", type=float, default=None,
+                   help="warm-up of warmup_cosine / one_cycle (default: 5%% / 30%% of the run)")
+    p.add_argument("--label-smoothing", type=float, default=0.0, help="classifiers: smooth the targets by this much")
+    p.add_argument("--augment", default="auto", choices=["auto", "none", "crop_flip", "shift", "crop_flip_cutout"],
+                   help="auto: the data set's standard (crop+flip for CIFAR-10, none for MNIST); shift: random "
+                        "translation by 2 px; crop_flip_cutout: crop+flip, then a random 16x16 square zeroed")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--deterministic", action="store_true", help="deterministic TensorFlow ops (same seed, same weights)")
     d = p.add_argument_group("distribution and fault tolerance")
@@ -253,6 +258,8 @@ def _add_fit_arguments(p, *, schedules: list[str], default_schedule: str, schedu
                    help="auto: multi_worker when TF_CONFIG names a cluster, mirrored with several GPUs, else one device; "
                         "--batch-size is the global batch, split across replicas")
     d.add_argument("--lr-scaling", default="none", choices=["none", "linear"], help="linear: lr x number of replicas")
+    d.add_argument("--jit-compile", default="auto", choices=["auto", "on", "off"],
+                   help="classifiers: XLA-compile the train step (auto: Keras' choice, off on a TensorFlow CPU)")
     _add_fault_tolerance_flags(d)
     p.add_argument("--out", default=None, help="run directory (default runs/<model>-<dataset>-<time>)")
     p.add_argument("--quiet", action="store_true", help="one line per epoch instead of progress bars")
@@ -310,8 +317,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", required=True,
                    help="mnist, fashion_mnist, cifar10, a class subset (mnist:2,5), a folder with one subfolder per "
                         "class; diabetes for regression; shakespeare for language models; cora, citeseer for graphs")
-    _add_fit_arguments(p, schedules=["cosine", "constant", "step", "inverse_time"], default_schedule="cosine",
-                       schedule_help="inverse_time: lr / (1 + epoch)")
+    _add_fit_arguments(p, schedules=["cosine", "warmup_cosine", "one_cycle", "constant", "step", "inverse_time"],
+                       default_schedule="cosine",
+                       schedule_help="warmup_cosine: linear warm-up (--warmup-epochs) then cosine to 0; one_cycle: "
+                                     "lr/25 up to lr, then cosine to ~0; step: x0.1 at 50%% and 75%%; "
+                                     "inverse_time: lr / (1 + epoch)")
     p.add_argument("--seq-length", type=int, default=100, help="language models: characters per training window")
     p.add_argument("--sampling", default="random", choices=["random", "sequential"],
                    help="language models: shuffled random windows, or sequential streams with the state carried over")

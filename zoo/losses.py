@@ -36,6 +36,38 @@ class PerceptronCriterion(keras.losses.Loss):
 
 
 @keras.saving.register_keras_serializable(package="kzoo")
+class SmoothedSparseCrossentropy(keras.losses.Loss):
+    """Cross-entropy on logits against integer labels smoothed towards uniform (Szegedy et al. 2016).
+
+    The target of class k is ``1 - s + s / K`` and ``s / K`` elsewhere (K classes), as Keras'
+    ``CategoricalCrossentropy(label_smoothing=s)`` does for one-hot labels; ``s = 0`` is the plain
+    sparse cross-entropy.
+
+    Example:
+        >>> import numpy as np
+        >>> logits = np.array([[2.0, 0.0], [0.0, 2.0]])
+        >>> plain = SmoothedSparseCrossentropy(0.0)(np.array([0, 1]), logits)
+        >>> smooth = SmoothedSparseCrossentropy(0.2)(np.array([0, 1]), logits)
+        >>> round(float(plain), 4), round(float(smooth), 4)
+        (0.1269, 0.3269)
+    """
+
+    def __init__(self, label_smoothing: float = 0.1, name: str = "smoothed_sparse_crossentropy", **kwargs):
+        super().__init__(name=name, **kwargs)
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1). Received: {label_smoothing}")
+        self.label_smoothing = float(label_smoothing)
+
+    def call(self, y_true, y_pred):
+        labels = ops.one_hot(ops.cast(ops.reshape(y_true, (-1,)), "int32"), ops.shape(y_pred)[-1], dtype=y_pred.dtype)
+        return keras.losses.categorical_crossentropy(labels, y_pred, from_logits=True,
+                                                     label_smoothing=self.label_smoothing)
+
+    def get_config(self):
+        return {**super().get_config(), "label_smoothing": self.label_smoothing}
+
+
+@keras.saving.register_keras_serializable(package="kzoo")
 class RelativeSquaredError(keras.losses.Loss):
     """The squared error divided by the targets' variance: on average, 1 - R².
 

@@ -171,6 +171,14 @@ def cct_7_3x1_32(**overrides):
                                  "mlp_ratio": 2.0, "pooling": "attention", "drop_path": 0.1}, overrides)
 
 
+@register_model("cct_4_3x2_32", task="image_classification", dataset="cifar10")
+def cct_4_3x2_32(**overrides):
+    """CCT-4/3x2 (Hassani et al. 2021) on 32x32 colour images: two 3x3 convolutional tokenizer stages down to 64
+    tokens, 4 blocks 128 wide, 2 heads, MLP x1, attention pooling; 0.48M weights, sized for CPU training budgets."""
+    return _vit("cct_4_3x2_32", {"tokenizer": "conv", "tokenizer_layers": 2, "dim": 128, "depth": 4, "heads": 2,
+                                 "mlp_ratio": 1.0, "pooling": "attention", "drop_path": 0.1}, overrides)
+
+
 @register_model("cct_2_3x2_28", task="image_classification", dataset="mnist")
 def cct_2_3x2_28(**overrides):
     """CCT-2/3x2 (Hassani et al. 2021) on 28x28 single-channel images: two 3x3 convolutional tokenizer stages

@@ -1,0 +1,278 @@
+"""Training speed on the CPU, side by side: precision, XLA, Keras backend, and the input pipeline's cost.
+
+One worker process per Keras backend (``KERAS_BACKEND`` set before Keras is imported)
+holds every configuration of that backend, built and compiled once. The parent then
+interleaves timed windows over all configurations (A B C ... A B C ...), so load from
+other processes on a shared machine spreads over all of them, and reports the median
+examples/s of the windows per configuration and the ratios to the baseline (TensorFlow,
+float32, no XLA, real pipeline: what ``zoo train`` did before).
+
+A configuration is (model, backend, precision, jit_compile, input):
+
+* ``input="cached"``: one real CIFAR-10 batch held in memory, repeated (the model alone);
+* ``input="pipeline"``: ``zoo``'s training pipeline on the offline JPEG copy (decoded and cached
+  arrays, per-epoch shuffle, random crop + flip, prefetch), as ``zoo train`` feeds the model.
+
+On the JAX backend ``jit_compile=False`` runs op by op (eager) and is not a candidate, so
+only ``jit_compile=True`` is measured there.
+
+Usage:
+    python bench/cpu_training.py                      # writes bench/reports/cpu-training.{md,json}
+    python bench/cpu_training.py --rounds 2 --steps 5 --models resnet20   # quicker
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+REPORTS = ROOT / "bench" / "reports"
+BASELINE = {"backend": "tensorflow", "batch": 128, "precision": "float32", "jit": False, "input": "pipeline"}
+
+
+def configurations(models: list[str], backends: list[str], precisions: list[str], jits: list[str],
+                   batch_sizes: list[int]) -> list[dict]:
+    """Every measured configuration, in the order of each round."""
+    configs = []
+    for model in models:
+        for backend in backends:
+            for batch in batch_sizes:
+                for precision in precisions:
+                    for jit in jits:
+                        if backend == "jax" and jit == "off":
+                            continue  # op by op: not a candidate
+                        for source in ("cached", "pipeline"):
+                            configs.append({"model": model, "backend": backend, "batch": batch,
+                                            "precision": precision, "jit": jit == "on", "input": source})
+    return configs
+
+
+def key(config: dict) -> str:
+    return (f"{config['model']}|{config['backend']}|batch={config['batch']}|{config['precision']}|jit={config['jit']}|"
+            f"{config['input']}")
+
+
+# ----------------------------------------------------------------------------------------- worker side
+
+
+def _worker() -> None:
+    """Reads one JSON command per line on stdin, answers one JSON line on stdout."""
+    import keras
+    import tensorflow as tf
+
+    sys.path.insert(0, str(ROOT))
+    import zoo
+    from zoo import data
+    from zoo.data.pipeline import make_pipeline, steps_per_epoch
+    from training.distribute import precision
+    from training.optim import make_optimizer
+
+    spec, train = data.load("cifar10", "train")
+
+    def cached(batch_size):  # one real batch, repeated
+        batch = (train.images[:batch_size].astype("float32") / 255.0, train.labels[:batch_size].astype("int64"))
+        return tf.data.Dataset.from_tensors(batch).repeat()
+    built: dict[str, keras.Model] = {}
+    answer = sys.stdout
+    sys.stdout = sys.stderr  # Keras' prints must not reach the protocol stream
+
+    class Clock(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            self.times.append(time.perf_counter())
+
+        def on_train_begin(self, logs=None):
+            self.times = []
+
+    for line in sys.stdin:
+        command = json.loads(line)
+        config, steps = command["config"], command["steps"]
+        batch_size = config["batch"]
+        name = key(config)
+        model_key = name.rsplit("|", 1)[0]
+        model = built.get(model_key)
+        if model is None:
+            keras.utils.set_random_seed(0)
+            with precision(config["precision"] == "bfloat16"):
+                model = zoo.create(config["model"], **spec.model_overrides())
+            model.compile(optimizer=make_optimizer("sgd", 0.01, 5e-4), jit_compile=config["jit"],
+                          loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                          metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+            built[model_key] = model
+        if config["input"] == "cached":
+            ds = cached(batch_size)
+        else:
+            epochs = -(-(steps + 1) // steps_per_epoch(len(train), batch_size)) + 1
+            ds = make_pipeline(spec, train.images, train.labels, batch_size=batch_size, training=True,
+                               seed=command.get("seed", 0), epochs=epochs)
+        clock = Clock()
+        started = time.perf_counter()
+        model.fit(ds, epochs=1, steps_per_epoch=steps + 1, verbose=0, callbacks=[clock])
+        total = time.perf_counter() - started
+        seconds = clock.times[-1] - clock.times[0]  # the first step (and iterator start-up) is excluded
+        answer.write(json.dumps({"key": name, "examples_per_second": steps * batch_size / seconds,
+                                 "seconds": seconds, "call_seconds": total,
+                                 "dtype_policy": model.dtype_policy.name}) + "\n")
+        answer.flush()
+
+
+# ----------------------------------------------------------------------------------------- parent side
+
+
+class Worker:
+    def __init__(self, backend: str):
+        env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(ROOT)}
+        self.proc = subprocess.Popen([sys.executable, __file__, "--worker"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True)
+
+    def run(self, config: dict, steps: int, seed: int) -> dict:
+        self.proc.stdin.write(json.dumps({"config": config, "steps": steps, "seed": seed}) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the {config['backend']} worker died (see its stderr above)")
+        return json.loads(line)
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+def versions() -> dict:
+    out = {}
+    for backend in ("tensorflow", "jax"):
+        code = f"import importlib; m = importlib.import_module({backend!r}); print(m.__version__)"
+        try:
+            out[backend] = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                          check=True).stdout.strip()
+        except subprocess.CalledProcessError:
+            out[backend] = None
+    import keras
+    out["keras"] = keras.__version__
+    out["python"] = platform.python_version()
+    return out
+
+
+def machine() -> dict:
+    cpu = ""
+    flags = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and not cpu:
+                cpu = line.split(":", 1)[1].strip()
+            if line.startswith("flags") and not flags:
+                flags = line.split(":", 1)[1]
+    except OSError:
+        pass
+    isa = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile") if f in flags.split()]
+    return {"cpu": cpu, "cores": os.cpu_count(), "isa": isa, "load_average_start": os.getloadavg()}
+
+
+def summarise(results: dict[str, list[float]], configs: list[dict]) -> list[dict]:
+    base = {key(c): c for c in configs}
+    rows = []
+    for config in configs:
+        values = results[key(config)]
+        baseline_key = key({**config, **BASELINE})
+        baseline = statistics.median(results[baseline_key]) if results.get(baseline_key) else None
+        median = statistics.median(values)
+        rows.append({**base[key(config)], "examples_per_second": round(median, 1),
+                     "windows": [round(v, 1) for v in values],
+                     "vs_baseline": round(median / baseline, 2) if baseline else None})
+    return rows
+
+
+def markdown(report: dict) -> str:
+    lines = [
+        "# Training speed on this CPU: precision, XLA, backend, input pipeline",
+        "",
+        f"Command: `{report['command']}`  ",
+        f"Machine: {report['machine']['cpu']}, {report['machine']['cores']} cores "
+        f"({', '.join(report['machine']['isa'])}); **shared** with other sessions during the run "
+        f"(load average {report['machine']['load_average_start'][0]:.1f} at the start, "
+        f"{report['load_average_end'][0]:.1f} at the end), so absolute figures are low and noisy; the "
+        "configurations were interleaved (one window of each per round) and the ratios are the robust part.  ",
+        f"Versions: Keras {report['versions']['keras']}, TensorFlow {report['versions']['tensorflow']}, "
+        f"JAX {report['versions']['jax']}, Python {report['versions']['python']}.  ",
+        f"Batch sizes {report['batch_sizes']}, {report['steps']} timed steps per window (after {report['warmup_steps']} "
+        f"warm-up steps and the first step of each window), {report['rounds']} rounds; median examples/s of the "
+        "windows. `vs base`: ratio to TensorFlow, float32, no XLA, real pipeline (`zoo train`'s former default).",
+        "",
+        "Input `cached`: one real CIFAR-10 batch held in memory, repeated (the model alone). `pipeline`: zoo's "
+        "training pipeline on the offline JPEG copy (decoded once and cached, shuffled per epoch, random crop + "
+        "flip, prefetched). JAX without `jit_compile` runs op by op and is not measured. PyTorch was not installed "
+        "(not in the environment; a separate ~1 GB install was judged not worth it for this measurement).",
+        "",
+        "| model | backend | batch | precision | jit_compile | input | examples/s | vs base | windows |",
+        "|---|---|---:|---|---|---|---:|---:|---|",
+    ]
+    for row in report["rows"]:
+        lines.append(f"| {row['model']} | {row['backend']} | {row['batch']} | {row['precision']} | {row['jit']} | {row['input']} | "
+                     f"{row['examples_per_second']:.0f} | {row['vs_baseline']} | "
+                     f"{', '.join(f'{v:.0f}' for v in row['windows'])} |")
+    lines += ["", "## Reading", "", report.get("reading") or "(not given: pass --reading)", ""]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--models", nargs="+", default=["resnet20", "cct_4_3x2_32"])
+    p.add_argument("--backends", nargs="+", default=["tensorflow", "jax"])
+    p.add_argument("--batch-sizes", type=int, nargs="+", default=[128])
+    p.add_argument("--precisions", nargs="+", default=["float32", "bfloat16"], choices=["float32", "bfloat16"])
+    p.add_argument("--jit", nargs="+", default=["off", "on"], choices=["off", "on"], help="jit_compile settings")
+    p.add_argument("--reading", default=None, help="a paragraph for the report's Reading section")
+    p.add_argument("--steps", type=int, default=10, help="timed steps per window")
+    p.add_argument("--warmup-steps", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--out", default=str(REPORTS / "cpu-training"), help="report path without suffix")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:
+        _worker()
+        return 0
+
+    configs = configurations(args.models, args.backends, args.precisions, args.jit, args.batch_sizes)
+    workers = {b: Worker(b) for b in args.backends}
+    results: dict[str, list[float]] = {key(c): [] for c in configs}
+    policies = {}
+    host = machine()  # the load average before the run
+    started = time.perf_counter()
+    try:
+        for config in configs:  # build, compile, warm up (not timed)
+            answer = workers[config["backend"]].run(config, args.warmup_steps, seed=0)
+            policies[key(config)] = answer["dtype_policy"]
+            print(f"warm {key(config)}: {answer['examples_per_second']:.0f}/s", file=sys.stderr, flush=True)
+        for r in range(args.rounds):
+            for config in configs:
+                answer = workers[config["backend"]].run(config, args.steps, seed=r + 1)
+                results[key(config)].append(answer["examples_per_second"])
+                print(f"round {r + 1} {key(config)}: {answer['examples_per_second']:.0f}/s", file=sys.stderr,
+                      flush=True)
+    finally:
+        for w in workers.values():
+            w.close()
+    report = {
+        "command": "python bench/cpu_training.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "machine": host, "load_average_end": os.getloadavg(), "versions": versions(),
+        "batch_sizes": args.batch_sizes, "reading": args.reading, "steps": args.steps, "warmup_steps": args.warmup_steps, "rounds": args.rounds,
+        "wall_seconds": round(time.perf_counter() - started, 1), "dtype_policies": policies,
+        "rows": summarise(results, configs),
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+    out.with_suffix(".md").write_text(markdown(report))
+    print(out.with_suffix(".md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
