@@ -205,9 +205,13 @@ class ServerOptions:
 def _set_tensorflow_threads(intra: int, inter: int, chosen: bool = True) -> None:
     """Sizes TensorFlow's process-wide thread pools; only possible before the TF runtime has started.
 
+    The sessions' ConfigProto carries the same counts, but TensorFlow sizes its shared pools once,
+    for whoever starts first (an eager op may come before the first session). So kzoo's defaults
+    apply process-wide too when TensorFlow has not started yet (``zoo serve``); in a process where
+    it has (a notebook that already ran TensorFlow), they are left to the sessions' ConfigProto.
+
     Raises:
-        ValueError: the user ``chosen`` counts come too late (TensorFlow already runs in this process);
-            defaults are then left to the sessions' ConfigProto (a second server in one process).
+        ValueError: the user ``chosen`` counts come too late (TensorFlow already runs in this process).
     """
     if not intra and not inter:
         return
