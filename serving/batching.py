@@ -122,9 +122,14 @@ class Batcher:
             if not closed and self._queued_size + task.size > self.options.max_enqueued_batches * limit:
                 raise errors.unavailable("The batch scheduling queue to which this task was submitted is full")
             if not closed:
+                # Wake a batch thread only when it has something new to decide: the queue was empty
+                # (a thread waits for work) or a batch is full. Waking the thread that waits out the
+                # timeout on every arrival costs a GIL round trip per request and decides nothing.
+                wake = not self._queue or self._queued_size < limit <= self._queued_size + task.size
                 self._queue.append(task)
                 self._queued_size += task.size
-                self._cond.notify()
+                if wake:
+                    self._cond.notify()
         if closed:  # the version is being unloaded: a request that already holds it still gets an answer
             return self._run(task.inputs)
         task.done.wait()
@@ -166,6 +171,8 @@ class Batcher:
                     kept.append(task)
             self._queue.extendleft(reversed(kept))
             self._queued_size -= total
+            if self._queue:  # requests left over (another shape, or beyond this batch): another thread takes them
+                self._cond.notify()
             return batch
 
     def _worker(self) -> None:

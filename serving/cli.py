@@ -300,8 +300,10 @@ def add_parsers(sub) -> None:
     p.add_argument("--ssl_config_file", default=None, help="SSLConfig text proto: serve gRPC over TLS")
     p.add_argument("--enable_model_warmup", type=_flag_bool, nargs="?", const=True, default=True)
     p.add_argument("--grpc_max_threads", type=int, default=64)
-    p.add_argument("--tensorflow_intra_op_parallelism", type=int, default=0, help="0: TensorFlow decides")
-    p.add_argument("--tensorflow_inter_op_parallelism", type=int, default=0, help="0: TensorFlow decides")
+    p.add_argument("--tensorflow_intra_op_parallelism", type=int, default=0,
+                   help="0: 1 thread, unless --tensorflow_session_parallelism or a session config file sizes it")
+    p.add_argument("--tensorflow_inter_op_parallelism", type=int, default=0,
+                   help="0: 1 thread, unless --tensorflow_session_parallelism or a session config file sizes it")
     p.add_argument("--grpc_socket_path", default="", help="also serve gRPC on this Unix domain socket")
     p.add_argument("--grpc_channel_arguments", default="",
                    help="gRPC server arguments, key=value[,key=value] (grpc.so_reuseport=1 shares the port)")

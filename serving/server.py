@@ -30,6 +30,8 @@ from serving.servable import Servable
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+# TensorFlow's (intra-op, inter-op) threads when the user sizes none (ServerOptions.thread_pools).
+DEFAULT_THREAD_POOLS = (1, 1)
 
 
 @dataclasses.dataclass
@@ -49,8 +51,7 @@ class ServerOptions:
         enable_model_warmup: replay ``assets.extra/tf_serving_warmup_requests`` before AVAILABLE.
         grpc_max_threads: threads answering gRPC calls.
         tensorflow_intra_op_parallelism / tensorflow_inter_op_parallelism: TensorFlow's thread
-            pools (0: TensorFlow decides). 1/1 lowers batch-1 latency on small machines
-            (bench/reports/serving.md) at some cost in batched throughput.
+            pools. With neither (nor the two below) given, both are 1: see :meth:`thread_pools`.
         max_message_bytes: largest gRPC message or REST body accepted (kzoo).
         host: interface to bind (kzoo; TF Serving binds all interfaces).
         grpc_socket_path: also serve gRPC on this Unix domain socket. With ``port=0`` and a socket
@@ -154,6 +155,29 @@ class ServerOptions:
             arguments = [a for a in arguments if a[0] != key.strip()] + [(key.strip(), parsed)]
         return arguments
 
+    def thread_pools(self) -> tuple[int, int, bool]:
+        """TensorFlow's (intra-op, inter-op) thread counts for the model sessions, and whether the user chose them.
+
+        When no ``--tensorflow_intra_op_parallelism`` / ``--tensorflow_inter_op_parallelism`` /
+        ``--tensorflow_session_parallelism`` / ``--tensorflow_session_config_file`` is given, both are
+        :data:`DEFAULT_THREAD_POOLS` (1, 1): concurrency comes from the requests themselves (one gRPC
+        thread per request, or ``num_batch_threads`` merged batches), and TensorFlow's own default
+        (a pool as wide as the machine) costs a thread hand-off per op, measured at 2-4x the CPU of
+        a batch-1 LeNet-5 call and no faster (bench/reports/serving.md). Give the flags (e.g. the
+        core count) for large models that should use several cores for a single request.
+
+        Example:
+            >>> ServerOptions().thread_pools()
+            (1, 1, False)
+            >>> ServerOptions(tensorflow_session_parallelism=8).thread_pools()
+            (8, 8, True)
+        """
+        intra = self.tensorflow_intra_op_parallelism or self.tensorflow_session_parallelism
+        inter = self.tensorflow_inter_op_parallelism or self.tensorflow_session_parallelism
+        if intra or inter or self.tensorflow_session_config_file:
+            return intra, inter, True
+        return (*DEFAULT_THREAD_POOLS, False)
+
     def session_config(self):
         """The ConfigProto model sessions run with."""
         from serving.servable import session_config
@@ -163,8 +187,7 @@ class ServerOptions:
             from tensorflow.core.protobuf import config_pb2
 
             base = config_files.parse_text_proto(self.tensorflow_session_config_file, config_pb2.ConfigProto())
-        intra = self.tensorflow_intra_op_parallelism or self.tensorflow_session_parallelism
-        inter = self.tensorflow_inter_op_parallelism or self.tensorflow_session_parallelism
+        intra, inter, _ = self.thread_pools()
         config = session_config(intra, inter, base)
         if self.per_process_gpu_memory_fraction:
             config.gpu_options.per_process_gpu_memory_fraction = self.per_process_gpu_memory_fraction
@@ -179,19 +202,30 @@ class ServerOptions:
         return prometheus.path or config_files.DEFAULT_METRICS_PATH
 
 
-def _set_tensorflow_threads(intra: int, inter: int) -> None:
-    """Sizes TensorFlow's thread pools; only possible before the TF runtime has started."""
+def _set_tensorflow_threads(intra: int, inter: int, chosen: bool = True) -> None:
+    """Sizes TensorFlow's process-wide thread pools; only possible before the TF runtime has started.
+
+    The sessions' ConfigProto carries the same counts, but TensorFlow sizes its shared pools once,
+    for whoever starts first (an eager op may come before the first session). So kzoo's defaults
+    apply process-wide too when TensorFlow has not started yet (``zoo serve``); in a process where
+    it has (a notebook that already ran TensorFlow), they are left to the sessions' ConfigProto.
+
+    Raises:
+        ValueError: the user ``chosen`` counts come too late (TensorFlow already runs in this process).
+    """
     if not intra and not inter:
         return
     import tensorflow as tf
 
     try:
-        if intra:
+        if intra and tf.config.threading.get_intra_op_parallelism_threads() != intra:
             tf.config.threading.set_intra_op_parallelism_threads(intra)
-        if inter:
+        if inter and tf.config.threading.get_inter_op_parallelism_threads() != inter:
             tf.config.threading.set_inter_op_parallelism_threads(inter)
     except RuntimeError as err:
-        raise ValueError(f"TensorFlow thread counts must be set before TensorFlow starts: {err}") from None
+        if chosen:
+            raise ValueError(f"TensorFlow thread counts must be set before TensorFlow starts: {err}") from None
+        logger.debug("TensorFlow already started; thread pools stay as they are: %s", err)
 
 
 def _bind_problem(address: str) -> str:
@@ -223,7 +257,7 @@ class ModelServer:
 
     def __init__(self, options: ServerOptions):
         self.options = options
-        _set_tensorflow_threads(options.tensorflow_intra_op_parallelism, options.tensorflow_inter_op_parallelism)
+        _set_tensorflow_threads(*options.thread_pools())
         self.metrics = ServingMetrics()
         self._config = options.model_server_config()
         self._batching = options.batching_options()

@@ -155,3 +155,17 @@ def test_options_from_batching_parameters_text_proto(tmp_path):
     path.write_text("max_batch_size: 32\n")  # not the wrapper form
     with pytest.raises(ValueError, match="BatchingParameters"):
         read_batching_parameters(path)
+
+
+def test_a_full_batch_runs_without_waiting_out_the_timeout():
+    model = Recorder()
+    # A minute's timeout: only a batch that is full (max_batch_size reached) may run before it.
+    batcher = Batcher(model, BatchingOptions(max_batch_size=4, batch_timeout_micros=60_000_000, num_batch_threads=1))
+    arrays = [np.full((1, 3), i, dtype=np.float32) for i in range(4)]
+    results, errs = concurrent_submit(batcher, arrays)  # gives up after 10 s per thread
+    assert errs == [None] * 4
+    assert all(r is not None for r in results), "a full batch waited for its timeout"
+    for i, out in enumerate(results):
+        np.testing.assert_array_equal(out["y"], arrays[i] * 2)
+    assert model.sizes == [4]
+    batcher.close()
