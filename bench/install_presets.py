@@ -99,9 +99,7 @@ def install(model_name: str, tag: str, dataset: str, train_flags: str | None) ->
 
 
 def write_catalog(publish: Path | None = None) -> None:
-    from zoo.presets import catalog, store
-
-    from zoo.presets import declared
+    from zoo.presets import catalog, declared, store
 
     entries = declared.catalog_entries()
     catalog.write_catalog(catalog.CATALOG, entries)
