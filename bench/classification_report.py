@@ -12,7 +12,8 @@ Example:
     python bench/classification_report.py lenet5-mnist lenet5 mnist 0.95 --epochs 30 --lr 0.001
 
 The run directory goes to bench/runs/REPORT_NAME (not committed); its config and
-best weights are copied to bench/weights/ (kept for the presets), and the
+best weights are copied to runs/bench/REPORT_NAME (outside git: run directories are never
+committed; bench/install_presets.py turns that run into a preset tree), and the
 report to bench/reports/REPORT_NAME.{json,md}.
 """
 
@@ -54,7 +55,7 @@ def main(argv: list[str]) -> int:
     results = json.loads((run_dir / "results.json").read_text())
     minutes = results["train_seconds"] / 60
 
-    weights_dir = HERE / "weights" / report
+    weights_dir = HERE.parent / "runs" / "bench" / report
     weights_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy(run_dir / "best.weights.h5", weights_dir / "best.weights.h5")
     shutil.copy(run_dir / "config.json", weights_dir / "config.json")

@@ -253,7 +253,7 @@ def main(argv: list[str]) -> int:
         "- Sharpening (`--sharpen-epochs`): the retraining goes on with the Gamma hyperprior's mode moved from a "
         "component standard deviation of 0.02 to 0.005, so the weights close in on their means before they are "
         "quantised; pi_0 is the fixed mixing weight of the zero component (`--zero-mixing`, default 0.99).",
-        "- Starting weights: bench/weights/<model>-mnist (bench/reports/<model>-mnist.md).",
+        "- Starting weights: the <model>:mnist preset (zoo/pretrained/<model>/mnist; bench/reports/<model>-mnist.md).",
         "- Per-run reports and weight plots (pretrained vs retrained, mixture components drawn over them): "
         "bench/reports/compression/.", "", "Commands:", "",
     ]

@@ -6,14 +6,20 @@ Usage:
     python bench/install_presets.py --catalog-only  # only rewrite zoo/presets/catalog.json
     python bench/install_presets.py --publish DIR   # also copy every preset into a mirror tree DIR/<model>/<tag>/
 
-Each preset MODEL:TAG comes from the run directory bench/weights/MODEL-TAG (kept in the
-repository). A missing run is trained with the recorded `zoo train` command. Its test
-metrics are measured with `zoo evaluate MODEL --weights bench/weights/MODEL-TAG
+Each preset MODEL:TAG comes from the run directory runs/bench/MODEL-TAG (outside git: run
+directories are never committed; the preset tree is the one committed copy of the weights,
+and its metadata keeps the training command). A missing run is trained with the recorded `zoo train` command. Its test
+metrics are measured with `zoo evaluate MODEL --weights runs/bench/MODEL-TAG
 --dataset D --json`, and `zoo.save_preset` writes zoo/pretrained/MODEL/TAG (config,
 weights without optimizer state, metadata with the sha256 of each file and the command
 of each metric, model card), which `zoo.create(MODEL, weights=TAG)` loads.
 
-The catalog lists every preset under zoo/pretrained/ (packaged) plus those of the mirror
+Declarations: each preset is plain data next to its model family in
+zoo/models/<family>_presets.py (tag, data set, description, metrics with their commands,
+location "packaged" or "mirror"); after installing a new preset, add or update its
+declaration (the description and metrics printed here), then run --catalog-only.
+
+The catalog lists every declared preset under zoo/pretrained/ (packaged) plus those of the mirror
 tree presets-mirror/ (too large for the package; `zoo pull` copies them from that tree,
 which a checkout and its editable install have, or from `KZOO_PRESET_MIRROR`), each with
 its files' sha256 and sizes and its metrics. It names no download host: kzoo runs none.
@@ -67,7 +73,7 @@ def install(model_name: str, tag: str, dataset: str, train_flags: str | None) ->
     import zoo
     from zoo.weights import create_trained
 
-    run = f"bench/weights/{model_name}-{tag}"
+    run = f"runs/bench/{model_name}-{tag}"
     if not (ROOT / run / "config.json").is_file():
         if train_flags is None:
             raise SystemExit(f"{run} is missing; its report trains it.")
@@ -93,17 +99,18 @@ def install(model_name: str, tag: str, dataset: str, train_flags: str | None) ->
 
 
 def write_catalog(publish: Path | None = None) -> None:
-    from zoo.presets import catalog, store
+    from zoo.presets import catalog, declared, store
 
-    packaged = sorted(p for p in store.PACKAGED.glob("*/*") if store.is_preset_dir(p))
-    remote = sorted(p for p in MIRROR.glob("*/*") if store.is_preset_dir(p))
-    entries = [catalog.entry_for(p, packaged=True) for p in packaged]
-    entries += [catalog.entry_for(p, packaged=False) for p in remote]
+    entries = declared.catalog_entries()
     catalog.write_catalog(catalog.CATALOG, entries)
     print(f"{catalog.CATALOG.relative_to(ROOT)}: {len(entries)} presets")
+    undeclared = [p for root in (store.PACKAGED, MIRROR) for p in sorted(root.glob("*/*"))
+                  if store.is_preset_dir(p) and (p.parent.name, p.name) not in {(e["model"], e["tag"]) for e in entries}]
+    for directory in undeclared:
+        print(f"warning: {directory.relative_to(ROOT)} holds a preset that no zoo/models/*_presets.py declares")
     if publish is not None:
-        for directory in [*packaged, *remote]:
-            print(f"published {catalog.publish(directory, publish)}")
+        for declaration in declared.declarations():
+            print(f"published {catalog.publish(declared.tree(declaration), publish)}")
 
 
 def main(argv: list[str]) -> int:

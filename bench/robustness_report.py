@@ -5,7 +5,7 @@ Usage (from the repository root):
 
 Runs ``zoo attack`` and ``zoo uncertainty`` (through ``python -m
 zoo.analysis.robustness_cli``, the same subcommands) on the MNIST test set,
-trains the MLP first when bench/weights/mlp-mnist is missing, and writes
+trains the MLP first when runs/bench/mlp-mnist is missing, and writes
 bench/reports/robustness.{json,md} and the figures in bench/reports/robustness/.
 Their own JSON reports stay in bench/runs/robustness (not committed).
 """
@@ -24,8 +24,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-LENET5 = "bench/weights/lenet5-mnist"
-MLP = "bench/weights/mlp-mnist"
+LENET5 = "zoo/pretrained/lenet5/mnist"  # the lenet5:mnist preset tree
+MLP = "runs/bench/mlp-mnist"  # a run directory: outside git, never committed
 TRAIN_MLP = ["train", "mlp", "--dataset", "mnist", "--epochs", "8", "--set", "dropout=0.5", "--out", MLP, "--quiet"]
 
 

@@ -12,7 +12,7 @@ export KZOO_DATA_DIR KZOO_OFFLINE="${KZOO_OFFLINE:-1}"
 source scripts/env.sh
 PY="${PYTHON:-python}"
 log() { echo "[$(date +%H:%M:%S)] $*"; }
-[ -d bench/weights/lenet5-fashion_mnist ] || { log "presets (trains lenet5:fashion_mnist)"; $PY bench/install_presets.py; }
+[ -d zoo/pretrained/lenet5/fashion_mnist ] || { log "presets (trains lenet5:fashion_mnist)"; $PY bench/install_presets.py; }
 for e in vae-mnist dcgan-mnist dcgan-fashion_mnist ddpm_small-mnist wgan_gp-mnist vae_2d-mnist; do
   log "generative $e"; $PY bench/generative_report.py --only $e
 done

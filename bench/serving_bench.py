@@ -51,7 +51,7 @@ from training.run_dir import shown_command
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SCRATCH = HERE / "runs" / "serving-bench"
-WEIGHTS = HERE / "weights" / "lenet5-mnist"
+WEIGHTS = HERE.parent / "zoo" / "pretrained" / "lenet5" / "mnist"  # the lenet5:mnist preset
 MODEL = "lenet5"
 PREDICT_METHOD = "/tensorflow.serving.PredictionService/Predict"
 CONCURRENCY = (1, 8, 64)
@@ -378,8 +378,7 @@ def measure_latency(servers: dict[str, Server], version_dir: Path, images, calls
     import tensorflow as tf
     from tensorflow_serving.apis import predict_pb2
 
-    import zoo
-    from zoo.weights import load_weights, resolve_weights
+    from zoo.weights import create_trained
     from serving.client import Client
     from serving.tensors import to_tensor_proto
 
@@ -392,9 +391,7 @@ def measure_latency(servers: dict[str, Server], version_dir: Path, images, calls
         request.inputs["images"].CopyFrom(to_tensor_proto(x))
         requests.append(request)
     signature = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
-    weights_file, run_config = resolve_weights(WEIGHTS)
-    model = zoo.create(MODEL, **run_config["model_config"])
-    load_weights(model, weights_file)
+    model, _ = create_trained(MODEL, WEIGHTS)
 
     def in_process(i):
         return {k: v.numpy() for k, v in signature(images=tf.constant(xs[i])).items()}["scores"]

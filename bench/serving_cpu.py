@@ -4,7 +4,7 @@ Usage:
     python bench/serving_cpu.py [--calls 1000] [--rounds 3] [--main-checkout ../main]
 
 For each server setting, ``zoo serve`` runs in its own process with the trained
-LeNet-5 (bench/weights/lenet5-mnist); one client sends ``--rounds`` x ``--calls``
+LeNet-5 (the lenet5:mnist preset, zoo/pretrained/lenet5/mnist); one client sends ``--rounds`` x ``--calls``
 sequential batch-1 Predicts with the raw stub (prebuilt request). The server's CPU
 time per request comes from /proc/PID/stat (user + system, all its threads), which
 other load on the machine disturbs much less than latency; p50 latency is given too.
@@ -32,7 +32,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SCRATCH = HERE / "runs" / "serving-cpu"
-WEIGHTS = HERE / "weights" / "lenet5-mnist"
+WEIGHTS = HERE.parent / "zoo" / "pretrained" / "lenet5" / "mnist"
 MODEL = "lenet5"
 SETTINGS = {
     "defaults": [],

@@ -6,7 +6,7 @@ Usage:
 Experiments (every run through the `zoo` CLI, into bench/runs/transfer/, finished runs reused):
 - lenet5: the shipped `lenet5:mnist` preset -> Fashion-MNIST.
 - resnet20: ResNet-20 pretrained on CIFAR-10's classes 0-4 (airplane, automobile, bird,
-  cat, deer; `PRETRAIN` below, weights kept in bench/weights/) -> classes 5-9 (dog, frog,
+  cat, deer; `PRETRAIN` below, weights kept in bench/weights/resnet20-cifar10_0-4, the only copy) -> classes 5-9 (dog, frog,
   horse, ship, truck), a new task on the same kind of images.
 
 For each number N of labelled training examples (the first N of the training split;

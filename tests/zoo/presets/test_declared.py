@@ -1,0 +1,39 @@
+"""The preset declarations (zoo/models/*_presets.py) are the source of catalog.json and of one tree per preset."""
+
+import json
+
+from zoo.presets import catalog, declared, store
+
+
+def test_the_committed_catalog_is_generated_from_the_declarations():
+    """Regenerating catalog.json from the declarations and the preset trees gives the committed file."""
+    committed = json.loads(catalog.CATALOG.read_text())["presets"]
+    generated = sorted(declared.catalog_entries(), key=lambda e: (e["model"], e["tag"]))
+    assert [(e["model"], e["tag"]) for e in generated] == [(e["model"], e["tag"]) for e in committed]
+    assert generated == committed
+
+
+def test_each_preset_has_exactly_one_tree():
+    """A declared preset lives in zoo/pretrained/ or presets-mirror/, never both, and no tree is undeclared."""
+    declarations = declared.declarations()
+    keys = {(d["model"], d["tag"]) for d in declarations}
+    for d in declarations:
+        other = (catalog.REPOSITORY_MIRROR if d["location"] == "packaged" else store.PACKAGED) / d["model"] / d["tag"]
+        assert store.is_preset_dir(declared.tree(d)), d
+        assert not other.exists(), f"{d['model']}:{d['tag']} has a second copy in {other}"
+    for root in (store.PACKAGED, catalog.REPOSITORY_MIRROR):
+        trees = {(p.parent.name, p.name) for p in root.glob("*/*") if store.is_preset_dir(p)}
+        assert trees <= keys, trees - keys
+
+
+def test_a_bad_location_is_rejected_with_the_choices(monkeypatch):
+    import zoo.models.lenet_presets as module
+
+    bad = ({**module.PRESETS[0], "location": "bench"},)
+    monkeypatch.setattr(module, "PRESETS", bad)
+    try:
+        declared.declarations()
+    except ValueError as err:
+        assert "packaged" in str(err) and "'bench'" in str(err)
+    else:
+        raise AssertionError("a declaration with location 'bench' was accepted")
