@@ -9,7 +9,8 @@ description.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
@@ -54,6 +55,31 @@ class GenerativeModel(ArgumentsConfig, keras.Model):
     def __init__(self, *, config: dict[str, Any], **kwargs):
         super().__init__(**kwargs)
         self._zoo_config = dict(config)
+
+    def prior_latents(self, num_images, seed):
+        """Standard normal latents (num_images, latent_dim) from ``tf.random.stateless_normal`` seeded by (seed, 0):
+        the same seed gives the same latents in-process and served (TensorFlow ops, graph-friendly)."""
+        import tensorflow as tf
+
+        return tf.random.stateless_normal(tf.stack([num_images, self.latent_dim]),
+                                          seed=tf.stack([tf.cast(seed, tf.int64), 0]))
+
+
+_TRACED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def traced(model: keras.Model, key: str, function: Callable,
+           signature: Sequence[tuple[str, str, tuple[int | None, ...]]]) -> Callable:
+    """``function`` as a ``tf.function`` with the input ``signature`` ((name, dtype, shape), ...), traced once per
+    model and ``key`` (a sampling loop is slow to trace; calls from Python then run the same graph as the export).
+    TensorFlow backend only."""
+    import tensorflow as tf
+
+    functions = _TRACED.setdefault(model, {})
+    if key not in functions:
+        specs = [tf.TensorSpec(shape, dtype, name=name) for name, dtype, shape in signature]
+        functions[key] = tf.function(function, input_signature=specs)
+    return functions[key]
 
 
 def check_positive_ints(owner: str, **values: int | Sequence[int]) -> None:
