@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from zoo.data.settings import data_dir, kzoo_home, offline_only, shown_path
-from zoo.registry import unknown_name
+from zoo.naming import unknown_name
 from zoo.tokenizers import UNKNOWN, CharTokenizer  # noqa: F401  (UNKNOWN: the unknown token id, exported here too)
 
 logger = logging.getLogger(__name__)
