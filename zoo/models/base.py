@@ -59,10 +59,20 @@ class GenerativeModel(ArgumentsConfig, keras.Model):
     def prior_latents(self, num_images, seed):
         """Standard normal latents (num_images, latent_dim) from ``tf.random.stateless_normal`` seeded by (seed, 0):
         the same seed gives the same latents in-process and served (TensorFlow ops, graph-friendly)."""
+        require_tensorflow_backend(f"{type(self).__name__}.prior_latents")
         import tensorflow as tf
 
         return tf.random.stateless_normal(tf.stack([num_images, self.latent_dim]),
                                           seed=tf.stack([tf.cast(seed, tf.int64), 0]))
+
+
+def require_tensorflow_backend(what: str) -> None:
+    """Raises RuntimeError unless Keras runs on TensorFlow: sampling graphs use TensorFlow's stateless random and
+    string ops, so that they equal the exported signatures."""
+    if keras.config.backend() != "tensorflow":
+        raise RuntimeError(f"{what} runs on the TensorFlow backend (it is the graph the exported signatures run); "
+                           f"this process uses KERAS_BACKEND={keras.config.backend()}. Save the weights "
+                           f"(.weights.h5) and load them with KERAS_BACKEND=tensorflow.")
 
 
 _TRACED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -73,6 +83,7 @@ def traced(model: keras.Model, key: str, function: Callable,
     """``function`` as a ``tf.function`` with the input ``signature`` ((name, dtype, shape), ...), traced once per
     model and ``key`` (a sampling loop is slow to trace; calls from Python then run the same graph as the export).
     TensorFlow backend only."""
+    require_tensorflow_backend(f"{type(model).__name__}.{key}")
     import tensorflow as tf
 
     functions = _TRACED.setdefault(model, {})
