@@ -115,66 +115,22 @@ def regression(model) -> dict[str, Callable]:
 def language_model(model) -> dict[str, Callable]:
     """``serving_default`` (texts -> log-likelihood) and ``generate`` (prompts -> continued texts).
 
-    The model's ``vocabulary`` is compiled into the graph: UTF-8 strings are
-    decoded to code points and mapped to token ids (unknown characters to 0),
-    so clients send and receive plain strings. ``generate`` samples with
-    ``tf.random.stateless_categorical`` seeded by (seed, position): the same
-    prompt, seed and temperature give the same text in-process, exported, and
-    served; ``temperature=0`` decodes greedily (the most likely character each
-    step). The unknown token is never sampled.
+    Wraps :meth:`zoo.models.rnn.CharRNN.score_text` and :meth:`~zoo.models.rnn.CharRNN.generate_text`:
+    the model's vocabulary is compiled into the graph, so clients send and receive plain
+    strings; the same prompt, seed and temperature give the same text in-process, exported
+    and served; ``temperature=0`` decodes greedily.
     """
-    vocabulary = [ord(c) for c in model.vocabulary]
-    table = [0] * (max(vocabulary) + 1)
-    for token, code in enumerate(vocabulary, start=1):
-        table[code] = token
-    code_of_token = tf.constant([ord("?")] + vocabulary, tf.int32)
-    token_of_code = tf.constant(table, tf.int32)
-
-    def tokenize(text):
-        codes = tf.strings.unicode_decode(text, "UTF-8", errors="replace")
-        known = tf.gather(token_of_code, tf.minimum(codes, len(table) - 1))
-        return tf.where(codes < len(table), known, tf.zeros_like(codes))
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     def serving_default(text):
-        tokens = tokenize(text)
-        lengths = tokens.row_lengths()
-        padded = tf.pad(tokens.to_tensor(), [[0, 0], [0, 2]])  # one input column even for empty texts
-        log_probs = tf.nn.log_softmax(model(padded[:, :-1], training=False), axis=-1)
-        picked = tf.gather(log_probs, padded[:, 1:], axis=-1, batch_dims=2)
-        mask = tf.sequence_mask(lengths - 1, maxlen=tf.shape(picked)[1], dtype=picked.dtype)
-        return {"log_prob": tf.reduce_sum(picked * mask, axis=1),
-                "characters": tf.cast(tf.maximum(lengths - 1, 0), tf.int32)}
+        return model.score_text(text)
 
     @tf.function(input_signature=[
         tf.TensorSpec([None], tf.string, name="prompt"), tf.TensorSpec([], tf.int32, name="length"),
         tf.TensorSpec([], tf.float32, name="temperature"), tf.TensorSpec([], tf.int64, name="seed"),
     ])
     def generate(prompt, length, temperature, seed):
-        tokens = tokenize(prompt)
-        lengths = tf.cast(tokens.row_lengths(), tf.int32)
-        checks = [
-            tf.debugging.assert_positive(lengths, message="generate: every prompt needs at least one character"),
-            tf.debugging.assert_non_negative(length, message="generate: length must be >= 0"),
-            tf.debugging.assert_non_negative(temperature, message="generate: temperature must be >= 0 (0: greedy)"),
-        ]
-        with tf.control_dependencies(checks):
-            padded = tokens.to_tensor()
-        steps = tf.shape(padded)[1] + length
-        states = model.initial_states(tf.shape(padded)[0])
-        token = padded[:, 0]
-        written = tf.TensorArray(tf.int32, size=steps).write(0, token)
-        for t in tf.range(1, steps):
-            logits, states = model.step(token[:, None], states)
-            divisor = tf.where(temperature > 0, temperature, tf.ones_like(temperature))
-            logits = tf.concat([tf.fill([tf.shape(logits)[0], 1], -1e9), logits[:, 0, 1:] / divisor], axis=-1)
-            sampled = tf.random.stateless_categorical(
-                logits, 1, seed=tf.stack([seed, tf.cast(t, tf.int64)]), dtype=tf.int32)[:, 0]
-            sampled = tf.where(temperature > 0, sampled, tf.argmax(logits, axis=-1, output_type=tf.int32))
-            token = tf.where(t < lengths, padded[:, tf.minimum(t, tf.shape(padded)[1] - 1)], sampled)
-            written = written.write(t, token)
-        ids = tf.RaggedTensor.from_tensor(tf.transpose(written.stack()), lengths=lengths + length)
-        return {"text": tf.strings.unicode_encode(tf.gather(code_of_token, ids), "UTF-8")}
+        return model.generate_text(prompt, length, temperature, seed)
 
     return {"serving_default": serving_default, "generate": generate}
 
@@ -186,8 +142,8 @@ def _image_spec(model, name: str) -> tf.TensorSpec:
 def image_generation(model) -> dict[str, Callable]:
     """``serving_default`` (latents -> images) and ``generate`` (num_images, seed -> images and their latents).
 
-    ``generate`` draws standard normal latents with ``tf.random.stateless_normal`` seeded
-    by ``seed``: the same seed gives the same images in-process and served.
+    ``generate`` wraps :meth:`zoo.models.gan.GAN.generate_images` (standard normal latents seeded
+    by ``seed``): the same seed gives the same images in-process and served.
     """
 
     @tf.function(input_signature=[tf.TensorSpec([None, model.latent_dim], tf.float32, name="latents")])
@@ -197,10 +153,7 @@ def image_generation(model) -> dict[str, Callable]:
     @tf.function(input_signature=[tf.TensorSpec([], tf.int32, name="num_images"),
                                   tf.TensorSpec([], tf.int64, name="seed")])
     def generate(num_images, seed):
-        checks = [tf.debugging.assert_positive(num_images, message="generate: num_images must be > 0")]
-        with tf.control_dependencies(checks):
-            latents = tf.random.stateless_normal(tf.stack([num_images, model.latent_dim]), seed=tf.stack([seed, 0]))
-        return {"images": model.generate(latents), "latents": latents}
+        return model.generate_images(num_images, seed)
 
     return {"serving_default": serving_default, "generate": generate}
 
@@ -228,39 +181,21 @@ def autoencoding(model) -> dict[str, Callable]:
 def diffusion(model) -> dict[str, Callable]:
     """``sample`` (initial noise, steps, eta, seed -> images) and ``serving_default`` (num_images, steps, eta, seed).
 
-    The reverse process runs ``steps`` DDIM updates (``Diffusion.denoise_step``) from
-    T - 1 down to 0, in a ``tf.while_loop``; the noise of stochastic steps (eta > 0)
-    is ``tf.random.stateless_normal`` seeded by (seed, step), and ``serving_default``'s
-    initial noise by (seed, 0): the same seed gives the same images in-process and served.
+    Wrap :meth:`zoo.models.diffusion.Diffusion.reverse_process` and
+    :meth:`~zoo.models.diffusion.Diffusion.generate_images`: ``steps`` DDIM updates from
+    T - 1 down to 0, seeded noise; the same seed gives the same images in-process and served.
     """
-    timesteps = model.timesteps
-
-    def reverse(noise, steps, eta, seed):
-        checks = [tf.debugging.assert_greater_equal(steps, 1, message="sample: steps must be >= 1"),
-                  tf.debugging.assert_less_equal(steps, timesteps, message=f"sample: steps must be <= {timesteps}"),
-                  tf.debugging.assert_non_negative(eta, message="sample: eta must be >= 0")]
-        with tf.control_dependencies(checks):
-            schedule = tf.cast(tf.round(tf.linspace(float(timesteps - 1), 0.0, steps)), tf.int32)
-        schedule = tf.concat([schedule, [-1]], axis=0)
-        x = noise
-        for i in tf.range(steps):
-            step_noise = tf.random.stateless_normal(tf.shape(noise), seed=tf.stack([seed, tf.cast(i, tf.int64) + 1]))
-            x = model.denoise_step(x, schedule[i], schedule[i + 1], eta, step_noise)
-        return {"images": model.to_images(x)}
 
     @tf.function(input_signature=[_image_spec(model, "noise"), tf.TensorSpec([], tf.int32, name="steps"),
                                   tf.TensorSpec([], tf.float32, name="eta"), tf.TensorSpec([], tf.int64, name="seed")])
     def sample(noise, steps, eta, seed):
-        return reverse(noise, steps, eta, seed)
+        return model.reverse_process(noise, steps, eta, seed)
 
     @tf.function(input_signature=[tf.TensorSpec([], tf.int32, name="num_images"),
                                   tf.TensorSpec([], tf.int32, name="steps"), tf.TensorSpec([], tf.float32, name="eta"),
                                   tf.TensorSpec([], tf.int64, name="seed")])
     def serving_default(num_images, steps, eta, seed):
-        checks = [tf.debugging.assert_positive(num_images, message="sample: num_images must be > 0")]
-        with tf.control_dependencies(checks):
-            shape = tf.concat([[num_images], tf.constant(model.image_shape, tf.int32)], axis=0)
-        return reverse(tf.random.stateless_normal(shape, seed=tf.stack([seed, 0])), steps, eta, seed)
+        return model.generate_images(num_images, steps, eta, seed)
 
     return {"serving_default": serving_default, "sample": sample}
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import weakref
 from pathlib import Path
 from typing import Any
 
@@ -194,28 +193,8 @@ def sample(model, num_images: int, *, seed: int = 0, steps: int | None = None, e
     if num_images < 1:
         raise ValueError(f"num_images must be positive. Received: num_images={num_images}")
     if hasattr(model, "denoise_step"):
-        run = _signatures(model)["serving_default"]
-        steps = steps or model.timesteps
-        parts = [run(num_images=tf.constant(min(batch_size, num_images - s), tf.int32), steps=tf.constant(steps, tf.int32),
-                     eta=tf.constant(eta, tf.float32), seed=tf.constant(seed + s, tf.int64))["images"].numpy()
-                 for s in range(0, num_images, batch_size)]
-        return np.concatenate(parts)
-    if hasattr(model, "generate"):
-        return _signatures(model)["generate"](num_images=tf.constant(num_images, tf.int32),
-                                              seed=tf.constant(seed, tf.int64))["images"].numpy()
-    return np.asarray(model.decode(tf.random.stateless_normal([num_images, model.latent_dim], seed=[seed, 0])))
-
-
-_SIGNATURES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _signatures(model) -> dict:
-    """The model's serving signatures, traced once per model (a diffusion sampler's loop is slow to trace)."""
-    from serving import signatures
-
-    if model not in _SIGNATURES:
-        _SIGNATURES[model] = (signatures.diffusion if hasattr(model, "denoise_step") else signatures.image_generation)(model)
-    return _SIGNATURES[model]
+        return model.sample(num_images, seed=seed, steps=steps, eta=eta, batch_size=batch_size)
+    return model.sample(num_images, seed=seed)
 
 
 def binarized_test_images(dataset: str, count: int | None = None) -> np.ndarray:

@@ -266,17 +266,13 @@ def warn_unknown_characters(model: keras.Model, texts: list[str]) -> list[str]:
     Returns:
         Those characters, sorted.
     """
-    unknown = sorted(set("".join(texts)) - set(model.vocabulary))
-    if unknown:
-        logger.warning("%d character(s) outside %s's vocabulary of %d are read as its unknown token and come back as "
-                       "'?': %s", len(unknown), model.name, len(model.vocabulary),
-                       " ".join(repr(c) for c in unknown[:20]) + (" ..." if len(unknown) > 20 else ""))
-    return unknown
+    return model.tokenizer.warn_unknown(texts, model.name, log=logger)
 
 
 def generate(model: keras.Model, prompts: str | list[str], length: int = 200, *, temperature: float = 1.0,
              seed: int = 0) -> list[str]:
-    """Continues each prompt by ``length`` sampled characters, exactly as the exported ``generate`` signature does.
+    """Continues each prompt by ``length`` sampled characters, exactly as the exported ``generate`` signature does
+    (:meth:`zoo.models.rnn.CharRNN.generate`).
 
     ``temperature=0`` picks the most likely character at every step (greedy decoding). Prompt
     characters outside the model's vocabulary are read as its unknown token and come back as
@@ -286,21 +282,9 @@ def generate(model: keras.Model, prompts: str | list[str], length: int = 200, *,
         >>> generate(zoo.create("char_gru", units=8), "To be", 5, seed=1)[0][:5]
         'To be'
     """
-    import tensorflow as tf
-
-    from serving.signatures import language_model
-
-    prompts = [prompts] if isinstance(prompts, str) else list(prompts)
     if not hasattr(model, "vocabulary"):
         raise ValueError(f"{model.name} is not a character language model (zoo list --json shows each task).")
-    if not prompts or not all(isinstance(p, str) and p for p in prompts):
-        raise ValueError(f"generate needs one or more non-empty prompts. Received: {prompts!r}")
-    if not isinstance(length, int) or length < 0:
-        raise ValueError(f"length must be an integer >= 0. Received: length={length!r}")
-    if not temperature >= 0:
-        raise ValueError(f"temperature must be >= 0 (0: greedy decoding). Received: temperature={temperature!r}")
-    warn_unknown_characters(model, prompts)
-    result = language_model(model)["generate"](
-        prompt=tf.constant(prompts), length=tf.constant(length, tf.int32),
-        temperature=tf.constant(temperature, tf.float32), seed=tf.constant(seed, tf.int64))
-    return [t.decode("utf-8") for t in result["text"].numpy()]
+    texts = [prompts] if isinstance(prompts, str) else list(prompts)
+    if all(isinstance(text, str) for text in texts):  # model.generate refuses anything else
+        warn_unknown_characters(model, texts)
+    return model.generate(prompts, length, temperature=temperature, seed=seed, warn=False)

@@ -6,8 +6,10 @@ Example:
     ['resnet18', 'resnet20', 'resnet32', 'resnet34', 'resnet50', 'resnet56']
 """
 
+from zoo.factory import create, info
 from zoo.presets import save_preset
-from zoo.registry import create, info, list_models, register_model
+from zoo.registry import list_models, register_family_package, register_model
+from zoo.version import __version__
 
-__version__ = "0.1.0"
+register_family_package("zoo.models")  # the families register themselves when zoo.models is imported
 __all__ = ["create", "info", "list_models", "register_model", "save_preset", "__version__"]

@@ -12,15 +12,15 @@ the family's model class, as timm does::
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import fnmatch
+import importlib
 import inspect
 import logging
-import os
 import re
 from collections.abc import Callable
 from typing import Any
 
+from zoo.naming import natural_key, suggest, unknown_name  # noqa: F401  (suggest, unknown_name: exported here too)
 from zoo.tasks import get_task
 
 logger = logging.getLogger(__name__)
@@ -87,12 +87,24 @@ def register_model(
     return decorator
 
 
-def _natural_key(name: str) -> list[Any]:
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+#: Packages whose import registers model families, imported at the first lookup (``zoo`` declares ``zoo.models``).
+_FAMILY_PACKAGES: list[str] = []
+
+
+def register_family_package(package: str) -> None:
+    """Declares a package whose modules register model families with :func:`register_model` when imported.
+
+    The registry imports it at its first lookup, so ``import zoo`` stays fast (no Keras) and the
+    registry needs no import of the families it lists (they import it). ``zoo`` declares
+    ``zoo.models``; a package of one's own families can be declared the same way.
+    """
+    if package not in _FAMILY_PACKAGES:
+        _FAMILY_PACKAGES.append(package)
 
 
 def _ensure_families_loaded() -> None:
-    import zoo.models  # noqa: F401  (importing registers every family)
+    for package in _FAMILY_PACKAGES:
+        importlib.import_module(package)  # importing registers every family
 
 
 def list_models(pattern: str | None = None, *, task: str | None = None) -> list[str]:
@@ -115,25 +127,7 @@ def list_models(pattern: str | None = None, *, task: str | None = None) -> list[
         for n, e in _REGISTRY.items()
         if (pattern is None or fnmatch.fnmatch(n, pattern)) and (task is None or e.task == task)
     ]
-    return sorted(names, key=_natural_key)
-
-
-def suggest(name: str, choices: list[str], n: int = 3) -> list[str]:
-    """Closest choices to a mistyped name: prefix matches first, then similar spellings."""
-    prefixed = sorted((c for c in choices if c.startswith(name) or name.startswith(c)), key=_natural_key)
-
-    closeness = {
-        c: (difflib.SequenceMatcher(None, name, c).ratio(), len(os.path.commonprefix([name, c]))) for c in choices
-    }
-    similar = [c for c in sorted(choices, key=closeness.__getitem__, reverse=True) if closeness[c][0] >= 0.6]
-    return list(dict.fromkeys(prefixed + similar))[:n]
-
-
-def unknown_name(kind: str, name: str, known: list[str]) -> ValueError:
-    """The error for an unknown ``name`` of some ``kind``, suggesting the closest known names."""
-    close = suggest(name, known)
-    hint = f" Did you mean: {', '.join(close)}?" if close else ""
-    return ValueError(f"Unknown {kind} {name!r}.{hint} Known: {', '.join(sorted(known))}.")
+    return sorted(names, key=natural_key)
 
 
 def get_entry(name: str) -> ModelEntry:
@@ -153,21 +147,12 @@ def get_entry(name: str) -> ModelEntry:
     )
 
 
-def create(name: str, *, weights: str | None = None, **overrides: Any):
-    """Builds the registered model ``name``.
+def build(name: str, **overrides: Any):
+    """Builds the registered model ``name`` with random weights (``zoo.create`` without ``weights``).
 
     Args:
         name: str. A registered name (see :func:`list_models`).
-        weights: str or None. A preset tag (``"mnist"``, ``"mnist-sws"``, see ``info(name)["weights"]``;
-            a published one is downloaded and cached), a preset directory or its ``file://`` /
-            ``https://`` URL, a ``.weights.h5`` file or a run directory of ``zoo train``, a timm checkpoint
-            (``hf://timm/resnet50.a1_in1k`` or a folder with ``config.json`` + ``model.safetensors``, converted
-            once into a preset: :mod:`zoo.presets.timm`); None keeps the random initialisation.
-        **overrides: constructor arguments replacing the variant's defaults
-            (``num_classes=100``, ``input_shape=(64, 64, 3)``). With a preset or a run directory,
-            they replace the pretrained model's arguments: a ``num_classes`` of its own gives a new,
-            randomly initialised head on the pretrained backbone (as timm does; a warning says so),
-            and a change to a layer outside the head is an error naming it and both shapes.
+        **overrides: constructor arguments replacing the variant's defaults.
 
     Returns:
         A ``keras.Model``.
@@ -176,30 +161,10 @@ def create(name: str, *, weights: str | None = None, **overrides: Any):
         ValueError: unknown name, unknown override or invalid value.
 
     Example:
-        >>> model = create("lenet_300_100", num_classes=5)
-        >>> model.output_shape
+        >>> build("lenet_300_100", num_classes=5).output_shape
         (None, 5)
     """
     entry = get_entry(name)
-    if weights is not None:
-        from zoo import presets
-
-        preset = presets.locate(name, weights)
-        if preset is not None:
-            if not overrides:
-                return presets.load_with_metadata(name, weights, directory=preset)[0]
-            from zoo.transfer import rebuild
-
-            pretrained = presets.load_with_metadata(name, weights, directory=preset)[0]
-            return rebuild(pretrained, name, overrides, weights=weights)
-        if overrides:
-            from zoo.weights import resolve_weights
-
-            if resolve_weights(weights)[1] is not None:  # a run directory: it records the model it trained
-                from zoo.transfer import rebuild
-                from zoo.weights import create_trained
-
-                return rebuild(create_trained(name, weights)[0], name, overrides, weights=weights)
     try:
         model = entry.builder(**overrides)
         unknown = sorted(set(overrides) - set(model.get_config()))
@@ -212,10 +177,6 @@ def create(name: str, *, weights: str | None = None, **overrides: Any):
     if unknown:
         accepted = ", ".join(sorted(default_config(name)))
         raise ValueError(f"{name} does not accept the override(s) {', '.join(map(repr, unknown))}. Accepted: {accepted}.")
-    if weights is not None:
-        from zoo.weights import load_weights
-
-        load_weights(model, weights)
     return model
 
 
@@ -230,47 +191,3 @@ def constructor_config(model) -> dict[str, Any]:
     for key in ("name", "trainable", "dtype"):
         config.pop(key, None)
     return config
-
-
-def _shapes(shape):
-    """A shape without its batch dimension, or a list of them for several inputs."""
-    if isinstance(shape, list):
-        return [list(s[1:]) for s in shape]
-    return list(shape[1:])
-
-
-def info(name: str) -> dict[str, Any]:
-    """Describes a registered model.
-
-    Returns:
-        A JSON-serialisable dict: ``name``, ``family``, ``task``, ``dataset``,
-        ``description``, ``input_shape``, ``output_shape``, ``parameters``,
-        ``config`` (the default constructor arguments), ``signatures``
-        (the serving signatures its task exports), ``weights`` (the preset
-        tags that ``create(name, weights=TAG)`` accepts) and ``layers`` (name, type and
-        parameter count of each top-level layer: the names ``zoo finetune --freeze until:LAYER`` takes).
-
-    Example:
-        >>> info("lenet5")["parameters"]
-        61706
-    """
-    from zoo import presets
-
-    entry = get_entry(name)
-    model = entry.builder()
-    task = get_task(entry.task)
-    return {
-        "name": entry.name,
-        "family": entry.family,
-        "task": entry.task,
-        "dataset": entry.dataset,
-        "description": entry.description,
-        "input_shape": _shapes(model.input_shape),
-        "output_shape": _shapes(model.output_shape),
-        "parameters": int(model.count_params()),
-        "config": constructor_config(model),
-        "signatures": task.signatures,
-        "weights": presets.list_tags(entry.name),
-        "layers": [{"name": layer.name, "type": type(layer).__name__, "parameters": int(layer.count_params())}
-                   for layer in model.layers if layer.built],
-    }

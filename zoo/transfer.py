@@ -52,9 +52,9 @@ def with_new_head(pretrained, model_name: str, overrides: dict[str, Any], *,
     Raises:
         ValueError: a layer outside the head does not fit the new model (it names the layer and both shapes).
     """
-    from zoo.registry import constructor_config, create
+    from zoo.registry import build, constructor_config
 
-    model = create(model_name, **{**constructor_config(pretrained), **overrides})
+    model = build(model_name, **{**constructor_config(pretrained), **overrides})
     head = set(head_layers(model))
     source = {layer.name: layer for layer in pretrained.layers}
     transferred = []
@@ -92,14 +92,14 @@ def rebuild(pretrained, model_name: str, overrides: dict[str, Any], *, weights: 
     Raises:
         ValueError: overrides that change a layer outside the head (named, with both shapes).
     """
-    from zoo.registry import constructor_config, create
+    from zoo.registry import build, constructor_config
 
     before = constructor_config(pretrained)
     changed = {k: v for k, v in overrides.items() if before.get(k) != v}
     if not changed:
         return pretrained
     if HEAD not in [layer.name for layer in pretrained.layers]:  # no head to replace: every weight must fit
-        model = create(model_name, **{**before, **changed})
+        model = build(model_name, **{**before, **changed})
         for old, new in zip(pretrained.weights, model.weights, strict=True):
             if tuple(old.shape) != tuple(new.shape):
                 raise ValueError(f"{model_name} built with {changed} needs {tuple(new.shape)} for {new.path}, but the "

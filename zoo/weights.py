@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
+from zoo.presets.store import COMPRESSED_SUFFIX, load_file  # noqa: F401  (exported here too)
+from zoo.registry import build as _build
+
 RUN_CONFIG = "config.json"
-COMPRESSED_SUFFIX = ".weights.kzq"  # kzoo's compressed format: zoo.presets.compressed
 BEST_WEIGHTS = "best.weights.h5"
 LAST_WEIGHTS = "last.weights.h5"
 
@@ -58,7 +59,7 @@ def create_trained(name: str, weights: str | Path, build=None):
     """Builds registry model ``name`` for ``weights`` (a preset tag or directory, a file or a run directory) and loads them.
 
     A run directory's ``config.json`` rebuilds the exact model that was trained;
-    otherwise ``build()`` makes the model (default: ``zoo.create(name)``).
+    otherwise ``build()`` makes the model (default: ``zoo.registry.build(name)``, random weights).
 
     Returns:
         ``(model, run_config or None)``; for a preset, its metadata stands in for the run config.
@@ -66,7 +67,6 @@ def create_trained(name: str, weights: str | Path, build=None):
     Raises:
         ValueError: the run was trained for another model, or the weights do not fit.
     """
-    import zoo
     from zoo import presets
 
     preset = presets.locate(name, weights)
@@ -76,9 +76,9 @@ def create_trained(name: str, weights: str | Path, build=None):
     if run_config is not None:
         if run_config.get("model") != name:
             raise ValueError(f"{weights_file} was trained for {run_config.get('model')!r}, not {name!r}.")
-        model = zoo.create(name, **run_config["model_config"])
+        model = _build(name, **run_config["model_config"])
     else:
-        model = build() if build is not None else zoo.create(name)
+        model = build() if build is not None else _build(name)
     load_file(model, weights_file)
     return model, run_config
 
@@ -110,29 +110,3 @@ def load_weights(model, path: str | Path) -> Path:
     """
     weights, _ = resolve_weights(path)
     return load_file(model, weights)
-
-
-def load_file(model, weights: Path) -> Path:
-    """Loads a ``.weights.h5`` or ``.weights.kzq`` file into ``model``.
-
-    Optimizer state saved beside Keras weights is not needed and skipped. A compressed file is checked
-    whole before any weight is assigned.
-    """
-    if Path(weights).name.endswith(COMPRESSED_SUFFIX):
-        from zoo.presets import compressed
-
-        return compressed.load(model, weights)
-    from zoo.transfer import short_load_error
-
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-            warnings.filterwarnings("ignore", message="Skipping nested container")  # only ever after a mismatch
-            model.load_weights(weights)
-    except (ValueError, OSError, KeyError) as err:
-        raise ValueError(
-            f"Could not load {weights} into {model.name}: {short_load_error(err)}. The file may be corrupt, or made "
-            f"for another architecture (check num_classes / input_shape overrides; a preset or run directory "
-            f"instead of a bare file gets a new head of another num_classes)."
-        ) from None
-    return weights

@@ -18,7 +18,7 @@ import numpy as np
 from zoo.data import sources
 from zoo.data.settings import data_dir, offline_only, shown_path
 from zoo.data.stats import CIFAR10_MEAN, CIFAR10_STD, FASHION_MNIST_MEAN, FASHION_MNIST_STD, MNIST_MEAN, MNIST_STD
-from zoo.registry import suggest
+from zoo.naming import suggest
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from zoo.data.settings import data_dir, offline_only, shown_path
-from zoo.registry import unknown_name
+from zoo.naming import unknown_name
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import dataclasses
 
 import numpy as np
 
-from zoo.registry import unknown_name
+from zoo.naming import unknown_name
 
 TEST_FRACTION = 0.2
 

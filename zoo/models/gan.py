@@ -23,12 +23,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import keras
+import numpy as np
 from keras import ops
 
-from zoo.models.base import GenerativeModel, check_input_shape, check_positive_ints
+from zoo.models.base import GenerativeModel, check_input_shape, check_positive_ints, traced
 from zoo.registry import register_model
 
 LOSSES = ("dcgan", "wgan_gp")
+#: The arguments (name, dtype, shape) of :meth:`GAN.generate_images`, as the ``generate`` signature takes them.
+GENERATE_SIGNATURE = (("num_images", "int32", ()), ("seed", "int64", ()))
 #: Cross-replica BatchNorm statistics (TensorFlow only; one device computes the same).
 SYNCHRONIZED = keras.config.backend() == "tensorflow"
 
@@ -218,6 +221,24 @@ class GAN(GenerativeModel):
     def generate(self, latents):
         """Images in [0, 1] for latent vectors (batch, latent_dim)."""
         return self.generator(latents, training=False)
+
+    def generate_images(self, num_images, seed) -> dict:
+        """``{"images", "latents"}`` for :meth:`prior_latents` (TensorFlow ops, graph-friendly; the exported
+        ``generate`` signature). ``num_images < 1`` fails with ``InvalidArgumentError``."""
+        import tensorflow as tf
+
+        checks = [tf.debugging.assert_positive(num_images, message="generate: num_images must be > 0")]
+        with tf.control_dependencies(checks):
+            latents = self.prior_latents(num_images, seed)
+        return {"images": self.generate(latents), "latents": latents}
+
+    def sample(self, num_images: int, *, seed: int = 0) -> np.ndarray:
+        """``num_images`` images in [0, 1], exactly as the exported ``generate`` signature draws them for ``seed``."""
+        import tensorflow as tf
+
+        check_positive_ints("GAN.sample", num_images=num_images)
+        run = traced(self, "generate_images", self.generate_images, GENERATE_SIGNATURE)
+        return run(num_images=tf.constant(num_images, tf.int32), seed=tf.constant(seed, tf.int64))["images"].numpy()
 
 
 @register_model("dcgan", task="image_generation", dataset="mnist")

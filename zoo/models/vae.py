@@ -17,6 +17,7 @@ import math
 from collections.abc import Sequence
 
 import keras
+import numpy as np
 from keras import ops
 
 from zoo.layers.generative import Sampling
@@ -161,6 +162,11 @@ class VAE(GenerativeModel):
         """Images in [0, 1]: the decoder's mean (sigmoid of the Bernoulli logits, or the Gaussian means)."""
         outputs = self.decoder(latents)
         return ops.sigmoid(outputs) if self.likelihood == "bernoulli" else ops.clip(outputs, 0.0, 1.0)
+
+    def sample(self, num_images: int, *, seed: int = 0) -> np.ndarray:
+        """``num_images`` images in [0, 1]: the decoded means of :meth:`prior_latents` for ``seed``."""
+        check_positive_ints("VAE.sample", num_images=num_images)
+        return np.asarray(self.decode(self.prior_latents(num_images, seed)))
 
     def call(self, inputs, training=False):
         """Images -> reconstructed images; ``{"images", "noise"}`` (training) -> the outputs the ELBO needs."""

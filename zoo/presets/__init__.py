@@ -173,8 +173,7 @@ def load(name: str, weights: str | Path, **overrides):
 
 def load_with_metadata(name: str, weights: str | Path, *, directory: Path | None = None, **overrides):
     """:func:`load`, also returning the preset's (verified) metadata: ``(model, metadata)``."""
-    import zoo
-    from zoo.weights import load_file
+    from zoo.registry import build
 
     directory = directory or locate(name, weights)
     if directory is None:
@@ -183,6 +182,6 @@ def load_with_metadata(name: str, weights: str | Path, *, directory: Path | None
     config = store.read_json(directory / CONFIG)
     if config.get("model") != name:
         raise ValueError(f"Preset {directory} holds weights for {config.get('model')!r}, not {name!r}.")
-    model = zoo.create(name, **{**config["model_config"], **overrides})
-    load_file(model, weights_file(directory, metadata))
+    model = build(name, **{**config["model_config"], **overrides})
+    store.load_file(model, weights_file(directory, metadata))
     return model, metadata

@@ -57,7 +57,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.weights import COMPRESSED_SUFFIX as SUFFIX  # noqa: F401  (the file suffix, exported here too)
+from zoo.presets.store import COMPRESSED_SUFFIX as SUFFIX  # noqa: F401  (the file suffix, exported here too)
 
 logger = logging.getLogger(__name__)
 
@@ -420,7 +420,7 @@ def compress_preset(directory: str | Path) -> Path:
     Raises:
         ValueError: the preset is not a quantised one, or is corrupt.
     """
-    import zoo
+    from zoo import presets
     from zoo.presets import store
 
     directory = Path(directory)
@@ -429,7 +429,7 @@ def compress_preset(directory: str | Path) -> Path:
     candidates = metadata.get("codebook") or (metadata.get("mixture") or {}).get("means")
     if not candidates:
         raise ValueError(f"{directory / store.METADATA} records no codebook or mixture: not a zoo compress preset.")
-    model = zoo.create(config["model"], weights=str(directory))
+    model = presets.load(config["model"], str(directory))
     codebook = codebook_of(model, candidates)
     card = (directory / store.MODEL_CARD).read_text().split("\n\n") if (directory / store.MODEL_CARD).is_file() else []
     standard = {"name", "tag", "dataset", "kzoo", "keras", "parameters", "metrics", "files"}

@@ -22,6 +22,7 @@ import hashlib
 import json
 import re
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ from zoo.data.settings import kzoo_home
 CONFIG = "config.json"
 WEIGHTS = "model.weights.h5"
 COMPRESSED_WEIGHTS = "model.weights.kzq"
+#: The file suffix of kzoo's compressed weights format (:mod:`zoo.presets.compressed`).
+COMPRESSED_SUFFIX = ".weights.kzq"
 WEIGHT_FILES = (WEIGHTS, COMPRESSED_WEIGHTS)
 METADATA = "metadata.json"
 MODEL_CARD = "README.md"
@@ -214,7 +217,7 @@ def save_preset(model, directory: str | Path, *, name: str, dataset: str, metric
         lines.append(f"| {metric} | {entry.get('value')} | `{entry.get('command', '')}` |")
     lines += ["", f'Load it with `zoo.create("{name}", weights="{directory.name}")`.', ""]
     (tmp / MODEL_CARD).write_text("\n".join(lines))
-    from zoo import __version__
+    from zoo.version import __version__
 
     metadata = {
         "name": name, "tag": directory.name, "dataset": dataset, "kzoo": __version__, "keras": keras.__version__,
@@ -226,3 +229,29 @@ def save_preset(model, directory: str | Path, *, name: str, dataset: str, metric
         shutil.rmtree(directory)
     tmp.rename(directory)
     return directory
+
+
+def load_file(model, weights: Path) -> Path:
+    """Loads a ``.weights.h5`` or ``.weights.kzq`` file into ``model``.
+
+    Optimizer state saved beside Keras weights is not needed and skipped. A compressed file is checked
+    whole before any weight is assigned.
+    """
+    if Path(weights).name.endswith(COMPRESSED_SUFFIX):
+        from zoo.presets import compressed
+
+        return compressed.load(model, weights)
+    from zoo.transfer import short_load_error
+
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            warnings.filterwarnings("ignore", message="Skipping nested container")  # only ever after a mismatch
+            model.load_weights(weights)
+    except (ValueError, OSError, KeyError) as err:
+        raise ValueError(
+            f"Could not load {weights} into {model.name}: {short_load_error(err)}. The file may be corrupt, or made "
+            f"for another architecture (check num_classes / input_shape overrides; a preset or run directory "
+            f"instead of a bare file gets a new head of another num_classes)."
+        ) from None
+    return weights

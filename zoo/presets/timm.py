@@ -441,7 +441,7 @@ def build(checkpoint: Checkpoint, name: str | None = None, *, image_size: tuple[
     Raises:
         ValueError: another architecture, or a missing, unexpected or misshapen tensor (named, with both shapes).
     """
-    import zoo
+    from zoo.registry import build as build_model
 
     target = zoo_name(checkpoint.architecture)
     if name is not None and name != target:
@@ -452,7 +452,7 @@ def build(checkpoint: Checkpoint, name: str | None = None, *, image_size: tuple[
         image_size = _check_image_size(image_size)
         checkpoint = _resample_positions(checkpoint, image_size)
         overrides = {"input_shape": [*image_size, 3], **overrides}
-    model = zoo.create(target, **{**model_overrides(checkpoint), **overrides})
+    model = build_model(target, **{**model_overrides(checkpoint), **overrides})
     source_of = _resnet_source if target.startswith("resnet") else _vit_source
     assignments, used, problems = [], set(), {}
     for variable in model.weights:
