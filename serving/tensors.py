@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import serving.protos  # noqa: F401  (before the protos below: imports them without TensorFlow)
 from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 
 try:  # TensorFlow depends on ml_dtypes; bfloat16 is optional everywhere else

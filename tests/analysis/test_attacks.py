@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from zoo.analysis import attacks
-from zoo.analysis.robustness_cli import add_parsers
+from zoo.cli.robustness import add_parsers
 
 LENET5 = Path(__file__).resolve().parents[2] / "bench" / "weights" / "lenet5-mnist"
 

@@ -1,4 +1,8 @@
-"""``zoo export``, ``zoo serve`` and ``zoo predict``: the serving subcommands of the ``zoo`` command."""
+"""``zoo export``, ``zoo serve`` and ``zoo predict``: the commands that run ``serving``.
+
+``zoo predict --server`` is a gRPC client: it imports TensorFlow Serving's protocol buffers without TensorFlow
+(:mod:`serving.protos`), so it starts in about a second.
+"""
 
 from __future__ import annotations
 
