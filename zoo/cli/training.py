@@ -28,7 +28,7 @@ def _fit_settings(args) -> dict[str, Any]:
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer, schedule=args.schedule,
         weight_decay=args.weight_decay, validation_split=args.validation_split,
         max_train_examples=args.max_train_examples, augment=args.augment, seed=args.seed,
-        verbose=2 if args.quiet else "auto", strategy=args.strategy, lr_scaling=args.lr_scaling,
+        verbose=2 if args.quiet or not sys.stdout.isatty() else "auto", strategy=args.strategy, lr_scaling=args.lr_scaling,
         mixed_precision=args.mixed_precision, deterministic=args.deterministic, resume=args.resume,
         backup_every=args.backup_every, select=args.select,
     )
@@ -100,7 +100,7 @@ def cmd_compress(args) -> int:
         zero_mixing=None if args.zero_mixing <= 0 else args.zero_mixing, merge_kl=args.merge_kl,
         sharpen_epochs=args.sharpen_epochs, sharpen_std=args.sharpen_std,
         finetune_epochs=args.finetune_epochs, finetune_lr=args.finetune_lr,
-        max_train_examples=args.max_train_examples, seed=args.seed, verbose=2 if args.quiet else "auto",
+        max_train_examples=args.max_train_examples, seed=args.seed, verbose=2 if args.quiet or not sys.stdout.isatty() else "auto",
         method=args.method.replace("-", "_"), weight_decay=args.weight_decay, strategy=args.strategy,
     )
     with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
