@@ -238,6 +238,7 @@ def create(name: str, *, weights: str | None = None, **overrides: Any):
         (None, 5)
     """
     entry = get_entry(name)
+    check_weights_argument(name, weights)
     if weights is not None:
         from zoo import presets
 
@@ -274,6 +275,23 @@ def create(name: str, *, weights: str | None = None, **overrides: Any):
 
         load_weights(model, weights)
     return model
+
+
+def check_weights_argument(name: str, weights: Any) -> None:
+    """Rejects a ``weights=`` that is not None, a string or a path (``weights=True`` is not "the pretrained ones").
+
+    Raises:
+        ValueError: naming the forms ``weights`` takes and ``name``'s preset tags.
+    """
+    if weights is None or isinstance(weights, (str, os.PathLike)):
+        return
+    from zoo import presets
+
+    tags = presets.list_tags(name)
+    example = f" e.g. weights={tags[0]!r};" if tags else ""
+    raise ValueError(f"weights is a preset tag, a path or a URL (a str), or None. Received: weights={weights!r} "
+                     f"({type(weights).__name__}).{example} {name}'s presets: {', '.join(tags) or '(none)'} "
+                     f"(`zoo presets {name}`).")
 
 
 def default_config(name: str) -> dict[str, Any]:

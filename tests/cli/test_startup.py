@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -69,3 +70,11 @@ def test_listing_nothing_exits_non_zero(args):
     probe = run_probe(*args)
     assert probe["rc"] == 1
     assert "match" in probe["stderr"]
+
+
+def test_a_command_that_imports_tensorflow_prints_no_start_up_lines():
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run([sys.executable, "-m", "zoo.cli", "info", "lenet5"], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert done.returncode == 0 and "parameters: 61706" in done.stdout
+    assert done.stderr == ""

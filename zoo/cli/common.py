@@ -78,11 +78,12 @@ def filtered_stderr(enabled: bool = True) -> Iterator[None]:
     sys.stderr.flush()
     original = os.dup(2)
     read_end, write_end = os.pipe()
+    forward_to = os.dup(original)  # the thread's own copy: it outlives ``original``
     os.dup2(write_end, 2)
     os.close(write_end)
 
     def forward() -> None:
-        with os.fdopen(read_end, "rb") as pipe, os.fdopen(os.dup(original), "wb", buffering=0) as out:
+        with os.fdopen(read_end, "rb") as pipe, os.fdopen(forward_to, "wb", buffering=0) as out:
             for line in pipe:
                 if not is_noise(line.decode(errors="replace").rstrip("\r\n")):
                     out.write(line)

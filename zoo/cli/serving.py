@@ -207,9 +207,12 @@ def _report(paths, outputs, labels, top_k) -> list[dict]:
 
 def add_parsers(sub) -> None:
     """Adds the serving subcommands to the ``zoo`` parser."""
-    p = sub.add_parser("export", help="export trained weights as a SavedModel in TF Serving's layout")
+    p = sub.add_parser("export", help="export trained weights (a preset tag such as mnist, or a run) as a SavedModel "
+                                      "in TF Serving's layout")
     p.add_argument("name", help="registered model name")
-    p.add_argument("--weights", required=True, help="a preset tag or directory, a .weights.h5 / .weights.kzq file or a zoo train run directory")
+    p.add_argument("--weights", required=True,
+                   help="a preset tag (zoo presets NAME lists them, e.g. --weights mnist), a preset directory or URL, "
+                        "a .weights.h5 / .weights.kzq file or a zoo train run directory")
     p.add_argument("--base-path", required=True, help="directory of models: writes BASE/<model>/<version>/")
     p.add_argument("--version", type=int, default=None, help="default: the next free version")
     p.add_argument("--model-name", default=None, help="name clients use (default: the registry name)")
