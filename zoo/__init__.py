@@ -6,8 +6,9 @@ Example:
     ['resnet18', 'resnet20', 'resnet32', 'resnet34', 'resnet50', 'resnet56']
 """
 
+from zoo.inference import predict
 from zoo.presets import save_preset
 from zoo.registry import create, info, list_models, register_model
 
 __version__ = "0.1.0"
-__all__ = ["create", "info", "list_models", "register_model", "save_preset", "__version__"]
+__all__ = ["create", "info", "list_models", "predict", "register_model", "save_preset", "__version__"]
