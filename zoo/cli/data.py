@@ -4,6 +4,11 @@ from __future__ import annotations
 
 
 def cmd_datasets(args) -> int:
+    from zoo.data.settings import data_dir_and_source, set_data_dir
+
+    if args.set_data_dir:
+        print(f"data directory {args.set_data_dir} recorded in {set_data_dir(args.set_data_dir)}")
+        return 0
     from zoo import data
     from zoo.data.tabular import list_tabular
     from zoo.data.text import list_corpora
@@ -19,7 +24,8 @@ def cmd_datasets(args) -> int:
 
     for name in GRAPHS:
         print(f"{name:<14} citation graph for node classification (Planetoid split)")
-    print(f"data directory (KZOO_DATA_DIR): {data.data_dir()}")
+    folder, source = data_dir_and_source()
+    print(f"data directory: {folder} (from {source})")
     return 0
 
 
@@ -27,4 +33,7 @@ def cmd_datasets(args) -> int:
 def add_parsers(sub) -> None:
     """Adds ``datasets`` to the ``zoo`` parser's subcommands."""
     p = sub.add_parser("datasets", help="list the named data sets and the data directory")
+    p.add_argument("--set-data-dir", default=None, metavar="DIR",
+                   help="record DIR (the folder holding mnist/, cifar10/, ...) in $KZOO_HOME/config.json, so no "
+                        "KZOO_DATA_DIR is needed")
     p.set_defaults(fn=cmd_datasets)

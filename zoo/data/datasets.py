@@ -274,9 +274,14 @@ def load(name: str, split: str) -> tuple[DatasetSpec, Split]:
             continue
         logger.info("Loaded %s[%s]: %d examples from %s", name, split, len(labels), where)
         return spec, Split(images, labels, where)
+    from zoo.data.settings import config_file, data_dir_and_source
+
+    folder, source = data_dir_and_source()
     raise ValueError(
-        f"No source could load {name}[{split}]. Put the data in KZOO_DATA_DIR (now {data_dir()}) "
-        f"in the format described in the README. Tried:\n  " + "\n  ".join(tried)
+        f"No source could load {name}[{split}]: the data directory {folder} (from {source}) has no {name}/. "
+        f"Point kzoo at the folder holding the offline copies: set KZOO_DATA_DIR=DIR, or run "
+        f"`zoo datasets --set-data-dir DIR` (it writes {config_file()}); the README's \"Data\" section gives the "
+        f"format. Tried:\n  " + "\n  ".join(tried)
     )
 
 
