@@ -39,6 +39,7 @@ def commands(npy: Path) -> dict[str, list[str]]:
         "list": ["list"],
         "presets": ["presets"],
         "info": ["info", "lenet5"],
+        "info --no-build": ["info", "lenet5", "--no-build"],
         "predict": ["predict", "--server", "127.0.0.1:1", "--timeout", "2", "--model", "lenet5", "--input", str(npy)],
     }
 
@@ -86,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", default=".", help="checkout whose zoo/ is measured")
     parser.add_argument("--label", required=True, help="column of the report (before, after)")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--commit", default=None, help="the commit --root holds, when it is not a git checkout")
     args = parser.parse_args(argv)
     root = Path(args.root).resolve()
     path = REPORTS / "cli-startup.json"
@@ -99,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             seconds = time_command(root, cmd, args.runs)
             rows[name] = {"args": cmd, "median_s": round(statistics.median(seconds), 3), "runs_s": [round(s, 3) for s in seconds]}
             print(f"{args.label} zoo {name}: median {rows[name]['median_s']:.2f} s", flush=True)
-    report["runs"][args.label] = {"root": str(root), "commit": git_commit(root), "date": time.strftime("%Y-%m-%d %H:%M"),
+    report["runs"][args.label] = {"root": str(root), "commit": args.commit or git_commit(root), "date": time.strftime("%Y-%m-%d %H:%M"),
                                   "commands": rows}
     REPORTS.mkdir(exist_ok=True)
     path.write_text(json.dumps(report, indent=2) + "\n")

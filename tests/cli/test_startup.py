@@ -78,3 +78,14 @@ def test_a_command_that_imports_tensorflow_prints_no_start_up_lines():
                           env=env, timeout=300)
     assert done.returncode == 0 and "parameters: 61706" in done.stdout
     assert done.stderr == ""
+
+
+def test_bfloat16_tensors_still_convert_without_ml_dtypes_loaded_up_front():
+    code = ("import sys; from serving.tensors import numpy_dtype, to_array, to_tensor_proto; "
+            "assert 'ml_dtypes' not in sys.modules; from tensorflow.core.framework import types_pb2; "
+            "assert numpy_dtype(types_pb2.DT_BFLOAT16).name == 'bfloat16'; "
+            "import numpy as np, ml_dtypes; x = np.array([1.5, -2.0], ml_dtypes.bfloat16); "
+            "assert to_tensor_proto(x).dtype == types_pb2.DT_BFLOAT16; "
+            "assert to_array(to_tensor_proto(x)).astype(float).tolist() == [1.5, -2.0]; print('ok')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "ok", done.stderr
