@@ -65,7 +65,9 @@ def write_markdown(report: dict) -> None:
     names = list(dict.fromkeys(n for run in report["runs"].values() for n in run["commands"]))
     lines = ["# zoo command start-up", "",
              f"Machine: {report['machine']}. Median wall-clock seconds of `python -m zoo.cli ARGS` in a fresh "
-             f"interpreter (`python bench/cli_startup.py --root DIR --label LABEL`).", "",
+             f"interpreter (`python bench/cli_startup.py --root DIR --label LABEL`). The machine is shared: "
+             f"load average at the end of each run: "
+             + ", ".join(f"{l} {r.get('load_average_1min', '?')}" for l, r in report["runs"].items()) + ".", "",
              "| command | " + " | ".join(f"{l} ({report['runs'][l]['commit']})" for l in labels) + " | goal |",
              "|---|" + "---|" * (len(labels) + 1)]
     for name in names:
@@ -101,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             seconds = time_command(root, cmd, args.runs)
             rows[name] = {"args": cmd, "median_s": round(statistics.median(seconds), 3), "runs_s": [round(s, 3) for s in seconds]}
             print(f"{args.label} zoo {name}: median {rows[name]['median_s']:.2f} s", flush=True)
-    report["runs"][args.label] = {"root": str(root), "commit": args.commit or git_commit(root), "date": time.strftime("%Y-%m-%d %H:%M"),
+    report["runs"][args.label] = {"load_average_1min": round(os.getloadavg()[0], 1), "root": str(root), "commit": args.commit or git_commit(root), "date": time.strftime("%Y-%m-%d %H:%M"),
                                   "commands": rows}
     REPORTS.mkdir(exist_ok=True)
     path.write_text(json.dumps(report, indent=2) + "\n")
