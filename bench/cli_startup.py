@@ -50,13 +50,14 @@ def time_command(root: Path, args: list[str], runs: int) -> list[float]:
     seconds = []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "zoo.cli", *args], cwd=root, env=env, capture_output=True)
+        subprocess.run([sys.executable, "-m", "zoo.cli", *args], cwd=root, env=env, capture_output=True, check=False)
         seconds.append(time.perf_counter() - start)
     return seconds
 
 
 def git_commit(root: Path) -> str:
-    done = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    done = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                          check=False)
     return done.stdout.strip() or "unknown"
 
 

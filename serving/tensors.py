@@ -11,7 +11,11 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+
+# isort: split
 import serving.protos  # noqa: F401  (before the protos below: imports them without TensorFlow)
+
+# isort: split
 from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 
 _NUMPY_BY_ENUM: dict[int, np.dtype] = {

@@ -15,9 +15,9 @@ import dataclasses
 import difflib
 import fnmatch
 import inspect
+import json
 import logging
 import os
-import json
 import re
 from collections.abc import Callable
 from pathlib import Path

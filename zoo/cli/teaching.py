@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import sys
 import time
 from pathlib import Path
@@ -96,7 +95,11 @@ def _print_table(result) -> None:
 
 # --- zoo optimizers -----------------------------------------------------------------
 def cmd_optimizers(args) -> int:
-    from training.optimizer_comparison import DEFAULT_RUNS, compare_optimizers, plot_curves
+    from training.optimizer_comparison import (
+        DEFAULT_RUNS,
+        compare_optimizers,
+        plot_curves,
+    )
     from training.run_dir import environment, write_json
 
     with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
