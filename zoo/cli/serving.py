@@ -54,7 +54,8 @@ def cmd_serve(args) -> int:
         tensorflow_intra_op_parallelism=args.tensorflow_intra_op_parallelism,
         tensorflow_inter_op_parallelism=args.tensorflow_inter_op_parallelism, max_message_bytes=args.max_message_bytes, host=args.host,
     )
-    logging.getLogger("serving").setLevel(logging.INFO)
+    for name in ("serving", __name__):  # the server's lifecycle and this command's SIGTERM line
+        logging.getLogger(name).setLevel(logging.INFO)
     server = ModelServer(options)
 
     def shutdown(signum, _frame):
