@@ -26,7 +26,7 @@ def replace(readme: str, marker: str, text: str) -> str:
 
 
 def presets_table(catalog: dict) -> str:
-    from zoo.cli import format_size
+    from zoo.cli.presets import format_size
 
     rows = ["| preset | data set | measured (`zoo evaluate ... --json`) | size | where |", "|---|---|---|---|---|"]
     for e in catalog["presets"]:

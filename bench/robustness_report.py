@@ -4,7 +4,7 @@ Usage (from the repository root):
     nice python bench/robustness_report.py [--max-examples N] [--pgd-steps 40] [--samples 50]
 
 Runs ``zoo attack`` and ``zoo uncertainty`` (through ``python -m
-zoo.analysis.robustness_cli``, the same subcommands) on the MNIST test set,
+zoo.cli``) on the MNIST test set,
 trains the MLP first when runs/bench/mlp-mnist is missing, and writes
 bench/reports/robustness.{json,md} and the figures in bench/reports/robustness/.
 Their own JSON reports stay in bench/runs/robustness (not committed).
@@ -50,7 +50,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
 
     python = str(Path(sys.executable))
-    cli = [python, "-m", "zoo.analysis.robustness_cli"]
+    cli = [python, "-m", "zoo.cli"]
     runs = HERE / "runs" / "robustness"
     if runs.exists():
         shutil.rmtree(runs)
@@ -183,7 +183,7 @@ def markdown(p: dict) -> str:
         f"NumPy {p['versions']['numpy']}, Python {p['versions']['python']}.",
         f"- Data: {p['data_source']}.",
         f"- Report: `{p['command']}`, which ran (wall-clock seconds in brackets; "
-        f"`python -m zoo.analysis.robustness_cli X` is `zoo X`):",
+        f"`python -m zoo.cli X` is `zoo X`):",
         *[f"  - `{cmd}` ({p['seconds'][key]} s)" for key, cmd in p["commands"].items()],
         "",
     ]

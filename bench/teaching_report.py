@@ -10,7 +10,7 @@ Usage (from the repository root):
   the same Glorot initialisation with the same SGD + momentum on the 60,000 MNIST training
   digits, in NumPy and in Keras: test accuracy and seconds per epoch side by side. Writes
   bench/reports/numpy_mlp.{json,md}.
-* ``optimizers``: runs ``python -m zoo.analysis.teaching_cli optimizers`` (the ``zoo optimizers``
+* ``optimizers``: runs ``python -m zoo.cli optimizers`` (the ``zoo optimizers``
   subcommand) and writes bench/reports/optimizers.{json,md,png}; its own output stays in
   bench/runs/optimizers (not committed).
 """
@@ -289,7 +289,7 @@ def optimizers_part(args) -> None:
     if runs_dir.exists():
         shutil.rmtree(runs_dir)
     runs = "sgd:constant,momentum:constant,nesterov:constant,adam:constant,sgd:step,sgd:inverse_time"
-    cmd = [sys.executable, "-m", "zoo.analysis.teaching_cli", "optimizers", args.opt_model, "--dataset", "mnist",
+    cmd = [sys.executable, "-m", "zoo.cli", "optimizers", args.opt_model, "--dataset", "mnist",
            "--runs", runs, "--epochs", str(args.opt_epochs), "--max-train-examples", str(args.opt_examples),
            "--out", str(runs_dir.relative_to(ROOT)), "--json"]
     shown = shlex.join(["nice", "python", *cmd[1:]])

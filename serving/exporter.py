@@ -188,6 +188,7 @@ def export_weights(name: str, weights: str | Path, base_path: str | Path, versio
     trained model, and the class names it records (timm presets: ImageNet-1k; else those of its
     data set) label the ``classify`` signature.
     """
+    from zoo.inference import recorded_class_names
     from zoo.weights import create_trained
 
     model, run_config = create_trained(name, weights)
@@ -195,24 +196,3 @@ def export_weights(name: str, weights: str | Path, base_path: str | Path, versio
         options["class_names"] = recorded_class_names(run_config, model)
     return export(model, base_path, version, **options)
 
-
-def recorded_class_names(record: dict, model) -> list[str] | None:
-    """The class names a run's ``config.json`` or a preset's metadata records, else its data set's, when there is
-    one per model output; None otherwise (the classify signature then answers ``"0"``, ``"1"``, ...)."""
-    from zoo import data
-
-    if isinstance(record.get("class_names"), list):
-        return fit_class_names(record["class_names"], model)
-    dataset = record.get("dataset")
-    try:
-        return fit_class_names(data.get_spec(dataset).class_names, model) if dataset else None
-    except (ValueError, TypeError):
-        logger.warning("No class names recorded and data set %r is not available: the classify signature labels "
-                       "classes by number.", dataset)
-        return None
-
-
-def fit_class_names(names, model) -> list[str] | None:
-    """``names`` as a list when there is one per model output, else None (the classify signature then uses indices)."""
-    names = list(names)
-    return names if len(names) == model.output_shape[-1] else None

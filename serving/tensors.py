@@ -13,12 +13,12 @@ import dataclasses
 import math
 
 import numpy as np
-from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 
-try:  # TensorFlow depends on ml_dtypes; bfloat16 is optional everywhere else
-    from ml_dtypes import bfloat16 as _bfloat16
-except ImportError:  # pragma: no cover
-    _bfloat16 = None
+# isort: split
+import serving.protos  # noqa: F401  (before the protos below: imports them without TensorFlow)
+
+# isort: split
+from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 
 _NUMPY_BY_ENUM: dict[int, np.dtype] = {
     types_pb2.DT_FLOAT: np.dtype(np.float32),
@@ -37,9 +37,21 @@ _NUMPY_BY_ENUM: dict[int, np.dtype] = {
     types_pb2.DT_COMPLEX128: np.dtype(np.complex128),
     types_pb2.DT_STRING: np.dtype(object),
 }
-if _bfloat16 is not None:
-    _NUMPY_BY_ENUM[types_pb2.DT_BFLOAT16] = np.dtype(_bfloat16)
 _ENUM_BY_NUMPY = {dtype: enum for enum, dtype in _NUMPY_BY_ENUM.items() if enum != types_pb2.DT_STRING}
+
+
+def _add_bfloat16() -> bool:
+    """Registers ml_dtypes' bfloat16 on first use (importing ml_dtypes costs about a second of a client's start-up;
+    TensorFlow depends on it, bfloat16 is optional everywhere else). Returns whether bfloat16 is available."""
+    if types_pb2.DT_BFLOAT16 in _NUMPY_BY_ENUM:
+        return True
+    try:
+        from ml_dtypes import bfloat16
+    except ImportError:  # pragma: no cover
+        return False
+    _NUMPY_BY_ENUM[types_pb2.DT_BFLOAT16] = np.dtype(bfloat16)
+    _ENUM_BY_NUMPY[np.dtype(bfloat16)] = types_pb2.DT_BFLOAT16
+    return True
 
 # Which repeated field holds the values of each dtype when tensor_content is empty.
 _VAL_FIELD = {
@@ -98,6 +110,8 @@ def numpy_dtype(enum: int) -> np.dtype:
     Raises:
         TensorConversionError: a dtype serving does not handle (resources, variants, ...).
     """
+    if enum == types_pb2.DT_BFLOAT16:
+        _add_bfloat16()
     try:
         return _NUMPY_BY_ENUM[enum]
     except KeyError:
@@ -109,6 +123,8 @@ def dtype_enum(dtype: np.dtype) -> int:
     dtype = np.dtype(dtype)
     if dtype.kind in "OSU":
         return types_pb2.DT_STRING
+    if dtype not in _ENUM_BY_NUMPY and dtype.name == "bfloat16":
+        _add_bfloat16()
     try:
         return _ENUM_BY_NUMPY[dtype]
     except KeyError:

@@ -17,11 +17,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("zoo", "training", "serving")
 
-#: Command lines that still live in the zoo/ folder: they are the top layer (above training and serving), so
-#: their imports of training/ and serving/ point down. Temporary places: issue 21 moves zoo/cli.py into a
-#: zoo/cli/ package, and the analysis subcommands (`zoo robustness`, `zoo teaching`, which train through
-#: training/) belong beside it; a core module importing any of them is an upward arrow.
-APPLICATIONS = ("zoo.cli", "zoo.analysis.robustness_cli", "zoo.analysis.teaching_cli")
+#: The command line, zoo/cli/ (one module per command group): the top layer (above training and serving), so
+#: its imports of training/ and serving/ point down; a core module importing it is an upward arrow.
+APPLICATIONS = ("zoo.cli",)
 
 #: Upward arrows still there, each (importing module, imported top-level package), with why and who removes it.
 #: None remain; the test fails when one listed here is no longer needed, so this set only shrinks.

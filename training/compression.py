@@ -290,7 +290,8 @@ def compress(
     report["preset"] = str(out / PRESET / tag)
     report["on_disk"] = preset_sizes(out / PRESET / tag)
     if export_base is not None:
-        from serving.exporter import export, fit_class_names
+        from zoo.inference import fit_class_names
+        from serving.exporter import export
 
         report["export"] = str(export(model, export_base, model_name=model_name,
                                       class_names=fit_class_names(spec.class_names, model)))

@@ -33,7 +33,7 @@ from zoo.registry import constructor_config
 from zoo.weights import BEST_WEIGHTS, LAST_WEIGHTS, RUN_CONFIG, load_file
 from training import checkpoints, distribute
 from training.optim import make_optimizer, make_schedule
-from training.run_dir import RESULTS, RunLogger, environment, prepare_run_dir, read_json, write_json
+from training.run_dir import RESULTS, RunLogger, discard_on_failure, environment, prepare_run_dir, read_json, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -249,6 +249,7 @@ def weights_fingerprint(model: keras.Model) -> float:
     return float(sum(np.sum(np.asarray(w, dtype=np.float64)) for w in model.get_weights()))
 
 
+@discard_on_failure
 def fit(model_name: str, dataset: str, config: TrainConfig, *, out: str | Path | None, load_data: Callable,
         build: Callable, stages: list[Stage] | None = None, prepare_stage: Callable | None = None,
         record: dict[str, Any] | None = None, default_out: Path | None = None) -> TrainResult:

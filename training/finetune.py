@@ -90,6 +90,31 @@ def stages(config: FinetuneConfig) -> list[Stage]:
             Stage("unfrozen", config.epochs - head, config.lr * config.unfreeze_lr_scale, "cosine", config.freeze)]
 
 
+def frozen_layers(model: keras.Model, freeze: str) -> set[str]:
+    """The top-level layers ``freeze`` (``backbone``, ``none``, ``until:LAYER``) keeps frozen in ``model``.
+
+    Raises:
+        ValueError: ``until:LAYER`` names no layer of ``model``, or a layer of its new head.
+    """
+    names = [layer.name for layer in model.layers]
+    head = set(head_layers(model))
+    if freeze == "none":
+        return set()
+    if freeze == "backbone":
+        return set(names) - head
+    boundary = freeze.removeprefix("until:")
+    if boundary not in names:
+        from zoo.registry import suggest
+
+        close = suggest(boundary, names)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise ValueError(f"freeze=until:{boundary}: {model.name} has no such layer.{hint} Layers: {', '.join(names)} "
+                         f"(zoo info NAME --layers).")
+    if boundary in head:
+        raise ValueError(f"freeze=until:{boundary} would freeze the new head.")
+    return set(names[: names.index(boundary) + 1])
+
+
 def apply_freeze(model: keras.Model, freeze: str, *, train_batchnorm: bool = False) -> list[str]:
     """Sets ``trainable`` per layer for ``freeze`` (``backbone``, ``none``, ``until:LAYER``).
 
@@ -99,26 +124,14 @@ def apply_freeze(model: keras.Model, freeze: str, *, train_batchnorm: bool = Fal
     Returns:
         The names of the frozen top-level layers.
     """
-    names = [layer.name for layer in model.layers]
-    head = set(head_layers(model))
-    if freeze == "none":
-        frozen = set()
-    elif freeze == "backbone":
-        frozen = set(names) - head
-    else:
-        boundary = freeze.removeprefix("until:")
-        if boundary not in names:
-            raise ValueError(f"freeze=until:{boundary}: {model.name} has no such layer. Layers: {', '.join(names)}.")
-        if boundary in head:
-            raise ValueError(f"freeze=until:{boundary} would freeze the new head.")
-        frozen = set(names[: names.index(boundary) + 1])
+    frozen = frozen_layers(model, freeze)
     for layer in model.layers:
         layer.trainable = layer.name not in frozen
     if not train_batchnorm:
         for layer in model._flatten_layers(include_self=False):
             if isinstance(layer, keras.layers.BatchNormalization):
                 layer.trainable = False
-    return [n for n in names if n in frozen]
+    return [layer.name for layer in model.layers if layer.name in frozen]
 
 
 def _target_overrides(pretrained: keras.Model, data, num_classes: int | None) -> dict[str, Any]:
@@ -196,6 +209,8 @@ def finetune(model_name: str, weights: str | Path, dataset: str, *, config: Fine
     def build(data):
         source, _ = create_trained(model_name, weights)
         model, transferred = with_new_head(source, model_name, _target_overrides(source, data, config.num_classes))
+        for stage in stages(config):  # every stage's freeze checked now, before the first stage trains
+            frozen_layers(model, stage.freeze)
         pretrained.update(weights=str(weights), transferred_layers=transferred, new_head=head_layers(model))
         return model
 

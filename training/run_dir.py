@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import json
 import logging
 import math
 import os
 import platform
 import shlex
+import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -197,5 +201,38 @@ def prepare_run_dir(out: str | Path | None, model_name: str, dataset: str, *, re
                               f"or choose another --out.")
     if resume and not (backup_dir(run_dir) / STATE).exists():
         logger.info("%s has no backup to resume from; starting from the beginning", run_dir)
+    existed = run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
+    created = _NEW_RUN_DIRS.get()
+    if not existed and created is not None:
+        created.append(run_dir)
     return run_dir
+
+
+_NEW_RUN_DIRS: contextvars.ContextVar[list[Path] | None] = contextvars.ContextVar("new_run_dirs", default=None)
+
+
+def discard_on_failure(fn: Callable) -> Callable:
+    """Decorates a training entry point: a run directory it created is removed when it fails before anything
+    in it can be resumed (no backup yet), so a failed run leaves no debris and its name can be used again.
+
+    A run interrupted after a backup keeps its directory: ``--resume`` continues it.
+    """
+    from training.checkpoints import STATE, backup_dir
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        created: list[Path] = []
+        token = _NEW_RUN_DIRS.set(created)
+        try:
+            return fn(*args, **kwargs)
+        except BaseException:
+            for path in created:
+                if not (backup_dir(path) / STATE).exists():
+                    shutil.rmtree(path, ignore_errors=True)
+                    logger.warning("Removed %s: the run failed before it had anything to resume.", path)
+            raise
+        finally:
+            _NEW_RUN_DIRS.reset(token)
+
+    return run

@@ -6,10 +6,11 @@ the registry only builds (:func:`zoo.registry.build`), and this module adds the 
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from zoo import presets
-from zoo.registry import build, constructor_config, get_entry
+from zoo.registry import build, constructor_config, describe, get_entry
 from zoo.tasks import get_task
 from zoo.transfer import rebuild
 from zoo.weights import create_trained, load_weights, resolve_weights
@@ -43,6 +44,7 @@ def create(name: str, *, weights: str | None = None, **overrides: Any):
         (None, 5)
     """
     get_entry(name)  # unknown names fail here, with suggestions
+    check_weights_argument(name, weights)
     if weights is not None:
         preset = presets.locate(name, weights)
         if preset is not None:
@@ -56,6 +58,21 @@ def create(name: str, *, weights: str | None = None, **overrides: Any):
     return model
 
 
+def check_weights_argument(name: str, weights: Any) -> None:
+    """Rejects a ``weights=`` that is not None, a string or a path (``weights=True`` is not "the pretrained ones").
+
+    Raises:
+        ValueError: naming the forms ``weights`` takes and ``name``'s preset tags.
+    """
+    if weights is None or isinstance(weights, (str, os.PathLike)):
+        return
+    tags = presets.list_tags(name)
+    example = f" e.g. weights={tags[0]!r};" if tags else ""
+    raise ValueError(f"weights is a preset tag, a path or a URL (a str), or None. Received: weights={weights!r} "
+                     f"({type(weights).__name__}).{example} {name}'s presets: {', '.join(tags) or '(none)'} "
+                     f"(`zoo presets {name}`).")
+
+
 def _shapes(shape):
     """A shape without its batch dimension, or a list of them for several inputs."""
     if isinstance(shape, list):
@@ -63,8 +80,13 @@ def _shapes(shape):
     return list(shape[1:])
 
 
-def info(name: str) -> dict[str, Any]:
+def info(name: str, *, build: bool = True) -> dict[str, Any]:
     """Describes a registered model.
+
+    Args:
+        name: str. A registered name.
+        build: bool. False skips building the model (and importing Keras): the dict then holds only
+            ``name``, ``family``, ``task``, ``dataset``, ``description``, ``signatures`` and ``weights``.
 
     Returns:
         A JSON-serialisable dict: ``name``, ``family``, ``task``, ``dataset``,
@@ -78,6 +100,9 @@ def info(name: str) -> dict[str, Any]:
         >>> info("lenet5")["parameters"]
         61706
     """
+    if not build:
+        row = describe(name)
+        return row | {"signatures": get_task(row["task"]).signatures, "weights": presets.list_tags(name)}
     entry = get_entry(name)
     model = entry.builder()
     task = get_task(entry.task)

@@ -15,9 +15,11 @@ import dataclasses
 import fnmatch
 import importlib
 import inspect
+import json
 import logging
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from zoo.naming import natural_key, suggest, unknown_name  # noqa: F401  (suggest, unknown_name: exported here too)
@@ -80,7 +82,7 @@ def register_model(
             task=task,
             builder=fn,
             dataset=dataset,
-            description=doc.splitlines()[0] if doc else "",
+            description=_summary(doc),
         )
         return fn
 
@@ -102,9 +104,65 @@ def register_family_package(package: str) -> None:
         _FAMILY_PACKAGES.append(package)
 
 
+def _summary(doc: str) -> str:
+    """A docstring's first paragraph on one line (a summary may wrap: ``zoo list`` shows it whole)."""
+    return " ".join(doc.split("\n\n", 1)[0].split())
+
+
 def _ensure_families_loaded() -> None:
     for package in _FAMILY_PACKAGES:
         importlib.import_module(package)  # importing registers every family
+
+
+INDEX_FILE = Path(__file__).with_name("model_index.json")
+"""The built-in models' names, families, tasks, data sets and descriptions, written by :func:`write_index`.
+
+``zoo list``, ``zoo presets`` and ``zoo info --brief`` read it instead of importing Keras to fill the registry;
+``tests/zoo/test_model_index.py`` checks it against the registry that ``import zoo.models`` fills.
+"""
+
+
+def _describe(entry: ModelEntry) -> dict[str, Any]:
+    return {"name": entry.name, "family": entry.family, "task": entry.task, "dataset": entry.dataset,
+            "description": entry.description}
+
+
+def build_index() -> list[dict[str, Any]]:
+    """The index of every registered model, naturally sorted (imports the model families)."""
+    _ensure_families_loaded()
+    return [_describe(_REGISTRY[n]) for n in sorted(_REGISTRY, key=natural_key)]
+
+
+def write_index(path: Path = INDEX_FILE) -> Path:
+    """Writes :func:`build_index` to ``path`` (after adding a model:
+    ``python -c "from zoo.registry import write_index; write_index()"``)."""
+    path.write_text(json.dumps(build_index(), indent=1) + "\n")
+    return path
+
+
+def _index() -> dict[str, dict[str, Any]]:
+    """The models known without importing Keras: the index file, plus anything registered in this process."""
+    rows = {row["name"]: row for row in json.loads(INDEX_FILE.read_text())} if INDEX_FILE.is_file() else {}
+    if not rows:
+        _ensure_families_loaded()
+    return rows | {name: _describe(entry) for name, entry in _REGISTRY.items()}
+
+
+def describe(name: str) -> dict[str, Any]:
+    """``name``'s family, task, data set and description, without building it or importing Keras.
+
+    Raises:
+        ValueError: for an unknown name, listing the closest registered names.
+
+    Example:
+        >>> describe("lenet5")["task"]
+        'image_classification'
+    """
+    rows = _index()
+    if name not in rows:
+        get_entry(name)  # a model registered by a family not in the index, or the unknown-name error
+        rows = _index()
+    return dict(rows[name])
 
 
 def list_models(pattern: str | None = None, *, task: str | None = None) -> list[str]:
@@ -121,11 +179,10 @@ def list_models(pattern: str | None = None, *, task: str | None = None) -> list[
         >>> list_models("lenet5*")
         ['lenet5', 'lenet5_caffe']
     """
-    _ensure_families_loaded()
     names = [
         n
-        for n, e in _REGISTRY.items()
-        if (pattern is None or fnmatch.fnmatch(n, pattern)) and (task is None or e.task == task)
+        for n, e in _index().items()
+        if (pattern is None or fnmatch.fnmatch(n, pattern)) and (task is None or e["task"] == task)
     ]
     return sorted(names, key=natural_key)
 

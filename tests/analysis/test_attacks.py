@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from zoo.analysis import attacks
-from zoo.analysis.robustness_cli import add_parsers
+from zoo.cli.robustness import add_parsers
 
 LENET5 = "mnist"  # the packaged lenet5:mnist preset
 

@@ -131,7 +131,7 @@ def test_bad_arguments(batch):
 
 
 def _parser():
-    from zoo.analysis.teaching_cli import add_parsers
+    from zoo.cli.teaching import add_parsers
 
     parser = argparse.ArgumentParser(prog="zoo")
     add_parsers(parser.add_subparsers(dest="command", required=True))

@@ -12,7 +12,7 @@ import pytest
 import zoo
 from zoo.analysis import uncertainty
 from zoo.analysis.attacks import load_examples, predict_logits
-from zoo.analysis.robustness_cli import add_parsers
+from zoo.cli.robustness import add_parsers
 from zoo.weights import create_trained
 
 

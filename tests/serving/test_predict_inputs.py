@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from serving.cli import _load_input, check_inputs
+from zoo.cli.serving import _load_input, check_inputs
 
 
 def test_a_corrupt_image_is_named_not_a_pil_traceback(tmp_path, mnist_test):

@@ -101,7 +101,7 @@ def test_class_names_are_kept_with_the_run_and_label_classify_after_the_folder_i
     shutil.rmtree(small_folder)  # the data is gone; the run still names its classes
     path = export_weights("lenet5", run, tmp_path / "export", 1)
     loaded = tf.saved_model.load(str(path))
-    image = np.zeros((28, 28, 3), np.float32)
+    image = np.zeros((28, 28, 1), np.float32)  # grey PNGs: a one-channel model (issue 21)
     classified = loaded.signatures["classify"](inputs=tf.constant([to_example({"images": image.reshape(-1)})
                                                                    .SerializeToString()]))
     assert [c.decode() for c in classified["classes"].numpy()[0]] == list(CLASSES)

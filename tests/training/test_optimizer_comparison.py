@@ -78,7 +78,7 @@ def test_optimizers_and_schedules_by_name():
 
 
 def test_optimizers_command(tmp_path, capsys):
-    from zoo.analysis.teaching_cli import add_parsers
+    from zoo.cli.teaching import add_parsers
 
     parser = argparse.ArgumentParser(prog="zoo")
     add_parsers(parser.add_subparsers(dest="command", required=True))

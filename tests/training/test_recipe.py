@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo.cli import _fit_settings, build_parser
+from zoo.cli import build_parser
+from zoo.cli.training import _fit_settings
 from zoo.losses import SmoothedSparseCrossentropy
 from training import TrainConfig, train
 from training.classification import training_loss

@@ -275,14 +275,52 @@ def load(name: str, split: str) -> tuple[DatasetSpec, Split]:
             continue
         logger.info("Loaded %s[%s]: %d examples from %s", name, split, len(labels), where)
         return spec, Split(images, labels, where)
+    from zoo.data.settings import config_file, data_dir_and_source
+
+    folder, source = data_dir_and_source()
     raise ValueError(
-        f"No source could load {name}[{split}]. Put the data in KZOO_DATA_DIR (now {data_dir()}) "
-        f"in the format described in the README. Tried:\n  " + "\n  ".join(tried)
+        f"No source could load {name}[{split}]: the data directory {folder} (from {source}) has no {name}/. "
+        f"Point kzoo at the folder holding the offline copies: set KZOO_DATA_DIR=DIR, or run "
+        f"`zoo datasets --set-data-dir DIR` (it writes {config_file()}); the README's \"Data\" section gives the "
+        f"format. Tried:\n  " + "\n  ".join(tried)
     )
 
 
-def load_folder(path: str, split: str, *, image_size: tuple[int, int] | None = None) -> tuple[DatasetSpec, Split]:
+GREY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "F", "P;L"})
+"""PIL modes of single-channel images (with or without alpha)."""
+
+
+def folder_color_mode(root: Path) -> str:
+    """``"grayscale"`` when every image under ``root`` is grey, else ``"rgb"`` (saying what gets converted).
+
+    Reads only the images' headers. Grey images among colour ones are copied to three channels and alpha is
+    dropped; a warning says how many images were converted.
+    """
+    from PIL import Image
+
+    modes: dict[str, int] = {}
+    for path in sorted(root.rglob("*")):
+        if path.suffix.lower() in sources.IMAGE_SUFFIXES:
+            with Image.open(path) as image:
+                modes[image.mode] = modes.get(image.mode, 0) + 1
+    total, grey = sum(modes.values()), sum(n for m, n in modes.items() if m in GREY_MODES)
+    if total and grey == total:
+        return "grayscale"
+    if grey:
+        logger.warning("%s: %d of %d images are grey; they are read as RGB (grey copied to 3 channels).",
+                       root, grey, total)
+    alpha = sum(n for m, n in modes.items() if m in ("RGBA", "LA", "PA"))
+    if alpha:
+        logger.warning("%s: the alpha channel of %d images is dropped.", root, alpha)
+    return "rgb"
+
+
+def load_folder(path: str, split: str, *, image_size: tuple[int, int] | None = None,
+                channels: int | None = None) -> tuple[DatasetSpec, Split]:
     """Loads a user folder of images, one subfolder per class, through Keras.
+
+    The colour mode comes from the images: grey when all are grey (1 channel), else RGB (3 channels), see
+    :func:`folder_color_mode`; ``channels`` overrides it (a pretrained model's input).
 
     ``path/train/<class>/*`` and ``path/test/<class>/*`` are used when they
     exist; otherwise ``path/<class>/*`` is split 80/20 into train and test, stratified (20% of
@@ -294,11 +332,20 @@ def load_folder(path: str, split: str, *, image_size: tuple[int, int] | None = N
         path: the folder.
         split: ``"train"`` or ``"test"``.
         image_size: (height, width) to resize to; defaults to the first image's size.
+        channels: 1 or 3 to read every image as grey or RGB whatever the images are (a warning says when
+            this converts them); None infers it from the images.
     """
     import keras
 
     _check_split(split)
     root = Path(path).expanduser()
+    if channels not in (None, 1, 3):
+        raise ValueError(f"channels is 1 (grey) or 3 (RGB). Received: channels={channels!r}")
+    color_mode = folder_color_mode(root)
+    if channels is not None and channels != (1 if color_mode == "grayscale" else 3):
+        logger.warning("%s: %s images read as %s to fit the model's %d input channel(s).", root,
+                       "grey" if color_mode == "grayscale" else "colour", "RGB" if channels == 3 else "grey", channels)
+        color_mode = "rgb" if channels == 3 else "grayscale"
     if image_size is None:
         first = next((p for p in sorted(root.rglob("*")) if p.suffix.lower() in sources.IMAGE_SUFFIXES), None)
         if first is None:
@@ -310,7 +357,7 @@ def load_folder(path: str, split: str, *, image_size: tuple[int, int] | None = N
 
     def read(directory: Path):
         ds = keras.utils.image_dataset_from_directory(directory, image_size=image_size, batch_size=None,
-                                                      shuffle=False, verbose=False)
+                                                      shuffle=False, verbose=False, color_mode=color_mode)
         pairs = list(ds.as_numpy_iterator())
         images = np.stack([p[0] for p in pairs]).round().clip(0, 255).astype(np.uint8)
         labels = np.asarray([p[1] for p in pairs], dtype=np.int64)

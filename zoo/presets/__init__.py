@@ -66,8 +66,13 @@ def find(name: str, tag: str, *, progress: bool = True) -> Path:
         return local
     if entry is not None:
         return catalog.pull(entry, progress=progress)
+    from zoo.registry import suggest
+
     known = list_tags(name)
-    raise ValueError(f"No preset {tag!r} for {name}. Available: {', '.join(known) or '(none)'} (`zoo presets {name}`). "
+    close = suggest(tag, known)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise ValueError(f"No preset {tag!r} for {name}.{hint} Available: {', '.join(known) or '(none)'} "
+                     f"(`zoo presets {name}`). "
                      f"Looked in {', '.join(str(r / name) for r in store.roots())} and the published catalog.")
 
 
@@ -119,7 +124,12 @@ def pull(spec: str, *, force: bool = False, progress: bool = True, image_size: i
     get_entry(name)  # unknown models get the registry's suggestions
     chosen = [catalog.get(name, tag)] if tag else catalog.entries(f"{name}:*")
     if not chosen or chosen[0] is None:
-        raise ValueError(f"No published preset {spec!r}. Published for {name}: {', '.join(catalog.tags(name)) or '(none)'}.")
+        from zoo.registry import suggest
+
+        close = suggest(tag or "", catalog.tags(name))
+        hint = f" Did you mean: {', '.join(f'{name}:{t}' for t in close)}?" if close else ""
+        raise ValueError(f"No published preset {spec!r}.{hint} Published for {name}: "
+                         f"{', '.join(catalog.tags(name)) or '(none)'}.")
     return [catalog.pull(entry, force=force, progress=progress) for entry in chosen]
 
 

@@ -122,3 +122,32 @@ def test_shift_augmentation_translates_digits(mnist_test):
     assert abs(x.sum() - plain.sum()) / plain.sum() < 0.02
     moved = sum(not any(np.allclose(a, b) for b in plain) for a in x)
     assert moved > 200
+
+
+def _mnist_png_folder(root, mnist_test, mode="L", per_class=6):
+    """Real MNIST test digits of classes 0 and 1 written as PNGs (``mode`` L: grey, RGB: colour)."""
+    _, test = mnist_test
+    for digit in (0, 1):
+        (root / str(digit)).mkdir(parents=True)
+        for i, index in enumerate(np.flatnonzero(test.labels == digit)[:per_class]):
+            Image.fromarray(test.images[index, :, :, 0]).convert(mode).save(root / str(digit) / f"{i}.png")
+    return root
+
+
+def test_grey_image_folder_reads_one_channel(tmp_path, mnist_test, caplog):
+    root = _mnist_png_folder(tmp_path / "grey", mnist_test)
+    spec, train = data.load(str(root), "train")
+    assert spec.input_shape == (28, 28, 1) and train.images.shape[1:] == (28, 28, 1)
+    _, test = mnist_test
+    assert any(np.array_equal(image, test.images[np.flatnonzero(test.labels == 0)[0]]) for image in train.images)
+    spec3, train3 = data.load_folder(str(root), "train", channels=3)  # a colour model's input
+    assert spec3.input_shape == (28, 28, 3) and np.array_equal(train3.images[..., 0], train3.images[..., 2])
+    assert "read as RGB" in caplog.text
+
+
+def test_mixed_folder_reads_rgb_and_says_so(tmp_path, mnist_test, caplog):
+    root = _mnist_png_folder(tmp_path / "mixed", mnist_test)
+    Image.open(root / "0" / "0.png").convert("RGB").save(root / "0" / "0.png")
+    spec, _ = data.load(str(root), "train")
+    assert spec.input_shape == (28, 28, 3)
+    assert "11 of 12 images are grey" in caplog.text

@@ -1,14 +1,9 @@
-"""``zoo attack`` and ``zoo uncertainty``: accuracy under adversarial attack, and MC-dropout calibration.
-
-Wired into the ``zoo`` command by ``add_parsers(sub)``; also runs on its own:
-``python -m zoo.analysis.robustness_cli attack lenet5 --weights DIR --dataset mnist``.
-"""
+"""``zoo attack`` and ``zoo uncertainty``: accuracy under adversarial attack, and MC-dropout calibration."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -184,18 +179,3 @@ def add_parsers(sub) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_uncertainty)
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Runs ``attack`` or ``uncertainty`` without the rest of the ``zoo`` command."""
-    parser = argparse.ArgumentParser(prog="zoo", description="adversarial attacks and MC-dropout uncertainty")
-    add_parsers(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
-    args = parser.parse_args(argv)
-    try:
-        return args.fn(args)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"zoo {args.command}: error: {err}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,8 @@
-"""``zoo export``, ``zoo serve`` and ``zoo predict``: the serving subcommands of the ``zoo`` command."""
+"""``zoo export``, ``zoo serve`` and ``zoo predict``: the commands that run ``serving``.
+
+``zoo predict --server`` is a gRPC client: it imports TensorFlow Serving's protocol buffers without TensorFlow
+(:mod:`serving.protos`), so it starts in about a second.
+"""
 
 from __future__ import annotations
 
@@ -109,6 +113,8 @@ def cmd_serve(args) -> int:
         num_request_iterations_for_warmup=args.num_request_iterations_for_warmup,
         allow_version_labels_for_unavailable_models=args.allow_version_labels_for_unavailable_models,
     )
+    for name in ("serving", __name__):  # the server's lifecycle and this command's SIGTERM line
+        logging.getLogger(name).setLevel(logging.INFO)
     if options.model_base_path and not options.model_config_file:
         logger.info("Building single TensorFlow model file config: model_name: %s model_base_path: %s",
                     options.model_name, options.model_base_path)
@@ -140,40 +146,20 @@ def cmd_serve(args) -> int:
 
 
 # --- zoo predict --------------------------------------------------------------
-def _load_input(path: str, shape: list[int] | None, dtype: str) -> np.ndarray:
-    """One example from a .npy file or an image, shaped like the signature's input (without batch)."""
-    example_shape = shape[1:] if shape else None
+def _load_input(path: str, shape: list[int] | None, dtype: str, *, convert: bool = False) -> np.ndarray:
+    """One input file as a batch shaped like the signature's input: an image checked against the input (its
+    channels must match unless ``convert``; another size is resized with a warning), or a .npy array."""
+    from zoo.inference import fit_to_input, read_input, to_pixels
+
+    example_shape = list(shape[1:]) if shape else []
+    array = read_input(path)
     if path.endswith(".npy"):
-        array = np.load(path, allow_pickle=False)
-        if example_shape is not None and array.ndim == len(example_shape) + 1:
-            return array  # already a batch
-        return array[None]
-
-    with _open_image(path) as image:
-        channels = example_shape[-1] if example_shape and example_shape[-1] in (1, 3, 4) else 3
-        image = image.convert({1: "L", 3: "RGB", 4: "RGBA"}[channels])
-        if example_shape and len(example_shape) == 3 and example_shape[0] > 0 and example_shape[1] > 0:
-            image = image.resize((example_shape[1], example_shape[0]))
-        array = np.asarray(image)
-    array = array.reshape(array.shape[0], array.shape[1], -1)
+        return array if example_shape and array.ndim == len(example_shape) + 1 else array[None]
+    if len(example_shape) == 3:
+        array = fit_to_input(array, [d if d and d > 0 else None for d in example_shape], name=path, convert=convert)
     if np.dtype(dtype).kind == "f":
-        array = array.astype(dtype) / 255.0  # images travel as pixels in [0, 1]
+        array = to_pixels(array)  # images travel as pixels in [0, 1]
     return array[None]
-
-
-def _open_image(path: str):
-    """``PIL.Image.open(path)`` fully decoded, or ValueError naming the file when it is not a readable image."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        image = Image.open(path)
-        image.load()  # decode now: a truncated or corrupt file fails here, not inside a later conversion
-    except FileNotFoundError:
-        raise FileNotFoundError(f"No such input file: {path}") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise ValueError(f"{path} is not a readable image ({type(err).__name__}: {err}). zoo predict takes .npy "
-                         f"files or images (PNG, JPEG, BMP, ...).") from None
-    return image
 
 
 def check_inputs(paths: list[str]) -> None:
@@ -183,6 +169,8 @@ def check_inputs(paths: list[str]) -> None:
         FileNotFoundError: a missing file.
         ValueError: a corrupt or unsupported file, naming it.
     """
+    from zoo.inference import open_image
+
     for path in paths:
         if path.endswith(".npy"):
             try:
@@ -192,63 +180,107 @@ def check_inputs(paths: list[str]) -> None:
             except (ValueError, OSError, EOFError) as err:
                 raise ValueError(f"{path} is not a readable .npy array ({err}).") from None
         else:
-            _open_image(path).close()
+            open_image(path).close()
 
 
 def cmd_predict(args) -> int:
+    model = args.name or args.model
+    if not model:
+        raise ValueError("Name the model: zoo predict NAME --weights TAG --input ... (locally), or "
+                         "zoo predict --server HOST:PORT --model NAME --input ...")
+    if not args.input and not args.text:
+        raise ValueError("Give --input FILE ... (images or .npy arrays), or --text for a model that takes strings.")
+    if args.weights is not None:
+        if args.server or args.text:
+            raise ValueError("--weights predicts locally (image classifiers); --server and --text send to a server. "
+                             "Use one or the other.")
+        return _predict_locally(model, args)
+    check_inputs(args.input or [])
     from serving.errors import ServingError
 
-    check_inputs(args.input)
     try:
-        return _predict(args)
+        return _predict(model, args)
     except ServingError as err:
         print(f"zoo predict: error: {err.code_name}: {err.message}", file=sys.stderr)
         return 1
 
 
-def _predict(args) -> int:
+def _predict_locally(model: str, args) -> int:
+    from zoo.inference import predict
+
+    check_inputs(args.input)
+    _print_report(predict(model, args.input, weights=args.weights, top_k_classes=args.top_k, convert=args.convert),
+                  args.json)
+    return 0
+
+
+def _print_report(report: list[dict], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report, indent=2))
+        return
+    for entry in report:
+        print(entry["input"])
+        for item in entry.get("top_k", []):
+            print(f"  {item['score']:.4f}  {item['label']}")
+        for key, value in entry.get("outputs", {}).items():
+            print(f"  {key}: {value}")
+
+
+def _string_batch(args, metadata: dict, signature: str) -> tuple[list, np.ndarray]:
+    """The strings a string input gets: --text values, or tf.Examples of the images for ``classify``/``regress``
+    (checked against the image input of ``serving_default``, when the model has one)."""
+    if args.text:
+        return list(args.text), np.asarray([t.encode() for t in args.text], dtype=object)
+    from serving.client import to_example
+    from serving.signatures import IMAGE_FEATURE
+
+    image_inputs = metadata["signatures"].get("serving_default", {}).get("inputs", {})
+    shape = next((spec["shape"] for spec in image_inputs.values() if spec["dtype"] != "string"), None)
+    arrays = [_load_input(p, shape, "float32", convert=args.convert) for p in args.input]
+    examples = [to_example({IMAGE_FEATURE: a.reshape(-1)}).SerializeToString() for a in arrays]
+    logger.info("Sending %d images to %s as tf.Examples (feature %r).", len(examples), signature, IMAGE_FEATURE)
+    return list(args.input), np.asarray(examples, dtype=object)
+
+
+def _predict(model: str, args) -> int:
     from serving.client import Client
 
-    with Client(args.server, timeout=args.timeout, tls=args.tls,
+    with Client(args.server or "localhost:8500", timeout=args.timeout, tls=args.tls,
                 root_certificates=Path(args.ca_cert).read_bytes() if args.ca_cert else None,
                 server_name=args.tls_server_name) as client:
-        metadata = client.metadata(args.model, version=args.version, label=args.label)
+        metadata = client.metadata(model, version=args.version, label=args.label)
         signature = args.signature or "serving_default"
         if signature not in metadata["signatures"]:
-            raise ValueError(f"{args.model} has no signature {signature!r}; it has {sorted(metadata['signatures'])}.")
+            raise ValueError(f"{model} has no signature {signature!r}; it has {sorted(metadata['signatures'])}.")
         inputs = metadata["signatures"][signature]["inputs"]
         name = args.input_name or (next(iter(inputs)) if len(inputs) == 1 else None)
         if name not in inputs:
             raise ValueError(f"Name the input with --input-name; the signature takes {sorted(inputs)}.")
         dtype = inputs[name]["dtype"]
-        batch = np.concatenate([_load_input(p, inputs[name]["shape"], dtype) for p in args.input])
-        if dtype != "string":
-            batch = batch.astype(dtype)
-        outputs = client.predict(args.model, {name: batch}, signature_name=signature, version=args.version,
+        if dtype == "string":
+            paths, batch = _string_batch(args, metadata, signature)
+        else:
+            if args.text:
+                raise ValueError(f"{model}'s {signature} input {name!r} takes {dtype} tensors, not text: give --input.")
+            paths = args.input
+            batch = np.concatenate([_load_input(p, inputs[name]["shape"], dtype, convert=args.convert)
+                                    for p in args.input]).astype(dtype)
+        outputs = client.predict(model, {name: batch}, signature_name=signature, version=args.version,
                                  label=args.label)
         labels = None
-        if "scores" in outputs and "classify" in metadata["signatures"] and not args.signature:
-            labels = _class_labels(client, args, batch[:1])
-    report = _report(args.input, outputs, labels, args.top_k)
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        for entry in report:
-            print(entry["input"])
-            for item in entry.get("top_k", []):
-                print(f"  {item['score']:.4f}  {item['label']}")
-            for key, value in entry.get("outputs", {}).items():
-                print(f"  {key}: {value}")
+        if "scores" in outputs and "classify" in metadata["signatures"] and dtype != "string" and not args.signature:
+            labels = _class_labels(client, model, args, batch[:1])
+    _print_report(_report(paths, outputs, labels, args.top_k), args.json)
     return 0
 
 
-def _class_labels(client, args, first: np.ndarray) -> list[str] | None:
+def _class_labels(client, model: str, args, first: np.ndarray) -> list[str] | None:
     """Class names from the model's Classify signature, which returns a label with every score."""
     from serving.errors import ServingError
     from serving.signatures import IMAGE_FEATURE
 
     try:
-        result = client.classify(args.model, [{IMAGE_FEATURE: first.reshape(-1)}], signature_name="classify",
+        result = client.classify(model, [{IMAGE_FEATURE: first.reshape(-1)}], signature_name="classify",
                                  version=args.version, label=args.label)
     except ServingError as err:
         logger.info("No class names from Classify: %s", err)
@@ -257,27 +289,40 @@ def _class_labels(client, args, first: np.ndarray) -> list[str] | None:
 
 
 def _report(paths, outputs, labels, top_k) -> list[dict]:
+    from zoo.inference import top_k as best
+
     count = len(next(iter(outputs.values())))
     names = [str(p) for p in paths] if len(paths) == count else [f"example {i}" for i in range(count)]
     report = []
     for i, name in enumerate(names):
         entry = {"input": name}
-        scores = outputs.get("scores")
+        scores, classes = outputs.get("scores"), outputs.get("classes")
         if scores is not None and scores.ndim == 2:
-            order = np.argsort(-scores[i])[:top_k]
-            entry["top_k"] = [{"class": int(j), "label": labels[j] if labels else str(j), "score": float(scores[i, j])}
-                              for j in order]
+            row_labels = _plain(classes[i]) if classes is not None and np.asarray(classes).ndim == 2 else labels
+            entry = best(scores[i:i + 1], [name], row_labels, top_k)[0]
         else:
-            entry["outputs"] = {k: np.asarray(v[i]).tolist() for k, v in outputs.items()}
+            entry["outputs"] = {k: _plain(v[i]) for k, v in outputs.items()}
         report.append(entry)
     return report
 
 
+def _plain(value):
+    """An output value as JSON takes it: bytes as text, arrays as lists."""
+    value = np.asarray(value)
+    if value.dtype.kind in "OS":
+        return value.astype(object).tolist().decode(errors="replace") if value.ndim == 0 else [
+            v.decode(errors="replace") if isinstance(v, bytes) else v for v in value.astype(object).ravel().tolist()]
+    return value.tolist()
+
+
 def add_parsers(sub) -> None:
     """Adds the serving subcommands to the ``zoo`` parser."""
-    p = sub.add_parser("export", help="export trained weights as a SavedModel in TF Serving's layout")
+    p = sub.add_parser("export", help="export trained weights (a preset tag such as mnist, or a run) as a SavedModel "
+                                      "in TF Serving's layout")
     p.add_argument("name", help="registered model name")
-    p.add_argument("--weights", required=True, help="a preset tag or directory, a .weights.h5 / .weights.kzq file or a zoo train run directory")
+    p.add_argument("--weights", required=True,
+                   help="a preset tag (zoo presets NAME lists them, e.g. --weights mnist), a preset directory or URL, "
+                        "a .weights.h5 / .weights.kzq file or a zoo train run directory")
     p.add_argument("--base-path", required=True, help="directory of models: writes BASE/<model>/<version>/")
     p.add_argument("--version", type=int, default=None, help="default: the next free version")
     p.add_argument("--model-name", default=None, help="name clients use (default: the registry name)")
@@ -339,12 +384,22 @@ def add_parsers(sub) -> None:
     p.add_argument("--grace_seconds", type=float, default=10.0, help="kzoo: time in-flight requests get on SIGTERM")
     p.set_defaults(fn=cmd_serve)
 
-    p = sub.add_parser("predict", help="send inputs to a TF Serving-compatible server over gRPC")
-    p.add_argument("--server", default="localhost:8500", help="HOST:PORT of the gRPC API")
-    p.add_argument("--model", required=True)
-    p.add_argument("--input", required=True, nargs="+", help=".npy files or images (PNG, JPEG, ...)")
+    p = sub.add_parser("predict", help="classify images locally (NAME --weights TAG) or send inputs to a TF "
+                                       "Serving-compatible server over gRPC (--server)")
+    p.add_argument("name", nargs="?", default=None, help="registered model name (local) or served model name")
+    p.add_argument("--weights", default=None, help="predict locally, no server: a preset tag (zoo presets NAME), "
+                                                   "preset or run directory, or weights file")
+    p.add_argument("--server", default=None, help="HOST:PORT of the gRPC API (default localhost:8500 without --weights)")
+    p.add_argument("--model", default=None, help="served model name (default: NAME)")
+    p.add_argument("--input", nargs="+", default=[], help=".npy files or images (PNG, JPEG, ...)")
+    p.add_argument("--text", action="append", default=[], help="a string for a signature that takes strings, e.g. "
+                                                                 "a language model's prompt (repeatable)")
+    p.add_argument("--convert", action="store_true",
+                   help="convert colour images to grey (or grey to colour) when the model takes the other; "
+                        "without it such an input is refused")
     p.add_argument("--input-name", default=None, help="signature input to feed (default: its only input)")
-    p.add_argument("--signature", default=None, help="default: serving_default")
+    p.add_argument("--signature", default=None, help="default: serving_default; classify sends the images as "
+                                                     "tf.Examples")
     p.add_argument("--version", type=int, default=None)
     p.add_argument("--label", default=None, help="a version label such as stable")
     p.add_argument("--top-k", type=int, default=5)

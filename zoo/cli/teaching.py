@@ -1,21 +1,14 @@
-"""``zoo gradcheck`` and ``zoo optimizers``: gradient checking and the optimiser/schedule comparison.
-
-Wired into the ``zoo`` command by ``add_parsers(sub)``; also runs on its own:
-``python -m zoo.analysis.teaching_cli gradcheck lenet5 --examples 8``.
-"""
+"""``zoo gradcheck`` and ``zoo optimizers``: gradient checking and the optimiser/schedule comparison."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import sys
 import time
 from pathlib import Path
 
-
-def _print_json(payload) -> None:
-    print(json.dumps(payload, indent=2, default=str))
+from zoo.cli.common import print_json
 
 
 def _runs(text: str) -> list[tuple[str, str]]:
@@ -78,7 +71,7 @@ def cmd_gradcheck(args) -> int:
     passed = result.passed and (mlp is None or report["numpy_backprop"]["passed"])
     report["passed"] = passed
     if args.json:
-        _print_json(report)
+        print_json(report)
         return 0 if passed else 1
     print(f"{args.name} on {len(x)} {args.dataset} test examples, loss {result.loss:.4f}: autodiff vs central "
           f"differences in {result.dtype} (epsilon {result.epsilon:g}, tolerance {result.tolerance:g})")
@@ -102,7 +95,11 @@ def _print_table(result) -> None:
 
 # --- zoo optimizers -----------------------------------------------------------------
 def cmd_optimizers(args) -> int:
-    from training.optimizer_comparison import DEFAULT_RUNS, compare_optimizers, plot_curves
+    from training.optimizer_comparison import (
+        DEFAULT_RUNS,
+        compare_optimizers,
+        plot_curves,
+    )
     from training.run_dir import environment, write_json
 
     with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
@@ -120,7 +117,7 @@ def cmd_optimizers(args) -> int:
                                  "environment": environment(), "date": time.strftime("%Y-%m-%d %H:%M")}
     write_json(out / "optimizers.json", report)
     if args.json:
-        _print_json(report)
+        print_json(report)
         return 0
     print(f"{result.model} on {result.dataset}: {result.train_examples} training examples, "
           f"{result.epochs} epoch{'s' * (result.epochs != 1)}, batch {result.batch_size}; "
@@ -172,23 +169,3 @@ def add_parsers(sub) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_optimizers)
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Runs one of this module's subcommands without the rest of the ``zoo`` command."""
-    import logging
-
-    parser = argparse.ArgumentParser(prog="python -m zoo.analysis.teaching_cli")
-    parser.add_argument("-v", "--verbose", action="store_true")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_parsers(sub)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
-    try:
-        return args.fn(args)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"{args.command}: error: {err}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,124 +1,15 @@
-"""The ``zoo`` command. Thin: each subcommand calls a public Python function."""
+"""``zoo train``, ``finetune``, ``evaluate``, ``generate`` and ``compress``: the commands that run ``training``.
+
+TensorFlow and Keras are imported inside the commands, never when the parser is built.
+"""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
-import logging
-import os
 import sys
 from typing import Any
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def _parse_override(text: str) -> tuple[str, Any]:
-    key, sep, raw = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"--set takes KEY=VALUE (VALUE as JSON). Received: {text!r}")
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw  # a bare string such as activation=relu
-    return key, value
-
-
-def _print_json(payload: Any) -> None:
-    print(json.dumps(payload, indent=2, default=str))
-
-
-def cmd_list(args) -> int:
-    import zoo
-
-    names = zoo.list_models(args.pattern)
-    if args.json:
-        from zoo.registry import get_entry
-
-        _print_json([{"name": n, "task": get_entry(n).task, "description": get_entry(n).description} for n in names])
-    else:
-        from zoo.registry import get_entry
-
-        width = max((len(n) for n in names), default=0)
-        for n in names:
-            print(f"{n:<{width}}  {get_entry(n).description}")
-    return 0
-
-
-def cmd_info(args) -> int:
-    import zoo
-
-    details = zoo.info(args.name)
-    if args.json:
-        _print_json(details)
-        return 0
-    for key in ("name", "family", "task", "dataset", "description", "input_shape", "output_shape", "parameters"):
-        print(f"{key:>12}: {details[key]}")
-    print(f"{'config':>12}: {json.dumps(details['config'])}")
-    print(f"{'signatures':>12}: {', '.join(details['signatures'])}")
-    print(f"{'weights':>12}: {', '.join(details['weights']) or '(none published yet)'}")
-    if args.layers:
-        width = max(len(layer["name"]) for layer in details["layers"])
-        print(f"{'layers':>12}:")
-        for layer in details["layers"]:
-            print(f"{'':>14}{layer['name']:<{width}}  {layer['type']:<22} {layer['parameters']:>10,}")
-    return 0
-
-
-def format_size(count: int) -> str:
-    """A byte count as `zoo presets` shows it: MB from 0.1 MB up, else kB."""
-    return f"{count / 1e6:.1f} MB" if count >= 1e5 else f"{count / 1e3:.0f} kB"
-
-
-def _metric_summary(metrics: dict[str, Any]) -> str:
-    values = {k: (v.get("value") if isinstance(v, dict) else v) for k, v in metrics.items()}
-    return ", ".join(f"{k} {v:.4g}" if isinstance(v, (int, float)) else f"{k} {v}" for k, v in values.items())
-
-
-def cmd_presets(args) -> int:
-    from zoo import presets
-
-    rows = presets.list_presets(args.pattern)
-    if args.json:
-        _print_json(rows)
-        return 0
-    width = max((len(f"{r['model']}:{r['tag']}") for r in rows), default=0)
-    for r in rows:
-        where = (r["url"] or "remote (no mirror: see zoo pull)") if r["where"] == "remote" else r["where"]
-        print(f"{r['model'] + ':' + r['tag']:<{width}}  {r['dataset'] or '-':<14} {format_size(r['size']):>8}  {where:<8}  "
-              f"{_metric_summary(r['metrics'])}")
-    if not rows:
-        print(f"no presets match {args.pattern!r}", file=sys.stderr)
-    return 0
-
-
-def cmd_pull(args) -> int:
-    from zoo import presets
-
-    for spec in args.presets:
-        for directory in presets.pull(spec, force=args.force, progress=not args.quiet, image_size=args.image_size):
-            print(directory)
-    return 0
-
-
-def cmd_datasets(args) -> int:
-    from zoo import data
-    from zoo.data.tabular import list_tabular
-    from zoo.data.text import list_corpora
-
-    for name in data.list_datasets():
-        spec = data.get_spec(name)
-        print(f"{name:<14} images {tuple(spec.input_shape)}, {spec.num_classes} classes (NAME:C1,C2 picks classes)")
-    for name in list_tabular():
-        print(f"{name:<14} tabular regression (scikit-learn's bundled copy)")
-    for name in list_corpora():
-        print(f"{name:<14} text corpus for language models")
-    from zoo.data.graphs import GRAPHS
-
-    for name in GRAPHS:
-        print(f"{name:<14} citation graph for node classification (Planetoid split)")
-    print(f"data directory (KZOO_DATA_DIR): {data.data_dir()}")
-    return 0
+from zoo.cli.common import parse_override, print_json
 
 
 def cmd_generate(args) -> int:
@@ -127,7 +18,7 @@ def cmd_generate(args) -> int:
 
     model, _ = create_trained(args.name, args.weights)
     texts = generate(model, args.prompt, args.length, temperature=args.temperature, seed=args.seed)
-    _print_json(texts) if args.json else print("\n\n".join(texts))
+    print_json(texts) if args.json else print("\n\n".join(texts))
     return 0
 
 
@@ -137,7 +28,7 @@ def _fit_settings(args) -> dict[str, Any]:
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer, schedule=args.schedule,
         weight_decay=args.weight_decay, validation_split=args.validation_split,
         max_train_examples=args.max_train_examples, augment=args.augment, seed=args.seed,
-        verbose=2 if args.quiet else "auto", strategy=args.strategy, lr_scaling=args.lr_scaling,
+        verbose=2 if args.quiet or not sys.stdout.isatty() else "auto", strategy=args.strategy, lr_scaling=args.lr_scaling,
         mixed_precision=args.mixed_precision, deterministic=args.deterministic, resume=args.resume,
         backup_every=args.backup_every, select=args.select, warmup_epochs=args.warmup_epochs,
         label_smoothing=args.label_smoothing, jit_compile=args.jit_compile,
@@ -152,7 +43,7 @@ def cmd_train(args) -> int:
     with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
         result = train(args.name, args.dataset, config=config, out=args.out, overrides=dict(args.set))
     summary = {"run_dir": str(result.run_dir), "test": result.test}
-    _print_json(summary) if args.json else print(f"run directory: {result.run_dir}\ntest: {_metrics_line(result.test)}")
+    print_json(summary) if args.json else print(f"run directory: {result.run_dir}\ntest: {_metrics_line(result.test)}")
     return 0
 
 
@@ -166,7 +57,7 @@ def cmd_finetune(args) -> int:
     with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
         result = finetune(args.name, args.weights, args.dataset, config=config, out=args.out)
     summary = {"run_dir": str(result.run_dir), "test": result.test}
-    _print_json(summary) if args.json else print(f"run directory: {result.run_dir}\ntest: {_metrics_line(result.test)}")
+    print_json(summary) if args.json else print(f"run directory: {result.run_dir}\ntest: {_metrics_line(result.test)}")
     return 0
 
 
@@ -197,7 +88,7 @@ def cmd_evaluate(args) -> int:
                                  ("steps", args.steps), ("eta", args.eta), ("features", args.features),
                                  ("max_examples", args.max_examples)) if v is not None}
     metrics = evaluate(args.name, args.weights, args.dataset, batch_size=args.batch_size, **options)
-    _print_json(metrics) if args.json else print(_metrics_line(metrics))
+    print_json(metrics) if args.json else print(_metrics_line(metrics))
     return 0
 
 
@@ -210,7 +101,7 @@ def cmd_compress(args) -> int:
         zero_mixing=None if args.zero_mixing <= 0 else args.zero_mixing, merge_kl=args.merge_kl,
         sharpen_epochs=args.sharpen_epochs, sharpen_std=args.sharpen_std,
         finetune_epochs=args.finetune_epochs, finetune_lr=args.finetune_lr,
-        max_train_examples=args.max_train_examples, seed=args.seed, verbose=2 if args.quiet else "auto",
+        max_train_examples=args.max_train_examples, seed=args.seed, verbose=2 if args.quiet or not sys.stdout.isatty() else "auto",
         method=args.method.replace("-", "_"), weight_decay=args.weight_decay, strategy=args.strategy,
         mixed_precision=args.mixed_precision, resume=args.resume, backup_every=args.backup_every,
     )
@@ -219,7 +110,7 @@ def cmd_compress(args) -> int:
                           export_base=args.export_base, preset_tag=args.tag)
     report = result.report
     if args.json:
-        _print_json({k: report[k] for k in ("error_percent", "compression", "components", "weights", "preset",
+        print_json({k: report[k] for k in ("error_percent", "compression", "components", "weights", "preset",
                                             "on_disk")} | {"out": str(result.out), "export": report.get("export")})
     else:
         e, c = report["error_percent"], report["compression"]
@@ -275,43 +166,8 @@ def _add_fault_tolerance_flags(group) -> None:
                        help="also back up the training state every STEPS batches (default: at epoch ends)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="zoo", description="kzoo: pick a model by name, train it, evaluate it, export it, serve it, query it.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress messages (data sources, files)")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    p = sub.add_parser("list", help="list registered models (wildcards allowed)")
-    p.add_argument("pattern", nargs="?", default=None, help='e.g. "resnet*"')
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(fn=cmd_list)
-
-    p = sub.add_parser("info", help="describe a model: task, input, parameters, default config, presets, layers")
-    p.add_argument("name")
-    p.add_argument("--layers", action="store_true", help="also list the top-level layers (names for --freeze until:)")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(fn=cmd_info)
-
-    p = sub.add_parser("presets", help="list pretrained weights (presets): tag, data set, size, where, metrics")
-    p.add_argument("pattern", nargs="?", default=None, help='model or model:tag wildcard, e.g. "lenet*" or "*:mnist"')
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(fn=cmd_presets)
-
-    p = sub.add_parser("pull", help="download published presets (or convert timm checkpoints) into the cache "
-                                    "($KZOO_HOME/presets)")
-    p.add_argument("presets", nargs="+", metavar="NAME[:TAG]",
-                   help='a model (all its tags), model:tag, a wildcard as zoo presets takes it ("*:mnist"), '
-                        "hf://timm/<architecture>.<tag>, or a folder in timm's Hub layout (config.json + "
-                        "model.safetensors)")
-    p.add_argument("--force", action="store_true", help="download (or convert) again even when cached")
-    p.add_argument("--image-size", type=int, default=None, metavar="N",
-                   help="timm checkpoints: convert for NxN images instead of pretrained_cfg's size (a ViT's position "
-                        "table is resampled as timm does); the tag gets the suffix -N")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(fn=cmd_pull)
-
-    p = sub.add_parser("datasets", help="list the named data sets and the data directory")
-    p.set_defaults(fn=cmd_datasets)
-
+def add_parsers(sub) -> None:
+    """Adds the training commands to the ``zoo`` parser's subcommands."""
     p = sub.add_parser("train", help="train a model from scratch and write a run directory")
     p.add_argument("name", help="registered model name")
     p.add_argument("--dataset", required=True,
@@ -325,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seq-length", type=int, default=100, help="language models: characters per training window")
     p.add_argument("--sampling", default="random", choices=["random", "sequential"],
                    help="language models: shuffled random windows, or sequential streams with the state carried over")
-    p.add_argument("--set", action="append", type=_parse_override, default=[], metavar="KEY=VALUE",
+    p.add_argument("--set", action="append", type=parse_override, default=[], metavar="KEY=VALUE",
                    help="model override, VALUE as JSON (repeatable): --set dropout=0.1")
     p.set_defaults(fn=cmd_train)
 
@@ -411,27 +267,3 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="one line per epoch instead of progress bars")
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_compress)
-
-    from zoo.analysis.robustness_cli import add_parsers as add_robustness_parsers
-    from zoo.analysis.teaching_cli import add_parsers as add_teaching_parsers
-    from serving.cli import add_parsers as add_serving_parsers
-
-    add_serving_parsers(sub)
-    add_robustness_parsers(sub)
-    add_teaching_parsers(sub)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return args.fn(args)
-    except (ValueError, FileNotFoundError, FileExistsError, FloatingPointError) as err:
-        print(f"zoo {args.command}: error: {err}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
