@@ -92,14 +92,14 @@ def main(argv: list[str]) -> int:
 
 | model | dataset | test error | goal | epochs | optimizer | lr | batch | train time |
 |---|---|---|---|---|---|---|---|---|
-| {model} | {dataset} | **{error:.2f}%** | {goal_text} | {t['epochs']} (best {results['best_epoch']}) | {t['optimizer']} ({t['schedule']}) | {t['lr']} | {t['batch_size']} | {minutes:.1f} min |
+| {model} | {dataset} | **{error:.2f}%** | {goal_text} | {t["epochs"]} (best {results["best_epoch"]}) | {t["optimizer"]} ({t["schedule"]}) | {t["lr"]} | {t["batch_size"]} | {minutes:.1f} min |
 
-- Data: {metrics['source']}; {metrics['examples']} test examples; best weights chosen on a {t['validation_split']:.0%} validation hold-out of train.
-- Machine: {payload['machine']}; Keras {config['environment']['keras']} ({config['environment']['keras_backend']}), TensorFlow {config['environment']['tensorflow']}.
+- Data: {metrics["source"]}; {metrics["examples"]} test examples; best weights chosen on a {t["validation_split"]:.0%} validation hold-out of train.
+- Machine: {payload["machine"]}; Keras {config["environment"]["keras"]} ({config["environment"]["keras_backend"]}), TensorFlow {config["environment"]["tensorflow"]}.
 - Commands:
-  - `{payload['commands'][0]}`
-  - `{payload['commands'][1]}`
-- Weights: `{payload['weights']}/best.weights.h5` (with its `config.json`).
+  - `{payload["commands"][0]}`
+  - `{payload["commands"][1]}`
+- Weights: `{payload["weights"]}/best.weights.h5` (with its `config.json`).
 """
     (out / f"{report}.md").write_text(md)
     print(md)

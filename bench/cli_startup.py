@@ -56,21 +56,27 @@ def time_command(root: Path, args: list[str], runs: int) -> list[float]:
 
 
 def git_commit(root: Path) -> str:
-    done = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                          check=False)
+    done = subprocess.run(
+        ["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    )
     return done.stdout.strip() or "unknown"
 
 
 def write_markdown(report: dict) -> None:
     labels = list(report["runs"])
     names = list(dict.fromkeys(n for run in report["runs"].values() for n in run["commands"]))
-    lines = ["# zoo command start-up", "",
-             f"Machine: {report['machine']}. Median wall-clock seconds of `python -m zoo.cli ARGS` in a fresh "
-             f"interpreter (`python bench/cli_startup.py --root DIR --label LABEL`). The machine is shared: "
-             f"load average at the end of each run: "
-             + ", ".join(f"{l} {r.get('load_average_1min', '?')}" for l, r in report["runs"].items()) + ".", "",
-             "| command | " + " | ".join(f"{l} ({report['runs'][l]['commit']})" for l in labels) + " | goal |",
-             "|---|" + "---|" * (len(labels) + 1)]
+    lines = [
+        "# zoo command start-up",
+        "",
+        f"Machine: {report['machine']}. Median wall-clock seconds of `python -m zoo.cli ARGS` in a fresh "
+        f"interpreter (`python bench/cli_startup.py --root DIR --label LABEL`). The machine is shared: "
+        f"load average at the end of each run: "
+        + ", ".join(f"{l} {r.get('load_average_1min', '?')}" for l, r in report["runs"].items())
+        + ".",
+        "",
+        "| command | " + " | ".join(f"{l} ({report['runs'][l]['commit']})" for l in labels) + " | goal |",
+        "|---|" + "---|" * (len(labels) + 1),
+    ]
     for name in names:
         cells = []
         for label in labels:
@@ -78,10 +84,16 @@ def write_markdown(report: dict) -> None:
             cells.append(f"{row['median_s']:.2f} s" if row else "-")
         args = next(r["commands"][name]["args"] for r in report["runs"].values() if name in r["commands"])
         goal = f"< {GOALS[name]} s" if name in GOALS else ""
-        lines.append(f"| `zoo {' '.join(a if not a.endswith('.npy') else 'x.npy' for a in args)}` | "
-                     + " | ".join(cells) + f" | {goal} |")
-    lines += ["", "`predict` sends one .npy input to 127.0.0.1:1, where nothing listens: start-up plus a refused "
-                  "connection. `info lenet5` builds the model (Keras); `zoo info NAME --no-build` does not."]
+        lines.append(
+            f"| `zoo {' '.join(a if not a.endswith('.npy') else 'x.npy' for a in args)}` | "
+            + " | ".join(cells)
+            + f" | {goal} |"
+        )
+    lines += [
+        "",
+        "`predict` sends one .npy input to 127.0.0.1:1, where nothing listens: start-up plus a refused "
+        "connection. `info lenet5` builds the model (Keras); `zoo info NAME --no-build` does not.",
+    ]
     (REPORTS / "cli-startup.md").write_text("\n".join(lines) + "\n")
 
 
@@ -95,17 +107,28 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(args.root).resolve()
     path = REPORTS / "cli-startup.json"
     report = json.loads(path.read_text()) if path.exists() else {"runs": {}}
-    report["machine"] = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    report["machine"] = (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         npy = Path(tmp) / "x.npy"
         np.save(npy, np.zeros((28, 28, 1), np.float32))
         rows = {}
         for name, cmd in commands(npy).items():
             seconds = time_command(root, cmd, args.runs)
-            rows[name] = {"args": cmd, "median_s": round(statistics.median(seconds), 3), "runs_s": [round(s, 3) for s in seconds]}
+            rows[name] = {
+                "args": cmd,
+                "median_s": round(statistics.median(seconds), 3),
+                "runs_s": [round(s, 3) for s in seconds],
+            }
             print(f"{args.label} zoo {name}: median {rows[name]['median_s']:.2f} s", flush=True)
-    report["runs"][args.label] = {"load_average_1min": round(os.getloadavg()[0], 1), "root": str(root), "commit": args.commit or git_commit(root), "date": time.strftime("%Y-%m-%d %H:%M"),
-                                  "commands": rows}
+    report["runs"][args.label] = {
+        "load_average_1min": round(os.getloadavg()[0], 1),
+        "root": str(root),
+        "commit": args.commit or git_commit(root),
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "commands": rows,
+    }
     REPORTS.mkdir(exist_ok=True)
     path.write_text(json.dumps(report, indent=2) + "\n")
     write_markdown(report)

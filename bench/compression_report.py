@@ -29,31 +29,66 @@ OUT = HERE / "reports"
 PRESETS = HERE.parent / "zoo" / "pretrained"
 
 #: settings run with several seeds: name -> the runs (seed 0 first); the report gives their medians.
-SEEDED = {"lenet_300_100-sws-pi0.995-sharpen5": ["lenet_300_100-sws-pi0.995-sharpen5",
-                                                 *(f"lenet_300_100-sws-pi0.995-sharpen5-seed{i}" for i in range(1, 5))]}
+SEEDED = {
+    "lenet_300_100-sws-pi0.995-sharpen5": [
+        "lenet_300_100-sws-pi0.995-sharpen5",
+        *(f"lenet_300_100-sws-pi0.995-sharpen5-seed{i}" for i in range(1, 5)),
+    ]
+}
 
 # run name -> (model, method, goal compression ratio, goal test error %); goals from issue 4 / Ullrich et al. 2017.
 GOALS = {
     "lenet_300_100-sws": ("lenet_300_100", "sws, tau 0.02, 30 epochs", 64.0, 1.94),
-    "lenet_300_100-sws-ft": ("lenet_300_100", "sws, tau 0.02, 30 epochs, then 3 epochs of trained quantisation",
-                             64.0, 1.94),
+    "lenet_300_100-sws-ft": (
+        "lenet_300_100",
+        "sws, tau 0.02, 30 epochs, then 3 epochs of trained quantisation",
+        64.0,
+        1.94,
+    ),
     "lenet_300_100-sws-50": ("lenet_300_100", "sws, tau 0.02, 50 epochs", 64.0, 1.94),
     "lenet_300_100-sws-tau0.03": ("lenet_300_100", "sws, tau 0.03, 30 epochs", 64.0, 1.94),
     "lenet_300_100-sws-std0.05": ("lenet_300_100", "sws, tau 0.02, 30 epochs, initial std 0.05", 64.0, 1.94),
     "lenet_300_100-sws-cosine": ("lenet_300_100", "sws, tau 0.02, 40 epochs, cosine lr", 64.0, 1.94),
-    "lenet_300_100-sws-ft10": ("lenet_300_100", "sws, tau 0.02, 30 epochs, then 10 epochs of trained quantisation "
-                               "(lr 3e-4)", 64.0, 1.94),
-    "lenet_300_100-sws-tau0.025-ft10": ("lenet_300_100", "sws, tau 0.025, 30 epochs, then 10 epochs of trained "
-                                        "quantisation (lr 3e-4)", 64.0, 1.94),
-    "lenet_300_100-sws-ft10-seed1": ("lenet_300_100", "sws, tau 0.02, 30 epochs, then 10 epochs of "
-                                     "trained quantisation (lr 3e-4), seed 1", 64.0, 1.94),
-    "lenet_300_100-sws-tau0.0225-ft10": ("lenet_300_100", "sws, tau 0.0225, 30 epochs, then 10 epochs of trained "
-                                         "quantisation (lr 3e-4)", 64.0, 1.94),
-    **{run: ("lenet_300_100", "sws, tau 0.02, pi_0 0.995, 30 epochs, then 5 epochs of sharpening (std 0.005)"
-                              + (f", seed {seed}" if seed else ""), 64.0, 1.94)
-       for seed, run in enumerate(SEEDED["lenet_300_100-sws-pi0.995-sharpen5"])},
-    "lenet_300_100-sws-pi0.995-35": ("lenet_300_100", "sws, tau 0.02, pi_0 0.995, 35 epochs (no sharpening)", 64.0,
-                                     1.94),
+    "lenet_300_100-sws-ft10": (
+        "lenet_300_100",
+        "sws, tau 0.02, 30 epochs, then 10 epochs of trained quantisation (lr 3e-4)",
+        64.0,
+        1.94,
+    ),
+    "lenet_300_100-sws-tau0.025-ft10": (
+        "lenet_300_100",
+        "sws, tau 0.025, 30 epochs, then 10 epochs of trained quantisation (lr 3e-4)",
+        64.0,
+        1.94,
+    ),
+    "lenet_300_100-sws-ft10-seed1": (
+        "lenet_300_100",
+        "sws, tau 0.02, 30 epochs, then 10 epochs of trained quantisation (lr 3e-4), seed 1",
+        64.0,
+        1.94,
+    ),
+    "lenet_300_100-sws-tau0.0225-ft10": (
+        "lenet_300_100",
+        "sws, tau 0.0225, 30 epochs, then 10 epochs of trained quantisation (lr 3e-4)",
+        64.0,
+        1.94,
+    ),
+    **{
+        run: (
+            "lenet_300_100",
+            "sws, tau 0.02, pi_0 0.995, 30 epochs, then 5 epochs of sharpening (std 0.005)"
+            + (f", seed {seed}" if seed else ""),
+            64.0,
+            1.94,
+        )
+        for seed, run in enumerate(SEEDED["lenet_300_100-sws-pi0.995-sharpen5"])
+    },
+    "lenet_300_100-sws-pi0.995-35": (
+        "lenet_300_100",
+        "sws, tau 0.02, pi_0 0.995, 35 epochs (no sharpening)",
+        64.0,
+        1.94,
+    ),
     "lenet_300_100-weight-decay": ("lenet_300_100", "weight decay (baseline)", None, None),
     "lenet5_caffe-sws": ("lenet5_caffe", "sws, tau 0.03, 30 epochs", 100.0, 1.0),
     "lenet5_caffe-weight-decay": ("lenet5_caffe", "weight decay (baseline)", None, None),
@@ -72,12 +107,19 @@ def _seed_lines(summary: dict) -> list[str]:
         errors = [entry["error_percent"]["after"] for entry in found]
         ratios = [entry["compression"]["sparse_huffman"] for entry in found]
         met = sum("(met)" in entry["goal"] for entry in found)
-        lines += [f"Seeds of {setting} ({found[0]['method']}):", "",
-                  "| seed | error after quantisation | compression | goal |", "|---|---|---|---|",
-                  *(f"| {i} | {e:.2f}% | {r:.1f}x | {entry['goal']} |"
-                    for i, (e, r, entry) in enumerate(zip(errors, ratios, found))),
-                  f"| median of {len(found)} | {statistics.median(errors):.2f}% | {statistics.median(ratios):.1f}x "
-                  f"| met by {met} of {len(found)} |", ""]
+        lines += [
+            f"Seeds of {setting} ({found[0]['method']}):",
+            "",
+            "| seed | error after quantisation | compression | goal |",
+            "|---|---|---|---|",
+            *(
+                f"| {i} | {e:.2f}% | {r:.1f}x | {entry['goal']} |"
+                for i, (e, r, entry) in enumerate(zip(errors, ratios, found))
+            ),
+            f"| median of {len(found)} | {statistics.median(errors):.2f}% | {statistics.median(ratios):.1f}x "
+            f"| met by {met} of {len(found)} |",
+            "",
+        ]
     return lines
 
 
@@ -125,8 +167,9 @@ def _convert(directory: Path) -> None:
     images = test.images.astype("float32") / 255.0
 
     def logits(model):
-        return np.concatenate([np.asarray(model(images[i:i + 1000], training=False))
-                               for i in range(0, len(images), 1000)])
+        return np.concatenate(
+            [np.asarray(model(images[i : i + 1000], training=False)) for i in range(0, len(images), 1000)]
+        )
 
     before = logits(zoo.create(name, weights=str(directory)))
     backup = directory.with_name(f".{directory.name}.h5-backup")
@@ -166,18 +209,24 @@ def _on_disk_lines(summary: dict) -> list[str]:
     shipped = [e for e in summary.values() if "on_disk" in e]
     if not shipped:
         return []
-    lines = ["Shipped presets on disk (what `zoo pull` downloads; `zoo presets --json` reports the whole preset):", "",
-             "| preset | weights file | whole preset | uncompressed preset | smaller by | sparse + Huffman estimate "
-             "| weights file / estimate | whole preset / estimate | test accuracy |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "Shipped presets on disk (what `zoo pull` downloads; `zoo presets --json` reports the whole preset):",
+        "",
+        "| preset | weights file | whole preset | uncompressed preset | smaller by | sparse + Huffman estimate "
+        "| weights file / estimate | whole preset / estimate | test accuracy |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for entry in shipped:
         d = entry["on_disk"]
-        lines.append(f"| `{entry['shipped_as']}` | {d['weights_file']} {d['weights_bytes']:,} B "
-                     f"| {d['preset_bytes']:,} B | `{d['uncompressed_preset']}` {d['uncompressed_preset_bytes']:,} B "
-                     f"| **{d['preset_ratio']:.1f}x** | {d['estimate_bytes']:,} B | {d['weights_over_estimate']:.2f} "
-                     f"| {d['preset_bytes'] / d['estimate_bytes']:.2f} | {d['accuracy']:.4f} |")
+        lines.append(
+            f"| `{entry['shipped_as']}` | {d['weights_file']} {d['weights_bytes']:,} B "
+            f"| {d['preset_bytes']:,} B | `{d['uncompressed_preset']}` {d['uncompressed_preset_bytes']:,} B "
+            f"| **{d['preset_ratio']:.1f}x** | {d['estimate_bytes']:,} B | {d['weights_over_estimate']:.2f} "
+            f"| {d['preset_bytes'] / d['estimate_bytes']:.2f} | {d['accuracy']:.4f} |"
+        )
     lines += [
-        "", "- The weights file is kzoo's compressed format (README, section Compression): the float32 codebook, "
+        "",
+        "- The weights file is kzoo's compressed format (README, section Compression): the float32 codebook, "
         "per tensor the gaps between non-zero weights (LEB128 varints) and their codebook indices (one byte each), "
         "compressed with the smallest of zlib, bz2 and LZMA (LZMA here), plus a header and a sha256. Loading it "
         "rebuilds the quantised float32 weights bit for bit.",
@@ -189,15 +238,19 @@ def _on_disk_lines(summary: dict) -> list[str]:
         "smaller; against that it carries a JSON header naming each tensor's path, shape and dtype, the "
         "8-byte magic, version and codec, and a 32-byte sha256. The whole preset adds config.json, "
         "metadata.json (metrics, the mixture, the per-tensor accounting) and the model card, which the "
-        "estimate does not count.", ""]
+        "estimate does not count.",
+        "",
+    ]
     return lines
 
 
 def _row(entry: dict) -> str:
     e, c = entry["error_percent"], entry["compression"]
-    return (f"| {entry['model']} | {entry['method']} | {e['before']:.2f}% | **{e['after']:.2f}%** "
-            f"| **{c['sparse_huffman']:.1f}x** | {c['sparse']:.1f}x | {c['bits_per_weight']:.0f} "
-            f"| {100 * entry['nonzero_fraction']:.2f}% | {entry['components_used']} | {entry['goal']} |")
+    return (
+        f"| {entry['model']} | {entry['method']} | {e['before']:.2f}% | **{e['after']:.2f}%** "
+        f"| **{c['sparse_huffman']:.1f}x** | {c['sparse']:.1f}x | {c['bits_per_weight']:.0f} "
+        f"| {100 * entry['nonzero_fraction']:.2f}% | {entry['components_used']} | {entry['goal']} |"
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -216,11 +269,15 @@ def main(argv: list[str]) -> int:
         report = json.loads(path.read_text())
         c, e = report["compression"], report["error_percent"]
         summary[run] = {
-            "model": model, "method": method, "error_percent": e, "compression": {k: c[k] for k in (
-                "sparse_huffman", "sparse", "bits_per_weight", "dense_ratio")},
-            "nonzero_fraction": report["weights"]["nonzero_fraction"], "components_used": report["components"]["used"],
+            "model": model,
+            "method": method,
+            "error_percent": e,
+            "compression": {k: c[k] for k in ("sparse_huffman", "sparse", "bits_per_weight", "dense_ratio")},
+            "nonzero_fraction": report["weights"]["nonzero_fraction"],
+            "components_used": report["components"]["used"],
             "goal": _goal(c["sparse_huffman"], e["after"], goal_ratio, goal_error),
-            "command": report["environment"]["command"], "machine": report["environment"]["machine"],
+            "command": report["environment"]["command"],
+            "machine": report["environment"]["machine"],
             "retrain_minutes": round(report["retrain_seconds"] / 60, 1),
         }
         shutil.copy(RUNS / run / "report.md", OUT / "compression" / f"{run}.md")
@@ -238,10 +295,13 @@ def main(argv: list[str]) -> int:
     rows = [_row(entry) for entry in summary.values()]
     (OUT / "compression.json").write_text(json.dumps(summary, indent=2) + "\n")
     lines = [
-        "# Soft weight-sharing compression on MNIST", "",
+        "# Soft weight-sharing compression on MNIST",
+        "",
         "| model | retraining | test error before | after quantisation | compression (sparse + Huffman) "
         "| sparse, no Huffman | bits/weight (dense codes) | non-zero | values used | goal |",
-        "|---|---|---|---|---|---|---|---|---|---|", *rows, "",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        *rows,
+        "",
         *_seed_lines(summary),
         *_on_disk_lines(summary),
         "- Compression: 32-bit weights over Han et al.'s sparse format (CSR rows per output unit, relative indices "
@@ -255,14 +315,22 @@ def main(argv: list[str]) -> int:
         "quantised; pi_0 is the fixed mixing weight of the zero component (`--zero-mixing`, default 0.99).",
         "- Starting weights: the <model>:mnist preset (zoo/pretrained/<model>/mnist; bench/reports/<model>-mnist.md).",
         "- Per-run reports and weight plots (pretrained vs retrained, mixture components drawn over them): "
-        "bench/reports/compression/.", "", "Commands:", "",
+        "bench/reports/compression/.",
+        "",
+        "Commands:",
+        "",
     ]
     for run, entry in summary.items():
         shipped = f"; shipped as `{entry['shipped_as']}`" if "shipped_as" in entry else ""
-        lines.append(f"- {run} ({entry['machine']}, retraining {entry['retrain_minutes']} min{shipped}): "
-                     f"`{entry['command']}`")
-    lines += ["", "Then: `python bench/compression_report.py --install-presets` (the presets shipped before the "
-              "compressed format: `--convert-presets`), and `python bench/install_presets.py --catalog-only`.", ""]
+        lines.append(
+            f"- {run} ({entry['machine']}, retraining {entry['retrain_minutes']} min{shipped}): `{entry['command']}`"
+        )
+    lines += [
+        "",
+        "Then: `python bench/compression_report.py --install-presets` (the presets shipped before the "
+        "compressed format: `--convert-presets`), and `python bench/install_presets.py --catalog-only`.",
+        "",
+    ]
     (OUT / "compression.md").write_text("\n".join(lines))
     print("\n".join(lines))
     return 0

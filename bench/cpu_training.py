@@ -38,8 +38,9 @@ REPORTS = ROOT / "bench" / "reports"
 BASELINE = {"backend": "tensorflow", "batch": 128, "precision": "float32", "jit": False, "input": "pipeline"}
 
 
-def configurations(models: list[str], backends: list[str], precisions: list[str], jits: list[str],
-                   batch_sizes: list[int]) -> list[dict]:
+def configurations(
+    models: list[str], backends: list[str], precisions: list[str], jits: list[str], batch_sizes: list[int]
+) -> list[dict]:
     """Every measured configuration, in the order of each round."""
     configs = []
     for model in models:
@@ -50,14 +51,24 @@ def configurations(models: list[str], backends: list[str], precisions: list[str]
                         if backend == "jax" and jit == "off":
                             continue  # op by op: not a candidate
                         for source in ("cached", "pipeline"):
-                            configs.append({"model": model, "backend": backend, "batch": batch,
-                                            "precision": precision, "jit": jit == "on", "input": source})
+                            configs.append(
+                                {
+                                    "model": model,
+                                    "backend": backend,
+                                    "batch": batch,
+                                    "precision": precision,
+                                    "jit": jit == "on",
+                                    "input": source,
+                                }
+                            )
     return configs
 
 
 def key(config: dict) -> str:
-    return (f"{config['model']}|{config['backend']}|batch={config['batch']}|{config['precision']}|jit={config['jit']}|"
-            f"{config['input']}")
+    return (
+        f"{config['model']}|{config['backend']}|batch={config['batch']}|{config['precision']}|jit={config['jit']}|"
+        f"{config['input']}"
+    )
 
 
 # ----------------------------------------------------------------------------------------- worker side
@@ -80,6 +91,7 @@ def _worker() -> None:
     def cached(batch_size):  # one real batch, repeated
         batch = (train.images[:batch_size].astype("float32") / 255.0, train.labels[:batch_size].astype("int64"))
         return tf.data.Dataset.from_tensors(batch).repeat()
+
     built: dict[str, keras.Model] = {}
     answer = sys.stdout
     sys.stdout = sys.stderr  # Keras' prints must not reach the protocol stream
@@ -102,24 +114,43 @@ def _worker() -> None:
             keras.utils.set_random_seed(0)
             with precision(config["precision"] == "bfloat16"):
                 model = zoo.create(config["model"], **spec.model_overrides())
-            model.compile(optimizer=make_optimizer("sgd", 0.01, 5e-4), jit_compile=config["jit"],
-                          loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                          metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+            model.compile(
+                optimizer=make_optimizer("sgd", 0.01, 5e-4),
+                jit_compile=config["jit"],
+                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+            )
             built[model_key] = model
         if config["input"] == "cached":
             ds = cached(batch_size)
         else:
             epochs = -(-(steps + 1) // steps_per_epoch(len(train), batch_size)) + 1
-            ds = make_pipeline(spec, train.images, train.labels, batch_size=batch_size, training=True,
-                               seed=command.get("seed", 0), epochs=epochs)
+            ds = make_pipeline(
+                spec,
+                train.images,
+                train.labels,
+                batch_size=batch_size,
+                training=True,
+                seed=command.get("seed", 0),
+                epochs=epochs,
+            )
         clock = Clock()
         started = time.perf_counter()
         model.fit(ds, epochs=1, steps_per_epoch=steps + 1, verbose=0, callbacks=[clock])
         total = time.perf_counter() - started
         seconds = clock.times[-1] - clock.times[0]  # the first step (and iterator start-up) is excluded
-        answer.write(json.dumps({"key": name, "examples_per_second": steps * batch_size / seconds,
-                                 "seconds": seconds, "call_seconds": total,
-                                 "dtype_policy": model.dtype_policy.name}) + "\n")
+        answer.write(
+            json.dumps(
+                {
+                    "key": name,
+                    "examples_per_second": steps * batch_size / seconds,
+                    "seconds": seconds,
+                    "call_seconds": total,
+                    "dtype_policy": model.dtype_policy.name,
+                }
+            )
+            + "\n"
+        )
         answer.flush()
 
 
@@ -129,8 +160,9 @@ def _worker() -> None:
 class Worker:
     def __init__(self, backend: str):
         env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(ROOT)}
-        self.proc = subprocess.Popen([sys.executable, __file__, "--worker"],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True
+        )
 
     def run(self, config: dict, steps: int, seed: int) -> dict:
         self.proc.stdin.write(json.dumps({"config": config, "steps": steps, "seed": seed}) + "\n")
@@ -150,11 +182,13 @@ def versions() -> dict:
     for backend in ("tensorflow", "jax"):
         code = f"import importlib; m = importlib.import_module({backend!r}); print(m.__version__)"
         try:
-            out[backend] = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                          check=True).stdout.strip()
+            out[backend] = subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, check=True
+            ).stdout.strip()
         except subprocess.CalledProcessError:
             out[backend] = None
     import keras
+
     out["keras"] = keras.__version__
     out["python"] = platform.python_version()
     return out
@@ -183,9 +217,14 @@ def summarise(results: dict[str, list[float]], configs: list[dict]) -> list[dict
         baseline_key = key({**config, **BASELINE})
         baseline = statistics.median(results[baseline_key]) if results.get(baseline_key) else None
         median = statistics.median(values)
-        rows.append({**base[key(config)], "examples_per_second": round(median, 1),
-                     "windows": [round(v, 1) for v in values],
-                     "vs_baseline": round(median / baseline, 2) if baseline else None})
+        rows.append(
+            {
+                **base[key(config)],
+                "examples_per_second": round(median, 1),
+                "windows": [round(v, 1) for v in values],
+                "vs_baseline": round(median / baseline, 2) if baseline else None,
+            }
+        )
     return rows
 
 
@@ -214,9 +253,11 @@ def markdown(report: dict) -> str:
         "|---|---|---:|---|---|---|---:|---:|---|",
     ]
     for row in report["rows"]:
-        lines.append(f"| {row['model']} | {row['backend']} | {row['batch']} | {row['precision']} | {row['jit']} | {row['input']} | "
-                     f"{row['examples_per_second']:.0f} | {row['vs_baseline']} | "
-                     f"{', '.join(f'{v:.0f}' for v in row['windows'])} |")
+        lines.append(
+            f"| {row['model']} | {row['backend']} | {row['batch']} | {row['precision']} | {row['jit']} | {row['input']} | "
+            f"{row['examples_per_second']:.0f} | {row['vs_baseline']} | "
+            f"{', '.join(f'{v:.0f}' for v in row['windows'])} |"
+        )
     lines += ["", "## Reading", "", report.get("reading") or "(not given: pass --reading)", ""]
     return "\n".join(lines)
 
@@ -254,16 +295,24 @@ def main(argv=None) -> int:
             for config in configs:
                 answer = workers[config["backend"]].run(config, args.steps, seed=r + 1)
                 results[key(config)].append(answer["examples_per_second"])
-                print(f"round {r + 1} {key(config)}: {answer['examples_per_second']:.0f}/s", file=sys.stderr,
-                      flush=True)
+                print(
+                    f"round {r + 1} {key(config)}: {answer['examples_per_second']:.0f}/s", file=sys.stderr, flush=True
+                )
     finally:
         for w in workers.values():
             w.close()
     report = {
         "command": "python bench/cpu_training.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "machine": host, "load_average_end": os.getloadavg(), "versions": versions(),
-        "batch_sizes": args.batch_sizes, "reading": args.reading, "steps": args.steps, "warmup_steps": args.warmup_steps, "rounds": args.rounds,
-        "wall_seconds": round(time.perf_counter() - started, 1), "dtype_policies": policies,
+        "machine": host,
+        "load_average_end": os.getloadavg(),
+        "versions": versions(),
+        "batch_sizes": args.batch_sizes,
+        "reading": args.reading,
+        "steps": args.steps,
+        "warmup_steps": args.warmup_steps,
+        "rounds": args.rounds,
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "dtype_policies": policies,
         "rows": summarise(results, configs),
     }
     out = Path(args.out)

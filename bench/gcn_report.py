@@ -40,8 +40,20 @@ def main(argv: list[str]) -> int:
         for seed in range(args.seeds):
             run_dir = RUNS / f"{graph}-{seed}"
             if not (run_dir / "results.json").exists():
-                cmd = [zoo, "train", "gcn", "--dataset", graph, *shlex.split(FLAGS), "--seed", str(seed),
-                       "--quiet", "--json", "--out", str(run_dir)]
+                cmd = [
+                    zoo,
+                    "train",
+                    "gcn",
+                    "--dataset",
+                    graph,
+                    *shlex.split(FLAGS),
+                    "--seed",
+                    str(seed),
+                    "--quiet",
+                    "--json",
+                    "--out",
+                    str(run_dir),
+                ]
                 print("$", shlex.join(cmd), flush=True)
                 subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
             done = json.loads((run_dir / "results.json").read_text())
@@ -49,29 +61,44 @@ def main(argv: list[str]) -> int:
             epochs.append(done["epochs_run"])
             seconds.append(done["train_seconds"])
         results[graph] = {
-            "test_accuracy_percent": accuracies, "mean": statistics.mean(accuracies),
-            "std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0, "anchor": ANCHORS[graph],
-            "epochs_run": epochs, "median_train_seconds": statistics.median(seconds),
+            "test_accuracy_percent": accuracies,
+            "mean": statistics.mean(accuracies),
+            "std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
+            "anchor": ANCHORS[graph],
+            "epochs_run": epochs,
+            "median_train_seconds": statistics.median(seconds),
         }
     payload = {
         "command": "python bench/gcn_report.py " + " ".join(argv),
         "train_command": f"zoo train gcn --dataset GRAPH {FLAGS} --seed S",
         "machine": f"{platform.machine()} {platform.system()}, {len(os.sched_getaffinity(0))} CPUs, no GPU",
-        "date": time.strftime("%Y-%m-%d"), "seeds": args.seeds, "results": results,
+        "date": time.strftime("%Y-%m-%d"),
+        "seeds": args.seeds,
+        "results": results,
     }
     (HERE / "reports" / "gcn.json").write_text(json.dumps(payload, indent=2) + "\n")
-    lines = ["# GCN on the Planetoid citation graphs", "",
-             f"`{payload['command']}` on {payload['machine']}, {payload['date']}. Each seed: "
-             f"`{payload['train_command']}` (16 hidden units, dropout 0.5, L2 5e-4 on the first layer, Adam, "
-             "early stopping after 10 epochs without a better validation loss, best-validation-loss weights), "
-             "then the accuracy on the 1,000 test nodes of the public split.", "",
-             "| graph | test accuracy, mean ± std over seeds | Kipf & Welling 2017 | epochs run (median) | s per run (median) |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "# GCN on the Planetoid citation graphs",
+        "",
+        f"`{payload['command']}` on {payload['machine']}, {payload['date']}. Each seed: "
+        f"`{payload['train_command']}` (16 hidden units, dropout 0.5, L2 5e-4 on the first layer, Adam, "
+        "early stopping after 10 epochs without a better validation loss, best-validation-loss weights), "
+        "then the accuracy on the 1,000 test nodes of the public split.",
+        "",
+        "| graph | test accuracy, mean ± std over seeds | Kipf & Welling 2017 | epochs run (median) | s per run (median) |",
+        "|---|---|---|---|---|",
+    ]
     for graph, r in results.items():
-        lines.append(f"| {graph} | **{r['mean']:.1f} ± {r['std']:.1f}%** ({args.seeds} seeds) | {r['anchor']}% "
-                     f"| {statistics.median(r['epochs_run'])} | {r['median_train_seconds']} |")
-    lines += ["", "PubMed: no offline copy of its Planetoid files exists on these machines, so it is not measured "
-              "here (Spektral would download it where the network allows).", ""]
+        lines.append(
+            f"| {graph} | **{r['mean']:.1f} ± {r['std']:.1f}%** ({args.seeds} seeds) | {r['anchor']}% "
+            f"| {statistics.median(r['epochs_run'])} | {r['median_train_seconds']} |"
+        )
+    lines += [
+        "",
+        "PubMed: no offline copy of its Planetoid files exists on these machines, so it is not measured "
+        "here (Spektral would download it where the network allows).",
+        "",
+    ]
     (HERE / "reports" / "gcn.md").write_text("\n".join(lines))
     return 0
 

@@ -49,12 +49,24 @@ PRESETS = (
     ("gcn", "citeseer", "citeseer", "--epochs 200 --lr 0.01 --schedule constant"),
     ("perceptron", "mnist-0-1", "mnist:0,1", "--optimizer gd --lr 1 --batch-size 1 --schedule constant --epochs 3"),
     ("logistic", "mnist-2-5", "mnist:2,5", "--optimizer gd --lr 0.1 --batch-size 64 --schedule constant --epochs 10"),
-    ("softmax_regression", "fashion_mnist", "fashion_mnist",
-     "--optimizer gd --lr 0.1 --batch-size 64 --schedule constant --epochs 10"),
-    ("linear_regression", "diabetes", "diabetes",
-     "--optimizer gd --lr 0.1 --batch-size 354 --schedule constant --epochs 1000 --validation-split 0"),
-    ("char_gru", "shakespeare", "shakespeare",
-     "--epochs 3 --batch-size 64 --seq-length 100 --lr 0.002 --schedule cosine --sampling random"),
+    (
+        "softmax_regression",
+        "fashion_mnist",
+        "fashion_mnist",
+        "--optimizer gd --lr 0.1 --batch-size 64 --schedule constant --epochs 10",
+    ),
+    (
+        "linear_regression",
+        "diabetes",
+        "diabetes",
+        "--optimizer gd --lr 0.1 --batch-size 354 --schedule constant --epochs 1000 --validation-split 0",
+    ),
+    (
+        "char_gru",
+        "shakespeare",
+        "shakespeare",
+        "--epochs 3 --batch-size 64 --seq-length 100 --lr 0.002 --schedule cosine --sampling random",
+    ),
 )
 #: Metrics of `zoo evaluate --json` recorded in a preset's metadata, per task.
 METRICS = ("accuracy", "loss", "mse", "r2", "perplexity", "bits_per_character")
@@ -64,8 +76,9 @@ MIRROR = HERE.parent / "presets-mirror"  # the default mirror of `zoo pull` (zoo
 
 
 def _zoo(*args: str) -> str:
-    done = subprocess.run([str(Path(sys.executable).with_name("zoo")), *args], cwd=ROOT, check=True,
-                          stdout=subprocess.PIPE, text=True)
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("zoo")), *args], cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True
+    )
     return done.stdout
 
 
@@ -86,16 +99,26 @@ def install(model_name: str, tag: str, dataset: str, train_flags: str | None) ->
     training = run_config["training"]
     program, _, train_args = run_config["environment"]["command"].partition(" ")
     target = zoo.save_preset(
-        model, ROOT / "zoo" / "pretrained" / model_name / tag, name=model_name, dataset=dataset, overwrite=True,
-        description=(f"{model_name} trained on {dataset} by `zoo train` ({training['epochs']} epochs, "
-                     f"{training['optimizer']}, lr {training['lr']}, {training['schedule']} schedule); the weights "
-                     f"are kept in {run}."),
+        model,
+        ROOT / "zoo" / "pretrained" / model_name / tag,
+        name=model_name,
+        dataset=dataset,
+        overwrite=True,
+        description=(
+            f"{model_name} trained on {dataset} by `zoo train` ({training['epochs']} epochs, "
+            f"{training['optimizer']}, lr {training['lr']}, {training['schedule']} schedule); the weights "
+            f"are kept in {run}."
+        ),
         metrics={k: {"value": measured[k], "command": shlex.join(command)} for k in METRICS if k in measured},
-        extra={"train_command": f"{Path(program).name} {train_args}",
-               **({"class_names": run_config["class_names"]} if "class_names" in run_config else {})},
+        extra={
+            "train_command": f"{Path(program).name} {train_args}",
+            **({"class_names": run_config["class_names"]} if "class_names" in run_config else {}),
+        },
     )
-    print(f"{model_name}:{tag}: {', '.join(f'{k} {measured[k]:.4f}' for k in METRICS if k in measured)} "
-          f"-> {target.relative_to(ROOT)}")
+    print(
+        f"{model_name}:{tag}: {', '.join(f'{k} {measured[k]:.4f}' for k in METRICS if k in measured)} "
+        f"-> {target.relative_to(ROOT)}"
+    )
 
 
 def write_catalog(publish: Path | None = None) -> None:
@@ -104,8 +127,12 @@ def write_catalog(publish: Path | None = None) -> None:
     entries = declared.catalog_entries()
     catalog.write_catalog(catalog.CATALOG, entries)
     print(f"{catalog.CATALOG.relative_to(ROOT)}: {len(entries)} presets")
-    undeclared = [p for root in (store.PACKAGED, MIRROR) for p in sorted(root.glob("*/*"))
-                  if store.is_preset_dir(p) and (p.parent.name, p.name) not in {(e["model"], e["tag"]) for e in entries}]
+    undeclared = [
+        p
+        for root in (store.PACKAGED, MIRROR)
+        for p in sorted(root.glob("*/*"))
+        if store.is_preset_dir(p) and (p.parent.name, p.name) not in {(e["model"], e["tag"]) for e in entries}
+    ]
     for directory in undeclared:
         print(f"warning: {directory.relative_to(ROOT)} holds a preset that no zoo/models/*_presets.py declares")
     if publish is not None:

@@ -71,12 +71,41 @@ def main(argv: list[str]) -> int:
         ("fgsm", "fgsm", "0,0.05,0.1,0.2,0.3", ["--source", "4", "--target", "9"]),
         ("pgd", "pgd", "0,0.1,0.3", ["--steps", str(args.pgd_steps)]),
     ):
-        cmd = [*cli, "attack", "lenet5", "--weights", LENET5, "--dataset", "mnist", "--method", method,
-               "--epsilons", epsilons, *extra, *limit, "--out", str(runs.relative_to(ROOT)), "--json"]
+        cmd = [
+            *cli,
+            "attack",
+            "lenet5",
+            "--weights",
+            LENET5,
+            "--dataset",
+            "mnist",
+            "--method",
+            method,
+            "--epsilons",
+            epsilons,
+            *extra,
+            *limit,
+            "--out",
+            str(runs.relative_to(ROOT)),
+            "--json",
+        ]
         out, seconds[key] = run(cmd)
         reports[key], commands[key] = json.loads(out), shown(cmd)
-    cmd = [*cli, "uncertainty", "mlp", "--weights", MLP, "--dataset", "mnist", "--samples", str(args.samples),
-           *limit, "--out", str(runs.relative_to(ROOT)), "--json"]
+    cmd = [
+        *cli,
+        "uncertainty",
+        "mlp",
+        "--weights",
+        MLP,
+        "--dataset",
+        "mnist",
+        "--samples",
+        str(args.samples),
+        *limit,
+        "--out",
+        str(runs.relative_to(ROOT)),
+        "--json",
+    ]
     out, seconds["uncertainty"] = run(cmd)
     reports["uncertainty"], commands["uncertainty"] = json.loads(out), shown(cmd)
 
@@ -97,17 +126,28 @@ def main(argv: list[str]) -> int:
         "lenet5": {
             "weights": LENET5,
             "fgsm": {"examples": fgsm["examples"], "epsilons": fgsm["epsilons"], "accuracy": fgsm["accuracy"]},
-            "pgd": {"examples": pgd["examples"], "epsilons": pgd["epsilons"], "accuracy": pgd["accuracy"],
-                    **pgd["settings"]},
+            "pgd": {
+                "examples": pgd["examples"],
+                "epsilons": pgd["epsilons"],
+                "accuracy": pgd["accuracy"],
+                **pgd["settings"],
+            },
             "targeted_4_to_9": fgsm["targeted"] | {"file": "bench/reports/robustness/targeted_4_to_9.png"},
         },
         "mc_dropout": {
-            "model": "mlp", "weights": MLP, "model_config": mlp_config["model_config"],
-            "training": mlp_config["training"], "train_test_accuracy": mlp_results["test"]["accuracy"],
+            "model": "mlp",
+            "weights": MLP,
+            "model_config": mlp_config["model_config"],
+            "training": mlp_config["training"],
+            "train_test_accuracy": mlp_results["test"]["accuracy"],
             "train_seconds": mlp_results["train_seconds"],
             "train_command": commands.get("train_mlp", shlex.join(["nice", "zoo", *TRAIN_MLP])),
-            "examples": unc["examples"], "samples": unc["samples"], "bins": unc["bins"],
-            "deterministic": unc["deterministic"], "mc_dropout": unc["mc_dropout"], "reliability": unc["reliability"],
+            "examples": unc["examples"],
+            "samples": unc["samples"],
+            "bins": unc["bins"],
+            "deterministic": unc["deterministic"],
+            "mc_dropout": unc["mc_dropout"],
+            "reliability": unc["reliability"],
         },
         "commands": commands,
         "seconds": {k: round(v, 1) for k, v in seconds.items()},
@@ -123,8 +163,10 @@ def markdown(p: dict) -> str:
     lenet, mc = p["lenet5"], p["mc_dropout"]
     fgsm, pgd, targeted = lenet["fgsm"], lenet["pgd"], lenet["targeted_4_to_9"]
     pgd_at = dict(zip(pgd["epsilons"], pgd["accuracy"]))
-    rows = [f"| {e:g} | {100 * a:.2f}% | " + (f"{100 * pgd_at[e]:.2f}% |" if e in pgd_at else "– |")
-            for e, a in zip(fgsm["epsilons"], fgsm["accuracy"])]
+    rows = [
+        f"| {e:g} | {100 * a:.2f}% | " + (f"{100 * pgd_at[e]:.2f}% |" if e in pgd_at else "– |")
+        for e, a in zip(fgsm["epsilons"], fgsm["accuracy"])
+    ]
     d, m = mc["deterministic"], mc["mc_dropout"]
     calibration = [
         f"| deterministic (dropout off) | {100 * d['accuracy']:.2f}% | {d['nll']:.4f} | {100 * d['ece']:.2f}% "
@@ -132,6 +174,7 @@ def markdown(p: dict) -> str:
         f"| MC dropout, T = {mc['samples']} | {100 * m['accuracy']:.2f}% | {m['nll']:.4f} | {100 * m['ece']:.2f}% "
         f"| {m['mean_entropy']:.3f} / {m['mean_entropy_wrong']:.3f} |",
     ]
+
     def gap(key):  # mean confidence minus accuracy over all predictions: > 0 overconfident, < 0 underconfident
         bins = mc["reliability"][key]
         confidence = sum(c * n for c, n in zip(bins["confidence"], bins["counts"]) if n) / sum(bins["counts"])
@@ -182,8 +225,7 @@ def markdown(p: dict) -> str:
         f"({p['versions']['keras_backend']}), TensorFlow {p['versions']['tensorflow']}, "
         f"NumPy {p['versions']['numpy']}, Python {p['versions']['python']}.",
         f"- Data: {p['data_source']}.",
-        f"- Report: `{p['command']}`, which ran (wall-clock seconds in brackets; "
-        f"`python -m zoo.cli X` is `zoo X`):",
+        f"- Report: `{p['command']}`, which ran (wall-clock seconds in brackets; `python -m zoo.cli X` is `zoo X`):",
         *[f"  - `{cmd}` ({p['seconds'][key]} s)" for key, cmd in p["commands"].items()],
         "",
     ]

@@ -82,9 +82,22 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
-    flags = ["train", args.model, "--dataset", args.dataset, "--max-train-examples", str(args.examples),
-             "--epochs", str(args.epochs), "--batch-size", str(args.batch_size), "--validation-split", "0.05",
-             "--quiet", "--json"]
+    flags = [
+        "train",
+        args.model,
+        "--dataset",
+        args.dataset,
+        "--max-train-examples",
+        str(args.examples),
+        "--epochs",
+        str(args.epochs),
+        "--batch-size",
+        str(args.batch_size),
+        "--validation-split",
+        "0.05",
+        "--quiet",
+        "--json",
+    ]
     kinds = ["one process", "two workers (multi_worker, 127.0.0.1)", "mirrored, 2 virtual CPU devices"]
     results = {k: {"examples_per_second": [], "command": None} for k in kinds}
     for repeat in range(args.repeats):  # interleaved, so drift on the machine hits every configuration alike
@@ -96,17 +109,28 @@ def main(argv: list[str]) -> int:
     for kind in kinds:
         results[kind]["median"] = statistics.median(results[kind]["examples_per_second"])
         results[kind]["ratio_to_one_process"] = results[kind]["median"] / base
-    payload = {"command": "python bench/scaling_report.py " + " ".join(argv), "date": time.strftime("%Y-%m-%d"),
-               "machine": f"{platform.machine()} {platform.system()}, {len(os.sched_getaffinity(0))} CPUs, no GPU",
-               "model": args.model, "dataset": args.dataset, "global_batch_size": args.batch_size,
-               "train_examples": args.examples, "results": results}
+    payload = {
+        "command": "python bench/scaling_report.py " + " ".join(argv),
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{platform.machine()} {platform.system()}, {len(os.sched_getaffinity(0))} CPUs, no GPU",
+        "model": args.model,
+        "dataset": args.dataset,
+        "global_batch_size": args.batch_size,
+        "train_examples": args.examples,
+        "results": results,
+    }
     (HERE / "reports" / "scaling.json").write_text(json.dumps(payload, indent=2) + "\n")
-    lines = ["# Training throughput by strategy", "",
-             f"`{payload['command']}` on {payload['machine']}, {payload['date']}: `{args.model}` on {args.examples} "
-             f"{args.dataset} training images, global batch {args.batch_size}; training examples/s as `zoo train` logs "
-             f"them per epoch (validation excluded), the first epoch left out, median over {args.epochs - 1} epochs x "
-             f"{args.repeats} interleaved repeats.", "",
-             "| configuration | examples/s (median) | vs one process |", "|---|---|---|"]
+    lines = [
+        "# Training throughput by strategy",
+        "",
+        f"`{payload['command']}` on {payload['machine']}, {payload['date']}: `{args.model}` on {args.examples} "
+        f"{args.dataset} training images, global batch {args.batch_size}; training examples/s as `zoo train` logs "
+        f"them per epoch (validation excluded), the first epoch left out, median over {args.epochs - 1} epochs x "
+        f"{args.repeats} interleaved repeats.",
+        "",
+        "| configuration | examples/s (median) | vs one process |",
+        "|---|---|---|",
+    ]
     for kind in kinds:
         r = results[kind]
         lines.append(f"| {kind} | {r['median']:.0f} | {r['ratio_to_one_process']:.2f}x |")

@@ -61,8 +61,10 @@ BATCHING_SETTINGS = (
     ({"max_batch_size": 64, "batch_timeout_micros": 1000, "num_batch_threads": 2, "max_enqueued_batches": 16}, None),
     ({"max_batch_size": 64, "batch_timeout_micros": 2000, "num_batch_threads": 1, "max_enqueued_batches": 16}, None),
     ({"max_batch_size": 64, "batch_timeout_micros": 0, "num_batch_threads": 1, "max_enqueued_batches": 16}, None),
-    ({"max_batch_size": 64, "batch_timeout_micros": 2000, "num_batch_threads": 1, "max_enqueued_batches": 16},
-     os.cpu_count() or 1),
+    (
+        {"max_batch_size": 64, "batch_timeout_micros": 2000, "num_batch_threads": 1, "max_enqueued_batches": 16},
+        os.cpu_count() or 1,
+    ),
 )
 QUICK = {"seconds": 3.0, "screen_seconds": 2.0, "echo_seconds": 2.0, "calls": 800, "warmup": 100}
 BATCH_METRIC = ":tensorflow:serving:batching_session:input_batch_size"
@@ -117,14 +119,19 @@ class CpuWindow:
         ncpu = os.cpu_count() or 1
         busy_cores = (busy1 - busy0) / ticks * ncpu
         ours = (ours1 - ours0) / wall
-        return {"seconds": round(wall, 2), "busy_cores": round(busy_cores, 2),
-                "steal_percent": round(100 * (steal1 - steal0) / ticks, 1),
-                "bench_cores": round(ours, 2), "other_cores": round(max(busy_cores - ours, 0.0), 2)}
+        return {
+            "seconds": round(wall, 2),
+            "busy_cores": round(busy_cores, 2),
+            "steal_percent": round(100 * (steal1 - steal0) / ticks, 1),
+            "bench_cores": round(ours, 2),
+            "other_cores": round(max(busy_cores - ours, 0.0), 2),
+        }
 
 
 # --- load generator (child processes: grpc only, no TensorFlow import) -----------------------------
-def _load_process(target: str, payloads: list[bytes], threads: int, start_at: float, stop_at: float,
-                  stop_event, results) -> None:
+def _load_process(
+    target: str, payloads: list[bytes], threads: int, start_at: float, stop_at: float, stop_event, results
+) -> None:
     """``threads`` closed-loop clients sharing one channel; each sends prebuilt serialized
     PredictRequests until ``stop_at`` (or ``stop_event``), then reports what it saw."""
     import grpc
@@ -158,7 +165,7 @@ def _load_process(target: str, payloads: list[bytes], threads: int, start_at: fl
             stats["ok"] += ok
             for name, n in errors.items():
                 stats["errors"][name] = stats["errors"].get(name, 0) + n
-            stats["latencies"].extend(latencies[::max(1, len(latencies) // 2000)])
+            stats["latencies"].extend(latencies[:: max(1, len(latencies) // 2000)])
 
     workers = [threading.Thread(target=client, args=(k,)) for k in range(threads)]
     for w in workers:
@@ -172,8 +179,17 @@ def _load_process(target: str, payloads: list[bytes], threads: int, start_at: fl
     results.put(stats)
 
 
-def run_load(target: str, payloads: list[bytes], clients: int, procs: int, seconds: float, *,
-             stop_event=None, server_pid: int | None = None, lead: float = 1.0) -> dict:
+def run_load(
+    target: str,
+    payloads: list[bytes],
+    clients: int,
+    procs: int,
+    seconds: float,
+    *,
+    stop_event=None,
+    server_pid: int | None = None,
+    lead: float = 1.0,
+) -> dict:
     """``clients`` concurrent closed-loop clients spread over ``procs`` processes for ``seconds``
     (or until ``stop_event``). Returns requests, errors, req/s, client-side latency percentiles and,
     for timed runs, the CPU used per request by the server and by the clients."""
@@ -185,8 +201,12 @@ def run_load(target: str, payloads: list[bytes], clients: int, procs: int, secon
     results = ctx.Queue()
     start_at = time.time() + lead + 0.3 * procs  # all processes started and warmed up by then
     stop_at = start_at + seconds if stop_event is None else float("inf")
-    children = [ctx.Process(target=_load_process, args=(target, payloads, n, start_at, stop_at, stop_event, results),
-                            daemon=True) for n in per]
+    children = [
+        ctx.Process(
+            target=_load_process, args=(target, payloads, n, start_at, stop_at, stop_event, results), daemon=True
+        )
+        for n in per
+    ]
     for c in children:
         c.start()
     window = server0 = None
@@ -206,8 +226,13 @@ def run_load(target: str, payloads: list[bytes], clients: int, procs: int, secon
     latencies = np.array([x for s in stats for x in s["latencies"]]) * 1e3
     duration = seconds if stop_event is None else time.time() - start_at
     result = {
-        "clients": clients, "client_processes": procs, "seconds": round(duration, 2), "requests": ok,
-        "failed": sum(errors.values()), "errors": errors, "requests_per_second": round(ok / duration, 1),
+        "clients": clients,
+        "client_processes": procs,
+        "seconds": round(duration, 2),
+        "requests": ok,
+        "failed": sum(errors.values()),
+        "errors": errors,
+        "requests_per_second": round(ok / duration, 1),
         "latency_ms": _percentiles(latencies) if len(latencies) else None,
     }
     if stop_event is None and ok:
@@ -216,8 +241,14 @@ def run_load(target: str, payloads: list[bytes], clients: int, procs: int, secon
             **cpu,
             "client_cores": round(client_cpu / seconds, 2),
             "client_us_per_request": round(client_cpu / ok * 1e6),
-            **({"server_cores": round((server1 - server0) / seconds, 2),
-                "server_us_per_request": round((server1 - server0) / ok * 1e6)} if server_pid else {}),
+            **(
+                {
+                    "server_cores": round((server1 - server0) / seconds, 2),
+                    "server_us_per_request": round((server1 - server0) / ok * 1e6),
+                }
+                if server_pid
+                else {}
+            ),
         }
     return result
 
@@ -235,8 +266,9 @@ def _echo_server(port: int, response: bytes, max_workers: int, ready) -> None:
 
     server = grpc.server(concurrent.futures.ThreadPoolExecutor(max_workers=max_workers))
     handler = grpc.unary_unary_rpc_method_handler(predict)  # bytes in, bytes out
-    server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
-        "tensorflow.serving.PredictionService", {"Predict": handler})])
+    server.add_generic_rpc_handlers(
+        [grpc.method_handlers_generic_handler("tensorflow.serving.PredictionService", {"Predict": handler})]
+    )
     server.add_insecure_port(f"127.0.0.1:{port}")
     server.start()
     ready.set()
@@ -248,9 +280,13 @@ def _percentiles(values_ms) -> dict:
     import numpy as np
 
     values_ms = np.asarray(values_ms)
-    return {"p50": round(float(np.percentile(values_ms, 50)), 3), "p90": round(float(np.percentile(values_ms, 90)), 3),
-            "p99": round(float(np.percentile(values_ms, 99)), 3), "mean": round(float(values_ms.mean()), 3),
-            "n": int(len(values_ms))}
+    return {
+        "p50": round(float(np.percentile(values_ms, 50)), 3),
+        "p90": round(float(np.percentile(values_ms, 90)), 3),
+        "p99": round(float(np.percentile(values_ms, 99)), 3),
+        "mean": round(float(values_ms.mean()), 3),
+        "n": int(len(values_ms)),
+    }
 
 
 def free_port() -> int:
@@ -266,10 +302,25 @@ class Server:
     def __init__(self, base: Path, name: str, *flags: str, env: dict | None = None, poll: float = 0.5):
         self.name = name
         self.grpc_port, self.rest_port = free_port(), free_port()
-        self.cmd = [sys.executable, "-m", "zoo.cli", "serve", "--port", str(self.grpc_port),
-                    "--rest_api_port", str(self.rest_port), "--model_name", MODEL,
-                    "--model_base_path", str(base / MODEL), "--host", "127.0.0.1",
-                    "--file_system_poll_wait_seconds", str(poll), *flags]
+        self.cmd = [
+            sys.executable,
+            "-m",
+            "zoo.cli",
+            "serve",
+            "--port",
+            str(self.grpc_port),
+            "--rest_api_port",
+            str(self.rest_port),
+            "--model_name",
+            MODEL,
+            "--model_base_path",
+            str(base / MODEL),
+            "--host",
+            "127.0.0.1",
+            "--file_system_poll_wait_seconds",
+            str(poll),
+            *flags,
+        ]
         self.env = env or {}
         self.log = SCRATCH / f"server-{name}.log"
         self.target = f"127.0.0.1:{self.grpc_port}"
@@ -350,9 +401,11 @@ def histogram_mean(before: str, after: str, name: str) -> float | None:
 
 def _fmt_cpu(r: dict) -> str:
     c = r.get("cpu") or {}
-    return (f"server {c.get('server_cores', '-')} cores ({c.get('server_us_per_request', '-')} us/req), "
-            f"clients {c.get('client_cores')} cores ({c.get('client_us_per_request')} us/req), "
-            f"others {c.get('other_cores')} cores, steal {c.get('steal_percent')}%")
+    return (
+        f"server {c.get('server_cores', '-')} cores ({c.get('server_us_per_request', '-')} us/req), "
+        f"clients {c.get('client_cores')} cores ({c.get('client_us_per_request')} us/req), "
+        f"others {c.get('other_cores')} cores, steal {c.get('steal_percent')}%"
+    )
 
 
 def throughput(server: Server, payloads, clients: int, seconds: float, procs: int) -> dict:
@@ -360,9 +413,12 @@ def throughput(server: Server, payloads, clients: int, seconds: float, procs: in
     result = run_load(server.target, payloads, clients, procs, seconds, server_pid=server.proc.pid)
     mean = histogram_mean(before, server.metrics(), BATCH_METRIC)
     result["mean_batch_size"] = None if mean is None else round(mean, 2)
-    print(f"  {clients:3d} clients ({result['client_processes']} procs): {result['requests_per_second']:7.1f} req/s, "
-          f"failed {result['failed']}, mean batch {result['mean_batch_size']}, p50 "
-          f"{result['latency_ms']['p50'] if result['latency_ms'] else '-'} ms; {_fmt_cpu(result)}", flush=True)
+    print(
+        f"  {clients:3d} clients ({result['client_processes']} procs): {result['requests_per_second']:7.1f} req/s, "
+        f"failed {result['failed']}, mean batch {result['mean_batch_size']}, p50 "
+        f"{result['latency_ms']['p50'] if result['latency_ms'] else '-'} ms; {_fmt_cpu(result)}",
+        flush=True,
+    )
     return result
 
 
@@ -371,8 +427,9 @@ def procs_for(clients: int, procs: int) -> int:
 
 
 # --- measurements ----------------------------------------------------------------------------------------
-def measure_latency(servers: dict[str, Server], version_dir: Path, images, calls: int, warmup: int,
-                    rounds: int = 4) -> dict:
+def measure_latency(
+    servers: dict[str, Server], version_dir: Path, images, calls: int, warmup: int, rounds: int = 4
+) -> dict:
     """Batch-1 latency, every way interleaved in ``rounds`` blocks so background load hits them alike."""
     import numpy as np
     import tensorflow as tf
@@ -469,8 +526,11 @@ def measure_transport_ceiling(response: bytes, payloads, seconds: float, procs: 
         out = {}
         for clients in (1, 64):
             r = run_load(target, payloads, clients, procs_for(clients, procs), seconds, server_pid=proc.pid)
-            print(f"  echo {clients:3d} clients: {r['requests_per_second']:7.1f} req/s, p50 {r['latency_ms']['p50']} ms; "
-                  f"{_fmt_cpu(r)}", flush=True)
+            print(
+                f"  echo {clients:3d} clients: {r['requests_per_second']:7.1f} req/s, p50 {r['latency_ms']['p50']} ms; "
+                f"{_fmt_cpu(r)}",
+                flush=True,
+            )
             out[str(clients)] = r
         return out
     finally:
@@ -489,8 +549,9 @@ def measure_reload(base: Path, server: Server, payloads, clients: int, procs: in
     stop = ctx.Event()
     out: dict = {}
     window = CpuWindow()
-    loader = threading.Thread(target=lambda: out.update(run_load(server.target, payloads, clients, procs, 0,
-                                                                 stop_event=stop)))
+    loader = threading.Thread(
+        target=lambda: out.update(run_load(server.target, payloads, clients, procs, 0, stop_event=stop))
+    )
     loader.start()
     probe = Client(server.target, retries=0)
     probe_request = predict_pb2.PredictRequest.FromString(payloads[0])
@@ -530,9 +591,11 @@ def measure_reload(base: Path, server: Server, payloads, clients: int, procs: in
         "final_status": {str(k): v for k, v in states.items()},
         "cpu": window.stop(),
     }
-    print(f"  {result['requests']} requests, {result['failed']} failed {result['errors']}; v2 AVAILABLE after "
-          f"{result['switch_seconds_to_v2_available']} s, v1 END after {result['switch_seconds_to_v1_end']} s",
-          flush=True)
+    print(
+        f"  {result['requests']} requests, {result['failed']} failed {result['errors']}; v2 AVAILABLE after "
+        f"{result['switch_seconds_to_v2_available']} s, v1 END after {result['switch_seconds_to_v1_end']} s",
+        flush=True,
+    )
     return result
 
 
@@ -542,10 +605,17 @@ def environment() -> dict:
     import numpy as np
     import tensorflow as tf
 
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                  if line.startswith("MemTotal"))
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem_kb = next(
+        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
+    )
     try:
         from importlib.metadata import version
 
@@ -554,10 +624,16 @@ def environment() -> dict:
         tfs_api = None
     return {
         "machine": f"{platform.node()}: {platform.machine()} {platform.system()}, nproc {os.cpu_count()}, "
-                   f"{cpu}, {mem_kb / 2**20:.1f} GiB RAM",
-        "nproc": os.cpu_count(), "cpu_model": cpu, "ram_gib": round(mem_kb / 2**20, 1),
-        "python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
-        "grpcio": grpc.__version__, "numpy": np.__version__, "tensorflow_serving_api": tfs_api,
+        f"{cpu}, {mem_kb / 2**20:.1f} GiB RAM",
+        "nproc": os.cpu_count(),
+        "cpu_model": cpu,
+        "ram_gib": round(mem_kb / 2**20, 1),
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "grpcio": grpc.__version__,
+        "numpy": np.__version__,
+        "tensorflow_serving_api": tfs_api,
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
 
@@ -582,17 +658,27 @@ def write_batching_file(path: Path, params: dict) -> Path:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of each throughput run")
-    parser.add_argument("--screen-seconds", type=float, default=4.0,
-                        help="duration of each batching-setting trial at 64 clients")
+    parser.add_argument(
+        "--screen-seconds", type=float, default=4.0, help="duration of each batching-setting trial at 64 clients"
+    )
     parser.add_argument("--echo-seconds", type=float, default=4.0, help="duration of each transport-ceiling run")
     parser.add_argument("--calls", type=int, default=2000, help="timed batch-1 calls per latency way")
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--procs", type=int, default=2, help="load-generator processes (for > 1 client)")
-    parser.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
-                        help="first wait up to SECONDS for other processes to use < 0.2 cores (shared machines)")
-    parser.add_argument("--quick", action="store_true",
-                        help="short cells (" + ", ".join(f"--{k.replace('_', '-')} {v:g}" for k, v in QUICK.items())
-                             + "): a first look in ~1.5 minutes")
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="first wait up to SECONDS for other processes to use < 0.2 cores (shared machines)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="short cells ("
+        + ", ".join(f"--{k.replace('_', '-')} {v:g}" for k, v in QUICK.items())
+        + "): a first look in ~1.5 minutes",
+    )
     parser.add_argument("--note", default="", help="a line for the report's Run section (e.g. the machine is shared)")
     parser.add_argument("--out", default=str(HERE / "reports"))
     args = parser.parse_args(argv)
@@ -630,8 +716,13 @@ def main(argv: list[str]) -> int:
         export_weights(MODEL, WEIGHTS, base, version=1)
         return base
 
-    report: dict = {"report": "serving", "model": MODEL, "weights": str(WEIGHTS.relative_to(ROOT)),
-                    "inputs": f"MNIST test images ({split.source}), /255 float32, batch 1", "environment": env}
+    report: dict = {
+        "report": "serving",
+        "model": MODEL,
+        "weights": str(WEIGHTS.relative_to(ROOT)),
+        "inputs": f"MNIST test images ({split.source}), /255 float32, batch 1",
+        "environment": env,
+    }
     phases: dict = {}
 
     # --- 1 (+ 2 and 3 without batching) -------------------------------------------------------------
@@ -639,15 +730,20 @@ def main(argv: list[str]) -> int:
     plain = Server(base, "nobatch").start()
     tf_config = SCRATCH / "tensorflow-defaults.txt"  # an empty ConfigProto: TensorFlow sizes its thread pools
     tf_config.write_text("")
-    tuned = Server(fresh_base("models-tf-threads"), "nobatch-tf-default-threads",
-                   "--tensorflow_session_config_file", str(tf_config)).start()
+    tuned = Server(
+        fresh_base("models-tf-threads"),
+        "nobatch-tf-default-threads",
+        "--tensorflow_session_config_file",
+        str(tf_config),
+    ).start()
     print("servers without batching (default; TensorFlow's own thread pools)", flush=True)
     with plain, tuned:
         report["server_commands"] = {"no_batching": plain.command, "no_batching_tf_default_threads": tuned.command}
         print(" latency", flush=True)
         window = CpuWindow()
-        latency = measure_latency({"": plain, "_tf_default_threads": tuned}, base / MODEL / "1", images, args.calls,
-                                  args.warmup)
+        latency = measure_latency(
+            {"": plain, "_tf_default_threads": tuned}, base / MODEL / "1", images, args.calls, args.warmup
+        )
         phases["latency"] = window.stop()
         tuned.stop()
         print(" throughput without batching", flush=True)
@@ -663,8 +759,16 @@ def main(argv: list[str]) -> int:
     for k, (params, intra) in enumerate(BATCHING_SETTINGS):
         params_file = write_batching_file(SCRATCH / f"batching-{k}.txt", params)
         threads = ("--tensorflow_intra_op_parallelism", str(intra)) if intra else ()
-        servers.append(Server(fresh_base(f"models-batch{k}"), f"batch{k}", "--enable_batching",
-                              "--batching_parameters_file", str(params_file), *threads).start())
+        servers.append(
+            Server(
+                fresh_base(f"models-batch{k}"),
+                f"batch{k}",
+                "--enable_batching",
+                "--batching_parameters_file",
+                str(params_file),
+                *threads,
+            ).start()
+        )
         trials.append({"params": params, "intra_op_threads": intra or 1, "file": str(params_file.relative_to(ROOT))})
     try:
         for trial, server in zip(trials, servers):
@@ -695,48 +799,62 @@ def main(argv: list[str]) -> int:
     serial, batched64 = off[1]["requests_per_second"], on[64]["requests_per_second"]
     server_cpu = off[1]["cpu"]["server_us_per_request"] / 1e3
     goals = {
-        "server_cpu": {"goal": "server CPU per batch-1 request (1 client, no batching) <= 1.2 ms",
-                       "server_cpu_ms": server_cpu, "met": server_cpu <= 1.2},
-        "latency": {"goal": "gRPC Client.predict p50 <= in-process SavedModel p50 + 0.8 ms",
-                    "grpc_p50_ms": grpc_p50, "in_process_p50_ms": inproc_p50,
-                    "difference_ms": round(grpc_p50 - inproc_p50, 3),
-                    "raw_stub_difference_ms": round(ways["grpc_raw_stub"]["p50"] - inproc_p50, 3),
-                    "tf_default_threads_difference_ms": round(ways["grpc_client_tf_default_threads"]["p50"]
-                                                              - inproc_p50, 3),
-                    "ratio": round(grpc_p50 / inproc_p50, 2), "met": grpc_p50 <= inproc_p50 + 0.8},
-        "throughput": {"goal": ">= 4x the serial batch-1 throughput (1 client, no batching) at 64 clients "
-                               "with batching",
-                       "serial_rps": serial, "batched_64_rps": batched64,
-                       "ratio": round(batched64 / serial, 2), "met": batched64 >= 4 * serial,
-                       "transport_ceiling_64_rps": echo["64"]["requests_per_second"],
-                       "transport_ceiling_ratio": round(echo["64"]["requests_per_second"] / serial, 2)},
-        "hot_reload": {"goal": "0 failed requests while version 2 replaces version 1 under 64 clients",
-                       "failed_without_batching": reload_off["failed"], "failed_with_batching": reload_on["failed"],
-                       "met": reload_off["failed"] == 0 and reload_on["failed"] == 0},
-    }
-    report.update({
-        "latency_ms": latency["ways"],
-        "latency_server_side_ms": latency["server_side"],
-        "throughput": {
-            "client": f"closed-loop clients: threads in {args.procs} load-generator processes (1 for a single "
-                      f"client; spawned, no TensorFlow; the threads of a process share one gRPC channel) sending "
-                      f"prebuilt serialized PredictRequests (256 MNIST test images) through a bytes-in/bytes-out "
-                      f"unary call, so clients spend no CPU on (de)serialization",
-            "without_batching": {str(c): r for c, r in off.items()},
-            "with_batching": {str(c): r for c, r in on.items()},
-            "batching_trials_at_64_clients": trials,
-            "best_batching": best["params"],
-            "best_batching_intra_op_threads": best["intra_op_threads"],
-            "transport_ceiling": echo,
+        "server_cpu": {
+            "goal": "server CPU per batch-1 request (1 client, no batching) <= 1.2 ms",
+            "server_cpu_ms": server_cpu,
+            "met": server_cpu <= 1.2,
         },
-        "hot_reload": {"without_batching": reload_off, "with_batching": reload_on},
-        "goals": goals,
-        "machine_load": {"latency_phase": phases["latency"], "whole_run": whole.stop()},
-        "command": shown_command(["python", *sys.argv]),
-        "note": args.note,
-        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
-        "bench_seconds": round(time.time() - started, 1),
-    })
+        "latency": {
+            "goal": "gRPC Client.predict p50 <= in-process SavedModel p50 + 0.8 ms",
+            "grpc_p50_ms": grpc_p50,
+            "in_process_p50_ms": inproc_p50,
+            "difference_ms": round(grpc_p50 - inproc_p50, 3),
+            "raw_stub_difference_ms": round(ways["grpc_raw_stub"]["p50"] - inproc_p50, 3),
+            "tf_default_threads_difference_ms": round(ways["grpc_client_tf_default_threads"]["p50"] - inproc_p50, 3),
+            "ratio": round(grpc_p50 / inproc_p50, 2),
+            "met": grpc_p50 <= inproc_p50 + 0.8,
+        },
+        "throughput": {
+            "goal": ">= 4x the serial batch-1 throughput (1 client, no batching) at 64 clients with batching",
+            "serial_rps": serial,
+            "batched_64_rps": batched64,
+            "ratio": round(batched64 / serial, 2),
+            "met": batched64 >= 4 * serial,
+            "transport_ceiling_64_rps": echo["64"]["requests_per_second"],
+            "transport_ceiling_ratio": round(echo["64"]["requests_per_second"] / serial, 2),
+        },
+        "hot_reload": {
+            "goal": "0 failed requests while version 2 replaces version 1 under 64 clients",
+            "failed_without_batching": reload_off["failed"],
+            "failed_with_batching": reload_on["failed"],
+            "met": reload_off["failed"] == 0 and reload_on["failed"] == 0,
+        },
+    }
+    report.update(
+        {
+            "latency_ms": latency["ways"],
+            "latency_server_side_ms": latency["server_side"],
+            "throughput": {
+                "client": f"closed-loop clients: threads in {args.procs} load-generator processes (1 for a single "
+                f"client; spawned, no TensorFlow; the threads of a process share one gRPC channel) sending "
+                f"prebuilt serialized PredictRequests (256 MNIST test images) through a bytes-in/bytes-out "
+                f"unary call, so clients spend no CPU on (de)serialization",
+                "without_batching": {str(c): r for c, r in off.items()},
+                "with_batching": {str(c): r for c, r in on.items()},
+                "batching_trials_at_64_clients": trials,
+                "best_batching": best["params"],
+                "best_batching_intra_op_threads": best["intra_op_threads"],
+                "transport_ceiling": echo,
+            },
+            "hot_reload": {"without_batching": reload_off, "with_batching": reload_on},
+            "goals": goals,
+            "machine_load": {"latency_phase": phases["latency"], "whole_run": whole.stop()},
+            "command": shown_command(["python", *sys.argv]),
+            "note": args.note,
+            "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+            "bench_seconds": round(time.time() - started, 1),
+        }
+    )
     report["environment"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -776,32 +894,37 @@ def _cpu_cells(r: dict) -> str:
 
 def markdown(r: dict) -> str:
     g, lat, tp, env, load = r["goals"], r["latency_ms"], r["throughput"], r["environment"], r["machine_load"]
-    rows = "\n".join(f"| {name} | {s['p50']:.3f} | {s['p90']:.3f} | {s['p99']:.3f} | {s['n']} |"
-                     for name, s in lat.items())
+    rows = "\n".join(
+        f"| {name} | {s['p50']:.3f} | {s['p90']:.3f} | {s['p99']:.3f} | {s['n']} |" for name, s in lat.items()
+    )
     side = r["latency_server_side_ms"]
     echo = tp["transport_ceiling"]
     tp_rows = []
     for c in tp["without_batching"]:
         a, b = tp["without_batching"][c], tp["with_batching"][c]
-        tp_rows.append(f"| {c} | {a['client_processes']} | {a['requests_per_second']:.0f} | {b['requests_per_second']:.0f} "
-                       f"| {b['mean_batch_size']} | {a['latency_ms']['p50']:.2f} / {b['latency_ms']['p50']:.2f} "
-                       f"| {_cpu_cells(a)} | {_cpu_cells(b)} | {a['failed'] + b['failed']} |")
+        tp_rows.append(
+            f"| {c} | {a['client_processes']} | {a['requests_per_second']:.0f} | {b['requests_per_second']:.0f} "
+            f"| {b['mean_batch_size']} | {a['latency_ms']['p50']:.2f} / {b['latency_ms']['p50']:.2f} "
+            f"| {_cpu_cells(a)} | {_cpu_cells(b)} | {a['failed'] + b['failed']} |"
+        )
     trial_rows = "\n".join(
         f"| {t['params']['max_batch_size']} | {t['params']['batch_timeout_micros']} | {t['params']['num_batch_threads']} "
         f"| {t.get('intra_op_threads', '-')} | {t['at_64_clients']['requests_per_second']:.0f} "
         f"| {t['at_64_clients']['mean_batch_size']} |"
-        for t in tp["batching_trials_at_64_clients"])
+        for t in tp["batching_trials_at_64_clients"]
+    )
     reload_rows = "\n".join(
         f"| {name.replace('_', ' ')} | {x['requests']} | **{x['failed']}** {x['errors'] or ''} | "
         f"{x['switch_seconds_to_v2_available']} | {x['switch_seconds_to_first_v2_answer']} | "
         f"{x['switch_seconds_to_v1_end']} | {x['requests_per_second']:.0f} | "
         f"{x['latency_ms']['p50']:.1f} / {x['latency_ms']['p99']:.1f} |"
-        for name, x in r["hot_reload"].items())
+        for name, x in r["hot_reload"].items()
+    )
     whole, lp = load["whole_run"], load["latency_phase"]
     return f"""# serving: `zoo serve` with LeNet-5 (MNIST)
 
 One run of `bench/serving_bench.py`; server, load generators and bench are separate processes on the same
-{env['nproc']} CPUs, so every client-side cycle is taken from the server. Ratios compare numbers of the same run.
+{env["nproc"]} CPUs, so every client-side cycle is taken from the server. Ratios compare numbers of the same run.
 
 ## 1. Latency, batch-1 Predict (ms; servers without batching)
 
@@ -812,37 +935,37 @@ One run of `bench/serving_bench.py`; server, load generators and bench are separ
 Servers run with `zoo serve`'s default TensorFlow thread pools (intra-op 1, inter-op 1);
 `_tf_default_threads`: the same server with TensorFlow's own pools (an empty `--tensorflow_session_config_file`,
 what `zoo serve` did before). Server side (Prometheus means over the gRPC calls): request
-{side['server']['request_latency_mean_ms']} ms, of which the model run {side['server']['runtime_latency_mean_ms']} ms
-(TensorFlow's pools: {side['server_tf_default_threads']['request_latency_mean_ms']} /
-{side['server_tf_default_threads']['runtime_latency_mean_ms']} ms). Transport alone (section 2's no-model gRPC server,
-1 client): p50 {echo['1']['latency_ms']['p50']:.3f} ms.
+{side["server"]["request_latency_mean_ms"]} ms, of which the model run {side["server"]["runtime_latency_mean_ms"]} ms
+(TensorFlow's pools: {side["server_tf_default_threads"]["request_latency_mean_ms"]} /
+{side["server_tf_default_threads"]["runtime_latency_mean_ms"]} ms). Transport alone (section 2's no-model gRPC server,
+1 client): p50 {echo["1"]["latency_ms"]["p50"]:.3f} ms.
 
-Goal: {g['latency']['goal']}: difference **{g['latency']['difference_ms']:+.3f} ms** (ratio {g['latency']['ratio']}x;
-raw stub {g['latency']['raw_stub_difference_ms']:+.3f} ms; Client.predict with TensorFlow's pools
-{g['latency']['tf_default_threads_difference_ms']:+.3f} ms): **{_yes(g['latency']['met'])}**.
+Goal: {g["latency"]["goal"]}: difference **{g["latency"]["difference_ms"]:+.3f} ms** (ratio {g["latency"]["ratio"]}x;
+raw stub {g["latency"]["raw_stub_difference_ms"]:+.3f} ms; Client.predict with TensorFlow's pools
+{g["latency"]["tf_default_threads_difference_ms"]:+.3f} ms): **{_yes(g["latency"]["met"])}**.
 
-## 2. Throughput, batch-1 Predict (requests/s, {tp['without_batching']['1']['seconds']:.0f} s per cell)
+## 2. Throughput, batch-1 Predict (requests/s, {tp["without_batching"]["1"]["seconds"]:.0f} s per cell)
 
 | clients | client procs | no batching | batching | mean batch | p50 ms off / on | CPU us/req server / clients (off) | busy cores (off) | CPU us/req server / clients (on) | busy cores (on) | failed |
 |---|---|---|---|---|---|---|---|---|---|---|
 {chr(10).join(tp_rows)}
 
-Goal: {g['server_cpu']['goal']}: **{g['server_cpu']['server_cpu_ms']:.2f} ms**: **{_yes(g['server_cpu']['met'])}**.
+Goal: {g["server_cpu"]["goal"]}: **{g["server_cpu"]["server_cpu_ms"]:.2f} ms**: **{_yes(g["server_cpu"]["met"])}**.
 
-Goal: {g['throughput']['goal']}: {g['throughput']['batched_64_rps']:.0f} / {g['throughput']['serial_rps']:.0f} =
-**{g['throughput']['ratio']}x**: **{_yes(g['throughput']['met'])}**.
+Goal: {g["throughput"]["goal"]}: {g["throughput"]["batched_64_rps"]:.0f} / {g["throughput"]["serial_rps"]:.0f} =
+**{g["throughput"]["ratio"]}x**: **{_yes(g["throughput"]["met"])}**.
 Transport ceiling (a Python gRPC server with the same thread pool answering a canned PredictResponse, no model,
-same clients): {echo['1']['requests_per_second']:.0f} req/s (p50 {echo['1']['latency_ms']['p50']:.2f} ms) at 1 client,
-**{echo['64']['requests_per_second']:.0f} req/s at 64 clients = {g['throughput']['transport_ceiling_ratio']}x the serial figure**
-(server {echo['64']['cpu']['server_us_per_request']} + clients {echo['64']['cpu']['client_us_per_request']} us CPU per request).
+same clients): {echo["1"]["requests_per_second"]:.0f} req/s (p50 {echo["1"]["latency_ms"]["p50"]:.2f} ms) at 1 client,
+**{echo["64"]["requests_per_second"]:.0f} req/s at 64 clients = {g["throughput"]["transport_ceiling_ratio"]}x the serial figure**
+(server {echo["64"]["cpu"]["server_us_per_request"]} + clients {echo["64"]["cpu"]["client_us_per_request"]} us CPU per request).
 
-Batching settings screened at 64 clients ({tp['batching_trials_at_64_clients'][0]['at_64_clients']['seconds']:.0f} s each; best used above):
+Batching settings screened at 64 clients ({tp["batching_trials_at_64_clients"][0]["at_64_clients"]["seconds"]:.0f} s each; best used above):
 
 | max_batch_size | batch_timeout_micros | num_batch_threads | intra-op threads | req/s | mean batch |
 |---|---|---|---|---|---|
 {trial_rows}
 
-Clients: {tp['client']}.
+Clients: {tp["client"]}.
 
 ## 3. Hot reload under 64 clients (`--file_system_poll_wait_seconds 0.5`)
 
@@ -853,18 +976,18 @@ Clients: {tp['client']}.
 Times from the moment `export_weights(..., version=2)` returned (version directory renamed into place), seen by a
 probe polling GetModelStatus and Predict, so their resolution is the probe's round trip under this load (~0.1 s);
 clients send no version, so they move to version 2 by themselves; no client retries (a failure would count).
-Goal: {g['hot_reload']['goal']}: **{_yes(g['hot_reload']['met'])}**.
+Goal: {g["hot_reload"]["goal"]}: **{_yes(g["hot_reload"]["met"])}**.
 
 ## Run
 
-- Machine: {env['machine']}; load average at start {env['load_average_at_start']}, at end {env['load_average_at_end']}.
-  Other processes used {whole['other_cores']} cores on average during the run ({lp['other_cores']} during the latency
-  phase); CPU steal {whole['steal_percent']}% ({lp['steal_percent']}% during the latency phase).
-- Python {env['python']}, TensorFlow {env['tensorflow']}, Keras {env['keras']}, grpcio {env['grpcio']}, NumPy {env['numpy']},
-  tensorflow-serving-api {env['tensorflow_serving_api']}.
-- Command: `{r['command']}` ({r['bench_seconds']:.0f} s), {r['date']}.
-- Servers: `{r['server_commands']['no_batching']}`; with batching: `{r['server_commands']['batching']}`.
-{f"- Note: {r['note']}" if r.get('note') else ''}
+- Machine: {env["machine"]}; load average at start {env["load_average_at_start"]}, at end {env["load_average_at_end"]}.
+  Other processes used {whole["other_cores"]} cores on average during the run ({lp["other_cores"]} during the latency
+  phase); CPU steal {whole["steal_percent"]}% ({lp["steal_percent"]}% during the latency phase).
+- Python {env["python"]}, TensorFlow {env["tensorflow"]}, Keras {env["keras"]}, grpcio {env["grpcio"]}, NumPy {env["numpy"]},
+  tensorflow-serving-api {env["tensorflow_serving_api"]}.
+- Command: `{r["command"]}` ({r["bench_seconds"]:.0f} s), {r["date"]}.
+- Servers: `{r["server_commands"]["no_batching"]}`; with batching: `{r["server_commands"]["batching"]}`.
+{f"- Note: {r['note']}" if r.get("note") else ""}
 """
 
 

@@ -107,8 +107,11 @@ def measure(process: subprocess.Popen, port: int, calls: int, rounds: int) -> di
             latencies.append(time.perf_counter() - t)
         cpu.append((process_cpu(process.pid) - start) / calls * 1e3)
         p50.append(float(np.median(latencies)) * 1e3)
-    return {"server_cpu_ms_per_request": round(float(np.median(cpu)), 3), "p50_ms": round(float(np.median(p50)), 3),
-            "rounds_cpu_ms": [round(c, 3) for c in cpu]}
+    return {
+        "server_cpu_ms_per_request": round(float(np.median(cpu)), 3),
+        "p50_ms": round(float(np.median(p50)), 3),
+        "rounds_cpu_ms": [round(c, 3) for c in cpu],
+    }
 
 
 def run_server(command: list[str], env: dict, port: int, calls: int, rounds: int) -> dict:
@@ -157,30 +160,59 @@ def main() -> None:
         env = {**os.environ, "PYTHONPATH": str(checkout)}
         for name, flags in SETTINGS.items():
             port = free_port()
-            command = [sys.executable, "-m", "zoo.cli", "serve", "--model_name", MODEL, "--model_base_path",
-                       str(base / MODEL), "--port", str(port), "--rest_api_port", "0", "--host", "127.0.0.1",
-                       "--file_system_poll_wait_seconds", "0", *flags]
+            command = [
+                sys.executable,
+                "-m",
+                "zoo.cli",
+                "serve",
+                "--model_name",
+                MODEL,
+                "--model_base_path",
+                str(base / MODEL),
+                "--port",
+                str(port),
+                "--rest_api_port",
+                "0",
+                "--host",
+                "127.0.0.1",
+                "--file_system_poll_wait_seconds",
+                "0",
+                *flags,
+            ]
             results[f"{label}: {name}"] = run_server(command, env, port, args.calls, args.rounds)
             print(f"{label}: {name}", results[f"{label}: {name}"], flush=True)
     port = free_port()
-    results["canned-reply gRPC server"] = run_server([sys.executable, "-c", CANNED_SERVER, str(port)], dict(os.environ),
-                                                     port, args.calls, args.rounds)
+    results["canned-reply gRPC server"] = run_server(
+        [sys.executable, "-c", CANNED_SERVER, str(port)], dict(os.environ), port, args.calls, args.rounds
+    )
     results["in process: session callable"] = in_process(base, args.calls, args.rounds)
     print(results, flush=True)
 
     import tensorflow as tf
 
-    report = {"report": "serving-cpu", "model": MODEL, "command": "python " + " ".join(sys.argv),
-              "machine": f"{platform.node()} {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end",
-              "tensorflow": tf.__version__, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-              "calls": args.calls, "rounds": args.rounds, "results": results}
+    report = {
+        "report": "serving-cpu",
+        "model": MODEL,
+        "command": "python " + " ".join(sys.argv),
+        "machine": f"{platform.node()} {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end",
+        "tensorflow": tf.__version__,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "calls": args.calls,
+        "rounds": args.rounds,
+        "results": results,
+    }
     out = HERE / "reports"
     (out / "serving-cpu.json").write_text(json.dumps(report, indent=2) + "\n")
-    lines = [f"# Server CPU per batch-1 Predict ({MODEL})", "",
-             f"`{report['command']}` on {report['machine']}, TensorFlow {report['tensorflow']}, {report['date']}; "
-             f"medians of {args.rounds} rounds of {args.calls} sequential calls (raw stub). Server CPU is user + "
-             "system time of the server process, all threads.", "",
-             "| server | server CPU ms/request | p50 ms |", "|---|---|---|"]
+    lines = [
+        f"# Server CPU per batch-1 Predict ({MODEL})",
+        "",
+        f"`{report['command']}` on {report['machine']}, TensorFlow {report['tensorflow']}, {report['date']}; "
+        f"medians of {args.rounds} rounds of {args.calls} sequential calls (raw stub). Server CPU is user + "
+        "system time of the server process, all threads.",
+        "",
+        "| server | server CPU ms/request | p50 ms |",
+        "|---|---|---|",
+    ]
     for name, figures in results.items():
         if "server_cpu_ms_per_request" in figures:
             lines.append(f"| {name} | {figures['server_cpu_ms_per_request']} | {figures['p50_ms']} |")

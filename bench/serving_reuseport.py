@@ -51,10 +51,17 @@ def main(argv: list[str]) -> int:
     sb.SCRATCH.mkdir(parents=True, exist_ok=True)
     base = sb.SCRATCH / "models-reuseport"
     export_weights(sb.MODEL, sb.WEIGHTS, base, version=1)
-    params = sb.write_batching_file(sb.SCRATCH / "batching-reuseport.txt", {
-        "max_batch_size": 64, "batch_timeout_micros": 0, "num_batch_threads": 1, "max_enqueued_batches": 16})
-    flags = ("--enable_batching", "--batching_parameters_file", str(params),
-             "--grpc_channel_arguments", "grpc.so_reuseport=1")
+    params = sb.write_batching_file(
+        sb.SCRATCH / "batching-reuseport.txt",
+        {"max_batch_size": 64, "batch_timeout_micros": 0, "num_batch_threads": 1, "max_enqueued_batches": 16},
+    )
+    flags = (
+        "--enable_batching",
+        "--batching_parameters_file",
+        str(params),
+        "--grpc_channel_arguments",
+        "grpc.so_reuseport=1",
+    )
     first, second = sb.Server(base, "reuseport-a", *flags), sb.Server(base, "reuseport-b", *flags)
     second.cmd[second.cmd.index("--port") + 1] = str(first.grpc_port)
     second.target = first.target
@@ -71,28 +78,44 @@ def main(argv: list[str]) -> int:
                 result = sb.run_load(first.target, payloads, 64, channels, args.seconds)
                 cores = (sum(sb.process_cpu(p) for p in pids) - cpu0) / args.seconds
                 cells[f"{processes} process(es), {channels} channels"] = {
-                    "servers": processes, "channels": channels, "requests_per_second": result["requests_per_second"],
-                    "failed": result["failed"], "server_cores": round(cores, 2),
-                    "server_us_per_request": round(cores * args.seconds / max(result["requests"], 1) * 1e6)}
+                    "servers": processes,
+                    "channels": channels,
+                    "requests_per_second": result["requests_per_second"],
+                    "failed": result["failed"],
+                    "server_cores": round(cores, 2),
+                    "server_us_per_request": round(cores * args.seconds / max(result["requests"], 1) * 1e6),
+                }
                 print(cells[f"{processes} process(es), {channels} channels"], flush=True)
         second.stop()
-    report = {"report": "serving-reuseport", "model": sb.MODEL, "clients": 64, "seconds": args.seconds,
-              "server_command": second.command, "cells": cells, "environment": sb.environment(),
-              "load_average_at_start": load0, "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
-              "command": shown_command(["python", *sys.argv]), "date": time.strftime("%Y-%m-%d %H:%M %Z"),
-              "bench_seconds": round(time.time() - started, 1)}
+    report = {
+        "report": "serving-reuseport",
+        "model": sb.MODEL,
+        "clients": 64,
+        "seconds": args.seconds,
+        "server_command": second.command,
+        "cells": cells,
+        "environment": sb.environment(),
+        "load_average_at_start": load0,
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+        "command": shown_command(["python", *sys.argv]),
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "bench_seconds": round(time.time() - started, 1),
+    }
     out = Path(args.out)
     (out / "serving-reuseport.json").write_text(json.dumps(report, indent=2) + "\n")
-    rows = "\n".join(f"| {c['servers']} | {c['channels']} | {c['requests_per_second']:.0f} | {c['server_cores']} | "
-                     f"{c['server_us_per_request']} | {c['failed']} |" for c in cells.values())
+    rows = "\n".join(
+        f"| {c['servers']} | {c['channels']} | {c['requests_per_second']:.0f} | {c['server_cores']} | "
+        f"{c['server_us_per_request']} | {c['failed']} |"
+        for c in cells.values()
+    )
     md = f"""# serving: one `zoo serve` process vs two sharing the port (SO_REUSEPORT), 64 clients, batching
 
 | server processes | client channels | req/s | server cores | server CPU us/req | failed |
 |---|---|---|---|---|---|
 {rows}
 
-- Command: `{report['command']}` ({report['bench_seconds']:.0f} s), {report['date']}; {args.seconds:g} s per cell.
-- Machine: {report['environment']['machine']}; load average at start {load0}, at end {report['load_average_at_end']}
+- Command: `{report["command"]}` ({report["bench_seconds"]:.0f} s), {report["date"]}; {args.seconds:g} s per cell.
+- Machine: {report["environment"]["machine"]}; load average at start {load0}, at end {report["load_average_at_end"]}
   (the machine is shared: compare the rows of this run, not absolute figures).
 - Each server: `{second.command}` (the second on the first one's port).
 """

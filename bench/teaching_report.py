@@ -76,8 +76,9 @@ def equivalence(test) -> dict:
         out[activation] = {
             "forward_max_abs_diff_float32_keras": float(abs(mlp.forward(x) - keras_logits).max()),
             "backprop_vs_autodiff_float64": max(backprop_vs_autodiff(mlp, x, y).values()),
-            "backprop_vs_autodiff_float32": max(v for k, v in backprop_vs_autodiff(mlp, x, y, float64=False,
-                                                                                    floor=1e-6).items() if k != "loss"),
+            "backprop_vs_autodiff_float32": max(
+                v for k, v in backprop_vs_autodiff(mlp, x, y, float64=False, floor=1e-6).items() if k != "loss"
+            ),
             "backprop_vs_finite_differences": check.max_relative_error,
         }
         print(f"equivalence {activation}: {out[activation]}", flush=True)
@@ -101,18 +102,26 @@ def gradcheck_sweep(test) -> list[dict]:
                 continue
             results, seconds = [], []
             for batch in range(3):
-                x, y = test.images[8 * batch:8 * batch + 8], test.labels[8 * batch:8 * batch + 8]
+                x, y = test.images[8 * batch : 8 * batch + 8], test.labels[8 * batch : 8 * batch + 8]
                 started = time.perf_counter()
-                results.append(gradient_check(model, x, y, float64=float64, epsilon=epsilon,
-                                              max_params_per_variable=10, seed=batch))
+                results.append(
+                    gradient_check(
+                        model, x, y, float64=float64, epsilon=epsilon, max_params_per_variable=10, seed=batch
+                    )
+                )
                 seconds.append(time.perf_counter() - started)
-            row = {"model": name, "setting": "float64, epsilon 1e-5 (hand-written backprop)" if name == "numpy_mlp"
-                   else label, "epsilon": results[0].epsilon, "tolerance": results[0].tolerance,
-                   "passed": sum(r.passed for r in results), "batches": len(results),
-                   "max_relative_error": max(r.max_relative_error for r in results),
-                   "kinks": sum(r.kinks for r in results),
-                   "entries": sum(v.checked for r in results for v in r.variables),
-                   "seconds_per_check": round(statistics.median(seconds), 2)}
+            row = {
+                "model": name,
+                "setting": "float64, epsilon 1e-5 (hand-written backprop)" if name == "numpy_mlp" else label,
+                "epsilon": results[0].epsilon,
+                "tolerance": results[0].tolerance,
+                "passed": sum(r.passed for r in results),
+                "batches": len(results),
+                "max_relative_error": max(r.max_relative_error for r in results),
+                "kinks": sum(r.kinks for r in results),
+                "entries": sum(v.checked for r in results for v in r.variables),
+                "seconds_per_check": round(statistics.median(seconds), 2),
+            }
             rows.append(row)
             print(f"gradcheck {row}", flush=True)
     # A deeper model with batch normalisation (inference mode): one batch of 4 CIFAR-10 test images.
@@ -121,19 +130,28 @@ def gradcheck_sweep(test) -> list[dict]:
     spec, cifar = data.load("cifar10", "test")
     keras.utils.set_random_seed(0)
     started = time.perf_counter()
-    result = gradient_check(zoo.create("resnet20", **spec.model_overrides()), cifar.images[:4], cifar.labels[:4],
-                            max_params_per_variable=3)
-    rows.append({"model": "resnet20 (cifar10, 4 images, 3 entries per variable)", "setting": GRADCHECK_SETTINGS[0][0],
-                 "epsilon": result.epsilon, "tolerance": result.tolerance, "passed": int(result.passed), "batches": 1,
-                 "max_relative_error": result.max_relative_error, "kinks": result.kinks,
-                 "entries": sum(v.checked for v in result.variables),
-                 "seconds_per_check": round(time.perf_counter() - started, 2)})
+    result = gradient_check(
+        zoo.create("resnet20", **spec.model_overrides()), cifar.images[:4], cifar.labels[:4], max_params_per_variable=3
+    )
+    rows.append(
+        {
+            "model": "resnet20 (cifar10, 4 images, 3 entries per variable)",
+            "setting": GRADCHECK_SETTINGS[0][0],
+            "epsilon": result.epsilon,
+            "tolerance": result.tolerance,
+            "passed": int(result.passed),
+            "batches": 1,
+            "max_relative_error": result.max_relative_error,
+            "kinks": result.kinks,
+            "entries": sum(v.checked for v in result.variables),
+            "seconds_per_check": round(time.perf_counter() - started, 2),
+        }
+    )
     print(f"gradcheck {rows[-1]}", flush=True)
     return rows
 
 
-def train_side_by_side(train, test, *, epochs: int, batch_size: int, lr: float, momentum: float,
-                       hidden: int) -> dict:
+def train_side_by_side(train, test, *, epochs: int, batch_size: int, lr: float, momentum: float, hidden: int) -> dict:
     """784-hidden-10 ReLU from one Glorot init: NumPy (1 and default BLAS threads) and Keras, same SGD + momentum."""
     import keras
 
@@ -147,9 +165,17 @@ def train_side_by_side(train, test, *, epochs: int, batch_size: int, lr: float, 
         mlp = NumpyMLP([784, hidden, 10], activation="relu", seed=0)
         stamps = [time.perf_counter()]
         with blas_threads(threads):
-            history = mlp.fit(train.images, train.labels, epochs=epochs, batch_size=batch_size, lr=lr,
-                              momentum=momentum, seed=0, validation_data=(test.images, test.labels),
-                              callback=lambda epoch, logs: stamps.append(time.perf_counter()))
+            history = mlp.fit(
+                train.images,
+                train.labels,
+                epochs=epochs,
+                batch_size=batch_size,
+                lr=lr,
+                momentum=momentum,
+                seed=0,
+                validation_data=(test.images, test.labels),
+                callback=lambda epoch, logs: stamps.append(time.perf_counter()),
+            )
         key = f"numpy ({threads or default_blas_threads() or 'default'} BLAS thread{'s' if threads != 1 else ''})"
         results[key] = {"history": history, "epoch_seconds": [b - a for a, b in zip(stamps, stamps[1:])]}
         print(f"{key}: test accuracy {history['val_accuracy']}, seconds {results[key]['epoch_seconds']}", flush=True)
@@ -169,15 +195,24 @@ def train_side_by_side(train, test, *, epochs: int, batch_size: int, lr: float, 
     model = to_keras(NumpyMLP([784, hidden, 10], activation="relu", seed=0))  # the same initial weights
     compile_classifier(model, keras.optimizers.SGD(lr, momentum=momentum, nesterov=False))
     spec = data.get_spec("mnist")
-    train_ds = make_pipeline(spec, train.images, train.labels, batch_size=batch_size, training=True, augment="none",
-                             seed=0, epochs=epochs)
+    train_ds = make_pipeline(
+        spec, train.images, train.labels, batch_size=batch_size, training=True, augment="none", seed=0, epochs=epochs
+    )
     test_ds = make_pipeline(spec, test.images, test.labels, batch_size=1024, training=False)
     timer = EpochTimer()
-    fitted = model.fit(train_ds, validation_data=test_ds, epochs=epochs, callbacks=[timer], verbose=0,
-                       steps_per_epoch=steps_per_epoch(len(train.labels), batch_size),
-                       shuffle=False)  # the pipeline shuffles
-    results["keras (tensorflow)"] = {"history": {k: [float(v) for v in vs] for k, vs in fitted.history.items()},
-                                     "epoch_seconds": timer.seconds}
+    fitted = model.fit(
+        train_ds,
+        validation_data=test_ds,
+        epochs=epochs,
+        callbacks=[timer],
+        verbose=0,
+        steps_per_epoch=steps_per_epoch(len(train.labels), batch_size),
+        shuffle=False,
+    )  # the pipeline shuffles
+    results["keras (tensorflow)"] = {
+        "history": {k: [float(v) for v in vs] for k, vs in fitted.history.items()},
+        "epoch_seconds": timer.seconds,
+    }
     print(f"keras: test accuracy {fitted.history['val_accuracy']}, seconds {timer.seconds}", flush=True)
     return results
 
@@ -188,10 +223,18 @@ def numpy_part(args) -> None:
 
     _, train = data.load("mnist", "train")
     _, test = data.load("mnist", "test")
-    setup = {"architecture": f"784-{args.hidden}-10", "activation": "relu", "init": "Glorot uniform, zero biases",
-             "optimizer": f"SGD, classical momentum {args.momentum}", "lr": args.lr, "batch_size": args.batch_size,
-             "epochs": args.epochs, "train_examples": len(train), "test_examples": len(test),
-             "inputs": "pixels in [0, 1], no standardisation"}
+    setup = {
+        "architecture": f"784-{args.hidden}-10",
+        "activation": "relu",
+        "init": "Glorot uniform, zero biases",
+        "optimizer": f"SGD, classical momentum {args.momentum}",
+        "lr": args.lr,
+        "batch_size": args.batch_size,
+        "epochs": args.epochs,
+        "train_examples": len(train),
+        "test_examples": len(test),
+        "inputs": "pixels in [0, 1], no standardisation",
+    }
     started, load_before = time.perf_counter(), os.getloadavg()[0]
     report = {
         "command": shlex.join(["nice", "python", "bench/teaching_report.py", *sys.argv[1:]]),
@@ -199,9 +242,18 @@ def numpy_part(args) -> None:
         "environment": environment() | {"blas_threads_default": default_blas_threads()},
         "equivalence": equivalence(test),
         "gradient_check": gradcheck_sweep(test),
-        "training": {"setup": setup, "runs": train_side_by_side(
-            train, test, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
-            hidden=args.hidden)},
+        "training": {
+            "setup": setup,
+            "runs": train_side_by_side(
+                train,
+                test,
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                lr=args.lr,
+                momentum=args.momentum,
+                hidden=args.hidden,
+            ),
+        },
     }
     report["seconds"] = round(time.perf_counter() - started, 1)
     report["environment"]["load_average_1min"] = {"start": load_before, "end": os.getloadavg()[0]}
@@ -223,7 +275,7 @@ def numpy_markdown(report: dict) -> str:
         "",
         "## Same weights, same function",
         "",
-        "`NumpyMLP([784, 100, 10], seed=0)` copied into `zoo.create(\"mlp\", ...)` with `to_keras`, "
+        '`NumpyMLP([784, 100, 10], seed=0)` copied into `zoo.create("mlp", ...)` with `to_keras`, '
         "256 MNIST test digits (8 for the finite differences):",
         "",
         "| activation | max abs logit diff (Keras float32) | backprop vs autodiff, float64 | ... float32 | "
@@ -231,9 +283,11 @@ def numpy_markdown(report: dict) -> str:
         "|---|---|---|---|---|",
     ]
     for activation, row in report["equivalence"].items():
-        lines.append(f"| {activation} | {row['forward_max_abs_diff_float32_keras']:.1e} | "
-                     f"{row['backprop_vs_autodiff_float64']:.1e} | {row['backprop_vs_autodiff_float32']:.1e} | "
-                     f"{row['backprop_vs_finite_differences']:.1e} |")
+        lines.append(
+            f"| {activation} | {row['forward_max_abs_diff_float32_keras']:.1e} | "
+            f"{row['backprop_vs_autodiff_float64']:.1e} | {row['backprop_vs_autodiff_float32']:.1e} | "
+            f"{row['backprop_vs_finite_differences']:.1e} |"
+        )
     lines += [
         "",
         "Relative errors are `|a - b| / max(|a|, |b|, floor)` (floor 1e-6), the largest over all parameters.",
@@ -241,16 +295,18 @@ def numpy_markdown(report: dict) -> str:
         "## Gradient checks (`zoo.analysis.gradcheck.gradient_check`)",
         "",
         "Random-init models, 3 batches of 8 MNIST test digits, 10 sampled entries per variable; "
-        "\"kinks\" are entries where the one-sided differences disagree (beyond round-off) and the analytic value "
+        '"kinks" are entries where the one-sided differences disagree (beyond round-off) and the analytic value '
         "lies between them, nearer one of them than the central difference (left out of the error).",
         "",
         "| model | setting | passed | max relative error | tolerance | kinks / entries | s per check |",
         "|---|---|---|---|---|---|---|",
     ]
     for row in report["gradient_check"]:
-        lines.append(f"| {row['model']} | {row['setting']} | {row['passed']}/{row['batches']} | "
-                     f"{row['max_relative_error']:.1e} | {row['tolerance']:g} | {row['kinks']} / {row['entries']} | "
-                     f"{row['seconds_per_check']} |")
+        lines.append(
+            f"| {row['model']} | {row['setting']} | {row['passed']}/{row['batches']} | "
+            f"{row['max_relative_error']:.1e} | {row['tolerance']:g} | {row['kinks']} / {row['entries']} | "
+            f"{row['seconds_per_check']} |"
+        )
     lines += [
         "",
         "## Training side by side",
@@ -267,11 +323,17 @@ def numpy_markdown(report: dict) -> str:
     lines.append("| epoch | " + " | ".join(f"{name}: test acc / s" for name in runs) + " |")
     lines.append("|---|" + "---|" * len(runs))
     for epoch in range(epochs):
-        cells = [f"{run['history']['val_accuracy'][epoch]:.4f} / {run['epoch_seconds'][epoch]:.1f}"
-                 for run in runs.values()]
+        cells = [
+            f"{run['history']['val_accuracy'][epoch]:.4f} / {run['epoch_seconds'][epoch]:.1f}" for run in runs.values()
+        ]
         lines.append(f"| {epoch + 1} | " + " | ".join(cells) + " |")
-    lines.append("| median s/epoch (2..) | " + " | ".join(
-        f"{statistics.median(run['epoch_seconds'][1:] or run['epoch_seconds']):.1f}" for run in runs.values()) + " |")
+    lines.append(
+        "| median s/epoch (2..) | "
+        + " | ".join(
+            f"{statistics.median(run['epoch_seconds'][1:] or run['epoch_seconds']):.1f}" for run in runs.values()
+        )
+        + " |"
+    )
     lines += [
         "",
         "The NumPy MLP's steps are small matrix products (batch 32): one BLAS thread "
@@ -289,9 +351,24 @@ def optimizers_part(args) -> None:
     if runs_dir.exists():
         shutil.rmtree(runs_dir)
     runs = "sgd:constant,momentum:constant,nesterov:constant,adam:constant,sgd:step,sgd:inverse_time"
-    cmd = [sys.executable, "-m", "zoo.cli", "optimizers", args.opt_model, "--dataset", "mnist",
-           "--runs", runs, "--epochs", str(args.opt_epochs), "--max-train-examples", str(args.opt_examples),
-           "--out", str(runs_dir.relative_to(ROOT)), "--json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "zoo.cli",
+        "optimizers",
+        args.opt_model,
+        "--dataset",
+        "mnist",
+        "--runs",
+        runs,
+        "--epochs",
+        str(args.opt_epochs),
+        "--max-train-examples",
+        str(args.opt_examples),
+        "--out",
+        str(runs_dir.relative_to(ROOT)),
+        "--json",
+    ]
     shown = shlex.join(["nice", "python", *cmd[1:]])
     print("$", shown, flush=True)
     started = time.perf_counter()
@@ -326,13 +403,15 @@ def optimizers_markdown(report: dict) -> str:
     ]
     for run in report["runs"]:
         losses = " → ".join(f"{v:.3f}" for v in run["history"]["loss"])
-        lines.append(f"| {run['optimizer']} | {run['schedule']} | {run['lr']:g} | {losses} | "
-                     f"{run['history']['val_accuracy'][-1]:.4f} | {run['test']['accuracy']:.4f} | "
-                     f"{run['seconds']:.0f} |")
+        lines.append(
+            f"| {run['optimizer']} | {run['schedule']} | {run['lr']:g} | {losses} | "
+            f"{run['history']['val_accuracy'][-1]:.4f} | {run['test']['accuracy']:.4f} | "
+            f"{run['seconds']:.0f} |"
+        )
     lines += [
         "",
         "`sgd`: plain SGD; `momentum`: classical momentum 0.9 (`v = 0.9 v + g; w -= lr v`); `nesterov`: "
-        "`training.optim.make_optimizer(\"sgd\")` (Nesterov momentum 0.9); `adam`: `make_optimizer(\"adam\")`. "
+        '`training.optim.make_optimizer("sgd")` (Nesterov momentum 0.9); `adam`: `make_optimizer("adam")`. '
         f"`step`: x0.1 at 50% and 75% of the run; `inverse_time`: `lr / (1 + {report['inverse_time_decay']:g} "
         "* epoch)`, updated every step.",
         "",

@@ -23,23 +23,32 @@ from pathlib import Path
 import numpy as np
 
 #: (timm architecture, image size, kzoo model)
-CASES = [("resnet18", 224, "resnet18"), ("resnet34", 160, "resnet34"), ("resnet50", 224, "resnet50"),
-         ("resnet50", 97, "resnet50"), ("vit_tiny_patch16_224", 224, "vit_ti16"),
-         ("vit_small_patch16_224", 224, "vit_s16"), ("vit_base_patch16_224", 224, "vit_b16"),
-         ("vit_base_patch16_224", 64, "vit_b16")]
+CASES = [
+    ("resnet18", 224, "resnet18"),
+    ("resnet34", 160, "resnet34"),
+    ("resnet50", 224, "resnet50"),
+    ("resnet50", 97, "resnet50"),
+    ("vit_tiny_patch16_224", 224, "vit_ti16"),
+    ("vit_small_patch16_224", 224, "vit_s16"),
+    ("vit_base_patch16_224", 224, "vit_b16"),
+    ("vit_base_patch16_224", 64, "vit_b16"),
+]
 #: (timm architecture, saved at, loaded at, kzoo model): timm resamples the position table when loading
 RESAMPLED = [("vit_tiny_patch16_224", 224, 160, "vit_ti16"), ("vit_base_patch16_224", 224, 384, "vit_b16")]
-INSTALL_NOTE = ("timm needs torchvision, and PyPI's torchvision does not import beside the local CPU wheel of "
-                "torch 2.13.0, so the separate venv takes torch 2.14.1 and torchvision 0.29.1 from this machine's "
-                "disk (a CUDA build, 5.5 GB, run on the CPU) and timm from PyPI; the install took a few minutes.")
+INSTALL_NOTE = (
+    "timm needs torchvision, and PyPI's torchvision does not import beside the local CPU wheel of "
+    "torch 2.13.0, so the separate venv takes torch 2.14.1 and torchvision 0.29.1 from this machine's "
+    "disk (a CUDA build, 5.5 GB, run on the CPU) and timm from PyPI; the install took a few minutes."
+)
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
 def _logits(model, images):
     import torch
 
-    x = torch.from_numpy(((images - np.asarray(MEAN, "float32")) / np.asarray(STD, "float32"))
-                         .transpose(0, 3, 1, 2).copy())
+    x = torch.from_numpy(
+        ((images - np.asarray(MEAN, "float32")) / np.asarray(STD, "float32")).transpose(0, 3, 1, 2).copy()
+    )
     with torch.no_grad():
         return model(x).numpy()
 
@@ -72,10 +81,19 @@ def step_torch(out: Path) -> None:
         folder = out / f"{arch}-{size}"
         folder.mkdir(exist_ok=True)
         save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(folder / "model.safetensors"))
-        cfg = {"tag": "crosscheck", "input_size": [3, size, size], "mean": list(MEAN), "std": list(STD),
-               "interpolation": "bicubic", "crop_pct": 0.95, "crop_mode": "center", "num_classes": 1000}
-        (folder / "config.json").write_text(json.dumps({"architecture": arch, "num_classes": 1000,
-                                                        "pretrained_cfg": cfg}, indent=2))
+        cfg = {
+            "tag": "crosscheck",
+            "input_size": [3, size, size],
+            "mean": list(MEAN),
+            "std": list(STD),
+            "interpolation": "bicubic",
+            "crop_pct": 0.95,
+            "crop_mode": "center",
+            "num_classes": 1000,
+        }
+        (folder / "config.json").write_text(
+            json.dumps({"architecture": arch, "num_classes": 1000, "pretrained_cfg": cfg}, indent=2)
+        )
         images = np.random.default_rng(0).uniform(0, 1, (4, size, size, 3)).astype("float32")
         np.save(folder / "images.npy", images)
         np.save(folder / "logits.npy", _logits(model, images))
@@ -104,49 +122,82 @@ def step_compare(out: Path, report: Path) -> None:
         images, expected = np.load(folder / "images.npy"), np.load(folder / "logits.npy").astype(np.float64)
         actual = np.asarray(model.predict(images, verbose=0), np.float64)
         rel = float(np.abs(actual - expected).max() / np.abs(expected).max())
-        rows.append({"timm": arch, "image_size": size, "kzoo": name, "max_relative_difference": rel,
-                     "top1_agree": float((actual.argmax(1) == expected.argmax(1)).mean()),
-                     "max_abs_logit": float(np.abs(expected).max())})
+        rows.append(
+            {
+                "timm": arch,
+                "image_size": size,
+                "kzoo": name,
+                "max_relative_difference": rel,
+                "top1_agree": float((actual.argmax(1) == expected.argmax(1)).mean()),
+                "max_abs_logit": float(np.abs(expected).max()),
+            }
+        )
         print(f"{arch} {size}: {rel:.2e}", file=sys.stderr)
     for arch, saved, loaded, name in RESAMPLED:
         folder = out / f"{arch}-{saved}"
-        preset = zoo.presets.timm.import_checkpoint(folder, image_size=loaded, force=True,
-                                                    directory=out / f"preset-{arch}-{loaded}")
+        preset = zoo.presets.timm.import_checkpoint(
+            folder, image_size=loaded, force=True, directory=out / f"preset-{arch}-{loaded}"
+        )
         model = zoo.create(name, weights=str(preset))
         images = np.load(folder / f"images-{loaded}.npy")
         expected = np.load(folder / f"logits-{loaded}.npy").astype(np.float64)
         actual = np.asarray(model.predict(images, verbose=0), np.float64)
         rel = float(np.abs(actual - expected).max() / np.abs(expected).max())
-        rows.append({"timm": arch, "image_size": f"{saved} -> {loaded}", "kzoo": name, "max_relative_difference": rel,
-                     "top1_agree": float((actual.argmax(1) == expected.argmax(1)).mean()),
-                     "max_abs_logit": float(np.abs(expected).max())})
+        rows.append(
+            {
+                "timm": arch,
+                "image_size": f"{saved} -> {loaded}",
+                "kzoo": name,
+                "max_relative_difference": rel,
+                "top1_agree": float((actual.argmax(1) == expected.argmax(1)).mean()),
+                "max_abs_logit": float(np.abs(expected).max()),
+            }
+        )
         print(f"{arch} {saved}->{loaded}: {rel:.2e}", file=sys.stderr)
     first = next(iter(versions.values()))
     machine = f"{platform.machine()} {platform.system()}, {platform.python_version()}, CPU"
-    result = {"torch": first["torch"], "timm": first["timm"], "keras": keras.__version__,
-              "backend": keras.config.backend(), "machine": machine, "rows": rows,
-              "command": "bench/timm_crosscheck.py torch (torch venv) then compare (kzoo venv)"}
+    result = {
+        "torch": first["torch"],
+        "timm": first["timm"],
+        "keras": keras.__version__,
+        "backend": keras.config.backend(),
+        "machine": machine,
+        "rows": rows,
+        "command": "bench/timm_crosscheck.py torch (torch venv) then compare (kzoo venv)",
+    }
     report.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
-    lines = ["# timm import: kzoo against PyTorch + timm", "",
-             f"timm {first['timm']}, torch {first['torch']} (CPU); Keras {keras.__version__} on "
-             f"{keras.config.backend()}; {machine}. Random weights (BatchNorm statistics and norms randomised too), "
-             "4 random images, float32; relative difference = max |kzoo - timm| / max |timm| over the logits.", "",
-             "```bash", "python3 -m venv /tmp/torchvenv && /tmp/torchvenv/bin/pip install torch==2.14.1 "
-             "torchvision==0.29.1 timm safetensors numpy",
-             "/tmp/torchvenv/bin/python bench/timm_crosscheck.py torch --out /tmp/timm-check",
-             ".venv/bin/python bench/timm_crosscheck.py compare --out /tmp/timm-check", "```", "",
-             INSTALL_NOTE, "",
-             "| timm architecture | image | kzoo model | max relative difference | top-1 agreement |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "# timm import: kzoo against PyTorch + timm",
+        "",
+        f"timm {first['timm']}, torch {first['torch']} (CPU); Keras {keras.__version__} on "
+        f"{keras.config.backend()}; {machine}. Random weights (BatchNorm statistics and norms randomised too), "
+        "4 random images, float32; relative difference = max |kzoo - timm| / max |timm| over the logits.",
+        "",
+        "```bash",
+        "python3 -m venv /tmp/torchvenv && /tmp/torchvenv/bin/pip install torch==2.14.1 "
+        "torchvision==0.29.1 timm safetensors numpy",
+        "/tmp/torchvenv/bin/python bench/timm_crosscheck.py torch --out /tmp/timm-check",
+        ".venv/bin/python bench/timm_crosscheck.py compare --out /tmp/timm-check",
+        "```",
+        "",
+        INSTALL_NOTE,
+        "",
+        "| timm architecture | image | kzoo model | max relative difference | top-1 agreement |",
+        "|---|---|---|---|---|",
+    ]
     for r in rows:
         size = r["image_size"] if isinstance(r["image_size"], str) else f"{r['image_size']}x{r['image_size']}"
-        lines.append(f"| `{r['timm']}` | {size} | `{r['kzoo']}` | "
-                     f"{r['max_relative_difference']:.1e} | {r['top1_agree']:.0%} |")
-    lines += ["", "Goal: <= 1e-4. Odd sizes (97) and sizes that are not a multiple of 32 exercise the strided "
-              "layers' padding; the ViTs at 64x64 use a 4x4 position grid saved by timm itself (`img_size=64`). "
-              "`224 -> N`: the 224 checkpoint loaded by timm into a model built for N (its `checkpoint_filter_fn` "
-              "resamples the position table, bicubic with antialiasing) against `zoo pull FOLDER --image-size N`.",
-              ""]
+        lines.append(
+            f"| `{r['timm']}` | {size} | `{r['kzoo']}` | {r['max_relative_difference']:.1e} | {r['top1_agree']:.0%} |"
+        )
+    lines += [
+        "",
+        "Goal: <= 1e-4. Odd sizes (97) and sizes that are not a multiple of 32 exercise the strided "
+        "layers' padding; the ViTs at 64x64 use a 4x4 position grid saved by timm itself (`img_size=64`). "
+        "`224 -> N`: the 224 checkpoint loaded by timm into a model built for N (its `checkpoint_filter_fn` "
+        "resamples the position table, bicubic with antialiasing) against `zoo pull FOLDER --image-size N`.",
+        "",
+    ]
     report.with_suffix(".md").write_text("\n".join(lines))
 
 

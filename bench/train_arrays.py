@@ -76,33 +76,56 @@ def main(argv=None) -> int:
     model = zoo.create(args.model, **spec.model_overrides())
     steps = -(-len(x_train) // args.batch_size)
     model.compile(
-        optimizer=make_optimizer(args.optimizer, make_schedule(args.schedule, args.lr, steps * args.epochs), args.weight_decay),
+        optimizer=make_optimizer(
+            args.optimizer, make_schedule(args.schedule, args.lr, steps * args.epochs), args.weight_decay
+        ),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         jit_compile=args.jit,
     )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / RUN_CONFIG, {
-        "model": args.model, "model_config": constructor_config(model), "dataset": args.dataset,
-        "data_source": train.source, "examples": {"train": len(x_train), "validation": n_val},
-        "training": vars(args), "environment": environment(),
-    })
+    write_json(
+        out / RUN_CONFIG,
+        {
+            "model": args.model,
+            "model_config": constructor_config(model),
+            "dataset": args.dataset,
+            "data_source": train.source,
+            "examples": {"train": len(x_train), "validation": n_val},
+            "training": vars(args),
+            "environment": environment(),
+        },
+    )
     rng = np.random.default_rng(args.seed + 1)
     run_logger = RunLogger(out)
     best, started = -1.0, time.perf_counter()
     for epoch in range(args.epochs):
         x_epoch = augment(x_train, spec.augment, rng, pad=4).astype("float32") / 255.0
-        history = model.fit(x_epoch, y_train, batch_size=args.batch_size, epochs=epoch + 1, initial_epoch=epoch,
-                            validation_data=(x_val, y_val) if n_val else None, verbose=2, callbacks=[run_logger])
+        history = model.fit(
+            x_epoch,
+            y_train,
+            batch_size=args.batch_size,
+            epochs=epoch + 1,
+            initial_epoch=epoch,
+            validation_data=(x_val, y_val) if n_val else None,
+            verbose=2,
+            callbacks=[run_logger],
+        )
         score = history.history.get("val_accuracy", history.history["accuracy"])[-1]
         model.save_weights(out / LAST_WEIGHTS)
         if score > best:
             best = score
             model.save_weights(out / BEST_WEIGHTS)
     seconds = time.perf_counter() - started
-    write_json(out / "train_summary.json", {"best_validation_accuracy": best, "seconds": round(seconds, 1),
-                                           "examples_per_second": round(len(x_train) * args.epochs / seconds, 1)})
+    write_json(
+        out / "train_summary.json",
+        {
+            "best_validation_accuracy": best,
+            "seconds": round(seconds, 1),
+            "examples_per_second": round(len(x_train) * args.epochs / seconds, 1),
+        },
+    )
     print(json.dumps({"out": str(out), "best_validation_accuracy": best, "seconds": round(seconds, 1)}))
     return 0
 

@@ -35,15 +35,28 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RUNS = HERE / "runs" / "transfer"
 PRETRAIN = {
-    "resnet20": ("cifar10:0,1,2,3,4", "--epochs 30 --optimizer sgd --lr 0.1 --weight-decay 5e-4 --batch-size 128",
-                 HERE / "weights" / "resnet20-cifar10_0-4"),
+    "resnet20": (
+        "cifar10:0,1,2,3,4",
+        "--epochs 30 --optimizer sgd --lr 0.1 --weight-decay 5e-4 --batch-size 128",
+        HERE / "weights" / "resnet20-cifar10_0-4",
+    ),
 }
 EXPERIMENTS = {
     # name: (model, pretrained weights, target data set, labelled examples, shared flags)
-    "lenet5": ("lenet5", "mnist", "fashion_mnist", [100, 300, 1000, 3000, 10000],
-               "--epochs 30 --batch-size 32 --lr 3e-3"),
-    "resnet20": ("resnet20", str(PRETRAIN["resnet20"][2]), "cifar10:5,6,7,8,9", [250, 1000, 5000],
-                 "--epochs 30 --batch-size 64 --optimizer sgd --lr 0.05 --weight-decay 5e-4"),
+    "lenet5": (
+        "lenet5",
+        "mnist",
+        "fashion_mnist",
+        [100, 300, 1000, 3000, 10000],
+        "--epochs 30 --batch-size 32 --lr 3e-3",
+    ),
+    "resnet20": (
+        "resnet20",
+        str(PRETRAIN["resnet20"][2]),
+        "cifar10:5,6,7,8,9",
+        [250, 1000, 5000],
+        "--epochs 30 --batch-size 64 --optimizer sgd --lr 0.05 --weight-decay 5e-4",
+    ),
 }
 METHODS = {
     "scratch": None,
@@ -72,10 +85,24 @@ def pretrain(model: str) -> None:
         shutil.copy(run_dir / name, weights / name)
 
 
-def command(method: str, model: str, weights: str, dataset: str, examples: int, flags: str, seed: int,
-            out: Path) -> list[str]:
-    common = ["--dataset", dataset, "--max-train-examples", str(examples), "--validation-split", "0",
-              *shlex.split(flags), "--seed", str(seed), "--quiet", "--json", "--out", str(out)]
+def command(
+    method: str, model: str, weights: str, dataset: str, examples: int, flags: str, seed: int, out: Path
+) -> list[str]:
+    common = [
+        "--dataset",
+        dataset,
+        "--max-train-examples",
+        str(examples),
+        "--validation-split",
+        "0",
+        *shlex.split(flags),
+        "--seed",
+        str(seed),
+        "--quiet",
+        "--json",
+        "--out",
+        str(out),
+    ]
     if METHODS[method] is None:
         return ["train", model, *common]
     return ["finetune", model, "--weights", weights, *common, *shlex.split(METHODS[method])]
@@ -100,11 +127,19 @@ def run_experiment(name: str, seeds: int) -> dict:
                 accuracies.append(100 * results["test"]["accuracy"])
                 seconds.append(results["train_seconds"])
             table.setdefault(str(examples), {})[method] = {
-                "test_accuracy_percent": accuracies, "median": statistics.median(accuracies),
-                "median_train_seconds": statistics.median(seconds)}
-    return {"model": model, "pretrained": weights.replace(str(HERE.parent) + "/", ""), "dataset": dataset, "flags": flags,
-            "seeds": seeds,
-            "results": table, "commands": commands}
+                "test_accuracy_percent": accuracies,
+                "median": statistics.median(accuracies),
+                "median_train_seconds": statistics.median(seconds),
+            }
+    return {
+        "model": model,
+        "pretrained": weights.replace(str(HERE.parent) + "/", ""),
+        "dataset": dataset,
+        "flags": flags,
+        "seeds": seeds,
+        "results": table,
+        "commands": commands,
+    }
 
 
 def plot(payload: dict, path: Path) -> None:
@@ -133,17 +168,25 @@ def plot(payload: dict, path: Path) -> None:
 def markdown(payload: dict) -> str:
     from zoo.data.datasets import get_spec
 
-    lines = ["# Transfer learning: fine-tuning vs training from scratch", "",
-             f"`{payload['command']}` on {payload['machine']}, {payload['date']}. Test accuracy on the whole test split, "
-             "median over seeds; every method of a row gets the same labelled examples (the first N of the training "
-             "split, no validation hold-out), epochs, batch size and learning rate.", "",
-             "Methods: **scratch** `zoo train`; **two_stage** `zoo finetune` default (head alone with the backbone "
-             "frozen for half the epochs, then everything at lr x 0.1; BatchNorm kept in inference mode); **full** "
-             "one stage, nothing frozen; **probe** one stage, backbone frozen (a linear probe).", ""]
+    lines = [
+        "# Transfer learning: fine-tuning vs training from scratch",
+        "",
+        f"`{payload['command']}` on {payload['machine']}, {payload['date']}. Test accuracy on the whole test split, "
+        "median over seeds; every method of a row gets the same labelled examples (the first N of the training "
+        "split, no validation hold-out), epochs, batch size and learning rate.",
+        "",
+        "Methods: **scratch** `zoo train`; **two_stage** `zoo finetune` default (head alone with the backbone "
+        "frozen for half the epochs, then everything at lr x 0.1; BatchNorm kept in inference mode); **full** "
+        "one stage, nothing frozen; **probe** one stage, backbone frozen (a linear probe).",
+        "",
+    ]
     for name, e in payload["experiments"].items():
-        lines += [f"## {e['model']}: `{e['pretrained']}` -> `{e['dataset']}` ({e['seeds']} seed(s), `{e['flags']}`)", "",
-                  "| labelled examples | scratch | two_stage | full | probe | best gain over scratch |",
-                  "|---|---|---|---|---|---|"]
+        lines += [
+            f"## {e['model']}: `{e['pretrained']}` -> `{e['dataset']}` ({e['seeds']} seed(s), `{e['flags']}`)",
+            "",
+            "| labelled examples | scratch | two_stage | full | probe | best gain over scratch |",
+            "|---|---|---|---|---|---|",
+        ]
         chance = 100 / get_spec(e["dataset"]).num_classes
         collapsed = False
         for n, row in e["results"].items():
@@ -154,20 +197,26 @@ def markdown(payload: dict) -> str:
             cells = " | ".join(f"{row[m]['median']:.2f}%{marks[m]}" for m in METHODS)
             lines.append(f"| {n} | {cells} | {gain:+.2f} points ({best}) |")
         if collapsed:
-            lines += ["", f"(chance): within a point of {chance:.0f}%, a collapsed run: the loss sits at ln(classes) from "
-                      "the first epoch. Full fine-tuning at the from-scratch learning rate does this here; the likely cause: the new, random "
-                      "head's gradients reach the pretrained layers at full size while their BatchNorm statistics are "
-                      "frozen. The two-stage schedule (head first, then everything at lr x 0.1) is the remedy."]
+            lines += [
+                "",
+                f"(chance): within a point of {chance:.0f}%, a collapsed run: the loss sits at ln(classes) from "
+                "the first epoch. Full fine-tuning at the from-scratch learning rate does this here; the likely cause: the new, random "
+                "head's gradients reach the pretrained layers at full size while their BatchNorm statistics are "
+                "frozen. The two-stage schedule (head first, then everything at lr x 0.1) is the remedy.",
+            ]
         lines += ["", "Commands (N, seed and run directory vary):", ""]
         lines += [f"- {m}: `{c}`" for m, c in e["commands"].items()]
         lines.append("")
     if "resnet20" in payload["experiments"]:
         dataset, flags, weights = PRETRAIN["resnet20"]
         pre = json.loads((weights / "results.json").read_text())
-        lines += [f"The ResNet-20 backbone: `zoo train resnet20 --dataset {dataset} {flags}` "
-                  f"({100 * pre['test']['accuracy']:.2f}% test accuracy on those five classes; weights in "
-                  f"`{weights.relative_to(HERE.parent)}`). CIFAR-10 here is the lossy JPEG copy of the offline data "
-                  "directory, so figures can sit slightly below ones measured on the original files.", ""]
+        lines += [
+            f"The ResNet-20 backbone: `zoo train resnet20 --dataset {dataset} {flags}` "
+            f"({100 * pre['test']['accuracy']:.2f}% test accuracy on those five classes; weights in "
+            f"`{weights.relative_to(HERE.parent)}`). CIFAR-10 here is the lossy JPEG copy of the offline data "
+            "directory, so figures can sit slightly below ones measured on the original files.",
+            "",
+        ]
     lines += ["![accuracy vs labelled examples](transfer.png)", ""]
     return "\n".join(lines)
 
@@ -185,11 +234,15 @@ def main(argv: list[str]) -> int:
         plot(payload, out / "transfer.png")
         (out / "transfer.md").write_text(markdown(payload))
         return 0
-    experiments = {name: run_experiment(name, args.resnet_seeds if name == "resnet20" else args.seeds)
-                   for name in args.experiments}
-    payload = {"command": "python bench/transfer_report.py " + " ".join(argv), "date": time.strftime("%Y-%m-%d"),
-               "machine": f"{platform.machine()} {platform.system()}, {len(os.sched_getaffinity(0))} CPUs, no GPU",
-               "experiments": experiments}
+    experiments = {
+        name: run_experiment(name, args.resnet_seeds if name == "resnet20" else args.seeds) for name in args.experiments
+    }
+    payload = {
+        "command": "python bench/transfer_report.py " + " ".join(argv),
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{platform.machine()} {platform.system()}, {len(os.sched_getaffinity(0))} CPUs, no GPU",
+        "experiments": experiments,
+    }
     (out / "transfer.json").write_text(json.dumps(payload, indent=2) + "\n")
     plot(payload, out / "transfer.png")
     (out / "transfer.md").write_text(markdown(payload))

@@ -90,8 +90,13 @@ class Batcher:
         on_batch: called with (real size, padded size) after every merged call (metrics).
     """
 
-    def __init__(self, run: Callable[[dict], dict], options: BatchingOptions,
-                 on_batch: Callable[[int, int], None] | None = None, name: str = "batcher"):
+    def __init__(
+        self,
+        run: Callable[[dict], dict],
+        options: BatchingOptions,
+        on_batch: Callable[[int, int], None] | None = None,
+        name: str = "batcher",
+    ):
         self._run, self.options, self._on_batch = run, options, on_batch
         self._queue: collections.deque[_Task] = collections.deque()
         self._queued_size = 0
@@ -187,7 +192,8 @@ class Batcher:
                     for task in batch:
                         if not task.done.is_set():
                             task.error = task.error or errors.ServingError(
-                                errors.grpc.StatusCode.INTERNAL, "The batch failed without a result.")
+                                errors.grpc.StatusCode.INTERNAL, "The batch failed without a result."
+                            )
                             task.done.set()
 
     def _padded_size(self, size: int) -> int:
@@ -201,9 +207,10 @@ class Batcher:
                 merged = batch[0].inputs
             else:
                 merged = {
-                    key: np.concatenate([t.inputs[key] for t in batch]
-                                        + ([np.repeat(batch[0].inputs[key][:1], padded - total, axis=0)]
-                                           if padded > total else []))
+                    key: np.concatenate(
+                        [t.inputs[key] for t in batch]
+                        + ([np.repeat(batch[0].inputs[key][:1], padded - total, axis=0)] if padded > total else [])
+                    )
                     for key in batch[0].inputs
                 }
             outputs = self._run(merged)
@@ -217,7 +224,7 @@ class Batcher:
                 self._on_batch(total, padded)
             start = 0
             for task in batch:
-                task.outputs = {k: v[start:start + task.size] for k, v in outputs.items()}
+                task.outputs = {k: v[start : start + task.size] for k, v in outputs.items()}
                 start += task.size
                 task.done.set()
         except Exception as err:  # noqa: BLE001 - every waiter must be woken

@@ -52,8 +52,9 @@ def to_example(features: Mapping[str, Any]) -> example_pb2.Example:
         array = np.asarray(value).reshape(-1)
         feature = example.features.feature[name]
         if array.dtype.kind in "OSU":
-            feature.bytes_list.CopyFrom(feature_pb2.BytesList(
-                value=[v if isinstance(v, bytes) else str(v).encode() for v in array.tolist()]))
+            feature.bytes_list.CopyFrom(
+                feature_pb2.BytesList(value=[v if isinstance(v, bytes) else str(v).encode() for v in array.tolist()])
+            )
         elif array.dtype.kind in "iub":
             feature.int64_list.CopyFrom(feature_pb2.Int64List(value=array.astype(np.int64).tolist()))
         elif array.dtype.kind == "f":
@@ -97,8 +98,10 @@ def conform_input(value: Any, dtype: str, shape: list[int] | None, alias: str = 
         with np.errstate(all="ignore"):
             cast = array.astype(target)
         if not np.array_equal(cast.astype(array.dtype), array):
-            raise ValueError(f"Input {alias!r} is {dtype} in the signature; its {array.dtype} values do not all fit "
-                             f"{dtype}. Send values in {dtype}'s range.")
+            raise ValueError(
+                f"Input {alias!r} is {dtype} in the signature; its {array.dtype} values do not all fit "
+                f"{dtype}. Send values in {dtype}'s range."
+            )
         return cast
     if target.kind in "fc" and array.dtype.kind in "iufb":
         return array.astype(target)
@@ -144,13 +147,25 @@ class Client:
         ServingError: the server's status code and message (``err.code`` is a ``grpc.StatusCode``).
     """
 
-    def __init__(self, target: str, *, timeout: float = 10.0, retries: int = 3, backoff: float = 0.05,
-                 tls: bool = False, root_certificates: bytes | None = None, private_key: bytes | None = None,
-                 certificate_chain: bytes | None = None, server_name: str | None = None,
-                 max_message_bytes: int = 256 * 1024 * 1024):
+    def __init__(
+        self,
+        target: str,
+        *,
+        timeout: float = 10.0,
+        retries: int = 3,
+        backoff: float = 0.05,
+        tls: bool = False,
+        root_certificates: bytes | None = None,
+        private_key: bytes | None = None,
+        certificate_chain: bytes | None = None,
+        server_name: str | None = None,
+        max_message_bytes: int = 256 * 1024 * 1024,
+    ):
         self.target, self.timeout, self.retries, self.backoff = target, timeout, retries, backoff
-        options = [("grpc.max_receive_message_length", max_message_bytes),
-                   ("grpc.max_send_message_length", max_message_bytes)]
+        options = [
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes),
+        ]
         if tls or root_certificates or private_key:
             if server_name:
                 options.append(("grpc.ssl_target_name_override", server_name))
@@ -178,7 +193,9 @@ class Client:
         for attempt in range(self.retries + 1):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise errors.ServingError(grpc.StatusCode.DEADLINE_EXCEEDED, f"Deadline exceeded calling {self.target}.")
+                raise errors.ServingError(
+                    grpc.StatusCode.DEADLINE_EXCEEDED, f"Deadline exceeded calling {self.target}."
+                )
             try:
                 return method(request, timeout=remaining)
             except grpc.RpcError as err:
@@ -190,8 +207,9 @@ class Client:
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
-    def _spec(spec, model: str, signature_name: str | None = None, version: int | None = None,
-              label: str | None = None) -> None:
+    def _spec(
+        spec, model: str, signature_name: str | None = None, version: int | None = None, label: str | None = None
+    ) -> None:
         if version is not None and label is not None:
             raise ValueError("Give a version or a label, not both.")
         spec.name = model
@@ -203,8 +221,9 @@ class Client:
             spec.version_label = label
 
     # --- PredictionService --------------------------------------------------
-    def _input_infos(self, model: str, signature_name: str | None, version: int | None, label: str | None,
-                     timeout: float | None) -> dict[str, dict[str, Any]] | None:
+    def _input_infos(
+        self, model: str, signature_name: str | None, version: int | None, label: str | None, timeout: float | None
+    ) -> dict[str, dict[str, Any]] | None:
         """The signature's inputs (dtype, shape) from GetModelMetadata, cached; None when unavailable."""
         key = (model, signature_name or "serving_default", version, label)
         if key not in self._signature_inputs:
@@ -217,9 +236,18 @@ class Client:
             self._signature_inputs[key] = signatures.get(key[1], {}).get("inputs")
         return self._signature_inputs[key]
 
-    def predict(self, model: str, inputs: Mapping[str, Any], *, signature_name: str | None = None,
-                version: int | None = None, label: str | None = None, output_filter: Sequence[str] = (),
-                timeout: float | None = None, cast: bool = True) -> dict[str, np.ndarray]:
+    def predict(
+        self,
+        model: str,
+        inputs: Mapping[str, Any],
+        *,
+        signature_name: str | None = None,
+        version: int | None = None,
+        label: str | None = None,
+        output_filter: Sequence[str] = (),
+        timeout: float | None = None,
+        cast: bool = True,
+    ) -> dict[str, np.ndarray]:
         """Predict: ``{input alias: array}`` in, ``{output alias: array}`` out.
 
         With ``cast`` (the default), inputs are first converted to the signature's dtypes
@@ -247,26 +275,43 @@ class Client:
             raise
         return {alias: to_array(proto) for alias, proto in response.outputs.items()}
 
-    def classify(self, model: str, examples, *, context: Mapping[str, Any] | None = None,
-                 signature_name: str | None = None, version: int | None = None, label: str | None = None,
-                 timeout: float | None = None) -> list[list[tuple[str, float]]]:
+    def classify(
+        self,
+        model: str,
+        examples,
+        *,
+        context: Mapping[str, Any] | None = None,
+        signature_name: str | None = None,
+        version: int | None = None,
+        label: str | None = None,
+        timeout: float | None = None,
+    ) -> list[list[tuple[str, float]]]:
         """Classify: tf.Examples (or ``{feature: value}`` dicts) in, per example ``[(label, score), ...]``."""
         request = classification_pb2.ClassificationRequest(input=_examples_input(examples, context))
         self._spec(request.model_spec, model, signature_name, version, label)
         response = self._call(self._predictions.Classify, request, timeout)
         return [[(c.label, c.score) for c in entry.classes] for entry in response.result.classifications]
 
-    def regress(self, model: str, examples, *, context: Mapping[str, Any] | None = None,
-                signature_name: str | None = None, version: int | None = None, label: str | None = None,
-                timeout: float | None = None) -> np.ndarray:
+    def regress(
+        self,
+        model: str,
+        examples,
+        *,
+        context: Mapping[str, Any] | None = None,
+        signature_name: str | None = None,
+        version: int | None = None,
+        label: str | None = None,
+        timeout: float | None = None,
+    ) -> np.ndarray:
         """Regress: tf.Examples (or dicts) in, one float per example out."""
         request = regression_pb2.RegressionRequest(input=_examples_input(examples, context))
         self._spec(request.model_spec, model, signature_name, version, label)
         response = self._call(self._predictions.Regress, request, timeout)
         return np.asarray([r.value for r in response.result.regressions], dtype=np.float32)
 
-    def metadata(self, model: str, *, version: int | None = None, label: str | None = None,
-                 timeout: float | None = None) -> dict[str, Any]:
+    def metadata(
+        self, model: str, *, version: int | None = None, label: str | None = None, timeout: float | None = None
+    ) -> dict[str, Any]:
         """GetModelMetadata: ``{"version": N, "signatures": {name: {"method", "inputs", "outputs"}}}``."""
         request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
         self._spec(request.model_spec, model, None, version, label)
@@ -284,15 +329,20 @@ class Client:
         return {"version": response.model_spec.version.value, "signatures": signatures}
 
     # --- ModelService -------------------------------------------------------
-    def status(self, model: str, *, version: int | None = None, label: str | None = None,
-               timeout: float | None = None) -> list[dict[str, Any]]:
+    def status(
+        self, model: str, *, version: int | None = None, label: str | None = None, timeout: float | None = None
+    ) -> list[dict[str, Any]]:
         """GetModelStatus: ``[{"version", "state", "error_code", "error_message"}]``, newest first."""
         request = get_model_status_pb2.GetModelStatusRequest()
         self._spec(request.model_spec, model, None, version, label)
         response = self._call(self._models.GetModelStatus, request, timeout)
         return [
-            {"version": s.version, "state": _STATES.Name(s.state),
-             "error_code": errors.code_from_number(s.status.error_code).name, "error_message": s.status.error_message}
+            {
+                "version": s.version,
+                "state": _STATES.Name(s.state),
+                "error_code": errors.code_from_number(s.status.error_code).name,
+                "error_message": s.status.error_message,
+            }
             for s in response.model_version_status
         ]
 
@@ -301,7 +351,9 @@ class Client:
         if isinstance(config, (str, Path)):
             config = config_files.read_model_server_config(config)
         if not isinstance(config, model_server_config_pb2.ModelServerConfig):
-            raise TypeError(f"reload_config takes a ModelServerConfig or a file path; received {type(config).__name__}.")
+            raise TypeError(
+                f"reload_config takes a ModelServerConfig or a file path; received {type(config).__name__}."
+            )
         request = model_management_pb2.ReloadConfigRequest(config=config)
         self._call(self._models.HandleReloadConfigRequest, request, timeout)
 
@@ -314,10 +366,14 @@ class Client:
                     if entry["state"] == "AVAILABLE":
                         return entry["version"]
             except errors.ServingError as err:
-                if err.code not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNAVAILABLE,
-                                    grpc.StatusCode.DEADLINE_EXCEEDED):
+                if err.code not in (
+                    grpc.StatusCode.NOT_FOUND,
+                    grpc.StatusCode.UNAVAILABLE,
+                    grpc.StatusCode.DEADLINE_EXCEEDED,
+                ):
                     raise
             if time.monotonic() > deadline:
-                raise errors.ServingError(grpc.StatusCode.DEADLINE_EXCEEDED,
-                                          f"{model} did not become AVAILABLE within {timeout} s.")
+                raise errors.ServingError(
+                    grpc.StatusCode.DEADLINE_EXCEEDED, f"{model} did not become AVAILABLE within {timeout} s."
+                )
             time.sleep(0.1)

@@ -35,7 +35,9 @@ DEFAULT_METRICS_PATH = "/monitoring/prometheus/metrics"
 def _declare_messages():
     """Builds BatchingParameters / MonitoringConfig message classes (TF Serving's field names)."""
     file = descriptor_pb2.FileDescriptorProto(
-        name="kzoo/serving_configs.proto", package="kzoo.serving", syntax="proto3",
+        name="kzoo/serving_configs.proto",
+        package="kzoo.serving",
+        syntax="proto3",
         dependency=["google/protobuf/wrappers.proto"],
     )
     f = descriptor_pb2.FieldDescriptorProto
@@ -48,20 +50,30 @@ def _declare_messages():
 
     i64, s = ".google.protobuf.Int64Value", ".google.protobuf.StringValue"
     msg_t = f.TYPE_MESSAGE
-    message("BatchingParameters", [
-        ("max_batch_size", msg_t, opt, i64),
-        ("batch_timeout_micros", msg_t, opt, i64),
-        ("max_enqueued_batches", msg_t, opt, i64),
-        ("num_batch_threads", msg_t, opt, i64),
-        ("thread_pool_name", msg_t, opt, s),
-        ("allowed_batch_sizes", f.TYPE_INT64, rep, None),
-        ("pad_variable_length_inputs", f.TYPE_BOOL, opt, None),
-    ])
+    message(
+        "BatchingParameters",
+        [
+            ("max_batch_size", msg_t, opt, i64),
+            ("batch_timeout_micros", msg_t, opt, i64),
+            ("max_enqueued_batches", msg_t, opt, i64),
+            ("num_batch_threads", msg_t, opt, i64),
+            ("thread_pool_name", msg_t, opt, s),
+            ("allowed_batch_sizes", f.TYPE_INT64, rep, None),
+            ("pad_variable_length_inputs", f.TYPE_BOOL, opt, None),
+        ],
+    )
     message("PrometheusConfig", [("enable", f.TYPE_BOOL, opt, None), ("path", f.TYPE_STRING, opt, None)])
     message("MonitoringConfig", [("prometheus_config", msg_t, opt, ".kzoo.serving.PrometheusConfig")])
     text = f.TYPE_STRING
-    message("SSLConfig", [("server_key", text, opt, None), ("server_cert", text, opt, None),
-                          ("custom_ca", text, opt, None), ("client_verify", f.TYPE_BOOL, opt, None)])
+    message(
+        "SSLConfig",
+        [
+            ("server_key", text, opt, None),
+            ("server_cert", text, opt, None),
+            ("custom_ca", text, opt, None),
+            ("client_verify", f.TYPE_BOOL, opt, None),
+        ],
+    )
     pool = descriptor_pool.DescriptorPool()
     pool.AddSerializedFile(wrappers_pb2.DESCRIPTOR.serialized_pb)
     pool.Add(file)
@@ -87,8 +99,9 @@ def parse_text_proto(path: str | Path, message):
     except (text_format.ParseError, UnicodeDecodeError) as err:
         # TF Serving's words (protobuf's TextFormat error, then ParseProtoTextFile's status), which tools grep for.
         name = message.DESCRIPTOR.full_name.replace("kzoo.serving.", "tensorflow.serving.")
-        raise ValueError(f"Error parsing text-format {name}: {err}. "
-                         f"INVALID_ARGUMENT: Invalid protobuf file: '{path}'") from None
+        raise ValueError(
+            f"Error parsing text-format {name}: {err}. INVALID_ARGUMENT: Invalid protobuf file: '{path}'"
+        ) from None
 
 
 def read_model_server_config(path: str | Path) -> model_server_config_pb2.ModelServerConfig:
@@ -128,7 +141,9 @@ def single_model_config(name: str, base_path: str | Path) -> model_server_config
     return config
 
 
-def upsert_model(config_file: str | Path, name: str, base_path: str | Path) -> model_server_config_pb2.ModelServerConfig:
+def upsert_model(
+    config_file: str | Path, name: str, base_path: str | Path
+) -> model_server_config_pb2.ModelServerConfig:
     """Adds model ``name`` at ``base_path`` to ``config_file`` (created if missing), keeping other entries.
 
     An existing entry of that name keeps its version policy and labels; only its base path changes.

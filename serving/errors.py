@@ -76,8 +76,12 @@ def _op_error_line(err) -> str:
     for line in lines:
         if line.startswith("assertion failed:"):
             return line
-    useful = [l for l in lines if l not in ("Graph execution error:", "<stack traces unavailable>")
-              and not l.startswith(("Detected at node", "File ", "[[{{node"))]
+    useful = [
+        l
+        for l in lines
+        if l not in ("Graph execution error:", "<stack traces unavailable>")
+        and not l.startswith(("Detected at node", "File ", "[[{{node"))
+    ]
     return (useful or lines or [type(err).__name__])[0]
 
 

@@ -64,8 +64,13 @@ def _set_method_names(export_dir: Path, methods: Mapping[str, str]) -> None:
     pb.write_bytes(saved.SerializeToString())
 
 
-def write_warmup_requests(export_dir: str | Path, model_name: str, inputs: Mapping[str, np.ndarray],
-                          signature_name: str = "serving_default", copies: int = 1) -> Path:
+def write_warmup_requests(
+    export_dir: str | Path,
+    model_name: str,
+    inputs: Mapping[str, np.ndarray],
+    signature_name: str = "serving_default",
+    copies: int = 1,
+) -> Path:
     """Writes ``assets.extra/tf_serving_warmup_requests``: a TFRecord of ``PredictionLog``\\ s.
 
     Both ``tensorflow_model_server`` and ``zoo serve`` replay these before a
@@ -107,9 +112,17 @@ def _zeros_for(function) -> dict[str, np.ndarray]:
     return feeds
 
 
-def export(model, base_path: str | Path, version: int | None = None, *, model_name: str | None = None,
-           task: str | None = None, class_names: Sequence[str] | None = None,
-           config_base_path: str | None = None, update_config: bool = True) -> Path:
+def export(
+    model,
+    base_path: str | Path,
+    version: int | None = None,
+    *,
+    model_name: str | None = None,
+    task: str | None = None,
+    class_names: Sequence[str] | None = None,
+    config_base_path: str | None = None,
+    update_config: bool = True,
+) -> Path:
     """Exports ``model`` as ``<base_path>/<model_name>/<version>`` for TF Serving.
 
     Args:
@@ -174,14 +187,16 @@ def export(model, base_path: str | Path, version: int | None = None, *, model_na
     logger.info("Exported %s version %d to %s", model_name, version, target)
     if update_config:
         config_files.upsert_model(
-            Path(base_path) / config_files.MODELS_CONFIG, model_name,
+            Path(base_path) / config_files.MODELS_CONFIG,
+            model_name,
             f"{config_base_path.rstrip('/')}/{model_name}" if config_base_path else model_dir,
         )
     return target
 
 
-def export_weights(name: str, weights: str | Path, base_path: str | Path, version: int | None = None,
-                   **options) -> Path:
+def export_weights(
+    name: str, weights: str | Path, base_path: str | Path, version: int | None = None, **options
+) -> Path:
     """Builds registry model ``name``, loads ``weights`` (a file or ``zoo train`` run) and exports it.
 
     A run directory's ``config.json`` (or a preset's ``metadata.json``) rebuilds the exact
@@ -195,4 +210,3 @@ def export_weights(name: str, weights: str | Path, base_path: str | Path, versio
     if run_config is not None and "class_names" not in options:
         options["class_names"] = recorded_class_names(run_config, model)
     return export(model, base_path, version, **options)
-

@@ -48,8 +48,14 @@ def _handle(service: InferenceService, api: str, function, request, context):
         context.abort(failure.code, failure.message[:1024])
     finally:
         service.drain.exit()
-        service.record(api, "GRPC", _spec_of(request), response if hasattr(response, "model_spec") else None, code,
-                       time.perf_counter() - start)
+        service.record(
+            api,
+            "GRPC",
+            _spec_of(request),
+            response if hasattr(response, "model_spec") else None,
+            code,
+            time.perf_counter() - start,
+        )
 
 
 class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):

@@ -76,8 +76,15 @@ class InferenceService:
         warmup_iterations: times each warmup record is replayed (``--num_request_iterations_for_warmup``).
     """
 
-    def __init__(self, manager: ModelManager, metrics: ServingMetrics | None = None, *,
-                 tensor_content: bool = False, method_name_check: bool = False, warmup_iterations: int = 1):
+    def __init__(
+        self,
+        manager: ModelManager,
+        metrics: ServingMetrics | None = None,
+        *,
+        tensor_content: bool = False,
+        method_name_check: bool = False,
+        warmup_iterations: int = 1,
+    ):
         self.manager = manager
         self.metrics = metrics or ServingMetrics()
         self.drain = Drain()
@@ -112,13 +119,15 @@ class InferenceService:
     def _run(self, servable: Servable, key: str, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         start = time.perf_counter()
         outputs = servable.run(key, inputs)
-        self.metrics.runtime_latency.observe((time.perf_counter() - start) * 1e6, servable.name,
-                                             str(servable.version), key)
+        self.metrics.runtime_latency.observe(
+            (time.perf_counter() - start) * 1e6, servable.name, str(servable.version), key
+        )
         return outputs
 
     # --- Predict ----------------------------------------------------------
-    def predict_arrays(self, servable: Servable, signature_name: str | None,
-                       inputs: Mapping[str, np.ndarray], output_filter=()) -> tuple[str, dict[str, np.ndarray]]:
+    def predict_arrays(
+        self, servable: Servable, signature_name: str | None, inputs: Mapping[str, np.ndarray], output_filter=()
+    ) -> tuple[str, dict[str, np.ndarray]]:
         """Runs a predict signature on arrays; returns (signature key, outputs)."""
         key, signature = servable.signature(signature_name)
         wanted = list(output_filter)
@@ -144,8 +153,7 @@ class InferenceService:
                 inputs[alias] = to_array(proto)
             except TensorConversionError as err:
                 raise errors.invalid_argument(f"tensor parsing error: {alias}: {err}") from None
-        key, outputs = self.predict_arrays(servable, request.model_spec.signature_name, inputs,
-                                           request.output_filter)
+        key, outputs = self.predict_arrays(servable, request.model_spec.signature_name, inputs, request.output_filter)
         response = predict_pb2.PredictResponse()
         self.fill_spec(response.model_spec, servable, key)
         for alias, value in outputs.items():
@@ -169,8 +177,10 @@ class InferenceService:
         if len(signature.inputs) != 1:
             raise errors.invalid_argument("Expected one input Tensor.")
         if INPUTS_KEY not in signature.inputs:
-            raise errors.invalid_argument(f"No {kind} inputs found in SignatureDef: {key} has inputs "
-                                          f"{sorted(signature.inputs)}, expected '{INPUTS_KEY}'.")
+            raise errors.invalid_argument(
+                f"No {kind} inputs found in SignatureDef: {key} has inputs "
+                f"{sorted(signature.inputs)}, expected '{INPUTS_KEY}'."
+            )
         outputs = set(signature.outputs)
         if method == CLASSIFY_METHOD:
             if len(outputs) not in (1, 2):
@@ -178,24 +188,29 @@ class InferenceService:
             if not outputs & {"classes", "scores"}:
                 raise errors.invalid_argument(
                     f'Expected classification signature outputs to contain at least one of "classes" or "scores". '
-                    f"Signature {key} has {sorted(outputs)}.")
+                    f"Signature {key} has {sorted(outputs)}."
+                )
         else:
             if len(outputs) != 1:
                 raise errors.invalid_argument("Expected one output Tensor.")
             if "outputs" not in outputs:
-                raise errors.invalid_argument(f"No regression outputs found in SignatureDef: {key} has outputs "
-                                              f"{sorted(outputs)}, expected 'outputs'.")
+                raise errors.invalid_argument(
+                    f"No regression outputs found in SignatureDef: {key} has outputs "
+                    f"{sorted(outputs)}, expected 'outputs'."
+                )
         return key, signature
 
-    def _run_examples(self, servable: Servable, key: str, signature,
-                      request_input) -> tuple[int, dict[str, np.ndarray]]:
+    def _run_examples(
+        self, servable: Servable, key: str, signature, request_input
+    ) -> tuple[int, dict[str, np.ndarray]]:
         """Runs a one-input signature on the request's tf.Examples; returns (examples, outputs)."""
         examples = serialized_examples(request_input)
         return len(examples), self._run(servable, key, {INPUTS_KEY: examples})
 
     def classify_with(self, servable: Servable, request) -> classification_pb2.ClassificationResponse:
-        key, signature = self._method_signature(servable, request.model_spec.signature_name, CLASSIFY_METHOD,
-                                                "classification")
+        key, signature = self._method_signature(
+            servable, request.model_spec.signature_name, CLASSIFY_METHOD, "classification"
+        )
         n, outputs = self._run_examples(servable, key, signature, request.input)
         classes, scores = outputs.get("classes"), outputs.get("scores")
         if classes is None and scores is None:
@@ -209,16 +224,19 @@ class InferenceService:
             width = (classes if classes is not None else scores).shape[1]
             for j in range(width):
                 label = classes[i, j] if classes is not None else b""
-                entry.classes.add(label=label.decode("utf-8", "replace") if isinstance(label, bytes) else str(label),
-                                  score=float(scores[i, j]) if scores is not None else 0.0)
+                entry.classes.add(
+                    label=label.decode("utf-8", "replace") if isinstance(label, bytes) else str(label),
+                    score=float(scores[i, j]) if scores is not None else 0.0,
+                )
         return response
 
     def classify(self, request: classification_pb2.ClassificationRequest):
         return self.classify_with(self.resolve(request.model_spec), request)
 
     def regress_with(self, servable: Servable, request) -> regression_pb2.RegressionResponse:
-        key, signature = self._method_signature(servable, request.model_spec.signature_name, REGRESS_METHOD,
-                                                "regression")
+        key, signature = self._method_signature(
+            servable, request.model_spec.signature_name, REGRESS_METHOD, "regression"
+        )
         _, outputs = self._run_examples(servable, key, signature, request.input)
         if "outputs" not in outputs:
             raise errors.invalid_argument(f"Regression signature {key} has no 'outputs' output.")
@@ -262,8 +280,9 @@ class InferenceService:
                 answer = self.regress_with(servable, sub)
                 result.regression_result.CopyFrom(answer.result)
             else:
-                raise errors.ServingError(errors.grpc.StatusCode.UNIMPLEMENTED,
-                                          f"Unsupported signature method_name: {task.method_name}")
+                raise errors.ServingError(
+                    errors.grpc.StatusCode.UNIMPLEMENTED, f"Unsupported signature method_name: {task.method_name}"
+                )
             result.model_spec.CopyFrom(answer.model_spec)
         return response
 
@@ -300,12 +319,14 @@ class InferenceService:
         try:
             records = [r.numpy() for r in tf.data.TFRecordDataset(str(path))]
         except tf.errors.OpError as err:
-            raise errors.ServingError(errors.grpc.StatusCode.DATA_LOSS,
-                                      f"{path}: {err.message}. Please verify your warmup data is in TFRecord "
-                                      f"format.") from None
+            raise errors.ServingError(
+                errors.grpc.StatusCode.DATA_LOSS,
+                f"{path}: {err.message}. Please verify your warmup data is in TFRecord format.",
+            ) from None
         if len(records) > MAX_WARMUP_RECORDS:
             raise errors.invalid_argument(
-                f"Number of warmup records exceeds the maximum ({MAX_WARMUP_RECORDS}) at {path}")
+                f"Number of warmup records exceeds the maximum ({MAX_WARMUP_RECORDS}) at {path}"
+            )
         for record in records:
             log = prediction_log_pb2.PredictionLog()
             try:
@@ -322,10 +343,10 @@ class InferenceService:
             elif kind == "multi_inference_log":
                 replay = lambda: self.multi_inference_with(servable, log.multi_inference_log.request)  # noqa: E731
             else:
-                raise errors.ServingError(errors.grpc.StatusCode.UNIMPLEMENTED,
-                                          f"Unsupported log_type for warmup: {kind}")
+                raise errors.ServingError(
+                    errors.grpc.StatusCode.UNIMPLEMENTED, f"Unsupported log_type for warmup: {kind}"
+                )
             for _ in range(self.warmup_iterations):
                 replay()
             count += 1
         return count
-

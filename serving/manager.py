@@ -138,18 +138,22 @@ class ModelManager:
             AVAILABLE version.
     """
 
-    def __init__(self, config: model_server_config_pb2.ModelServerConfig, *,
-                 prepare: Callable[[Servable], None] | None = None,
-                 on_state: Callable[[str, int, int], None] | None = None, load_threads: int = 2,
-                 servable_options: dict | None = None, allow_labels_for_unavailable: bool = False):
+    def __init__(
+        self,
+        config: model_server_config_pb2.ModelServerConfig,
+        *,
+        prepare: Callable[[Servable], None] | None = None,
+        on_state: Callable[[str, int, int], None] | None = None,
+        load_threads: int = 2,
+        servable_options: dict | None = None,
+        allow_labels_for_unavailable: bool = False,
+    ):
         validate_config(config)
         self._allow_labels_for_unavailable = allow_labels_for_unavailable
         self._prepare = prepare
         self._servable_options = dict(servable_options or {})
         self._on_state = on_state or (lambda *_: None)
-        self._models: dict[str, ModelRecord] = {
-            c.name: ModelRecord(config=c) for c in config.model_config_list.config
-        }
+        self._models: dict[str, ModelRecord] = {c.name: ModelRecord(config=c) for c in config.model_config_list.config}
         self._lock = threading.RLock()
         self._poll_lock = threading.Lock()
         self._pool = concurrent.futures.ThreadPoolExecutor(max(load_threads, 1), thread_name_prefix="kzoo-load")
@@ -227,9 +231,15 @@ class ModelManager:
             if self._prepare is not None:
                 self._prepare(servable)
         except Exception as err:  # noqa: BLE001 - a bad version must not stop the server
-            error = err if isinstance(err, errors.ServingError) else errors.ServingError(
-                _load_error_code(err), f"Failed to load {name} version {record.version} from "
-                                       f"{record.path}: {type(err).__name__}: {_one_line(err)}")
+            error = (
+                err
+                if isinstance(err, errors.ServingError)
+                else errors.ServingError(
+                    _load_error_code(err),
+                    f"Failed to load {name} version {record.version} from "
+                    f"{record.path}: {type(err).__name__}: {_one_line(err)}",
+                )
+            )
             # TF Serving's loader logs the failure with the servable's id, then reports it in the status.
             logger.error("Loading servable: {name: %s version: %d} failed: %s", name, record.version, error.message)
             self._set_state(name, record, END, error)
@@ -275,13 +285,21 @@ class ModelManager:
                 on_disk = version_dirs(base)
             except OSError as err:  # one unreadable base path must not stop the others
                 if report:
-                    logger.error("FileSystemStoragePathSource encountered a filesystem access error: Could not find "
-                                 "base path %s for servable %s with error NOT_FOUND: %s", base, name,
-                                 err.strerror or err)
+                    logger.error(
+                        "FileSystemStoragePathSource encountered a filesystem access error: Could not find "
+                        "base path %s for servable %s with error NOT_FOUND: %s",
+                        base,
+                        name,
+                        err.strerror or err,
+                    )
                 continue
             if report and not on_disk:
-                logger.warning("No versions of servable %s found under base path %s. Did you forget to name your "
-                               "leaf directory as a number (eg. '/1/')?", name, base)
+                logger.warning(
+                    "No versions of servable %s found under base path %s. Did you forget to name your "
+                    "leaf directory as a number (eg. '/1/')?",
+                    name,
+                    base,
+                )
             yield name, model, on_disk, aspired_versions(model.config, list(on_disk))
 
     def _poll(self) -> None:
@@ -303,7 +321,8 @@ class ModelManager:
             with self._lock:
                 serving_aspired = any(r.state == AVAILABLE for v, r in model.versions.items() if v in aspired)
                 retire = [
-                    r for v, r in model.versions.items()
+                    r
+                    for v, r in model.versions.items()
                     if r.state == AVAILABLE and v not in aspired and (serving_aspired or v not in on_disk)
                 ]
             for record in retire:
@@ -353,8 +372,11 @@ class ModelManager:
                 if ready:
                     self._unload_all(old)
                 else:
-                    logger.error("Model %s: nothing loads from %s; still serving from the old path.",
-                                 name, replacement.config.base_path)
+                    logger.error(
+                        "Model %s: nothing loads from %s; still serving from the old path.",
+                        name,
+                        replacement.config.base_path,
+                    )
                     self._unload_all(replacement)
             self._apply_labels()
             self._check_available(added)
@@ -440,8 +462,7 @@ class ModelManager:
                 self.reload_config(config)
                 logger.info("Reloaded model config from %s", path)
             except errors.ServingError as err:  # applied, but a model failed: its status says why
-                logger.error("PollFilesystemAndReloadConfig failed to ReloadConfig: %s: %s", err.code_name,
-                             err.message)
+                logger.error("PollFilesystemAndReloadConfig failed to ReloadConfig: %s: %s", err.code_name, err.message)
 
         self._spawn(check, seconds, "kzoo-config-poll")
 

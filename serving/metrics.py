@@ -12,8 +12,24 @@ import threading
 from collections import defaultdict
 
 # Latency buckets in microseconds (TF Serving reports request latency in us).
-LATENCY_BUCKETS_US = (50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000,
-                      500_000, 1_000_000, 2_500_000, 10_000_000)
+LATENCY_BUCKETS_US = (
+    50,
+    100,
+    250,
+    500,
+    1_000,
+    2_500,
+    5_000,
+    10_000,
+    25_000,
+    50_000,
+    100_000,
+    250_000,
+    500_000,
+    1_000_000,
+    2_500_000,
+    10_000_000,
+)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
 
@@ -93,36 +109,53 @@ class ServingMetrics:
 
     def __init__(self):
         self.request_count = Counter(
-            ":tensorflow:serving:request_count", "The total number of requests.",
+            ":tensorflow:serving:request_count",
+            "The total number of requests.",
             ("model_name", "version", "signature_name", "API", "entrypoint", "status"),
         )
         self.request_latency = Histogram(
-            ":tensorflow:serving:request_latency", "Distribution of wall time (in microseconds) of requests.",
-            ("model_name", "version", "signature_name", "API", "entrypoint"), LATENCY_BUCKETS_US,
+            ":tensorflow:serving:request_latency",
+            "Distribution of wall time (in microseconds) of requests.",
+            ("model_name", "version", "signature_name", "API", "entrypoint"),
+            LATENCY_BUCKETS_US,
         )
         self.runtime_latency = Histogram(
-            ":tensorflow:serving:runtime_latency", "Distribution of wall time (in microseconds) of model runs.",
-            ("model_name", "version", "signature_name"), LATENCY_BUCKETS_US,
+            ":tensorflow:serving:runtime_latency",
+            "Distribution of wall time (in microseconds) of model runs.",
+            ("model_name", "version", "signature_name"),
+            LATENCY_BUCKETS_US,
         )
         self.batch_size = Histogram(
             ":tensorflow:serving:batching_session:processed_batch_size",
-            "Distribution of processed (padded) batch sizes.", ("model_name", "version", "signature_name"),
+            "Distribution of processed (padded) batch sizes.",
+            ("model_name", "version", "signature_name"),
             BATCH_BUCKETS,
         )
         self.input_batch_size = Histogram(
             ":tensorflow:serving:batching_session:input_batch_size",
-            "Distribution of batch sizes before padding.", ("model_name", "version", "signature_name"),
+            "Distribution of batch sizes before padding.",
+            ("model_name", "version", "signature_name"),
             BATCH_BUCKETS,
         )
         self.model_state = Gauge(
-            ":tensorflow:serving:model_version_available", "1 while a model version is AVAILABLE.",
+            ":tensorflow:serving:model_version_available",
+            "1 while a model version is AVAILABLE.",
             ("model_name", "version"),
         )
         self.load_count = Counter(
-            ":tensorflow:cc:saved_model:load_attempt_count", "Model load attempts.", ("model_path", "status"),
+            ":tensorflow:cc:saved_model:load_attempt_count",
+            "Model load attempts.",
+            ("model_path", "status"),
         )
 
     def render(self) -> str:
-        metrics = (self.request_count, self.request_latency, self.runtime_latency, self.batch_size,
-                   self.input_batch_size, self.model_state, self.load_count)
+        metrics = (
+            self.request_count,
+            self.request_latency,
+            self.runtime_latency,
+            self.batch_size,
+            self.input_batch_size,
+            self.model_state,
+            self.load_count,
+        )
         return "\n".join(line for m in metrics for line in m.render()) + "\n"

@@ -37,8 +37,9 @@ _GET = re.compile(r"(?i)/v1/models(?:/([^/:]+))?(?:(?:/versions/(\d+))|(?:/label
 
 
 def _to_dict(message) -> dict:
-    return json_format.MessageToDict(message, preserving_proto_field_name=True,
-                                     always_print_fields_with_no_presence=True)
+    return json_format.MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
 
 
 class RestApi:
@@ -78,8 +79,13 @@ class RestApi:
                     raise errors.invalid_argument("Missing model name in request.")
                 spec = self._spec(name, version, label)
                 api = "get_model_metadata" if metadata else "get_model_status"
-                payload = self._metadata(spec) if metadata else _to_dict(
-                    model_status(self.service, get_model_status_pb2.GetModelStatusRequest(model_spec=spec)))
+                payload = (
+                    self._metadata(spec)
+                    if metadata
+                    else _to_dict(
+                        model_status(self.service, get_model_status_pb2.GetModelStatusRequest(model_spec=spec))
+                    )
+                )
             else:
                 raise errors.invalid_argument(f"Malformed request: {method} {path}")
             return 200, "application/json", json.dumps(payload).encode()
@@ -124,10 +130,10 @@ class RestApi:
         examples = rest_codec.decode_examples(request)
         if api == "classify":
             answer = self.service.classify_with(
-                servable, classification_pb2.ClassificationRequest(model_spec=spec, input=examples))
+                servable, classification_pb2.ClassificationRequest(model_spec=spec, input=examples)
+            )
             return rest_codec.encode_classification(answer.result), answer
-        answer = self.service.regress_with(
-            servable, regression_pb2.RegressionRequest(model_spec=spec, input=examples))
+        answer = self.service.regress_with(servable, regression_pb2.RegressionRequest(model_spec=spec, input=examples))
         return rest_codec.encode_regression(answer.result), answer
 
     def _metadata(self, spec) -> dict:
@@ -157,8 +163,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return self._error(400, f"Invalid Content-Length: {self.headers.get('Content-Length')!r}")
         if length > self.api.max_body_bytes:
             self.close_connection = True
-            return self._error(413, f"Request body of {length} bytes exceeds the limit of "
-                                    f"{self.api.max_body_bytes} bytes.")
+            return self._error(
+                413, f"Request body of {length} bytes exceeds the limit of {self.api.max_body_bytes} bytes."
+            )
         body: list[bytes] = []
 
         def read_body() -> bytes:
@@ -209,15 +216,26 @@ class RestServer(http.server.ThreadingHTTPServer):
     allow_reuse_address = True  # SO_REUSEADDR only: a busy port still fails with "Address already in use"
 
 
-def make_server(service: InferenceService, host: str, port: int, *, metrics_path: str | None,
-                max_body_bytes: int, timeout: float | None = 5.0, cors: bool = False) -> RestServer:
+def make_server(
+    service: InferenceService,
+    host: str,
+    port: int,
+    *,
+    metrics_path: str | None,
+    max_body_bytes: int,
+    timeout: float | None = 5.0,
+    cors: bool = False,
+) -> RestServer:
     """A REST server on ``host:port`` (not yet serving; see :func:`serve_in_thread`).
 
     Raises:
         OSError: the port cannot be bound (in use, say).
     """
-    handler = type("Handler", (_Handler,), {"api": RestApi(service, metrics_path, max_body_bytes),
-                                            "timeout": timeout, "cors": cors})
+    handler = type(
+        "Handler",
+        (_Handler,),
+        {"api": RestApi(service, metrics_path, max_body_bytes), "timeout": timeout, "cors": cors},
+    )
     return RestServer((host, port), handler)
 
 

@@ -40,8 +40,6 @@ class RestError(ValueError):
     """A malformed request; the server answers HTTP 400 with {"error": str(err)} (INVALID_ARGUMENT)."""
 
 
-
-
 # --------------------------------------------------------------------------- JSON helpers
 
 

@@ -136,8 +136,9 @@ class Servable:
         from tensorflow.core.protobuf import config_pb2
 
         feeds, fetches = sorted(signature.inputs), sorted(signature.outputs)
-        options = config_pb2.CallableOptions(feed=[signature.inputs[a].name for a in feeds],
-                                             fetch=[signature.outputs[a].name for a in fetches])
+        options = config_pb2.CallableOptions(
+            feed=[signature.inputs[a].name for a in feeds], fetch=[signature.outputs[a].name for a in fetches]
+        )
         # A session callable runs the graph as TF Serving's Session::Run does: no Python-side
         # check of fed shapes against the graph's static shapes (Session.run has one), and
         # less Python per call. TensorFlow has no public name for it.

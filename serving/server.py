@@ -140,13 +140,17 @@ class ServerOptions:
             [('grpc.max_concurrent_streams', 10), ('grpc.primary_user_agent', 'x')]
         """
         size = self.max_message_bytes
-        arguments: list[tuple[str, int | str]] = [("grpc.max_receive_message_length", size),
-                                                  ("grpc.max_send_message_length", size), ("grpc.so_reuseport", 0)]
+        arguments: list[tuple[str, int | str]] = [
+            ("grpc.max_receive_message_length", size),
+            ("grpc.max_send_message_length", size),
+            ("grpc.so_reuseport", 0),
+        ]
         for item in filter(None, (part.strip() for part in self.grpc_channel_arguments.split(","))):
             key, sep, value = item.partition("=")
             if not sep or not key.strip():
-                raise ValueError(f"--grpc_channel_arguments takes key=value pairs separated by commas; "
-                                 f"received {item!r}.")
+                raise ValueError(
+                    f"--grpc_channel_arguments takes key=value pairs separated by commas; received {item!r}."
+                )
             value = value.strip()
             try:
                 parsed: int | str = int(value)
@@ -234,7 +238,7 @@ def _bind_problem(address: str) -> str:
     import socket
 
     if address.startswith("unix:"):
-        path = address[len("unix:"):]
+        path = address[len("unix:") :]
         return "address already in use" if Path(path).exists() else "cannot create the socket file"
     host, _, port = address.rpartition(":")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -264,13 +268,21 @@ class ModelServer:
         self._metrics_path = options.metrics_path()
         servable_options = {"tags": options.saved_model_tags, "config": options.session_config()}
         self._channel_arguments = options.channel_arguments()
-        self.manager = ModelManager(self._config, prepare=self._prepare, on_state=self._on_state,
-                                    load_threads=options.num_load_threads or 2, servable_options=servable_options,
-                                    allow_labels_for_unavailable=options.allow_version_labels_for_unavailable_models)
+        self.manager = ModelManager(
+            self._config,
+            prepare=self._prepare,
+            on_state=self._on_state,
+            load_threads=options.num_load_threads or 2,
+            servable_options=servable_options,
+            allow_labels_for_unavailable=options.allow_version_labels_for_unavailable_models,
+        )
         self.service = InferenceService(
-            self.manager, self.metrics, tensor_content=options.enable_serialization_as_tensor_content,
+            self.manager,
+            self.metrics,
+            tensor_content=options.enable_serialization_as_tensor_content,
             method_name_check=options.enable_signature_method_name_check,
-            warmup_iterations=options.num_request_iterations_for_warmup)
+            warmup_iterations=options.num_request_iterations_for_warmup,
+        )
         self._grpc: grpc.Server | None = None
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._rest = None
@@ -289,8 +301,12 @@ class ModelServer:
                     self.metrics.input_batch_size.observe(size, *labels, key)
                     self.metrics.batch_size.observe(padded, *labels, key)
 
-                return Batcher(lambda inputs: s.call(key, inputs), self._batching, on_batch,
-                               name=f"batch-{s.name}-{s.version}-{key}")
+                return Batcher(
+                    lambda inputs: s.call(key, inputs),
+                    self._batching,
+                    on_batch,
+                    name=f"batch-{s.name}-{s.version}-{key}",
+                )
 
             servable.attach_batchers(make_batcher)
         if self.options.enable_model_warmup:
@@ -320,8 +336,9 @@ class ModelServer:
                 self._stopped.set()
                 return
         if opts.model_config_file and opts.model_config_file_poll_wait_seconds > 0:
-            self.manager.watch_config_file(opts.model_config_file, opts.model_config_file_poll_wait_seconds,
-                                           config_files.read_model_server_config)
+            self.manager.watch_config_file(
+                opts.model_config_file, opts.model_config_file_poll_wait_seconds, config_files.read_model_server_config
+            )
         try:
             self._start_grpc()
             self._start_rest()
@@ -331,8 +348,9 @@ class ModelServer:
 
     def _start_grpc(self) -> None:
         opts = self.options
-        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=opts.grpc_max_threads,
-                                                               thread_name_prefix="kzoo-grpc")
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=opts.grpc_max_threads, thread_name_prefix="kzoo-grpc"
+        )
         self._grpc = grpc.server(self._executor, options=self._channel_arguments)
         add_services(self._grpc, self.service)
         credentials = self._credentials(opts.ssl_config_file) if opts.ssl_config_file else None
@@ -343,13 +361,17 @@ class ModelServer:
             addresses.append(f"unix:{opts.grpc_socket_path}")
         for address in addresses:
             try:
-                port = (self._grpc.add_secure_port(address, credentials) if credentials is not None
-                        else self._grpc.add_insecure_port(address))
+                port = (
+                    self._grpc.add_secure_port(address, credentials)
+                    if credentials is not None
+                    else self._grpc.add_insecure_port(address)
+                )
             except RuntimeError:
                 port = 0
             if port == 0:
-                raise OSError(f"Failed to BuildAndStart gRPC server: cannot listen on {address}: "
-                              f"{_bind_problem(address)}")
+                raise OSError(
+                    f"Failed to BuildAndStart gRPC server: cannot listen on {address}: {_bind_problem(address)}"
+                )
             if not address.startswith("unix:"):
                 self.grpc_port = port
         self._grpc.start()
@@ -363,21 +385,33 @@ class ModelServer:
         if not opts.rest_api_port:
             return
         if opts.rest_api_port == opts.port:
-            logger.error("server_options.http_port cannot be same as grpc_port. Please use a different port for "
-                         "HTTP/REST API. Skipped exporting HTTP/REST API.")
+            logger.error(
+                "server_options.http_port cannot be same as grpc_port. Please use a different port for "
+                "HTTP/REST API. Skipped exporting HTTP/REST API."
+            )
             return
         try:
-            self._rest = make_server(self.service, opts.host, opts.rest_api_port, metrics_path=self._metrics_path,
-                                     max_body_bytes=opts.max_message_bytes,
-                                     timeout=opts.rest_api_timeout_in_ms / 1000 if opts.rest_api_timeout_in_ms > 0
-                                     else None, cors=opts.rest_api_enable_cors_support)
+            self._rest = make_server(
+                self.service,
+                opts.host,
+                opts.rest_api_port,
+                metrics_path=self._metrics_path,
+                max_body_bytes=opts.max_message_bytes,
+                timeout=opts.rest_api_timeout_in_ms / 1000 if opts.rest_api_timeout_in_ms > 0 else None,
+                cors=opts.rest_api_enable_cors_support,
+            )
         except OSError as err:
-            raise OSError(f"Failed to start HTTP Server at {opts.host}:{opts.rest_api_port}: "
-                          f"{err.strerror or err}") from None
+            raise OSError(
+                f"Failed to start HTTP Server at {opts.host}:{opts.rest_api_port}: {err.strerror or err}"
+            ) from None
         self.rest_port = self._rest.server_address[1]
         serve_in_thread(self._rest)
-        logger.info("Exporting HTTP/REST API at:%s:%d ...; metrics at %s", opts.host, self.rest_port,
-                    self._metrics_path or "(off)")
+        logger.info(
+            "Exporting HTTP/REST API at:%s:%d ...; metrics at %s",
+            opts.host,
+            self.rest_port,
+            self._metrics_path or "(off)",
+        )
 
     def _abort_start(self) -> None:
         """Releases what a failed start had opened (the caller reports the error)."""
@@ -397,7 +431,8 @@ class ModelServer:
             raise ValueError(f"{path}: client_verify needs custom_ca, the CA that signs client certificates.")
         return grpc.ssl_server_credentials(
             [(ssl.server_key.encode(), ssl.server_cert.encode())],
-            root_certificates=ssl.custom_ca.encode() or None, require_client_auth=ssl.client_verify,
+            root_certificates=ssl.custom_ca.encode() or None,
+            require_client_auth=ssl.client_verify,
         )
 
     def stop(self, grace: float = 10.0) -> None:

@@ -70,24 +70,39 @@ def node_classification(model) -> dict[str, Callable]:
     def scores(features, adjacency):
         nodes = tf.shape(features)[0]
         shape = tf.shape(adjacency)
-        checks = [tf.debugging.assert_equal(shape, tf.stack([nodes, nodes]), message=(
-            "the adjacency must be (nodes, nodes), with nodes = the rows of features"))]
+        checks = [
+            tf.debugging.assert_equal(
+                shape,
+                tf.stack([nodes, nodes]),
+                message=("the adjacency must be (nodes, nodes), with nodes = the rows of features"),
+            )
+        ]
         with tf.control_dependencies(checks):
             probabilities = tf.nn.softmax(model([features, adjacency], training=False), axis=-1)
         return {"scores": probabilities, "classes": tf.argmax(probabilities, axis=-1)}
 
-    @tf.function(input_signature=[tf.TensorSpec([None, num_features], tf.float32, name="features"),
-                                  tf.TensorSpec([None, None], tf.float32, name="adjacency")])
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, num_features], tf.float32, name="features"),
+            tf.TensorSpec([None, None], tf.float32, name="adjacency"),
+        ]
+    )
     def serving_default(features, adjacency):
         return scores(features, adjacency)
 
-    @tf.function(input_signature=[tf.TensorSpec([None, num_features], tf.float32, name="features"),
-                                  tf.TensorSpec([None, 2], tf.int64, name="adjacency_indices"),
-                                  tf.TensorSpec([None], tf.float32, name="adjacency_values")])
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, num_features], tf.float32, name="features"),
+            tf.TensorSpec([None, 2], tf.int64, name="adjacency_indices"),
+            tf.TensorSpec([None], tf.float32, name="adjacency_values"),
+        ]
+    )
     def sparse(features, adjacency_indices, adjacency_values):
         nodes = tf.cast(tf.shape(features)[0], tf.int64)
-        checks = [tf.debugging.assert_less(adjacency_indices, nodes, message="adjacency indices must be < nodes"),
-                  tf.debugging.assert_non_negative(adjacency_indices, message="adjacency indices must be >= 0")]
+        checks = [
+            tf.debugging.assert_less(adjacency_indices, nodes, message="adjacency indices must be < nodes"),
+            tf.debugging.assert_non_negative(adjacency_indices, message="adjacency indices must be >= 0"),
+        ]
         with tf.control_dependencies(checks):
             adjacency = tf.scatter_nd(adjacency_indices, adjacency_values, tf.stack([nodes, nodes]))
         return scores(features, adjacency)
@@ -125,10 +140,14 @@ def language_model(model) -> dict[str, Callable]:
     def serving_default(text):
         return model.score_text(text)
 
-    @tf.function(input_signature=[
-        tf.TensorSpec([None], tf.string, name="prompt"), tf.TensorSpec([], tf.int32, name="length"),
-        tf.TensorSpec([], tf.float32, name="temperature"), tf.TensorSpec([], tf.int64, name="seed"),
-    ])
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None], tf.string, name="prompt"),
+            tf.TensorSpec([], tf.int32, name="length"),
+            tf.TensorSpec([], tf.float32, name="temperature"),
+            tf.TensorSpec([], tf.int64, name="seed"),
+        ]
+    )
     def generate(prompt, length, temperature, seed):
         return model.generate_text(prompt, length, temperature, seed)
 
@@ -150,8 +169,9 @@ def image_generation(model) -> dict[str, Callable]:
     def serving_default(latents):
         return {"images": model.generate(latents)}
 
-    @tf.function(input_signature=[tf.TensorSpec([], tf.int32, name="num_images"),
-                                  tf.TensorSpec([], tf.int64, name="seed")])
+    @tf.function(
+        input_signature=[tf.TensorSpec([], tf.int32, name="num_images"), tf.TensorSpec([], tf.int64, name="seed")]
+    )
     def generate(num_images, seed):
         return model.generate_images(num_images, seed)
 
@@ -186,14 +206,25 @@ def diffusion(model) -> dict[str, Callable]:
     T - 1 down to 0, seeded noise; the same seed gives the same images in-process and served.
     """
 
-    @tf.function(input_signature=[_image_spec(model, "noise"), tf.TensorSpec([], tf.int32, name="steps"),
-                                  tf.TensorSpec([], tf.float32, name="eta"), tf.TensorSpec([], tf.int64, name="seed")])
+    @tf.function(
+        input_signature=[
+            _image_spec(model, "noise"),
+            tf.TensorSpec([], tf.int32, name="steps"),
+            tf.TensorSpec([], tf.float32, name="eta"),
+            tf.TensorSpec([], tf.int64, name="seed"),
+        ]
+    )
     def sample(noise, steps, eta, seed):
         return model.reverse_process(noise, steps, eta, seed)
 
-    @tf.function(input_signature=[tf.TensorSpec([], tf.int32, name="num_images"),
-                                  tf.TensorSpec([], tf.int32, name="steps"), tf.TensorSpec([], tf.float32, name="eta"),
-                                  tf.TensorSpec([], tf.int64, name="seed")])
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([], tf.int32, name="num_images"),
+            tf.TensorSpec([], tf.int32, name="steps"),
+            tf.TensorSpec([], tf.float32, name="eta"),
+            tf.TensorSpec([], tf.int64, name="seed"),
+        ]
+    )
     def serving_default(num_images, steps, eta, seed):
         return model.generate_images(num_images, steps, eta, seed)
 
@@ -220,5 +251,7 @@ def signature_functions(task: str, model, **options: Any) -> dict[str, Callable]
     try:
         builder = _BUILDERS[task]
     except KeyError:
-        raise ValueError(f"No serving signatures for task {task!r}. Exportable tasks: {', '.join(sorted(_BUILDERS))}.") from None
+        raise ValueError(
+            f"No serving signatures for task {task!r}. Exportable tasks: {', '.join(sorted(_BUILDERS))}."
+        ) from None
     return builder(model, **options)

@@ -53,6 +53,7 @@ def _add_bfloat16() -> bool:
     _ENUM_BY_NUMPY[np.dtype(bfloat16)] = types_pb2.DT_BFLOAT16
     return True
 
+
 # Which repeated field holds the values of each dtype when tensor_content is empty.
 _VAL_FIELD = {
     types_pb2.DT_FLOAT: "float_val",

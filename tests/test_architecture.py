@@ -75,8 +75,11 @@ ALLOWED = {
 
 def _arrows():
     modules = _modules()
-    return [(source, target, line, modules[source]) for source, path in modules.items()
-            for target, line in _imports(source, path, modules)]
+    return [
+        (source, target, line, modules[source])
+        for source, path in modules.items()
+        for target, line in _imports(source, path, modules)
+    ]
 
 
 def test_every_import_points_down():
@@ -89,8 +92,9 @@ def test_every_import_points_down():
         if key is not None:
             used.add(key)
             continue
-        upward.append(f"{path.relative_to(ROOT)}:{line}: {source} ({_layer(source)}) imports {target} "
-                      f"({_layer(target)})")
+        upward.append(
+            f"{path.relative_to(ROOT)}:{line}: {source} ({_layer(source)}) imports {target} ({_layer(target)})"
+        )
     assert not upward, "Upward imports (CLI > training > serving > core):\n" + "\n".join(upward)
     stale = TEMPORARY_EXCEPTIONS - used
     assert not stale, f"These exceptions are no longer needed; remove them from TEMPORARY_EXCEPTIONS: {sorted(stale)}"
@@ -130,8 +134,11 @@ def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 def test_the_core_has_no_cycles():
     edges, where = defaultdict(set), defaultdict(list)
     for source, target, line, path in _arrows():
-        if "application" in (_layer(source), _layer(target)) or not source.startswith("zoo") \
-                or not target.startswith("zoo"):
+        if (
+            "application" in (_layer(source), _layer(target))
+            or not source.startswith("zoo")
+            or not target.startswith("zoo")
+        ):
             continue
         a, b = _unit(source), _unit(target)
         if a != b:
@@ -139,8 +146,11 @@ def test_the_core_has_no_cycles():
             edges[b]
             where[a, b].append(f"{path.relative_to(ROOT)}:{line}")
     cycles = _cycles(edges)
-    report = [f"{' <-> '.join(c)}: " + "; ".join(f"{a} -> {b} ({', '.join(where[a, b])})"
-                                              for a in c for b in c if b in edges[a]) for c in cycles]
+    report = [
+        f"{' <-> '.join(c)}: "
+        + "; ".join(f"{a} -> {b} ({', '.join(where[a, b])})" for a in c for b in c if b in edges[a])
+        for c in cycles
+    ]
     assert not cycles, "Import cycles between the core's units:\n" + "\n".join(report)
 
 

@@ -65,14 +65,24 @@ def read_backup(run_dir: Path) -> ResumePoint | None:
         return None
     try:
         state = json.loads(path.read_text())
-        point = ResumePoint(int(state["epoch"]), int(state["step"]), state["history"],
-                            backup_dir(run_dir) / state["weights"], int(state.get("stage", 0)),
-                            int(state.get("stage_start", 0)), dict(state.get("callbacks", {})))
+        point = ResumePoint(
+            int(state["epoch"]),
+            int(state["step"]),
+            state["history"],
+            backup_dir(run_dir) / state["weights"],
+            int(state.get("stage", 0)),
+            int(state.get("stage_start", 0)),
+            dict(state.get("callbacks", {})),
+        )
     except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
-        raise ValueError(f"The backup state {path} is unreadable ({err}); delete {backup_dir(run_dir)} to start over.") from err
+        raise ValueError(
+            f"The backup state {path} is unreadable ({err}); delete {backup_dir(run_dir)} to start over."
+        ) from err
     if not point.weights.is_file():
-        raise ValueError(f"The backup state {path} names {point.weights.name}, which is missing; delete "
-                         f"{backup_dir(run_dir)} to start over.")
+        raise ValueError(
+            f"The backup state {path} names {point.weights.name}, which is missing; delete "
+            f"{backup_dir(run_dir)} to start over."
+        )
     return point
 
 
@@ -108,7 +118,11 @@ class EarlyStopping(keras.callbacks.EarlyStopping):
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
         if self.carried:
-            self.wait, self.best, self.best_epoch = self.carried["wait"], self.carried["best"], self.carried["best_epoch"]
+            self.wait, self.best, self.best_epoch = (
+                self.carried["wait"],
+                self.carried["best"],
+                self.carried["best_epoch"],
+            )
             self.carried = None
 
 
@@ -154,8 +168,14 @@ class Backup(keras.callbacks.Callback):
         self._counter += 1
         weights = f"state-{epoch}-{step}-{self._counter}.weights.h5"
         self.model.save_weights(self.directory / weights, overwrite=True)
-        state = {"epoch": epoch, "step": step, "weights": weights, "history": self.history(), **self.progress,
-                 "callbacks": {key: callback.state() for key, callback in self.stateful.items()}}
+        state = {
+            "epoch": epoch,
+            "step": step,
+            "weights": weights,
+            "history": self.history(),
+            **self.progress,
+            "callbacks": {key: callback.state() for key, callback in self.stateful.items()},
+        }
         tmp = self.directory / f".{STATE}.tmp"
         tmp.write_text(json.dumps(state))
         os.replace(tmp, self.directory / STATE)

@@ -29,16 +29,17 @@ def training_loss(model: keras.Model, label_smoothing: float = 0.0) -> keras.los
     own = getattr(model, "training_loss", None)
     if callable(own):
         if label_smoothing:
-            raise ValueError(f"{model.name} trains with its own loss ({own().name}), which has no label smoothing; "
-                             f"use label_smoothing=0. Received: label_smoothing={label_smoothing}")
+            raise ValueError(
+                f"{model.name} trains with its own loss ({own().name}), which has no label smoothing; "
+                f"use label_smoothing=0. Received: label_smoothing={label_smoothing}"
+            )
         return own()
     if label_smoothing:
         return SmoothedSparseCrossentropy(label_smoothing)
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
-def compile_classifier(model: keras.Model, optimizer=None, *, jit_compile="auto", label_smoothing: float = 0.0
-                       ) -> None:
+def compile_classifier(model: keras.Model, optimizer=None, *, jit_compile="auto", label_smoothing: float = 0.0) -> None:
     """Compiles an image classifier as every trainer does: its training loss on logits, and accuracy.
 
     Args:
@@ -48,7 +49,9 @@ def compile_classifier(model: keras.Model, optimizer=None, *, jit_compile="auto"
         label_smoothing: of the cross-entropy (see :func:`training_loss`).
     """
     model.compile(
-        optimizer=optimizer or "adam", jit_compile=jit_compile, loss=training_loss(model, label_smoothing),
+        optimizer=optimizer or "adam",
+        jit_compile=jit_compile,
+        loss=training_loss(model, label_smoothing),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
 
@@ -72,14 +75,18 @@ def warn_if_poor_validation(train_labels, validation_labels, class_names=None) -
     """
     problems = validation_problems(train_labels, validation_labels, class_names)
     if problems:
-        logger.warning("The best epoch is chosen on validation accuracy, but %s: that choice is mostly noise. "
-                       "Use select='last' (--select last) to keep the last epoch's weights, or a larger "
-                       "validation_split.", " and ".join(problems))
+        logger.warning(
+            "The best epoch is chosen on validation accuracy, but %s: that choice is mostly noise. "
+            "Use select='last' (--select last) to keep the last epoch's weights, or a larger "
+            "validation_split.",
+            " and ".join(problems),
+        )
     return problems
 
 
-def resize_to(spec: data.DatasetSpec, split: data.Split,
-              image_size: tuple[int, int] | list[int] | None) -> tuple[data.DatasetSpec, data.Split]:
+def resize_to(
+    spec: data.DatasetSpec, split: data.Split, image_size: tuple[int, int] | list[int] | None
+) -> tuple[data.DatasetSpec, data.Split]:
     """``split``'s images resized (bilinear, antialiased) to ``image_size`` (height, width), for a pretrained model
     that takes one input size (timm's presets record it as ``image_size``); unchanged when None or equal."""
     if image_size is None or tuple(spec.input_shape[:2]) == tuple(image_size):
@@ -88,12 +95,15 @@ def resize_to(spec: data.DatasetSpec, split: data.Split,
     import tensorflow as tf
 
     size = tuple(int(d) for d in image_size)
-    resized = [tf.image.resize(split.images[i:i + 256], size, antialias=True).numpy()
-               for i in range(0, len(split), 256)]
+    resized = [
+        tf.image.resize(split.images[i : i + 256], size, antialias=True).numpy() for i in range(0, len(split), 256)
+    ]
     images = np.concatenate(resized).round().clip(0, 255).astype(np.uint8)
     logger.info("Resized %s from %s to %s", spec.name, tuple(spec.input_shape[:2]), size)
-    return (dataclasses.replace(spec, input_shape=(*size, spec.input_shape[-1])),
-            dataclasses.replace(split, images=images, source=f"{split.source}, resized to {size[0]}x{size[1]}"))
+    return (
+        dataclasses.replace(spec, input_shape=(*size, spec.input_shape[-1])),
+        dataclasses.replace(split, images=images, source=f"{split.source}, resized to {size[0]}x{size[1]}"),
+    )
 
 
 @dataclasses.dataclass
@@ -132,22 +142,56 @@ class ImageData(engine.TaskData):
         return {**super().describe(), "class_names": list(self.spec.class_names)}
 
     def compile(self, model: keras.Model, optimizer) -> None:
-        compile_classifier(model, optimizer, jit_compile=engine.JIT_COMPILE[self.config.jit_compile],
-                           label_smoothing=self.config.label_smoothing)
+        compile_classifier(
+            model,
+            optimizer,
+            jit_compile=engine.JIT_COMPILE[self.config.jit_compile],
+            label_smoothing=self.config.label_smoothing,
+        )
 
-    def fit(self, model: keras.Model, *, epochs: int, initial_epoch: int = 0, skip_steps: int = 0, callbacks=(),
-            verbose="auto"):
+    def fit(
+        self,
+        model: keras.Model,
+        *,
+        epochs: int,
+        initial_epoch: int = 0,
+        skip_steps: int = 0,
+        callbacks=(),
+        verbose="auto",
+    ):
         """Fits epochs ``initial_epoch .. epochs - 1``, the first without its first ``skip_steps`` batches."""
         c = self.config
-        train_ds = make_pipeline(self.spec, self.train.images, self.train.labels, batch_size=c.batch_size,
-                                 training=True, augment=c.augment, seed=c.seed, first_epoch=initial_epoch,
-                                 epochs=epochs, skip_batches=skip_steps)
-        val_ds = (shard_by_data(make_pipeline(self.spec, self.validation.images, self.validation.labels,
-                                              batch_size=c.batch_size, training=False))
-                  if self.validation is not None else None)
-        return model.fit(shard_by_data(train_ds), validation_data=val_ds, epochs=epochs,
-                         initial_epoch=initial_epoch, steps_per_epoch=self.steps_per_epoch - skip_steps,
-                         callbacks=list(callbacks), verbose=verbose, shuffle=False)  # the pipeline shuffles
+        train_ds = make_pipeline(
+            self.spec,
+            self.train.images,
+            self.train.labels,
+            batch_size=c.batch_size,
+            training=True,
+            augment=c.augment,
+            seed=c.seed,
+            first_epoch=initial_epoch,
+            epochs=epochs,
+            skip_batches=skip_steps,
+        )
+        val_ds = (
+            shard_by_data(
+                make_pipeline(
+                    self.spec, self.validation.images, self.validation.labels, batch_size=c.batch_size, training=False
+                )
+            )
+            if self.validation is not None
+            else None
+        )
+        return model.fit(
+            shard_by_data(train_ds),
+            validation_data=val_ds,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=self.steps_per_epoch - skip_steps,
+            callbacks=list(callbacks),
+            verbose=verbose,
+            shuffle=False,
+        )  # the pipeline shuffles
 
     def evaluate(self, model: keras.Model) -> dict[str, Any]:
         return evaluate_model(model, self.dataset, image_size=self.image_size)
@@ -185,12 +229,19 @@ def train(
     """
     config = config or TrainConfig()
     get_entry(model_name)  # unknown names fail before any data is read
-    return engine.fit(model_name, dataset, config, out=out, load_data=ImageData.load,
-                      build=lambda prepared: build_for_dataset(model_name, prepared.spec, overrides))
+    return engine.fit(
+        model_name,
+        dataset,
+        config,
+        out=out,
+        load_data=ImageData.load,
+        build=lambda prepared: build_for_dataset(model_name, prepared.spec, overrides),
+    )
 
 
-def evaluate_model(model: keras.Model, dataset: str, *, batch_size: int = 256,
-                   image_size: tuple[int, int] | None = None) -> dict[str, float | int | str]:
+def evaluate_model(
+    model: keras.Model, dataset: str, *, batch_size: int = 256, image_size: tuple[int, int] | None = None
+) -> dict[str, float | int | str]:
     """Evaluates a built classifier on the test split of ``dataset``, its images resized to ``image_size`` if given."""
     spec, test_split = resize_to(*data.load(dataset, "test"), image_size)
     expected = tuple(model.input_shape[1:])
@@ -219,8 +270,9 @@ def evaluate(model_name: str, weights: str | Path, dataset: str, *, batch_size: 
         >>> evaluate("lenet5", "runs/lenet5-mnist", "mnist")  # doctest: +SKIP
         {'accuracy': 0.9912, 'loss': 0.028, 'examples': 10000, 'source': '...'}
     """
-    model, run_config = create_trained(model_name, weights,
-                                       build=lambda: build_for_dataset(model_name, data.get_spec(dataset)))
+    model, run_config = create_trained(
+        model_name, weights, build=lambda: build_for_dataset(model_name, data.get_spec(dataset))
+    )
     return evaluate_model(model, dataset, batch_size=batch_size, image_size=pretrained_image_size(run_config))
 
 

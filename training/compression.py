@@ -119,14 +119,20 @@ class CompressConfig:
         if self.method not in ("sws", "weight_decay"):
             raise ValueError(f"method must be 'sws' or 'weight_decay'. Received: {self.method!r}")
         if self.sharpen_epochs < 0 or self.sharpen_std <= 0:
-            raise ValueError(f"sharpen_epochs must be >= 0 and sharpen_std > 0. Received: "
-                             f"sharpen_epochs={self.sharpen_epochs}, sharpen_std={self.sharpen_std}")
+            raise ValueError(
+                f"sharpen_epochs must be >= 0 and sharpen_std > 0. Received: "
+                f"sharpen_epochs={self.sharpen_epochs}, sharpen_std={self.sharpen_std}"
+            )
         if self.finetune_epochs < 0 or self.finetune_lr <= 0:
-            raise ValueError(f"finetune_epochs must be >= 0 and finetune_lr > 0. Received: "
-                             f"finetune_epochs={self.finetune_epochs}, finetune_lr={self.finetune_lr}")
+            raise ValueError(
+                f"finetune_epochs must be >= 0 and finetune_lr > 0. Received: "
+                f"finetune_epochs={self.finetune_epochs}, finetune_lr={self.finetune_lr}"
+            )
         if self.lr <= 0 or self.tau < 0 or self.merge_kl < 0 or self.weight_decay < 0:
-            raise ValueError(f"lr must be > 0, tau and merge_kl >= 0. Received: lr={self.lr}, tau={self.tau}, "
-                             f"merge_kl={self.merge_kl}")
+            raise ValueError(
+                f"lr must be > 0, tau and merge_kl >= 0. Received: lr={self.lr}, tau={self.tau}, "
+                f"merge_kl={self.merge_kl}"
+            )
 
 
 @dataclasses.dataclass
@@ -147,8 +153,9 @@ class _MixtureLogger(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         mixture = Mixture.from_prior(self.prior)
-        self.epochs.append({"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()},
-                            "mixture": mixture.as_dict()})
+        self.epochs.append(
+            {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}, "mixture": mixture.as_dict()}
+        )
         write_json(self.path, self.epochs)
 
 
@@ -195,10 +202,18 @@ def compress(
     before = evaluate_model(model, dataset)
     with precision(config.mixed_precision), strategy.scope():
         wrapped = apply_soft_weight_sharing(
-            model, components=config.components, tau=config.tau, num_examples=len(train_split),
-            zero_mixing=config.zero_mixing, init_std=config.init_std, gamma_prior=config.gamma_prior,
-            prior_lr_multiplier={"means": config.means_lr_multiplier, "log_var": config.variance_lr_multiplier,
-                                 "mixing_logits": config.mixing_lr_multiplier},
+            model,
+            components=config.components,
+            tau=config.tau,
+            num_examples=len(train_split),
+            zero_mixing=config.zero_mixing,
+            init_std=config.init_std,
+            gamma_prior=config.gamma_prior,
+            prior_lr_multiplier={
+                "means": config.means_lr_multiplier,
+                "log_var": config.variance_lr_multiplier,
+                "mixing_logits": config.mixing_lr_multiplier,
+            },
             pull_weights=config.method == "sws",
         )
         _compile_retraining(wrapped, config, config.epochs, len(train_split))
@@ -208,26 +223,49 @@ def compress(
     batches_per_epoch = steps_per_epoch(len(train_split), config.batch_size)
 
     def train_batches(first_epoch: int, epochs: int, skip: int = 0):
-        return make_pipeline(spec, train_split.images, train_split.labels, batch_size=config.batch_size,
-                             training=True, augment="none", seed=config.seed, first_epoch=first_epoch, epochs=epochs,
-                             skip_batches=skip)
+        return make_pipeline(
+            spec,
+            train_split.images,
+            train_split.labels,
+            batch_size=config.batch_size,
+            training=True,
+            augment="none",
+            seed=config.seed,
+            first_epoch=first_epoch,
+            epochs=epochs,
+            skip_batches=skip,
+        )
 
     saved = point.history if point is not None else {}
     mixture_log = _MixtureLogger(out / HISTORY, wrapped.prior, saved.get("mixture"))
     timer = _Seconds(saved.get("seconds", 0.0))
-    backup = checkpoints.Backup(out, batches_per_epoch, lambda: {"mixture": mixture_log.epochs, "seconds": timer.total},
-                                every=config.backup_every)
+    backup = checkpoints.Backup(
+        out,
+        batches_per_epoch,
+        lambda: {"mixture": mixture_log.epochs, "seconds": timer.total},
+        every=config.backup_every,
+    )
     stage = point.stage if point is not None else 0
 
     def run_stage(index: int, trainee, batches, start: int, end: int, callbacks) -> None:
         resuming = point if point is not None and point.stage == index else None
         backup.progress = {"stage": index, "stage_start": start}
-        _fit_stage(trainee, batches, start, end, resuming, backup, [*callbacks, timer, backup], batches_per_epoch,
-                   config.verbose)
+        _fit_stage(
+            trainee,
+            batches,
+            start,
+            end,
+            resuming,
+            backup,
+            [*callbacks, timer, backup],
+            batches_per_epoch,
+            config.verbose,
+        )
 
     if stage == 0:
-        logger.info("Retraining %s under a %d-component prior on %d examples", model_name, config.components,
-                    len(train_split))
+        logger.info(
+            "Retraining %s under a %d-component prior on %d examples", model_name, config.components, len(train_split)
+        )
         run_stage(0, wrapped, train_batches, 0, config.epochs, [mixture_log, keras.callbacks.TerminateOnNaN()])
     if config.sharpen_epochs and stage <= 1:
         if stage == 0:
@@ -237,8 +275,14 @@ def compress(
             unsharpened = _read_progress(out)["unsharpened"]
         with strategy.scope():
             _start_sharpening(wrapped, config, len(train_split))
-            run_stage(1, wrapped, train_batches, config.epochs, config.epochs + config.sharpen_epochs,
-                      [mixture_log, keras.callbacks.TerminateOnNaN()])
+            run_stage(
+                1,
+                wrapped,
+                train_batches,
+                config.epochs,
+                config.epochs + config.sharpen_epochs,
+                [mixture_log, keras.callbacks.TerminateOnNaN()],
+            )
     if stage <= 1:
         checkpoints.backup_dir(out).mkdir(parents=True, exist_ok=True)
         wrapped.save_weights(checkpoints.backup_dir(out) / RETRAINED)
@@ -258,11 +302,17 @@ def compress(
         with strategy.scope():
             variables = {v.path: v for _, v in wrapped.shared_variables()}
             compile_classifier(model, keras.optimizers.Adam(config.finetune_lr))
-            logger.info("Fine-tuning the %d shared values for %d epochs", len(quantized.codebook),
-                        config.finetune_epochs)
-            run_stage(2, model, lambda a, b, skip=0: train_batches(first + a, first + b, skip), 0,
-                      config.finetune_epochs,
-                      [_ProjectToCodebook(quantized, variables), keras.callbacks.TerminateOnNaN()])
+            logger.info(
+                "Fine-tuning the %d shared values for %d epochs", len(quantized.codebook), config.finetune_epochs
+            )
+            run_stage(
+                2,
+                model,
+                lambda a, b, skip=0: train_batches(first + a, first + b, skip),
+                0,
+                config.finetune_epochs,
+                [_ProjectToCodebook(quantized, variables), keras.callbacks.TerminateOnNaN()],
+            )
             quantized.project(variables)
     after = evaluate_model(model, dataset)
 
@@ -277,14 +327,26 @@ def compress(
     tag = preset_tag or f"{Path(dataset).name}-sws"
     command = report["environment"]["command"]
     presets.save_preset(
-        model, out / PRESET / tag, name=model_name, dataset=dataset, overwrite=True,
-        description=(f"{model_name} compressed with soft weight sharing (Ullrich et al. 2017): every kernel holds "
-                     f"only {len(quantized.codebook)} distinct non-zero values; "
-                     f"{report['compression']['sparse_huffman']:.0f}x smaller in Han et al.'s sparse format."),
-        metrics={"accuracy": {"value": after["accuracy"], "command": command},
-                 "compression_ratio": {"value": round(report["compression"]["sparse_huffman"], 1), "command": command}},
-        extra={"compression": report["compression"], "mixture": quantized.mixture.as_dict(),
-               "codebook": quantized.codebook.tolist(), "class_names": list(spec.class_names)},
+        model,
+        out / PRESET / tag,
+        name=model_name,
+        dataset=dataset,
+        overwrite=True,
+        description=(
+            f"{model_name} compressed with soft weight sharing (Ullrich et al. 2017): every kernel holds "
+            f"only {len(quantized.codebook)} distinct non-zero values; "
+            f"{report['compression']['sparse_huffman']:.0f}x smaller in Han et al.'s sparse format."
+        ),
+        metrics={
+            "accuracy": {"value": after["accuracy"], "command": command},
+            "compression_ratio": {"value": round(report["compression"]["sparse_huffman"], 1), "command": command},
+        },
+        extra={
+            "compression": report["compression"],
+            "mixture": quantized.mixture.as_dict(),
+            "codebook": quantized.codebook.tolist(),
+            "class_names": list(spec.class_names),
+        },
         codebook=quantized.codebook,
     )
     report["preset"] = str(out / PRESET / tag)
@@ -293,8 +355,9 @@ def compress(
         from zoo.inference import fit_class_names
         from serving.exporter import export
 
-        report["export"] = str(export(model, export_base, model_name=model_name,
-                                      class_names=fit_class_names(spec.class_names, model)))
+        report["export"] = str(
+            export(model, export_base, model_name=model_name, class_names=fit_class_names(spec.class_names, model))
+        )
     write_json(out / REPORT, report)
     (out / REPORT_MD).write_text(report_markdown(report))
     checkpoints.remove_backup(out)
@@ -313,19 +376,26 @@ def _prepare_out(out: Path, model_name: str, weights, dataset: str, config: Comp
     record = {"model": model_name, "weights": str(weights), "dataset": dataset, "config": dataclasses.asdict(config)}
     point = checkpoints.read_backup(out)
     if point is not None and not config.resume:
-        raise FileExistsError(f"{out} holds an interrupted compression run: continue it with --resume (resume=True), "
-                              f"or choose another --out.")
+        raise FileExistsError(
+            f"{out} holds an interrupted compression run: continue it with --resume (resume=True), "
+            f"or choose another --out."
+        )
     if config.resume and point is None:
         logger.warning("%s has no backup to resume from: starting from the beginning", out)
     if point is not None:
         saved = json.loads((out / SETTINGS).read_text())
         old = {**dataclasses.asdict(CompressConfig()), **saved["config"]}
-        changed = sorted(k for k in set(old) | set(record["config"])
-                         if k not in RESUMABLE_CHANGES and json.dumps(old.get(k)) != json.dumps(record["config"].get(k)))
+        changed = sorted(
+            k
+            for k in set(old) | set(record["config"])
+            if k not in RESUMABLE_CHANGES and json.dumps(old.get(k)) != json.dumps(record["config"].get(k))
+        )
         changed += [k for k in ("model", "weights", "dataset") if saved.get(k) != record[k]]
         if changed:
-            raise ValueError(f"{out} was started with other settings ({', '.join(changed)}); resume with the same. "
-                             f"Started with: {[saved['config'].get(k, saved.get(k)) for k in changed]}")
+            raise ValueError(
+                f"{out} was started with other settings ({', '.join(changed)}); resume with the same. "
+                f"Started with: {[saved['config'].get(k, saved.get(k)) for k in changed]}"
+            )
         logger.info("Resuming the %s stage of %s", STAGES[point.stage], out)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / SETTINGS, record)
@@ -345,12 +415,26 @@ def _fit_stage(trainee, batches, start: int, end: int, point, backup, callbacks,
         first = point.epoch
         if point.step and first < end:
             backup.step_offset = point.step
-            trainee.fit(batches(first, first + 1, point.step), initial_epoch=first, epochs=first + 1,
-                        steps_per_epoch=steps - point.step, verbose=verbose, shuffle=False, callbacks=callbacks)
+            trainee.fit(
+                batches(first, first + 1, point.step),
+                initial_epoch=first,
+                epochs=first + 1,
+                steps_per_epoch=steps - point.step,
+                verbose=verbose,
+                shuffle=False,
+                callbacks=callbacks,
+            )
             first += 1
     if first < end:
-        trainee.fit(batches(first, end), initial_epoch=first, epochs=end, steps_per_epoch=steps, verbose=verbose,
-                    shuffle=False, callbacks=callbacks)
+        trainee.fit(
+            batches(first, end),
+            initial_epoch=first,
+            epochs=end,
+            steps_per_epoch=steps,
+            verbose=verbose,
+            shuffle=False,
+            callbacks=callbacks,
+        )
 
 
 class _Seconds(keras.callbacks.Callback):
@@ -424,21 +508,34 @@ def _report(model_name, dataset, config, before, retrained, after, quantized, se
     nonzero = sum(int(np.count_nonzero(c)) for c in quantized.codes.values())
     used = len(quantized.codebook) + (1 if nonzero < total else 0)
     return {
-        "model": model_name, "dataset": dataset, "config": dataclasses.asdict(config),
-        "train_examples": examples, "retrain_seconds": round(seconds, 1),
+        "model": model_name,
+        "dataset": dataset,
+        "config": dataclasses.asdict(config),
+        "train_examples": examples,
+        "retrain_seconds": round(seconds, 1),
         "test": {"before": before, "retrained": retrained, "after": after},
-        "error_percent": {k: round(100 * (1 - v["accuracy"]), 2)
-                          for k, v in (("before", before), ("retrained", retrained), ("after", after))},
+        "error_percent": {
+            k: round(100 * (1 - v["accuracy"]), 2)
+            for k, v in (("before", before), ("retrained", retrained), ("after", after))
+        },
         "components": {"initial": config.components, "after_merge": len(quantized.mixture), "used": used},
         "codebook": quantized.codebook.tolist(),
         "weights": {"total": total, "nonzero": nonzero, "nonzero_fraction": nonzero / total},
         "nonzero_fraction": quantized.nonzero_fraction(),
         "compression": {
-            "sparse_huffman": huffman["ratio"], "sparse": sparse["ratio"],
+            "sparse_huffman": huffman["ratio"],
+            "sparse": sparse["ratio"],
             "bits_per_weight": dense_bits_per_weight(len(quantized.codebook)),
             "dense_ratio": 32.0 / dense_bits_per_weight(len(quantized.codebook)),
-            "layers": {p: {"nonzero": s["nonzero"], "weights": s["weights"], "bits": s["bits"],
-                           "bits_huffman": huffman["layers"][p]["bits"]} for p, s in sparse["layers"].items()},
+            "layers": {
+                p: {
+                    "nonzero": s["nonzero"],
+                    "weights": s["weights"],
+                    "bits": s["bits"],
+                    "bits_huffman": huffman["layers"][p]["bits"],
+                }
+                for p, s in sparse["layers"].items()
+            },
         },
         "mixture": quantized.mixture.as_dict(),
         "environment": environment(),
@@ -449,43 +546,68 @@ def report_markdown(report: dict[str, Any]) -> str:
     """A short markdown summary of a compression report."""
     c, e = report["compression"], report["error_percent"]
     lines = [
-        f"# {report['model']} on {report['dataset']}: soft weight-sharing compression", "",
+        f"# {report['model']} on {report['dataset']}: soft weight-sharing compression",
+        "",
         "| test error before | after retraining | after quantisation | compression (sparse + Huffman) "
         "| sparse, no Huffman | bits/weight (dense codes) | non-zero | components used |",
         "|---|---|---|---|---|---|---|---|",
         f"| {e['before']:.2f}% | {e['retrained']:.2f}% | **{e['after']:.2f}%** | **{c['sparse_huffman']:.1f}x** "
         f"| {c['sparse']:.1f}x | {c['bits_per_weight']:.0f} ({c['dense_ratio']:.1f}x) "
-        f"| {100 * report['weights']['nonzero_fraction']:.2f}% | {report['components']['used']} |", "",
-        "| tensor | weights | non-zero | bits (sparse) | bits (+ Huffman) |", "|---|---|---|---|---|",
+        f"| {100 * report['weights']['nonzero_fraction']:.2f}% | {report['components']['used']} |",
+        "",
+        "| tensor | weights | non-zero | bits (sparse) | bits (+ Huffman) |",
+        "|---|---|---|---|---|",
     ]
     for path, layer in c["layers"].items():
-        lines.append(f"| {path} | {layer['weights']} | {100 * layer['nonzero'] / layer['weights']:.2f}% "
-                     f"| {layer['bits']} | {layer['bits_huffman']} |")
+        lines.append(
+            f"| {path} | {layer['weights']} | {100 * layer['nonzero'] / layer['weights']:.2f}% "
+            f"| {layer['bits']} | {layer['bits_huffman']} |"
+        )
     env = report["environment"]
-    lines += ["", f"- Command: `{env['command']}`",
-              f"- Machine: {env['machine']}; Keras {env['keras']} ({env['keras_backend']}), "
-              f"TensorFlow {env['tensorflow']}; retraining took {report['retrain_seconds'] / 60:.1f} min.",
-              "- Compression ratio: 32-bit dense weights over Han et al.'s sparse format (relative indices of "
-              "8 bits in conv and 5 in dense layers with filler zeros, codebook indices, row pointers, one shared "
-              "32-bit codebook), with and without Huffman coding of the index and code streams.",
-              f"- Plot: `{PLOT}` (pretrained vs retrained weights with the mixture components).", ""]
+    lines += [
+        "",
+        f"- Command: `{env['command']}`",
+        f"- Machine: {env['machine']}; Keras {env['keras']} ({env['keras_backend']}), "
+        f"TensorFlow {env['tensorflow']}; retraining took {report['retrain_seconds'] / 60:.1f} min.",
+        "- Compression ratio: 32-bit dense weights over Han et al.'s sparse format (relative indices of "
+        "8 bits in conv and 5 in dense layers with filler zeros, codebook indices, row pointers, one shared "
+        "32-bit codebook), with and without Huffman coding of the index and code streams.",
+        f"- Plot: `{PLOT}` (pretrained vs retrained weights with the mixture components).",
+        "",
+    ]
     if "on_disk" in report:
         d = report["on_disk"]
-        lines.insert(-1, f"- On disk: the preset's {d['weights_file']} takes {d['weights_bytes']:,} bytes (the "
-                         f"estimate above: {d['estimate_bytes']:,}), the whole preset {d['preset_bytes']:,} bytes.")
+        lines.insert(
+            -1,
+            f"- On disk: the preset's {d['weights_file']} takes {d['weights_bytes']:,} bytes (the "
+            f"estimate above: {d['estimate_bytes']:,}), the whole preset {d['preset_bytes']:,} bytes.",
+        )
     if "unsharpened" in e:
-        lines.insert(-1, f"- Sharpening: the last {report['config']['sharpen_epochs']} retraining epochs held the "
-                         f"components near a standard deviation of {report['config']['sharpen_std']:g}; test error "
-                         f"{e['unsharpened']:.2f}% before them, {e['retrained']:.2f}% after.")
+        lines.insert(
+            -1,
+            f"- Sharpening: the last {report['config']['sharpen_epochs']} retraining epochs held the "
+            f"components near a standard deviation of {report['config']['sharpen_std']:g}; test error "
+            f"{e['unsharpened']:.2f}% before them, {e['retrained']:.2f}% after.",
+        )
     if "quantized" in e:
-        lines.insert(-1, f"- Trained quantisation (Han et al. 2016): the {len(report['codebook'])} shared values were "
-                         f"fine-tuned for {report['config']['finetune_epochs']} epochs with the codes fixed; test error "
-                         f"{e['quantized']:.2f}% right after quantisation, {e['after']:.2f}% after.")
+        lines.insert(
+            -1,
+            f"- Trained quantisation (Han et al. 2016): the {len(report['codebook'])} shared values were "
+            f"fine-tuned for {report['config']['finetune_epochs']} epochs with the codes fixed; test error "
+            f"{e['quantized']:.2f}% right after quantisation, {e['after']:.2f}% after.",
+        )
     return "\n".join(lines)
 
 
-def plot_weights(before: list[np.ndarray], after: list[np.ndarray], mixture: Mixture, path: Path, *,
-                 title: str = "", max_points: int = 20000) -> None:
+def plot_weights(
+    before: list[np.ndarray],
+    after: list[np.ndarray],
+    mixture: Mixture,
+    path: Path,
+    *,
+    title: str = "",
+    max_points: int = 20000,
+) -> None:
     """Ullrich et al.'s figure: each weight before vs after retraining, with the mixture's means and 2 sigma bands."""
     from zoo.analysis.plots import pyplot
 

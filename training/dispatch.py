@@ -31,13 +31,21 @@ def trainer_for(model_name: str):
     """
     task = get_entry(model_name).task
     if task not in TRAINERS:
-        raise ValueError(f"{model_name} is a {task} model, which `zoo train` cannot train yet. "
-                         f"Trainable tasks: {', '.join(sorted(TRAINERS))}.")
+        raise ValueError(
+            f"{model_name} is a {task} model, which `zoo train` cannot train yet. "
+            f"Trainable tasks: {', '.join(sorted(TRAINERS))}."
+        )
     return importlib.import_module(TRAINERS[task])
 
 
-def train(model_name: str, dataset: str, *, config=None, out: str | Path | None = None,
-          overrides: dict[str, Any] | None = None):
+def train(
+    model_name: str,
+    dataset: str,
+    *,
+    config=None,
+    out: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+):
     """Trains ``model_name`` on ``dataset`` with its task's trainer; see ``training.classification.train``.
 
     Returns:
@@ -46,8 +54,9 @@ def train(model_name: str, dataset: str, *, config=None, out: str | Path | None 
     return trainer_for(model_name).train(model_name, dataset, config=config, out=out, overrides=overrides)
 
 
-def evaluate(model_name: str, weights: str | Path, dataset: str | None = None, *, batch_size: int = 256,
-             **options) -> dict[str, Any]:
+def evaluate(
+    model_name: str, weights: str | Path, dataset: str | None = None, *, batch_size: int = 256, **options
+) -> dict[str, Any]:
     """Evaluates trained weights of ``model_name`` on the test split of ``dataset`` with its task's metrics.
 
     ``dataset`` defaults to the one the weights record (a run's ``config.json``, a preset's metadata).
@@ -64,6 +73,8 @@ def evaluate(model_name: str, weights: str | Path, dataset: str | None = None, *
         dataset = recorded_dataset(model_name, weights)
         logger.info("Evaluating on %s, the data set %s records", dataset, weights)
     if options and trainer.__name__ != "training.generative":
-        raise ValueError(f"{', '.join(sorted(options))}: options of generative models' evaluation; {model_name} is "
-                         f"a {get_entry(model_name).task} model.")
+        raise ValueError(
+            f"{', '.join(sorted(options))}: options of generative models' evaluation; {model_name} is "
+            f"a {get_entry(model_name).task} model."
+        )
     return trainer.evaluate(model_name, weights, dataset, batch_size=batch_size, **options)

@@ -97,8 +97,10 @@ def make_strategy(name: str = "auto"):
             name = "one_device"
     if name == "multi_worker":
         if config is None:
-            raise ValueError("strategy multi_worker needs TF_CONFIG: set it on each worker to "
-                             '{"cluster": {"worker": ["host0:port", "host1:port"]}, "task": {"type": "worker", "index": i}}.')
+            raise ValueError(
+                "strategy multi_worker needs TF_CONFIG: set it on each worker to "
+                '{"cluster": {"worker": ["host0:port", "host1:port"]}, "task": {"type": "worker", "index": i}}.'
+            )
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
         if strategy.extended._in_multi_worker_mode():
             from training import multi_worker_fix
@@ -123,8 +125,12 @@ def make_strategy(name: str = "auto"):
 def describe(strategy) -> dict[str, Any]:
     """What a run records about its strategy."""
     role = worker_role()
-    return {"strategy": type(strategy).__name__, "replicas": int(strategy.num_replicas_in_sync),
-            "workers": role.workers, "task": {"type": role.task_type, "index": role.index}}
+    return {
+        "strategy": type(strategy).__name__,
+        "replicas": int(strategy.num_replicas_in_sync),
+        "workers": role.workers,
+        "task": {"type": role.task_type, "index": role.index},
+    }
 
 
 def scaled_lr(lr: float, scaling: str, replicas: int) -> float:

@@ -154,8 +154,10 @@ class TaskData:
         return []
 
     def describe(self) -> dict[str, Any]:
-        return {"data_source": self.train.source,
-                "examples": {"train": len(self.train), "validation": len(self.validation) if self.validation else 0}}
+        return {
+            "data_source": self.train.source,
+            "examples": {"train": len(self.train), "validation": len(self.validation) if self.validation else 0},
+        }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -217,15 +219,28 @@ def _callbacks(run_dir: Path, data, *, chief: bool, history: dict, backup_every:
     weights = [keras.callbacks.ModelCheckpoint(run_dir / LAST_WEIGHTS, save_weights_only=True)] if chief else []
     if chief and best:  # generators without a validation measure, and select="last", keep the last weights
         best = _best_so_far(history, data.monitor, data.mode)
-        weights.insert(0, keras.callbacks.ModelCheckpoint(run_dir / BEST_WEIGHTS, monitor=data.monitor, mode=data.mode,
-                                                          save_best_only=True, save_weights_only=True,
-                                                          initial_value_threshold=best))
+        weights.insert(
+            0,
+            keras.callbacks.ModelCheckpoint(
+                run_dir / BEST_WEIGHTS,
+                monitor=data.monitor,
+                mode=data.mode,
+                save_best_only=True,
+                save_weights_only=True,
+                initial_value_threshold=best,
+            ),
+        )
     backup = checkpoints.Backup(run_dir, data.steps_per_epoch, lambda: run_logger.history, every=backup_every)
     from training.run_dir import TENSORBOARD
 
-    callbacks = [Throughput(data.examples_per_epoch / data.steps_per_epoch), *weights,
-                 keras.callbacks.TensorBoard(run_dir / TENSORBOARD, write_graph=False),
-                 keras.callbacks.TerminateOnNaN(), run_logger, backup]
+    callbacks = [
+        Throughput(data.examples_per_epoch / data.steps_per_epoch),
+        *weights,
+        keras.callbacks.TensorBoard(run_dir / TENSORBOARD, write_graph=False),
+        keras.callbacks.TerminateOnNaN(),
+        run_logger,
+        backup,
+    ]
     return callbacks, run_logger, backup
 
 
@@ -234,14 +249,18 @@ def _check_resumable(run_dir: Path, record: dict[str, Any]) -> None:
     saved = read_json(run_dir / RUN_CONFIG)
     for key in ("model", "model_config", "dataset"):
         if saved.get(key) != record[key]:
-            raise ValueError(f"{run_dir} was started with {key}={saved.get(key)!r}; resuming needs the same. "
-                             f"Received: {record[key]!r}")
+            raise ValueError(
+                f"{run_dir} was started with {key}={saved.get(key)!r}; resuming needs the same. "
+                f"Received: {record[key]!r}"
+            )
     old = {**dataclasses.asdict(TrainConfig()), **saved.get("training", {})}  # fields added since: their defaults
     new = record["training"]
     changed = sorted(k for k in set(old) | set(new) if k not in RESUMABLE_CHANGES and old.get(k) != new.get(k))
     if changed:
-        raise ValueError(f"{run_dir} was started with other training settings ({', '.join(changed)}: "
-                         f"{[old.get(k) for k in changed]} vs {[new.get(k) for k in changed]}); resume with the same.")
+        raise ValueError(
+            f"{run_dir} was started with other training settings ({', '.join(changed)}: "
+            f"{[old.get(k) for k in changed]} vs {[new.get(k) for k in changed]}); resume with the same."
+        )
 
 
 def weights_fingerprint(model: keras.Model) -> float:
@@ -250,9 +269,19 @@ def weights_fingerprint(model: keras.Model) -> float:
 
 
 @discard_on_failure
-def fit(model_name: str, dataset: str, config: TrainConfig, *, out: str | Path | None, load_data: Callable,
-        build: Callable, stages: list[Stage] | None = None, prepare_stage: Callable | None = None,
-        record: dict[str, Any] | None = None, default_out: Path | None = None) -> TrainResult:
+def fit(
+    model_name: str,
+    dataset: str,
+    config: TrainConfig,
+    *,
+    out: str | Path | None,
+    load_data: Callable,
+    build: Callable,
+    stages: list[Stage] | None = None,
+    prepare_stage: Callable | None = None,
+    record: dict[str, Any] | None = None,
+    default_out: Path | None = None,
+) -> TrainResult:
     """Runs training for any task; see the module docstring.
 
     Args:
@@ -293,24 +322,43 @@ def fit(model_name: str, dataset: str, config: TrainConfig, *, out: str | Path |
     stages = [dataclasses.replace(s, lr=distribute.scaled_lr(s.lr, config.lr_scaling, replicas)) for s in stages]
 
     if replicas > 1 and not data.distributable:
-        raise ValueError(f"{type(data).__name__} trains on one indivisible batch ({dataset}), which cannot be split "
-                         f"across {replicas} replicas; use strategy one_device.")
+        raise ValueError(
+            f"{type(data).__name__} trains on one indivisible batch ({dataset}), which cannot be split "
+            f"across {replicas} replicas; use strategy one_device."
+        )
     with distribute.precision(config.mixed_precision), strategy.scope():
         model = build(data)
         trainee = data.trainee(model)
-    entry = {"model": model_name, "model_config": constructor_config(model), "dataset": dataset, **data.describe(),
-             **(record or {}), "training": dataclasses.asdict(config),
-             "distribution": {**distribute.describe(strategy), "per_replica_batch_size": config.batch_size / replicas,
-                              "dtype_policy": trainee.dtype_policy.name},
-             "stages": [dataclasses.asdict(s) for s in stages], "environment": environment()}
+    entry = {
+        "model": model_name,
+        "model_config": constructor_config(model),
+        "dataset": dataset,
+        **data.describe(),
+        **(record or {}),
+        "training": dataclasses.asdict(config),
+        "distribution": {
+            **distribute.describe(strategy),
+            "per_replica_batch_size": config.batch_size / replicas,
+            "dtype_policy": trainee.dtype_policy.name,
+        },
+        "stages": [dataclasses.asdict(s) for s in stages],
+        "environment": environment(),
+    }
     if point is not None:
         _check_resumable(run_dir, entry)
     write_json(run_dir / RUN_CONFIG, entry)
-    callbacks, run_logger, backup = _callbacks(run_dir, data, chief=role.chief, history=point.history if point else {},
-                                               backup_every=config.backup_every, best=_selects_best(data, config))
+    callbacks, run_logger, backup = _callbacks(
+        run_dir,
+        data,
+        chief=role.chief,
+        history=point.history if point else {},
+        backup_every=config.backup_every,
+        best=_selects_best(data, config),
+    )
     callbacks += data.callbacks(run_dir)
-    logger.info("Training %s on %s into %s (%s, %d replica(s))", model_name, dataset, run_dir,
-                type(strategy).__name__, replicas)
+    logger.info(
+        "Training %s on %s into %s (%s, %d replica(s))", model_name, dataset, run_dir, type(strategy).__name__, replicas
+    )
     stateful = {str(i): cb for i, cb in enumerate(callbacks) if isinstance(cb, checkpoints.EarlyStopping)}
     backup.stateful = stateful
     done, started = 0, time.perf_counter()
@@ -326,9 +374,16 @@ def fit(model_name: str, dataset: str, config: TrainConfig, *, out: str | Path |
         steps = data.steps_per_epoch * stage.epochs
         warmup = None if config.warmup_epochs is None else int(round(config.warmup_epochs * data.steps_per_epoch))
         with strategy.scope():
-            data.compile(trainee, make_optimizer(config.optimizer, make_schedule(
-                stage.schedule, stage.lr, steps, steps_per_epoch=data.steps_per_epoch, warmup_steps=warmup),
-                config.weight_decay))
+            data.compile(
+                trainee,
+                make_optimizer(
+                    config.optimizer,
+                    make_schedule(
+                        stage.schedule, stage.lr, steps, steps_per_epoch=data.steps_per_epoch, warmup_steps=warmup
+                    ),
+                    config.weight_decay,
+                ),
+            )
         first = start
         if resuming:
             checkpoints.restore(trainee, point)
@@ -338,8 +393,14 @@ def fit(model_name: str, dataset: str, config: TrainConfig, *, out: str | Path |
             first = point.epoch
             if point.step and first < end:
                 backup.step_offset = point.step
-                data.fit(trainee, epochs=first + 1, initial_epoch=first, skip_steps=point.step, callbacks=callbacks,
-                         verbose=config.verbose)
+                data.fit(
+                    trainee,
+                    epochs=first + 1,
+                    initial_epoch=first,
+                    skip_steps=point.step,
+                    callbacks=callbacks,
+                    verbose=config.verbose,
+                )
                 first += 1
                 for callback in stateful.values():
                     callback.carry()  # the rest of the stage continues the same patience count
@@ -349,7 +410,7 @@ def fit(model_name: str, dataset: str, config: TrainConfig, *, out: str | Path |
         trainee.stop_training = False
     seconds = time.perf_counter() - started
     if point is not None:  # a resumed run counts the epochs finished before the interruption too
-        seconds += sum(float(v) for v in point.history.get("epoch_seconds", [])[:point.epoch] if v is not None)
+        seconds += sum(float(v) for v in point.history.get("epoch_seconds", [])[: point.epoch] if v is not None)
 
     evaluated = zoo.create(model_name, **constructor_config(model))  # outside the strategy, in float32
     best = run_dir / (BEST_WEIGHTS if _selects_best(data, config) else LAST_WEIGHTS)
@@ -360,13 +421,20 @@ def fit(model_name: str, dataset: str, config: TrainConfig, *, out: str | Path |
     test = data.evaluate(evaluated)
     history = run_logger.history
     speeds = [v for v in history.get("examples_per_second", []) if v is not None and math.isfinite(v)]
-    write_json(run_dir / RESULTS, {
-        "test": test, **best_epoch(history, data.monitor, data.mode), "epochs_run": run_logger.epochs,
-        "train_seconds": round(seconds, 1),
-        "examples_per_second": round(float(np.median(speeds)), 1) if speeds else None,
-        "weights": "best" if role.chief and best.name == BEST_WEIGHTS and best.is_file() else "last",
-        "select": config.select,
-        "weights_fingerprint": weights_fingerprint(evaluated), "final_weights_fingerprint": weights_fingerprint(trainee),
-        "distribution": entry["distribution"]})
+    write_json(
+        run_dir / RESULTS,
+        {
+            "test": test,
+            **best_epoch(history, data.monitor, data.mode),
+            "epochs_run": run_logger.epochs,
+            "train_seconds": round(seconds, 1),
+            "examples_per_second": round(float(np.median(speeds)), 1) if speeds else None,
+            "weights": "best" if role.chief and best.name == BEST_WEIGHTS and best.is_file() else "last",
+            "select": config.select,
+            "weights_fingerprint": weights_fingerprint(evaluated),
+            "final_weights_fingerprint": weights_fingerprint(trainee),
+            "distribution": entry["distribution"],
+        },
+    )
     checkpoints.remove_backup(run_dir)
     return TrainResult(run_dir, evaluated, history, test)

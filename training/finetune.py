@@ -68,13 +68,17 @@ class FinetuneConfig(TrainConfig):
             raise ValueError(f"freeze must be 'backbone', 'none' or 'until:LAYER'. Received: freeze={self.freeze!r}")
         if self.schedule == "two_stage":
             if self.freeze == "backbone":
-                raise ValueError("two_stage unfreezes the backbone after training the head; with freeze='backbone' "
-                                 "use a one-stage schedule ('constant' or 'cosine') to train the head alone.")
+                raise ValueError(
+                    "two_stage unfreezes the backbone after training the head; with freeze='backbone' "
+                    "use a one-stage schedule ('constant' or 'cosine') to train the head alone."
+                )
             if self.epochs < 2:
                 raise ValueError(f"two_stage needs epochs >= 2 (head, then unfrozen). Received: epochs={self.epochs}")
             if self.head_epochs is not None and not 1 <= self.head_epochs < self.epochs:
-                raise ValueError(f"head_epochs must be in [1, epochs). Received: head_epochs={self.head_epochs}, "
-                                 f"epochs={self.epochs}")
+                raise ValueError(
+                    f"head_epochs must be in [1, epochs). Received: head_epochs={self.head_epochs}, "
+                    f"epochs={self.epochs}"
+                )
         if not 0 < self.unfreeze_lr_scale <= 1:
             raise ValueError(f"unfreeze_lr_scale must be in (0, 1]. Received: {self.unfreeze_lr_scale}")
         if self.num_classes is not None and (not isinstance(self.num_classes, int) or self.num_classes < 2):
@@ -86,8 +90,10 @@ def stages(config: FinetuneConfig) -> list[Stage]:
     if config.schedule != "two_stage":
         return [Stage("finetune", config.epochs, config.lr, config.schedule, config.freeze)]
     head = config.head_epochs or max(1, config.epochs // 2)
-    return [Stage("head", head, config.lr, "cosine", "backbone"),
-            Stage("unfrozen", config.epochs - head, config.lr * config.unfreeze_lr_scale, "cosine", config.freeze)]
+    return [
+        Stage("head", head, config.lr, "cosine", "backbone"),
+        Stage("unfrozen", config.epochs - head, config.lr * config.unfreeze_lr_scale, "cosine", config.freeze),
+    ]
 
 
 def frozen_layers(model: keras.Model, freeze: str) -> set[str]:
@@ -108,8 +114,10 @@ def frozen_layers(model: keras.Model, freeze: str) -> set[str]:
 
         close = suggest(boundary, names)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise ValueError(f"freeze=until:{boundary}: {model.name} has no such layer.{hint} Layers: {', '.join(names)} "
-                         f"(zoo info NAME --layers).")
+        raise ValueError(
+            f"freeze=until:{boundary}: {model.name} has no such layer.{hint} Layers: {', '.join(names)} "
+            f"(zoo info NAME --layers)."
+        )
     if boundary in head:
         raise ValueError(f"freeze=until:{boundary} would freeze the new head.")
     return set(names[: names.index(boundary) + 1])
@@ -139,17 +147,23 @@ def _target_overrides(pretrained: keras.Model, data, num_classes: int | None) ->
     fitted = data.model_overrides()
     overrides = {"num_classes": num_classes or fitted["num_classes"]}
     if overrides["num_classes"] < fitted["num_classes"]:
-        raise ValueError(f"num_classes={num_classes} is fewer than the {fitted['num_classes']} classes of {data.dataset}.")
+        raise ValueError(
+            f"num_classes={num_classes} is fewer than the {fitted['num_classes']} classes of {data.dataset}."
+        )
     config = constructor_config(pretrained)
     if "input_shape" in fitted and list(fitted["input_shape"]) != list(config.get("input_shape", [])):
         old, new = config["input_shape"], fitted["input_shape"]
         if old[-1] != new[-1]:
-            raise ValueError(f"The pretrained model takes {old[-1]}-channel images, {data.dataset} has {new[-1]} channels.")
+            raise ValueError(
+                f"The pretrained model takes {old[-1]}-channel images, {data.dataset} has {new[-1]} channels."
+            )
         overrides["input_shape"] = list(new)
     for key in ("num_features",):  # graphs: the feature space must be the pretrained one
         if key in fitted and fitted[key] != config.get(key):
-            raise ValueError(f"The pretrained model takes {config.get(key)} node features, {data.dataset} has "
-                             f"{fitted[key]}: transfer needs the same feature space.")
+            raise ValueError(
+                f"The pretrained model takes {config.get(key)} node features, {data.dataset} has "
+                f"{fitted[key]}: transfer needs the same feature space."
+            )
     return overrides
 
 
@@ -171,8 +185,14 @@ def fixed_image_size(model_name: str, weights: str | Path) -> tuple[int, int] | 
     return pretrained_image_size(run_config)
 
 
-def finetune(model_name: str, weights: str | Path, dataset: str, *, config: FinetuneConfig | None = None,
-             out: str | Path | None = None) -> TrainResult:
+def finetune(
+    model_name: str,
+    weights: str | Path,
+    dataset: str,
+    *,
+    config: FinetuneConfig | None = None,
+    out: str | Path | None = None,
+) -> TrainResult:
     """Fine-tunes pretrained ``weights`` of ``model_name`` on ``dataset`` and writes a run directory.
 
     The run directory is that of ``zoo train`` (``config.json`` also records the
@@ -216,9 +236,24 @@ def finetune(model_name: str, weights: str | Path, dataset: str, *, config: Fine
 
     def prepare(model, stage: Stage) -> None:
         frozen = apply_freeze(model, stage.freeze, train_batchnorm=config.train_batchnorm)
-        logger.info("Stage %s: %d epochs at lr %g, %d frozen layers, %d trainable weights", stage.name, stage.epochs,
-                    stage.lr, len(frozen), len(model.trainable_weights))
+        logger.info(
+            "Stage %s: %d epochs at lr %g, %d frozen layers, %d trainable weights",
+            stage.name,
+            stage.epochs,
+            stage.lr,
+            len(frozen),
+            len(model.trainable_weights),
+        )
 
-    return engine.fit(model_name, dataset, config, out=out, load_data=load_data, build=build, stages=stages(config),
-                      prepare_stage=prepare, record={"pretrained": pretrained},
-                      default_out=Path("runs") / f"{model_name}-{Path(dataset).name}-finetune-{time.strftime('%Y%m%d-%H%M%S')}")
+    return engine.fit(
+        model_name,
+        dataset,
+        config,
+        out=out,
+        load_data=load_data,
+        build=build,
+        stages=stages(config),
+        prepare_stage=prepare,
+        record={"pretrained": pretrained},
+        default_out=Path("runs") / f"{model_name}-{Path(dataset).name}-finetune-{time.strftime('%Y%m%d-%H%M%S')}",
+    )

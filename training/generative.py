@@ -71,13 +71,16 @@ class GenerativeData(engine.TaskData):
             spec, train_split = data.load(dataset, "train")
             validation = config.validation_split if entry.task != "image_generation" else 0.0  # no GAN validation
             train_split, val_split = split_validation(train_split, validation, seed=config.seed)
-            prepared = cls(dataset, spec, train_split.head(config.max_train_examples), val_split, entry.task,
-                           model_config, config)
+            prepared = cls(
+                dataset, spec, train_split.head(config.max_train_examples), val_split, entry.task, model_config, config
+            )
             if len(prepared.train) < prepared.step_batch:
-                raise ValueError(f"{len(prepared.train)} training images cannot fill one step of {prepared.step_batch} "
-                                 f"(--batch-size {config.batch_size}, critic_steps "
-                                 f"{model_config.get('critic_steps', 1)}); raise --max-train-examples or lower "
-                                 f"--batch-size.")
+                raise ValueError(
+                    f"{len(prepared.train)} training images cannot fill one step of {prepared.step_batch} "
+                    f"(--batch-size {config.batch_size}, critic_steps "
+                    f"{model_config.get('critic_steps', 1)}); raise --max-train-examples or lower "
+                    f"--batch-size."
+                )
             return prepared
 
         return load
@@ -92,7 +95,9 @@ class GenerativeData(engine.TaskData):
     @property
     def step_batch(self) -> int:
         """Examples per training step: WGAN-GP's step reads ``critic_steps`` minibatches."""
-        return self.config.batch_size * (self.model_config.get("critic_steps", 1) if self.task == "image_generation" else 1)
+        return self.config.batch_size * (
+            self.model_config.get("critic_steps", 1) if self.task == "image_generation" else 1
+        )
 
     @property
     def steps_per_epoch(self) -> int:
@@ -128,8 +133,11 @@ class GenerativeData(engine.TaskData):
                 noise = tf.random.stateless_normal([model_config["latent_dim"]], seeds[1])
                 return {"images": pixels, "noise": noise}, pixels
             if task == "image_generation":
-                return {"images": pixels, "latents": tf.random.stateless_normal([model_config["latent_dim"]], seeds[0]),
-                        "mix": tf.random.stateless_uniform([], seeds[1])}
+                return {
+                    "images": pixels,
+                    "latents": tf.random.stateless_normal([model_config["latent_dim"]], seeds[0]),
+                    "mix": tf.random.stateless_uniform([], seeds[1]),
+                }
             noise = tf.random.stateless_normal(tf.shape(pixels), seeds[0])
             t = tf.random.stateless_uniform([], seeds[1], maxval=model_config["timesteps"], dtype=tf.int32)
             return {"images": pixels, "noise": noise, "timesteps": t}, noise
@@ -139,18 +147,36 @@ class GenerativeData(engine.TaskData):
     def _validation(self, model_config):
         if self.validation is None:
             return None
-        ds = epoch_batches((self.validation.images,), batch_size=self.config.batch_size, seed=self.config.seed + 1,
-                           transform=self._transform(model_config))
+        ds = epoch_batches(
+            (self.validation.images,),
+            batch_size=self.config.batch_size,
+            seed=self.config.seed + 1,
+            transform=self._transform(model_config),
+        )
         return shard_by_data(ds)
 
     def fit(self, model, *, epochs: int, initial_epoch: int = 0, skip_steps: int = 0, callbacks=(), verbose="auto"):
         model_config = model.get_config()
-        ds = epoch_batches((self.train.images,), batch_size=self.step_batch, seed=self.config.seed,
-                           first_epoch=initial_epoch, epochs=epochs, skip_batches=skip_steps,
-                           transform=self._transform(model_config), drop_remainder=True)
-        return model.fit(shard_by_data(ds), validation_data=self._validation(model_config), epochs=epochs,
-                         initial_epoch=initial_epoch, steps_per_epoch=self.steps_per_epoch - skip_steps,
-                         callbacks=list(callbacks), verbose=verbose, shuffle=False)
+        ds = epoch_batches(
+            (self.train.images,),
+            batch_size=self.step_batch,
+            seed=self.config.seed,
+            first_epoch=initial_epoch,
+            epochs=epochs,
+            skip_batches=skip_steps,
+            transform=self._transform(model_config),
+            drop_remainder=True,
+        )
+        return model.fit(
+            shard_by_data(ds),
+            validation_data=self._validation(model_config),
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=self.steps_per_epoch - skip_steps,
+            callbacks=list(callbacks),
+            verbose=verbose,
+            shuffle=False,
+        )
 
     def evaluate(self, model) -> dict[str, Any]:
         return evaluate_model(model, self.dataset, quick=True)
@@ -169,16 +195,21 @@ class SampleGrid(keras.callbacks.Callback):
         images = sample(self.model, GRID * GRID, seed=0, steps=25)
         rows = [images]
         if self.prepared.task == "autoencoding":
-            originals = self.prepared.train.images[:GRID * GRID // 2].astype("float32") / 255.0
+            originals = self.prepared.train.images[: GRID * GRID // 2].astype("float32") / 255.0
             reconstructed = np.asarray(self.model.decode(self.model.encode(originals)[0]))
             rows = [np.concatenate([originals, reconstructed]), images]
         self.directory.mkdir(parents=True, exist_ok=True)
-        image_grid(np.concatenate(rows), self.directory / f"epoch-{epoch + 1:03d}.png", columns=GRID,
-                   title=f"{self.model.name}, epoch {epoch + 1}")
+        image_grid(
+            np.concatenate(rows),
+            self.directory / f"epoch-{epoch + 1:03d}.png",
+            columns=GRID,
+            title=f"{self.model.name}, epoch {epoch + 1}",
+        )
 
 
-def sample(model, num_images: int, *, seed: int = 0, steps: int | None = None, eta: float = 0.0,
-           batch_size: int = 500) -> np.ndarray:
+def sample(
+    model, num_images: int, *, seed: int = 0, steps: int | None = None, eta: float = 0.0, batch_size: int = 500
+) -> np.ndarray:
     """``num_images`` images in [0, 1] from a GAN, a VAE's prior, or a diffusion model, exactly as the exported
     ``generate`` / ``serving_default`` signatures draw them for ``seed``.
 
@@ -204,8 +235,9 @@ def binarized_test_images(dataset: str, count: int | None = None) -> np.ndarray:
     return (np.random.default_rng(BINARIZE_SEED).random(pixels.shape) < pixels).astype(np.float32)
 
 
-def vae_bounds(model, images: np.ndarray, *, importance_samples: int = 1000, batch_size: int | None = None,
-               seed: int = 0) -> dict[str, float]:
+def vae_bounds(
+    model, images: np.ndarray, *, importance_samples: int = 1000, batch_size: int | None = None, seed: int = 0
+) -> dict[str, float]:
     """Negative ELBO and the importance-weighted -log p(x) estimate (Burda et al. 2016), in nats per image, from the
     same k samples of q(z|x): the ELBO is the mean of log w, the estimate log of the mean of w, so it is never
     above the negative ELBO (Jensen)."""
@@ -215,7 +247,7 @@ def vae_bounds(model, images: np.ndarray, *, importance_samples: int = 1000, bat
     batch_size = batch_size or max(1, 4096 // importance_samples)  # images x samples decoded at once: bounded memory
     elbo, iwae = [], []
     for start in range(0, len(images), batch_size):
-        batch = images[start:start + batch_size]
+        batch = images[start : start + batch_size]
         noise = rng.standard_normal((len(batch), importance_samples, model.latent_dim)).astype(np.float32)
         log_w = np.asarray(model.log_weights(batch, noise), np.float64)
         elbo.append(-log_w.mean(axis=1))
@@ -223,8 +255,16 @@ def vae_bounds(model, images: np.ndarray, *, importance_samples: int = 1000, bat
     return {"negative_elbo": float(np.mean(np.concatenate(elbo))), "nll": float(np.mean(np.concatenate(iwae)))}
 
 
-def sample_quality(model, dataset: str, *, num_samples: int = 5000, steps: int | None = None, eta: float = 0.0,
-                   features: str = "auto", seed: int = 0) -> dict[str, Any]:
+def sample_quality(
+    model,
+    dataset: str,
+    *,
+    num_samples: int = 5000,
+    steps: int | None = None,
+    eta: float = 0.0,
+    features: str = "auto",
+    seed: int = 0,
+) -> dict[str, Any]:
     """FID and KID of ``num_samples`` generated images against as many test images, and the real-vs-real floor
     (training images against the same test images), on ``features``."""
     from zoo.analysis.generative_metrics import FeatureExtractor, frechet_distance, kernel_distance
@@ -234,20 +274,37 @@ def sample_quality(model, dataset: str, *, num_samples: int = 5000, steps: int |
     _, train_split = data.load(dataset, "train")
     n = min(num_samples, len(test))
     real = extract(test.images[:n].astype(np.float32) / 255.0)
-    held_out = extract(train_split.images[np.random.default_rng(seed).choice(len(train_split), n, replace=False)]
-                       .astype(np.float32) / 255.0)
+    held_out = extract(
+        train_split.images[np.random.default_rng(seed).choice(len(train_split), n, replace=False)].astype(np.float32)
+        / 255.0
+    )
     generated = extract(sample(model, n, seed=seed, steps=steps, eta=eta))
     kid, kid_std = kernel_distance(generated, real)
     floor_kid, _ = kernel_distance(held_out, real)
-    return {"fid": frechet_distance(generated, real), "kid": kid, "kid_std": kid_std,
-            "fid_real_vs_real": frechet_distance(held_out, real), "kid_real_vs_real": floor_kid,
-            "samples": n, "features": extract.description, **({"steps": steps or model.timesteps, "eta": eta}
-                                                                if hasattr(model, "denoise_step") else {})}
+    return {
+        "fid": frechet_distance(generated, real),
+        "kid": kid,
+        "kid_std": kid_std,
+        "fid_real_vs_real": frechet_distance(held_out, real),
+        "kid_real_vs_real": floor_kid,
+        "samples": n,
+        "features": extract.description,
+        **({"steps": steps or model.timesteps, "eta": eta} if hasattr(model, "denoise_step") else {}),
+    }
 
 
-def evaluate_model(model, dataset: str, *, importance_samples: int | None = None, num_samples: int | None = None,
-                   steps: int | None = None, eta: float = 0.0, features: str = "auto", max_examples: int | None = None,
-                   quick: bool = False) -> dict[str, Any]:
+def evaluate_model(
+    model,
+    dataset: str,
+    *,
+    importance_samples: int | None = None,
+    num_samples: int | None = None,
+    steps: int | None = None,
+    eta: float = 0.0,
+    features: str = "auto",
+    max_examples: int | None = None,
+    quick: bool = False,
+) -> dict[str, Any]:
     """The test metrics of a generative model (see the module docstring); ``quick`` (end of training) measures less."""
     if hasattr(model, "log_weights"):
         k = importance_samples or (100 if quick else 1000)
@@ -256,8 +313,13 @@ def evaluate_model(model, dataset: str, *, importance_samples: int | None = None
             images, kind = binarized_test_images(dataset, count), "binarised"
         else:  # a density on [0, 1] pixels: nats of the continuous intensities
             images, kind = data.load(dataset, "test")[1].images[:count].astype(np.float32) / 255.0, "continuous"
-        return {**vae_bounds(model, images, importance_samples=k), "importance_samples": k, "examples": len(images),
-                "images": kind, "unit": "nats"}
+        return {
+            **vae_bounds(model, images, importance_samples=k),
+            "importance_samples": k,
+            "examples": len(images),
+            "images": kind,
+            "unit": "nats",
+        }
     if quick:  # the end of a training run: a rough figure (diffusion samples slowly), no error without a feature preset
         diffusion = hasattr(model, "timesteps")
         num_samples = num_samples or (200 if diffusion else 500)
@@ -269,8 +331,14 @@ def evaluate_model(model, dataset: str, *, importance_samples: int | None = None
     return sample_quality(model, dataset, num_samples=num_samples or 5000, steps=steps, eta=eta, features=features)
 
 
-def train(model_name: str, dataset: str, *, config: TrainConfig | None = None, out: str | Path | None = None,
-          overrides: dict[str, Any] | None = None) -> TrainResult:
+def train(
+    model_name: str,
+    dataset: str,
+    *,
+    config: TrainConfig | None = None,
+    out: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> TrainResult:
     """Trains a VAE, GAN or diffusion model on an image data set and writes a run directory (with sample grids).
 
     ``config.lr`` is the learning rate of VAEs and diffusion models (Adam); GANs use their
@@ -290,5 +358,7 @@ def evaluate(model_name: str, weights: str | Path, dataset: str, *, batch_size: 
     """Loads trained weights and measures them (``options``: ``importance_samples``, ``num_samples``, ``steps``,
     ``eta``, ``features``, ``max_examples``)."""
     spec = data.get_spec(dataset)
-    model, _ = create_trained(model_name, weights, build=lambda: zoo.create(model_name, image_shape=list(spec.input_shape)))
+    model, _ = create_trained(
+        model_name, weights, build=lambda: zoo.create(model_name, image_shape=list(spec.input_shape))
+    )
     return evaluate_model(model, dataset, **options)

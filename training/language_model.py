@@ -43,12 +43,23 @@ class _TextBatches(keras.utils.PyDataset):
     uninterrupted run would.
     """
 
-    def __init__(self, ids: np.ndarray, seq_length: int, batch_size: int, *, shuffle: bool = True, seed: int = 0,
-                 first_epoch: int = 0, skip: int = 0):
+    def __init__(
+        self,
+        ids: np.ndarray,
+        seq_length: int,
+        batch_size: int,
+        *,
+        shuffle: bool = True,
+        seed: int = 0,
+        first_epoch: int = 0,
+        skip: int = 0,
+    ):
         super().__init__()
         if len(ids) < seq_length * batch_size + 1:
-            raise ValueError(f"{len(ids)} characters cannot fill one batch of {batch_size} x {seq_length}; "
-                             f"lower --batch-size or --seq-length.")
+            raise ValueError(
+                f"{len(ids)} characters cannot fill one batch of {batch_size} x {seq_length}; "
+                f"lower --batch-size or --seq-length."
+            )
         self.ids, self.seq_length, self.batch_size, self.shuffle = ids, seq_length, batch_size, shuffle
         self.seed, self.epoch, self.skip = seed, first_epoch, skip
         self._draw()
@@ -80,7 +91,7 @@ class RandomWindows(_TextBatches):
         return len(self.starts) // self.batch_size
 
     def batch(self, index: int):
-        starts = self.starts[index * self.batch_size:(index + 1) * self.batch_size]
+        starts = self.starts[index * self.batch_size : (index + 1) * self.batch_size]
         windows = self.ids[starts[:, None] + np.arange(self.seq_length + 1)]
         return windows[:, :-1], windows[:, 1:]
 
@@ -90,7 +101,7 @@ class SequentialStreams(_TextBatches):
 
     def _cut(self, offset: int) -> None:
         per_stream = (len(self.ids) - offset - 1) // self.batch_size
-        stream = self.ids[offset:offset + per_stream * self.batch_size + 1]
+        stream = self.ids[offset : offset + per_stream * self.batch_size + 1]
         self.inputs = stream[:-1].reshape(self.batch_size, per_stream)
         self.targets = stream[1:].reshape(self.batch_size, per_stream)
 
@@ -144,7 +155,7 @@ class TextData(engine.TaskData):
         n_val = int(len(ids) * config.validation_split)
         train_ids, val_ids = (ids[:-n_val], ids[-n_val:]) if n_val else (ids, None)
         if config.max_train_examples:
-            train_ids = train_ids[:config.max_train_examples * config.seq_length + 1]
+            train_ids = train_ids[: config.max_train_examples * config.seq_length + 1]
         return cls(dataset, vocabulary, train_ids, val_ids, text.source, config)
 
     @property
@@ -172,39 +183,67 @@ class TextData(engine.TaskData):
         return self.steps_per_epoch * self.config.batch_size * self.config.seq_length
 
     def describe(self) -> dict[str, Any]:
-        return {"data_source": self.source, "examples": {
-            "train_characters": len(self.train_ids),
-            "validation_characters": 0 if self.val_ids is None else len(self.val_ids)}}
+        return {
+            "data_source": self.source,
+            "examples": {
+                "train_characters": len(self.train_ids),
+                "validation_characters": 0 if self.val_ids is None else len(self.val_ids),
+            },
+        }
 
     def trainee(self, model: keras.Model) -> keras.Model:
         """The stateless model itself, or (sequential sampling) a stateful copy of it sharing its weights."""
         if not self.stateful:
             return model
-        copy = zoo.create(model.name, **{**constructor_config(model), "stateful": True,
-                                          "batch_size": self.config.batch_size})
+        copy = zoo.create(
+            model.name, **{**constructor_config(model), "stateful": True, "batch_size": self.config.batch_size}
+        )
         copy.set_weights(model.get_weights())
         return copy
 
     def compile(self, model: keras.Model, optimizer) -> None:
-        model.compile(optimizer=optimizer, loss=model.training_loss(),
-                      metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+        model.compile(
+            optimizer=optimizer,
+            loss=model.training_loss(),
+            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        )
 
     def callbacks(self, run_dir: Path) -> list[keras.callbacks.Callback]:
         return [ResetStates()] if self.stateful else []
 
-    def fit(self, model: keras.Model, *, epochs: int, initial_epoch: int = 0, skip_steps: int = 0, callbacks=(),
-            verbose="auto"):
+    def fit(
+        self,
+        model: keras.Model,
+        *,
+        epochs: int,
+        initial_epoch: int = 0,
+        skip_steps: int = 0,
+        callbacks=(),
+        verbose="auto",
+    ):
         train_data = self._batches(self.train_ids, seed=self.config.seed, first_epoch=initial_epoch, skip=skip_steps)
         val_data = self._batches(self.val_ids, shuffle=False) if self.val_ids is not None else None
-        return model.fit(train_data, validation_data=val_data, epochs=epochs, initial_epoch=initial_epoch,
-                         callbacks=list(callbacks), verbose=verbose)
+        return model.fit(
+            train_data,
+            validation_data=val_data,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            callbacks=list(callbacks),
+            verbose=verbose,
+        )
 
     def evaluate(self, model: keras.Model) -> dict[str, Any]:
         return evaluate_model(model, self.dataset)
 
 
-def train(model_name: str, dataset: str, *, config: TrainConfig | None = None, out: str | Path | None = None,
-          overrides: dict[str, Any] | None = None) -> TrainResult:
+def train(
+    model_name: str,
+    dataset: str,
+    *,
+    config: TrainConfig | None = None,
+    out: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> TrainResult:
     """Trains a character-level language model on a corpus and writes a run directory.
 
     The model's vocabulary is the training text's characters. ``config.sampling``
@@ -216,13 +255,19 @@ def train(model_name: str, dataset: str, *, config: TrainConfig | None = None, o
     """
     config = config or TrainConfig()
     _check_language_model(model_name)
-    return engine.fit(model_name, dataset, config, out=out, load_data=TextData.load,
-                      build=lambda prepared: zoo.create(model_name, **{"vocabulary": prepared.vocabulary,
-                                                                       **(overrides or {})}))
+    return engine.fit(
+        model_name,
+        dataset,
+        config,
+        out=out,
+        load_data=TextData.load,
+        build=lambda prepared: zoo.create(model_name, **{"vocabulary": prepared.vocabulary, **(overrides or {})}),
+    )
 
 
-def evaluate_model(model: keras.Model, dataset: str, *, streams: int = EVAL_STREAMS,
-                   max_characters: int | None = None) -> dict[str, Any]:
+def evaluate_model(
+    model: keras.Model, dataset: str, *, streams: int = EVAL_STREAMS, max_characters: int | None = None
+) -> dict[str, Any]:
     """Perplexity of ``model`` on the test text, read as ``streams`` continuous streams.
 
     Returns:
@@ -236,21 +281,29 @@ def evaluate_model(model: keras.Model, dataset: str, *, streams: int = EVAL_STRE
     per_stream = (len(ids) - 1) // streams
     if per_stream < 1:
         raise ValueError(f"The test text has {len(ids)} characters, too few for {streams} streams.")
-    inputs = ids[:per_stream * streams].reshape(streams, per_stream)
-    targets = ids[1:per_stream * streams + 1].reshape(streams, per_stream)
+    inputs = ids[: per_stream * streams].reshape(streams, per_stream)
+    targets = ids[1 : per_stream * streams + 1].reshape(streams, per_stream)
     states, total = model.initial_states(streams), 0.0
     for start in range(0, per_stream, EVAL_CHUNK):
-        logits, states = model.step(inputs[:, start:start + EVAL_CHUNK], states)
-        losses = keras.losses.sparse_categorical_crossentropy(targets[:, start:start + EVAL_CHUNK], logits,
-                                                              from_logits=True)
+        logits, states = model.step(inputs[:, start : start + EVAL_CHUNK], states)
+        losses = keras.losses.sparse_categorical_crossentropy(
+            targets[:, start : start + EVAL_CHUNK], logits, from_logits=True
+        )
         total += float(ops.sum(losses))
     nats = total / targets.size
-    return {"perplexity": math.exp(nats), "bits_per_character": nats / math.log(2), "loss": nats,
-            "characters": int(targets.size), "unknown_characters": int(np.sum(ids == 0)), "source": text.source}
+    return {
+        "perplexity": math.exp(nats),
+        "bits_per_character": nats / math.log(2),
+        "loss": nats,
+        "characters": int(targets.size),
+        "unknown_characters": int(np.sum(ids == 0)),
+        "source": text.source,
+    }
 
 
-def evaluate(model_name: str, weights: str | Path, dataset: str, *, batch_size: int = 256,
-             max_characters: int | None = None) -> dict[str, Any]:
+def evaluate(
+    model_name: str, weights: str | Path, dataset: str, *, batch_size: int = 256, max_characters: int | None = None
+) -> dict[str, Any]:
     """Loads trained weights (a run directory rebuilds the trained vocabulary) and measures test perplexity
     (on the first ``max_characters`` of the test text when given)."""
     _check_language_model(model_name)
@@ -269,8 +322,9 @@ def warn_unknown_characters(model: keras.Model, texts: list[str]) -> list[str]:
     return model.tokenizer.warn_unknown(texts, model.name, log=logger)
 
 
-def generate(model: keras.Model, prompts: str | list[str], length: int = 200, *, temperature: float = 1.0,
-             seed: int = 0) -> list[str]:
+def generate(
+    model: keras.Model, prompts: str | list[str], length: int = 200, *, temperature: float = 1.0, seed: int = 0
+) -> list[str]:
     """Continues each prompt by ``length`` sampled characters, exactly as the exported ``generate`` signature does
     (:meth:`zoo.models.rnn.CharRNN.generate`).
 

@@ -40,9 +40,12 @@ def apply() -> bool:
     import keras
 
     if not keras.__version__.startswith(CHECKED_KERAS):
-        logger.warning("Keras %s is not among the versions whose multi-worker fix was checked (%s); using Keras' "
-                       "own code, which failed under MultiWorkerMirroredStrategy in 3.15 (keras-team/keras#20585).",
-                       keras.__version__, ", ".join(CHECKED_KERAS))
+        logger.warning(
+            "Keras %s is not among the versions whose multi-worker fix was checked (%s); using Keras' "
+            "own code, which failed under MultiWorkerMirroredStrategy in 3.15 (keras-team/keras#20585).",
+            keras.__version__,
+            ", ".join(CHECKED_KERAS),
+        )
         return False
     import tensorflow as tf
     from keras.src import tree
@@ -52,13 +55,20 @@ def apply() -> bool:
     multi_worker = trainer._collective_all_reduce_multi_worker
 
     def first_local(strategy, value):
-        return strategy.experimental_local_results(value)[0] if isinstance(value, tf.distribute.DistributedValues) \
+        return (
+            strategy.experimental_local_results(value)[0]
+            if isinstance(value, tf.distribute.DistributedValues)
             else value
+        )
 
     def maybe_symbolic_build(self, iterator=None, data_batch=None):
         strategy = self.distribute_strategy
-        if iterator is not None and data_batch is None and self._distribute_strategy is not None \
-                and multi_worker(strategy):
+        if (
+            iterator is not None
+            and data_batch is None
+            and self._distribute_strategy is not None
+            and multi_worker(strategy)
+        ):
             for _, _, batches in iterator:
                 data_batch = tree.map_structure(lambda v: first_local(strategy, v), next(batches))
                 break
@@ -67,6 +77,7 @@ def apply() -> bool:
 
     def reduce_per_replica(values, strategy, reduction):
         if reduction in ("auto", "mean") and multi_worker(strategy):
+
             def reduce(value):
                 scalar = first_local(strategy, value).shape.rank == 0
                 return strategy.reduce("MEAN", value, axis=None if scalar else 0)

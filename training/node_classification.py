@@ -41,8 +41,11 @@ def _weights(graph: Graph, split: str) -> np.ndarray:
 
 
 def _compile(model: keras.Model, optimizer=None) -> None:
-    model.compile(optimizer=optimizer or "adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+    model.compile(
+        optimizer=optimizer or "adam",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
 
 
 def build_for_graph(model_name: str, graph: Graph, overrides: dict[str, Any] | None = None) -> keras.Model:
@@ -87,27 +90,56 @@ class GraphData(engine.TaskData):
     def callbacks(self, run_dir: Path) -> list[keras.callbacks.Callback]:
         return [checkpoints.EarlyStopping(monitor="val_loss", patience=PATIENCE)]
 
-    def fit(self, model: keras.Model, *, epochs: int, initial_epoch: int = 0, skip_steps: int = 0, callbacks=(),
-            verbose="auto"):
+    def fit(
+        self,
+        model: keras.Model,
+        *,
+        epochs: int,
+        initial_epoch: int = 0,
+        skip_steps: int = 0,
+        callbacks=(),
+        verbose="auto",
+    ):
         inputs, graph = _inputs(self.graph), self.graph
-        return model.fit(inputs, graph.labels, sample_weight=_weights(graph, "train"), batch_size=graph.num_nodes,
-                         epochs=epochs, initial_epoch=initial_epoch, shuffle=False, verbose=verbose,
-                         callbacks=list(callbacks), validation_data=(inputs, graph.labels, _weights(graph, "validation")))
+        return model.fit(
+            inputs,
+            graph.labels,
+            sample_weight=_weights(graph, "train"),
+            batch_size=graph.num_nodes,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            shuffle=False,
+            verbose=verbose,
+            callbacks=list(callbacks),
+            validation_data=(inputs, graph.labels, _weights(graph, "validation")),
+        )
 
     def evaluate(self, model: keras.Model) -> dict[str, Any]:
         return evaluate_model(model, self.dataset, graph=self.graph)
 
 
-def train(model_name: str, dataset: str, *, config: TrainConfig | None = None, out: str | Path | None = None,
-          overrides: dict[str, Any] | None = None) -> TrainResult:
+def train(
+    model_name: str,
+    dataset: str,
+    *,
+    config: TrainConfig | None = None,
+    out: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> TrainResult:
     """Trains a node classifier on a citation graph's training nodes and writes a run directory.
 
     Kipf & Welling's recipe is ``TrainConfig(epochs=200, lr=0.01, schedule="constant")``.
     """
     config = config or TrainConfig()
     get_entry(model_name)
-    return engine.fit(model_name, dataset, config, out=out, load_data=GraphData.load,
-                      build=lambda prepared: build_for_graph(model_name, prepared.graph, overrides))
+    return engine.fit(
+        model_name,
+        dataset,
+        config,
+        out=out,
+        load_data=GraphData.load,
+        build=lambda prepared: build_for_graph(model_name, prepared.graph, overrides),
+    )
 
 
 def evaluate_model(model: keras.Model, dataset: str, *, graph: Graph | None = None) -> dict[str, Any]:
@@ -115,14 +147,21 @@ def evaluate_model(model: keras.Model, dataset: str, *, graph: Graph | None = No
     graph = graph or load_graph(dataset)
     expected = (graph.features.shape[1], graph.num_classes)
     if (model.input_shape[0][-1], model.output_shape[-1]) != expected:
-        raise ValueError(f"{model.name} takes {model.input_shape[0][-1]} features and predicts {model.output_shape[-1]} "
-                         f"classes, but {dataset} has {expected[0]} features and {expected[1]} classes.")
+        raise ValueError(
+            f"{model.name} takes {model.input_shape[0][-1]} features and predicts {model.output_shape[-1]} "
+            f"classes, but {dataset} has {expected[0]} features and {expected[1]} classes."
+        )
     if not getattr(model, "compiled", False):
         _compile(model)
-    loss, accuracy = model.evaluate(_inputs(graph), graph.labels, sample_weight=_weights(graph, "test"),
-                                    batch_size=graph.num_nodes, verbose=0)
-    return {"accuracy": float(accuracy), "loss": float(loss), "examples": int(graph.masks["test"].sum()),
-            "source": graph.source}
+    loss, accuracy = model.evaluate(
+        _inputs(graph), graph.labels, sample_weight=_weights(graph, "test"), batch_size=graph.num_nodes, verbose=0
+    )
+    return {
+        "accuracy": float(accuracy),
+        "loss": float(loss),
+        "examples": int(graph.masks["test"].sum()),
+        "source": graph.source,
+    }
 
 
 def evaluate(model_name: str, weights: str | Path, dataset: str, *, batch_size: int = 256) -> dict[str, Any]:

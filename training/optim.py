@@ -25,8 +25,7 @@ class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
         [0.016, 0.4, 0.2, 0.0]
     """
 
-    def __init__(self, peak: float, total_steps: int, warmup_steps: int, div: float = 25.0,
-                 final_div: float = 1e4):
+    def __init__(self, peak: float, total_steps: int, warmup_steps: int, div: float = 25.0, final_div: float = 1e4):
         self.peak, self.total_steps, self.warmup_steps = float(peak), int(total_steps), int(warmup_steps)
         self.div, self.final_div = float(div), float(final_div)
 
@@ -39,12 +38,24 @@ class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
         return ops.where(step < self.warmup_steps, up, down)
 
     def get_config(self):
-        return {"peak": self.peak, "total_steps": self.total_steps, "warmup_steps": self.warmup_steps,
-                "div": self.div, "final_div": self.final_div}
+        return {
+            "peak": self.peak,
+            "total_steps": self.total_steps,
+            "warmup_steps": self.warmup_steps,
+            "div": self.div,
+            "final_div": self.final_div,
+        }
 
 
-def make_schedule(name: str, lr: float, total_steps: int, *, steps_per_epoch: int | None = None,
-                  inverse_time_decay: float = 1.0, warmup_steps: int | None = None):
+def make_schedule(
+    name: str,
+    lr: float,
+    total_steps: int,
+    *,
+    steps_per_epoch: int | None = None,
+    inverse_time_decay: float = 1.0,
+    warmup_steps: int | None = None,
+):
     """A learning-rate schedule by name.
 
     ``cosine`` (to 0 over the run), ``warmup_cosine`` (linear from 0 to ``lr`` over ``warmup_steps``,
@@ -72,8 +83,9 @@ def make_schedule(name: str, lr: float, total_steps: int, *, steps_per_epoch: in
     if name == "warmup_cosine":
         if not warmup_steps:
             return keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, total_steps))
-        return keras.optimizers.schedules.CosineDecay(0.0, decay_steps=max(1, total_steps - warmup_steps),
-                                                      warmup_target=lr, warmup_steps=warmup_steps)
+        return keras.optimizers.schedules.CosineDecay(
+            0.0, decay_steps=max(1, total_steps - warmup_steps), warmup_target=lr, warmup_steps=warmup_steps
+        )
     if name == "one_cycle":
         return OneCycle(lr, total_steps=max(1, total_steps), warmup_steps=warmup_steps)
     if name == "step":
@@ -81,10 +93,13 @@ def make_schedule(name: str, lr: float, total_steps: int, *, steps_per_epoch: in
         return keras.optimizers.schedules.PiecewiseConstantDecay(bounds, [lr, lr * 0.1, lr * 0.01])
     if name == "inverse_time":
         if not steps_per_epoch or steps_per_epoch < 1 or inverse_time_decay <= 0:
-            raise ValueError(f"inverse_time needs steps_per_epoch >= 1 and inverse_time_decay > 0. Received: "
-                             f"steps_per_epoch={steps_per_epoch}, inverse_time_decay={inverse_time_decay}")
-        return keras.optimizers.schedules.InverseTimeDecay(lr, decay_steps=steps_per_epoch,
-                                                           decay_rate=inverse_time_decay)
+            raise ValueError(
+                f"inverse_time needs steps_per_epoch >= 1 and inverse_time_decay > 0. Received: "
+                f"steps_per_epoch={steps_per_epoch}, inverse_time_decay={inverse_time_decay}"
+            )
+        return keras.optimizers.schedules.InverseTimeDecay(
+            lr, decay_steps=steps_per_epoch, decay_rate=inverse_time_decay
+        )
     raise ValueError(f"Unknown schedule {name!r}; expected one of {SCHEDULES}.")
 
 

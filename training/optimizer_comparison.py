@@ -76,8 +76,9 @@ def make_comparison_schedule(name: str, lr: float, steps_per_epoch: int, epochs:
         raise ValueError(f"expected a schedule in {SCHEDULES}, received {name!r}")
     if steps_per_epoch < 1 or epochs < 1:
         raise ValueError(f"expected positive steps_per_epoch and epochs, received {steps_per_epoch} and {epochs}")
-    return make_schedule(name, lr, steps_per_epoch * epochs, steps_per_epoch=steps_per_epoch,
-                         inverse_time_decay=decay_rate)
+    return make_schedule(
+        name, lr, steps_per_epoch * epochs, steps_per_epoch=steps_per_epoch, inverse_time_decay=decay_rate
+    )
 
 
 def make_comparison_optimizer(name: str, learning_rate) -> keras.optimizers.Optimizer:
@@ -155,7 +156,8 @@ def _check_runs(runs: Sequence[Sequence[str]]) -> list[tuple[str, str]]:
     for run in runs:
         if len(run) != 2 or run[0] not in OPTIMIZERS or run[1] not in SCHEDULES:
             raise ValueError(
-                f"expected (optimizer, schedule) pairs from {OPTIMIZERS} and {SCHEDULES}, received {run!r}")
+                f"expected (optimizer, schedule) pairs from {OPTIMIZERS} and {SCHEDULES}, received {run!r}"
+            )
         checked.append((run[0], run[1]))
     if not checked:
         raise ValueError("expected at least one (optimizer, schedule) run, received none")
@@ -241,14 +243,25 @@ def compare_optimizers(
         base_lr = rates[optimizer_name]
         schedule = make_comparison_schedule(schedule_name, base_lr, steps, epochs, decay_rate=inverse_time_decay)
         compile_classifier(model, make_comparison_optimizer(optimizer_name, schedule))
-        train_ds = make_pipeline(spec, train_split.images, train_split.labels, batch_size=batch_size,
-                                 training=True, seed=seed, epochs=epochs)
-        val_ds = (make_pipeline(spec, val_split.images, val_split.labels, batch_size=batch_size, training=False)
-                  if val_split is not None else None)
+        train_ds = make_pipeline(
+            spec, train_split.images, train_split.labels, batch_size=batch_size, training=True, seed=seed, epochs=epochs
+        )
+        val_ds = (
+            make_pipeline(spec, val_split.images, val_split.labels, batch_size=batch_size, training=False)
+            if val_split is not None
+            else None
+        )
         lr_log = _LearningRateLog()
         started = time.perf_counter()
-        fitted = model.fit(train_ds, validation_data=val_ds, epochs=epochs, steps_per_epoch=steps, callbacks=[lr_log],
-                           verbose=verbose, shuffle=False)
+        fitted = model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=epochs,
+            steps_per_epoch=steps,
+            callbacks=[lr_log],
+            verbose=verbose,
+            shuffle=False,
+        )
         seconds = time.perf_counter() - started
         history = {key: [float(v) for v in values] for key, values in fitted.history.items()}
         history["lr"] = lr_log.values
@@ -257,9 +270,17 @@ def compare_optimizers(
         logger.info("%s: final loss %.4f, %s", label, history["loss"][-1], test)
         results.append(RunCurves(optimizer_name, schedule_name, base_lr, label, history, test, round(seconds, 2)))
     return ComparisonResult(
-        model=model_name, dataset=dataset, epochs=epochs, batch_size=batch_size, steps_per_epoch=steps,
-        train_examples=len(train_split), validation_examples=len(val_split) if val_split is not None else 0,
-        inverse_time_decay=inverse_time_decay, seed=seed, initial=initial, runs=results,
+        model=model_name,
+        dataset=dataset,
+        epochs=epochs,
+        batch_size=batch_size,
+        steps_per_epoch=steps,
+        train_examples=len(train_split),
+        validation_examples=len(val_split) if val_split is not None else 0,
+        inverse_time_decay=inverse_time_decay,
+        seed=seed,
+        initial=initial,
+        runs=results,
     )
 
 
@@ -278,11 +299,13 @@ def _initial_metrics(model, spec, train_split, val_split, batch_size) -> dict[st
 def learning_rate_curve(result: ComparisonResult, run: RunCurves, points: int = 1000) -> tuple[np.ndarray, np.ndarray]:
     """The run's learning rate at ``points`` steps spread over training, as ``(epochs, rates)``."""
     total = result.steps_per_epoch * result.epochs
-    schedule = make_comparison_schedule(run.schedule, run.lr, result.steps_per_epoch, result.epochs,
-                                        decay_rate=result.inverse_time_decay)
+    schedule = make_comparison_schedule(
+        run.schedule, run.lr, result.steps_per_epoch, result.epochs, decay_rate=result.inverse_time_decay
+    )
     steps = np.unique(np.linspace(0, total - 1, min(points, total)).astype(int))
-    rates = [float(keras.ops.convert_to_numpy(schedule(int(s)))) if callable(schedule) else float(schedule)
-             for s in steps]
+    rates = [
+        float(keras.ops.convert_to_numpy(schedule(int(s)))) if callable(schedule) else float(schedule) for s in steps
+    ]
     return steps / result.steps_per_epoch, np.asarray(rates)
 
 
@@ -300,14 +323,21 @@ def plot_curves(result: ComparisonResult, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-    for ax, key, title in ((axes[0], "loss", "training loss (mean over the epoch)"),
-                           (axes[1], "val_accuracy", "validation accuracy")):
+    for ax, key, title in (
+        (axes[0], "loss", "training loss (mean over the epoch)"),
+        (axes[1], "val_accuracy", "validation accuracy"),
+    ):
         for run in result.runs:
             values = run.history.get(key)
             if values:  # the loss starts at the shared initialisation; accuracy from epoch 1 (readable scale)
                 start = [result.initial[key]] if key == "loss" else []
-                ax.plot(np.arange(1 - len(start), len(values) + 1), start + list(values), marker="o", markersize=3,
-                        label=run.label)
+                ax.plot(
+                    np.arange(1 - len(start), len(values) + 1),
+                    start + list(values),
+                    marker="o",
+                    markersize=3,
+                    label=run.label,
+                )
         ax.set_title(title)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].set_yscale("log")
@@ -320,8 +350,11 @@ def plot_curves(result: ComparisonResult, path: str | Path) -> Path:
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
-    fig.suptitle(f"{result.model} on {result.dataset}: {result.train_examples} training examples, "
-                 f"batch {result.batch_size}, same initial weights and batches", fontsize=10)
+    fig.suptitle(
+        f"{result.model} on {result.dataset}: {result.train_examples} training examples, "
+        f"batch {result.batch_size}, same initial weights and batches",
+        fontsize=10,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -24,8 +24,9 @@ logger = logging.getLogger(__name__)
 
 
 def _compile(model: keras.Model, optimizer=None) -> None:
-    model.compile(optimizer=optimizer or "adam", loss=model.training_loss(),
-                  metrics=[keras.metrics.MeanAbsoluteError(name="mae")])
+    model.compile(
+        optimizer=optimizer or "adam", loss=model.training_loss(), metrics=[keras.metrics.MeanAbsoluteError(name="mae")]
+    )
 
 
 def build_for_dataset(model_name: str, dataset: str, overrides: dict[str, Any] | None = None) -> keras.Model:
@@ -62,22 +63,49 @@ class TableData(engine.TaskData):
     def compile(self, model: keras.Model, optimizer) -> None:
         _compile(model, optimizer)
 
-    def fit(self, model: keras.Model, *, epochs: int, initial_epoch: int = 0, skip_steps: int = 0, callbacks=(),
-            verbose="auto"):
+    def fit(
+        self,
+        model: keras.Model,
+        *,
+        epochs: int,
+        initial_epoch: int = 0,
+        skip_steps: int = 0,
+        callbacks=(),
+        verbose="auto",
+    ):
         c = self.config
-        train_ds = epoch_batches((self.train.features, self.train.targets), batch_size=c.batch_size, seed=c.seed,
-                                 first_epoch=initial_epoch, epochs=epochs, skip_batches=skip_steps)
+        train_ds = epoch_batches(
+            (self.train.features, self.train.targets),
+            batch_size=c.batch_size,
+            seed=c.seed,
+            first_epoch=initial_epoch,
+            epochs=epochs,
+            skip_batches=skip_steps,
+        )
         val = None if self.validation is None else (self.validation.features, self.validation.targets)
-        return model.fit(shard_by_data(train_ds), validation_data=val, epochs=epochs, initial_epoch=initial_epoch,
-                         steps_per_epoch=self.steps_per_epoch - skip_steps, callbacks=list(callbacks), verbose=verbose,
-                         shuffle=False)  # the pipeline shuffles
+        return model.fit(
+            shard_by_data(train_ds),
+            validation_data=val,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=self.steps_per_epoch - skip_steps,
+            callbacks=list(callbacks),
+            verbose=verbose,
+            shuffle=False,
+        )  # the pipeline shuffles
 
     def evaluate(self, model: keras.Model) -> dict[str, Any]:
         return evaluate_model(model, self.dataset)
 
 
-def train(model_name: str, dataset: str, *, config: TrainConfig | None = None, out: str | Path | None = None,
-          overrides: dict[str, Any] | None = None) -> TrainResult:
+def train(
+    model_name: str,
+    dataset: str,
+    *,
+    config: TrainConfig | None = None,
+    out: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> TrainResult:
     """Trains a regression model by gradient descent and compares it with the least-squares solution.
 
     The run directory holds the same files as a classification run; ``results.json``
@@ -86,15 +114,24 @@ def train(model_name: str, dataset: str, *, config: TrainConfig | None = None, o
     """
     config = config or TrainConfig()
     get_entry(model_name)
-    return engine.fit(model_name, dataset, config, out=out, load_data=TableData.load,
-                      build=lambda prepared: build_for_dataset(model_name, dataset, overrides))
+    return engine.fit(
+        model_name,
+        dataset,
+        config,
+        out=out,
+        load_data=TableData.load,
+        build=lambda prepared: build_for_dataset(model_name, dataset, overrides),
+    )
 
 
 def _metrics(predictions: np.ndarray, targets: np.ndarray) -> dict[str, float]:
     residual = targets - predictions
     mse = float(np.mean(residual**2))
-    return {"mse": mse, "mae": float(np.mean(np.abs(residual))),
-            "r2": float(1.0 - mse / np.mean((targets - targets.mean(0)) ** 2))}
+    return {
+        "mse": mse,
+        "mae": float(np.mean(np.abs(residual))),
+        "r2": float(1.0 - mse / np.mean((targets - targets.mean(0)) ** 2)),
+    }
 
 
 def evaluate_model(model: keras.Model, dataset: str) -> dict[str, Any]:
@@ -106,8 +143,9 @@ def evaluate_model(model: keras.Model, dataset: str) -> dict[str, Any]:
     """
     train_split, test_split = load_tabular(dataset, "train"), load_tabular(dataset, "test")
     if model.input_shape[-1] != train_split.features.shape[1]:
-        raise ValueError(f"{model.name} takes {model.input_shape[-1]} features; {dataset} has "
-                         f"{train_split.features.shape[1]}.")
+        raise ValueError(
+            f"{model.name} takes {model.input_shape[-1]} features; {dataset} has {train_split.features.shape[1]}."
+        )
     predictions = np.asarray(model.predict(test_split.features, verbose=0), dtype=np.float64)
     weights, bias = least_squares(train_split.features, train_split.targets)
     closed_form = test_split.features.astype(np.float64) @ weights + bias
@@ -116,8 +154,13 @@ def evaluate_model(model: keras.Model, dataset: str) -> dict[str, Any]:
     outputs = np.asarray(model.predict(probe.astype(np.float32), verbose=0), dtype=np.float64)
     effective = outputs[1:] - outputs[:1]
     gap = float(np.max(np.abs(effective - weights)) / max(np.max(np.abs(weights)), 1e-12))
-    return {**_metrics(predictions, test_split.targets), "examples": len(test_split), "source": test_split.source,
-            "least_squares": _metrics(closed_form, test_split.targets), "weight_gap": gap}
+    return {
+        **_metrics(predictions, test_split.targets),
+        "examples": len(test_split),
+        "source": test_split.source,
+        "least_squares": _metrics(closed_form, test_split.targets),
+        "weight_gap": gap,
+    }
 
 
 def evaluate(model_name: str, weights: str | Path, dataset: str, *, batch_size: int = 256) -> dict[str, Any]:

@@ -197,8 +197,9 @@ def prepare_run_dir(out: str | Path | None, model_name: str, dataset: str, *, re
     if (run_dir / RESULTS).exists():
         raise FileExistsError(f"{run_dir} already holds a finished run; choose another --out.")
     if not resume and (backup_dir(run_dir) / STATE).exists():
-        raise FileExistsError(f"{run_dir} holds an interrupted run: continue it with --resume (resume=True), "
-                              f"or choose another --out.")
+        raise FileExistsError(
+            f"{run_dir} holds an interrupted run: continue it with --resume (resume=True), or choose another --out."
+        )
     if resume and not (backup_dir(run_dir) / STATE).exists():
         logger.info("%s has no backup to resume from; starting from the beginning", run_dir)
     existed = run_dir.exists()

@@ -68,9 +68,11 @@ def check_weights_argument(name: str, weights: Any) -> None:
         return
     tags = presets.list_tags(name)
     example = f" e.g. weights={tags[0]!r};" if tags else ""
-    raise ValueError(f"weights is a preset tag, a path or a URL (a str), or None. Received: weights={weights!r} "
-                     f"({type(weights).__name__}).{example} {name}'s presets: {', '.join(tags) or '(none)'} "
-                     f"(`zoo presets {name}`).")
+    raise ValueError(
+        f"weights is a preset tag, a path or a URL (a str), or None. Received: weights={weights!r} "
+        f"({type(weights).__name__}).{example} {name}'s presets: {', '.join(tags) or '(none)'} "
+        f"(`zoo presets {name}`)."
+    )
 
 
 def _shapes(shape):
@@ -118,6 +120,9 @@ def info(name: str, *, build: bool = True) -> dict[str, Any]:
         "config": constructor_config(model),
         "signatures": task.signatures,
         "weights": presets.list_tags(entry.name),
-        "layers": [{"name": layer.name, "type": type(layer).__name__, "parameters": int(layer.count_params())}
-                   for layer in model.layers if layer.built],
+        "layers": [
+            {"name": layer.name, "type": type(layer).__name__, "parameters": int(layer.count_params())}
+            for layer in model.layers
+            if layer.built
+        ],
     }

@@ -42,8 +42,10 @@ def open_image(path: str | Path):
     except FileNotFoundError:
         raise FileNotFoundError(f"No such input file: {path}") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise ValueError(f"{path} is not a readable image ({type(err).__name__}: {err}). zoo predict takes .npy "
-                         f"files or images (PNG, JPEG, BMP, ...).") from None
+        raise ValueError(
+            f"{path} is not a readable image ({type(err).__name__}: {err}). zoo predict takes .npy "
+            f"files or images (PNG, JPEG, BMP, ...)."
+        ) from None
     return image
 
 
@@ -71,8 +73,9 @@ def _pil_array(image) -> np.ndarray:
     return array.reshape(array.shape[0], array.shape[1], -1)
 
 
-def fit_to_input(array: np.ndarray, input_shape: Sequence[int | None], *, name: str = "input",
-                 convert: bool = False) -> np.ndarray:
+def fit_to_input(
+    array: np.ndarray, input_shape: Sequence[int | None], *, name: str = "input", convert: bool = False
+) -> np.ndarray:
     """``array`` (H x W, H x W x C) made to fit a model input of ``input_shape`` (without the batch axis).
 
     Args:
@@ -95,17 +98,20 @@ def fit_to_input(array: np.ndarray, input_shape: Sequence[int | None], *, name: 
     if array.ndim == 2:
         array = array[..., None]
     if array.ndim != 3 or array.shape[-1] not in (1, 3, 4):
-        raise ValueError(f"{name}: expected an image (height, width[, 1|3|4 channels]); received an array of shape "
-                         f"{array.shape}.")
+        raise ValueError(
+            f"{name}: expected an image (height, width[, 1|3|4 channels]); received an array of shape {array.shape}."
+        )
     have = array.shape[-1]
     if have == 4 and channels != 4:
         array, have = array[..., :3], 3  # drop alpha
     if channels is not None and have != channels:
         want, got = CHANNEL_NAMES.get(channels, f"{channels}-channel"), CHANNEL_NAMES[have]
         if not convert:
-            raise ValueError(f"{name} is {'an' if got[0] in 'AEIOUR' else 'a'} {got} image but the model takes {want} "
-                             f"images ({height}x{width}x{channels}). Pass --convert (convert=True) to convert it to "
-                             f"{want}, or give a {want} image.")
+            raise ValueError(
+                f"{name} is {'an' if got[0] in 'AEIOUR' else 'a'} {got} image but the model takes {want} "
+                f"images ({height}x{width}x{channels}). Pass --convert (convert=True) to convert it to "
+                f"{want}, or give a {want} image."
+            )
         logger.warning("%s: %s image converted to %s for the model.", name, got, want)
         if channels == 1:  # ITU-R 601 luma, as PIL's convert("L")
             luma = array[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
@@ -113,8 +119,9 @@ def fit_to_input(array: np.ndarray, input_shape: Sequence[int | None], *, name: 
         else:
             array = np.repeat(array, channels, axis=-1)
     if height and width and array.shape[:2] != (height, width):
-        logger.warning("%s: resized from %dx%d to the model's %dx%d.", name, array.shape[0], array.shape[1],
-                       height, width)
+        logger.warning(
+            "%s: resized from %dx%d to the model's %dx%d.", name, array.shape[0], array.shape[1], height, width
+        )
         array = _resize(array, (height, width))
     return array
 
@@ -123,8 +130,12 @@ def _resize(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     from PIL import Image
 
     uint8 = array.dtype == np.uint8
-    planes = [Image.fromarray(array[..., c] if uint8 else array[..., c].astype(np.float32), "L" if uint8 else "F")
-              .resize((size[1], size[0]), Image.BILINEAR) for c in range(array.shape[-1])]
+    planes = [
+        Image.fromarray(array[..., c] if uint8 else array[..., c].astype(np.float32), "L" if uint8 else "F").resize(
+            (size[1], size[0]), Image.BILINEAR
+        )
+        for c in range(array.shape[-1])
+    ]
     return np.stack([np.asarray(p) for p in planes], axis=-1).astype(array.dtype)
 
 
@@ -134,13 +145,16 @@ def to_pixels(array: np.ndarray) -> np.ndarray:
         return array.astype(np.float32) / 255.0
     array = array.astype(np.float32)
     if array.size and (array.min() < -1e-3 or array.max() > 1 + 1e-3):
-        raise ValueError(f"Float pixels are expected in [0, 1]; received values in [{array.min():.3g}, "
-                         f"{array.max():.3g}]. Give uint8 pixels (0-255) or divide by 255.")
+        raise ValueError(
+            f"Float pixels are expected in [0, 1]; received values in [{array.min():.3g}, "
+            f"{array.max():.3g}]. Give uint8 pixels (0-255) or divide by 255."
+        )
     return array
 
 
-def prepare_batch(inputs: Sequence[Any], input_shape: Sequence[int | None], *, convert: bool = False
-                  ) -> tuple[np.ndarray, list[str]]:
+def prepare_batch(
+    inputs: Sequence[Any], input_shape: Sequence[int | None], *, convert: bool = False
+) -> tuple[np.ndarray, list[str]]:
     """Reads, checks and stacks ``inputs`` for a model of ``input_shape``: ``(pixels in [0, 1], names)``.
 
     A 4-D array is a batch; anything else is one input.
@@ -169,8 +183,9 @@ def recorded_class_names(record: dict, model) -> list[str] | None:
     try:
         return fit_class_names(data.get_spec(dataset).class_names, model) if dataset else None
     except (ValueError, TypeError):
-        logger.warning("No class names recorded and data set %r is not available: classes are named by number.",
-                       dataset)
+        logger.warning(
+            "No class names recorded and data set %r is not available: classes are named by number.", dataset
+        )
         return None
 
 
@@ -185,13 +200,27 @@ def top_k(scores: np.ndarray, names: Sequence[str], class_names: Sequence[str] |
     report = []
     for name, row in zip(names, scores):
         order = np.argsort(-row)[:k]
-        report.append({"input": name, "top_k": [{"class": int(j), "label": class_names[j] if class_names else str(j),
-                                                 "score": float(row[j])} for j in order]})
+        report.append(
+            {
+                "input": name,
+                "top_k": [
+                    {"class": int(j), "label": class_names[j] if class_names else str(j), "score": float(row[j])}
+                    for j in order
+                ],
+            }
+        )
     return report
 
 
-def predict(model: Any, inputs: Any, *, weights: str | Path | None = None, top_k_classes: int = 5,
-            convert: bool = False, class_names: Sequence[str] | None = None) -> list[dict]:
+def predict(
+    model: Any,
+    inputs: Any,
+    *,
+    weights: str | Path | None = None,
+    top_k_classes: int = 5,
+    convert: bool = False,
+    class_names: Sequence[str] | None = None,
+) -> list[dict]:
     """Classifies images locally: the top-k class names and scores of each input.
 
     Args:
@@ -221,8 +250,10 @@ def predict(model: Any, inputs: Any, *, weights: str | Path | None = None, top_k
         if task != "image_classification":
             raise ValueError(f"predict classifies images; {model} is a {task} model.")
         if weights is None:
-            raise ValueError(f"Give weights= for {model}: a preset tag (`zoo presets {model}`), a run directory or "
-                             f"a weights file. Random weights predict nothing useful.")
+            raise ValueError(
+                f"Give weights= for {model}: a preset tag (`zoo presets {model}`), a run directory or "
+                f"a weights file. Random weights predict nothing useful."
+            )
         from zoo.weights import create_trained
 
         model, record = create_trained(model, weights)
@@ -236,6 +267,7 @@ def predict(model: Any, inputs: Any, *, weights: str | Path | None = None, top_k
     if scores.min() < 0 or not np.allclose(scores.sum(-1), 1.0, atol=1e-3):  # logits: to probabilities
         shifted = np.exp(scores - scores.max(-1, keepdims=True))
         scores = shifted / shifted.sum(-1, keepdims=True)
-    names_of_classes = list(class_names) if class_names is not None else (
-        recorded_class_names(record, model) if record else None)
+    names_of_classes = (
+        list(class_names) if class_names is not None else (recorded_class_names(record, model) if record else None)
+    )
     return top_k(scores, names, names_of_classes, top_k_classes)

@@ -29,7 +29,9 @@ class PerceptronCriterion(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         if y_pred.shape[-1] != 2:
-            raise ValueError(f"The perceptron criterion takes two-class logits (batch, 2). Received shape {y_pred.shape}")
+            raise ValueError(
+                f"The perceptron criterion takes two-class logits (batch, 2). Received shape {y_pred.shape}"
+            )
         targets = 2.0 * ops.cast(ops.reshape(y_true, (-1,)), y_pred.dtype) - 1.0
         margin = targets * (y_pred[:, 1] - y_pred[:, 0])
         return ops.where(margin <= 0.0, -margin, ops.zeros_like(margin))
@@ -60,8 +62,9 @@ class SmoothedSparseCrossentropy(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         labels = ops.one_hot(ops.cast(ops.reshape(y_true, (-1,)), "int32"), ops.shape(y_pred)[-1], dtype=y_pred.dtype)
-        return keras.losses.categorical_crossentropy(labels, y_pred, from_logits=True,
-                                                     label_smoothing=self.label_smoothing)
+        return keras.losses.categorical_crossentropy(
+            labels, y_pred, from_logits=True, label_smoothing=self.label_smoothing
+        )
 
     def get_config(self):
         return {**super().get_config(), "label_smoothing": self.label_smoothing}

@@ -123,8 +123,13 @@ INDEX_FILE = Path(__file__).with_name("model_index.json")
 
 
 def _describe(entry: ModelEntry) -> dict[str, Any]:
-    return {"name": entry.name, "family": entry.family, "task": entry.task, "dataset": entry.dataset,
-            "description": entry.description}
+    return {
+        "name": entry.name,
+        "family": entry.family,
+        "task": entry.task,
+        "dataset": entry.dataset,
+        "description": entry.description,
+    }
 
 
 def build_index() -> list[dict[str, Any]]:
@@ -199,8 +204,7 @@ def get_entry(name: str) -> ModelEntry:
     close = suggest(name, list(_REGISTRY))
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
     raise ValueError(
-        f"Unknown model {name!r}.{hint} `zoo list` (or zoo.list_models()) shows all "
-        f"{len(_REGISTRY)} registered models."
+        f"Unknown model {name!r}.{hint} `zoo list` (or zoo.list_models()) shows all {len(_REGISTRY)} registered models."
     )
 
 
@@ -233,7 +237,9 @@ def build(name: str, **overrides: Any):
         unknown = [match.group(1)]
     if unknown:
         accepted = ", ".join(sorted(default_config(name)))
-        raise ValueError(f"{name} does not accept the override(s) {', '.join(map(repr, unknown))}. Accepted: {accepted}.")
+        raise ValueError(
+            f"{name} does not accept the override(s) {', '.join(map(repr, unknown))}. Accepted: {accepted}."
+        )
     return model
 
 

@@ -65,20 +65,26 @@ _TASKS = {
     "node_classification": Task(
         name="node_classification",
         description="A whole graph per request: node features (nodes, features) and the normalised adjacency "
-                    "(nodes, nodes) in; one label per node.",
+        "(nodes, nodes) in; one label per node.",
         signatures={
             "serving_default": {
                 "method": "tensorflow/serving/predict",
-                "inputs": {"features": "float32 (nodes, features)",
-                           "adjacency": "float32 (nodes, nodes), D^-1/2 (A + I) D^-1/2 (spektral.utils.gcn_filter)"},
-                "outputs": {"scores": "float32 (nodes, classes), class probabilities",
-                            "classes": "int64 (nodes,), the most probable class"},
+                "inputs": {
+                    "features": "float32 (nodes, features)",
+                    "adjacency": "float32 (nodes, nodes), D^-1/2 (A + I) D^-1/2 (spektral.utils.gcn_filter)",
+                },
+                "outputs": {
+                    "scores": "float32 (nodes, classes), class probabilities",
+                    "classes": "int64 (nodes,), the most probable class",
+                },
             },
             "sparse": {
                 "method": "tensorflow/serving/predict",
-                "inputs": {"features": "float32 (nodes, features)",
-                           "adjacency_indices": "int64 (edges, 2), (row, column) of each non-zero of the normalised adjacency",
-                           "adjacency_values": "float32 (edges,), its values"},
+                "inputs": {
+                    "features": "float32 (nodes, features)",
+                    "adjacency_indices": "int64 (edges, 2), (row, column) of each non-zero of the normalised adjacency",
+                    "adjacency_values": "float32 (edges,), its values",
+                },
                 "outputs": {"scores": "float32 (nodes, classes)", "classes": "int64 (nodes,)"},
             },
         },
@@ -90,15 +96,19 @@ _TASKS = {
             "serving_default": {
                 "method": "tensorflow/serving/predict",
                 "inputs": {"text": "string (batch,), UTF-8 prompts"},
-                "outputs": {"log_prob": "float32 (batch,), log-likelihood of each text in nats",
-                            "characters": "int32 (batch,), characters scored (all but the first)"},
+                "outputs": {
+                    "log_prob": "float32 (batch,), log-likelihood of each text in nats",
+                    "characters": "int32 (batch,), characters scored (all but the first)",
+                },
             },
             "generate": {
                 "method": "tensorflow/serving/predict",
-                "inputs": {"prompt": "string (batch,), non-empty UTF-8 prompts",
-                           "length": "int32 scalar, characters to generate",
-                           "temperature": "float32 scalar > 0 (small: greedy-like)",
-                           "seed": "int64 scalar, same seed and prompt give the same text"},
+                "inputs": {
+                    "prompt": "string (batch,), non-empty UTF-8 prompts",
+                    "length": "int32 scalar, characters to generate",
+                    "temperature": "float32 scalar > 0 (small: greedy-like)",
+                    "seed": "int64 scalar, same seed and prompt give the same text",
+                },
                 "outputs": {"text": "string (batch,), the prompt followed by the generated characters"},
             },
         },
@@ -115,8 +125,10 @@ _TASKS = {
             "generate": {
                 "method": "tensorflow/serving/predict",
                 "inputs": {"num_images": "int32 scalar", "seed": "int64 scalar, same seed gives the same images"},
-                "outputs": {"images": "float32 (num_images, height, width, channels), pixels in [0, 1]",
-                            "latents": "float32 (num_images, latent_dim), the standard normal latents drawn"},
+                "outputs": {
+                    "images": "float32 (num_images, height, width, channels), pixels in [0, 1]",
+                    "latents": "float32 (num_images, latent_dim), the standard normal latents drawn",
+                },
             },
         },
     ),
@@ -152,16 +164,22 @@ _TASKS = {
         signatures={
             "serving_default": {
                 "method": "tensorflow/serving/predict",
-                "inputs": {"num_images": "int32 scalar", "steps": "int32 scalar in [1, T]",
-                           "eta": "float32 scalar, 0: deterministic DDIM, 1 with T steps: DDPM",
-                           "seed": "int64 scalar, same seed gives the same images"},
+                "inputs": {
+                    "num_images": "int32 scalar",
+                    "steps": "int32 scalar in [1, T]",
+                    "eta": "float32 scalar, 0: deterministic DDIM, 1 with T steps: DDPM",
+                    "seed": "int64 scalar, same seed gives the same images",
+                },
                 "outputs": {"images": "float32 (num_images, height, width, channels), pixels in [0, 1]"},
             },
             "sample": {
                 "method": "tensorflow/serving/predict",
-                "inputs": {"noise": "float32 (batch, height, width, channels), the initial x_T ~ N(0, I)",
-                           "steps": "int32 scalar in [1, T]", "eta": "float32 scalar", "seed": "int64 scalar "
-                           "(the noise of the stochastic steps when eta > 0)"},
+                "inputs": {
+                    "noise": "float32 (batch, height, width, channels), the initial x_T ~ N(0, I)",
+                    "steps": "int32 scalar in [1, T]",
+                    "eta": "float32 scalar",
+                    "seed": "int64 scalar (the noise of the stochastic steps when eta > 0)",
+                },
                 "outputs": {"images": "float32 (batch, height, width, channels), pixels in [0, 1]"},
             },
         },

@@ -39,8 +39,10 @@ class CharTokenizer:
 
     def __init__(self, vocabulary: str):
         if not isinstance(vocabulary, str) or len(set(vocabulary)) != len(vocabulary):
-            raise ValueError(f"CharTokenizer: `vocabulary` must be a string of distinct characters. "
-                             f"Received: vocabulary={vocabulary!r}")
+            raise ValueError(
+                f"CharTokenizer: `vocabulary` must be a string of distinct characters. "
+                f"Received: vocabulary={vocabulary!r}"
+            )
         self.vocabulary = vocabulary
         codes = np.fromiter(map(ord, vocabulary), dtype=np.int64, count=len(vocabulary))
         #: Code point -> token id, for code points up to the vocabulary's largest (larger ones are unknown).
@@ -68,8 +70,9 @@ class CharTokenizer:
         """The characters of ``texts`` outside the vocabulary, sorted."""
         return sorted(set("".join(texts)) - set(self.vocabulary))
 
-    def warn_unknown(self, texts: Iterable[str], owner: str = "the model", *,
-                     log: logging.Logger | None = None) -> list[str]:
+    def warn_unknown(
+        self, texts: Iterable[str], owner: str = "the model", *, log: logging.Logger | None = None
+    ) -> list[str]:
         """Logs a warning (on ``log``, default this module's logger) naming the characters of ``texts`` outside
         the vocabulary (they come back as ``?``).
 
@@ -78,9 +81,13 @@ class CharTokenizer:
         """
         unknown = self.unknown_characters(texts)
         if unknown:
-            (log or logger).warning("%d character(s) outside %s's vocabulary of %d are read as its unknown token and come back "
-                           "as '?': %s", len(unknown), owner, len(self.vocabulary),
-                           " ".join(repr(c) for c in unknown[:20]) + (" ..." if len(unknown) > 20 else ""))
+            (log or logger).warning(
+                "%d character(s) outside %s's vocabulary of %d are read as its unknown token and come back as '?': %s",
+                len(unknown),
+                owner,
+                len(self.vocabulary),
+                " ".join(repr(c) for c in unknown[:20]) + (" ..." if len(unknown) > 20 else ""),
+            )
         return unknown
 
     def encode_tensor(self, texts):

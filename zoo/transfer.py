@@ -28,15 +28,16 @@ def head_layers(model) -> list[str]:
     names = [layer.name for layer in model.layers]
     if HEAD not in names:
         raise ValueError(f"{model.name} has no {HEAD!r} layer, so its head cannot be replaced.")
-    return names[names.index(HEAD):]
+    return names[names.index(HEAD) :]
 
 
 def _shapes(layer) -> list[tuple[int, ...]]:
     return [tuple(int(d) for d in w.shape) for w in layer.weights]
 
 
-def with_new_head(pretrained, model_name: str, overrides: dict[str, Any], *,
-                  keep_fitting_head: bool = False) -> tuple[Any, list[str]]:
+def with_new_head(
+    pretrained, model_name: str, overrides: dict[str, Any], *, keep_fitting_head: bool = False
+) -> tuple[Any, list[str]]:
     """Rebuilds ``pretrained`` with ``overrides`` (class count, input size, ...) and copies its weights.
 
     Args:
@@ -79,7 +80,8 @@ def with_new_head(pretrained, model_name: str, overrides: dict[str, Any], *,
                 f"Layer {layer.name!r} of the pretrained {model_name} has weights {old_shapes}, but the model built "
                 f"with {overrides} needs {new_shapes}. Only the head ({', '.join(sorted(head))}) is rebuilt to a new "
                 f"size. Models that flatten (LeNet, MLP) keep their input size; models that pool globally (ResNet) "
-                f"and vision transformers (their positions are resized) take any.")
+                f"and vision transformers (their positions are resized) take any."
+            )
         layer.set_weights(old.get_weights())
         transferred.append(layer.name)
     return model, transferred
@@ -102,18 +104,26 @@ def rebuild(pretrained, model_name: str, overrides: dict[str, Any], *, weights: 
         model = build(model_name, **{**before, **changed})
         for old, new in zip(pretrained.weights, model.weights, strict=True):
             if tuple(old.shape) != tuple(new.shape):
-                raise ValueError(f"{model_name} built with {changed} needs {tuple(new.shape)} for {new.path}, but the "
-                                 f"weights {str(weights)!r} hold {tuple(old.shape)}; {model_name} has no "
-                                 f"{HEAD!r} head that could be rebuilt to a new size.")
+                raise ValueError(
+                    f"{model_name} built with {changed} needs {tuple(new.shape)} for {new.path}, but the "
+                    f"weights {str(weights)!r} hold {tuple(old.shape)}; {model_name} has no "
+                    f"{HEAD!r} head that could be rebuilt to a new size."
+                )
         model.set_weights(pretrained.get_weights())
         return model
     model, transferred = with_new_head(pretrained, model_name, changed, keep_fitting_head=True)
     fresh = [name for name in head_layers(model) if name not in transferred and model.get_layer(name).weights]
     if fresh:
         old_out, new_out = pretrained.output_shape[-1], model.output_shape[-1]
-        logger.warning("%s: the weights %r have a %s-output head; built a new head (%s, %s outputs) on the pretrained "
-                       "backbone. It is randomly initialised: train it before use (zoo finetune).", model_name,
-                       str(weights), old_out, ", ".join(fresh), new_out)
+        logger.warning(
+            "%s: the weights %r have a %s-output head; built a new head (%s, %s outputs) on the pretrained "
+            "backbone. It is randomly initialised: train it before use (zoo finetune).",
+            model_name,
+            str(weights),
+            old_out,
+            ", ".join(fresh),
+            new_out,
+        )
     return model
 
 
@@ -127,6 +137,8 @@ def short_load_error(error: BaseException) -> str:
     shapes, path = _ASSIGN.search(text), _PATH.search(text)
     if shapes and path:
         layer = path.group(1).split("/")[0]
-        return (f"layer {layer!r} (variable {path.group(1)}) has shape {shapes.group(1)} in the model but "
-                f"{shapes.group(2)} in the file")
+        return (
+            f"layer {layer!r} (variable {path.group(1)}) has shape {shapes.group(1)} in the model but "
+            f"{shapes.group(2)} in the file"
+        )
     return text.split("\n", 1)[0][:300]

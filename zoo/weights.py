@@ -41,8 +41,10 @@ def resolve_weights(path: str | Path) -> tuple[Path, dict | None]:
             raise FileNotFoundError(f"{path} is a directory without {BEST_WEIGHTS} or {LAST_WEIGHTS}.")
     elif path.is_file():
         if not path.name.endswith((".weights.h5", COMPRESSED_SUFFIX)):
-            raise ValueError(f"Weights files end in .weights.h5 (Keras 3) or {COMPRESSED_SUFFIX} (kzoo's compressed "
-                             f"format). Received: {path}")
+            raise ValueError(
+                f"Weights files end in .weights.h5 (Keras 3) or {COMPRESSED_SUFFIX} (kzoo's compressed "
+                f"format). Received: {path}"
+            )
         weights = path
     else:
         raise FileNotFoundError(f"No weights file or run directory at {path}.")
@@ -97,8 +99,10 @@ def recorded_dataset(name: str, weights: str | Path) -> str:
     record = presets.store.read_json(preset / presets.METADATA) if preset is not None else resolve_weights(weights)[1]
     dataset = (record or {}).get("dataset")
     if not isinstance(dataset, str) or not dataset:
-        raise ValueError(f"{weights} records no data set (only a run directory or a preset does): name the data set "
-                         f"to evaluate on (--dataset; `zoo datasets` lists them).")
+        raise ValueError(
+            f"{weights} records no data set (only a run directory or a preset does): name the data set "
+            f"to evaluate on (--dataset; `zoo datasets` lists them)."
+        )
     return dataset
 
 

@@ -86,8 +86,7 @@ def test_targeted_optimize_turns_a_4_into_a_9(lenet, digits):
 
 
 def test_robustness_curve(lenet, mnist_test):
-    curve = attacks.robustness_curve(lenet, mnist_test[1], [0.0, 0.1, 0.3], method="fgsm", max_examples=200,
-                                     samples=4)
+    curve = attacks.robustness_curve(lenet, mnist_test[1], [0.0, 0.1, 0.3], method="fgsm", max_examples=200, samples=4)
     assert curve.examples == 200 and curve.epsilons == [0.0, 0.1, 0.3]
     images, labels, _ = attacks.load_examples(lenet, mnist_test[1], 200)
     assert curve.accuracy[0] == pytest.approx(accuracy(lenet, images, labels))
@@ -134,9 +133,35 @@ def test_attack_command(tmp_path, capsys):
     assert args.method == "fgsm" and args.epsilons == [0.0, 0.05, 0.1, 0.2, 0.3] and args.target is None
     with pytest.raises(SystemExit):
         parser.parse_args(["attack", "lenet5", "--weights", "w", "--dataset", "mnist", "--epsilons", "0,x"])
-    args = parser.parse_args(["attack", "lenet5", "--weights", str(LENET5), "--dataset", "mnist", "--method", "pgd",
-                              "--epsilons", "0,0.2", "--steps", "5", "--max-examples", "60", "--source", "4",
-                              "--target", "9", "--count", "2", "--targeted-steps", "60", "--out", str(tmp_path), "--json"])
+    args = parser.parse_args(
+        [
+            "attack",
+            "lenet5",
+            "--weights",
+            str(LENET5),
+            "--dataset",
+            "mnist",
+            "--method",
+            "pgd",
+            "--epsilons",
+            "0,0.2",
+            "--steps",
+            "5",
+            "--max-examples",
+            "60",
+            "--source",
+            "4",
+            "--target",
+            "9",
+            "--count",
+            "2",
+            "--targeted-steps",
+            "60",
+            "--out",
+            str(tmp_path),
+            "--json",
+        ]
+    )
     assert args.fn(args) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["method"] == "pgd" and report["examples"] == 60 and report["accuracy"][0] > report["accuracy"][1]

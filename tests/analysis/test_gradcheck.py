@@ -95,8 +95,9 @@ def test_float64_clone_computes_the_same_function(batch):
 
 
 def test_relative_error_and_kinks():
-    np.testing.assert_allclose(relative_error(np.array([2.0, 0.0, 1e-9]), np.array([1.0, 0.0, 0.0]), floor=1e-6),
-                               [0.5, 0.0, 1e-3])
+    np.testing.assert_allclose(
+        relative_error(np.array([2.0, 0.0, 1e-9]), np.array([1.0, 0.0, 0.0]), floor=1e-6), [0.5, 0.0, 1e-3]
+    )
     # f = |w| at w = 0, 0, 0, 2 with epsilon 0.1: at 0 the one-sided slopes are -1 and +1 and the central
     # difference 0. Analytic 0 agrees; 1 is a subgradient (a kink, excused); 3 is not and fails; at 2 all agree.
     w = np.array([0.0, 0.0, 0.0, 2.0])
@@ -152,8 +153,9 @@ def test_gradcheck_command(capsys):
     out = capsys.readouterr().out
     assert "conv1/kernel" in out and out.strip().endswith("PASS") and "NumPy MLP" not in out
     # trained weights (the packaged lenet5:mnist preset), loaded as zoo evaluate loads them
-    args = parser.parse_args(["gradcheck", "lenet5", "--weights", "mnist", "--examples", "2", "--max-params", "2",
-                              "--json"])
+    args = parser.parse_args(
+        ["gradcheck", "lenet5", "--weights", "mnist", "--examples", "2", "--max-params", "2", "--json"]
+    )
     assert args.fn(args) == 0
     assert json.loads(capsys.readouterr().out)["weights"] == "mnist"
     with pytest.raises(ValueError, match="expected --examples >= 1"):

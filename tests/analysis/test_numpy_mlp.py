@@ -37,8 +37,14 @@ def _perturbed(mlp: NumpyMLP, seed: int = 1) -> NumpyMLP:
 
 def test_glorot_uniform_init_and_zero_biases():
     mlp = NumpyMLP([784, 300, 100, 10], seed=3)
-    assert mlp.param_names == ["dense1/kernel", "dense1/bias", "dense2/kernel", "dense2/bias",
-                               "predictions/kernel", "predictions/bias"]
+    assert mlp.param_names == [
+        "dense1/kernel",
+        "dense1/bias",
+        "dense2/kernel",
+        "dense2/bias",
+        "predictions/kernel",
+        "predictions/bias",
+    ]
     for (fan_in, fan_out), kernel, bias in zip([(784, 300), (300, 100), (100, 10)], mlp.params[::2], mlp.params[1::2]):
         limit = np.sqrt(6 / (fan_in + fan_out))
         assert kernel.dtype == np.float64 and kernel.shape == (fan_in, fan_out)
@@ -131,8 +137,9 @@ def test_forward_equals_the_keras_mlp(digits):
     np.testing.assert_allclose(copy.forward(x), expected, atol=1e-4)
     assert (copy.predict(x) == expected.argmax(1)).all()
     back = to_keras(copy)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(back(x.astype(np.float32).reshape(-1, 28, 28, 1))),
-                               expected, atol=1e-4)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(back(x.astype(np.float32).reshape(-1, 28, 28, 1))), expected, atol=1e-4
+    )
 
 
 def test_momentum_step_equals_keras_sgd_with_momentum(digits):
@@ -140,8 +147,10 @@ def test_momentum_step_equals_keras_sgd_with_momentum(digits):
     x, y = digits
     mlp = _perturbed(NumpyMLP([784, 16, 10], seed=4))
     model = to_keras(mlp)
-    model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     for _ in range(3):
         model.train_on_batch(x.astype(np.float32).reshape(-1, 28, 28, 1), y)
     mlp.fit(x, y, epochs=3, batch_size=len(x), lr=0.1, momentum=0.9)
@@ -156,8 +165,16 @@ def test_short_fit_on_real_digits_generalises(mnist_test):
     _, test = mnist_test
     mlp = NumpyMLP([784, 100, 10], activation="relu", seed=0)
     with single_blas_thread():
-        history = mlp.fit(train.images[:2000], train.labels[:2000], epochs=10, batch_size=16, lr=0.01, momentum=0.9,
-                          seed=0, validation_data=(test.images[:500], test.labels[:500]))
+        history = mlp.fit(
+            train.images[:2000],
+            train.labels[:2000],
+            epochs=10,
+            batch_size=16,
+            lr=0.01,
+            momentum=0.9,
+            seed=0,
+            validation_data=(test.images[:500], test.labels[:500]),
+        )
         accuracy = mlp.accuracy(test.images, test.labels)
     assert history["loss"][-1] < history["loss"][0] < np.log(10)
     assert len(history["val_accuracy"]) == 10 and history["accuracy"][-1] > 0.95

@@ -131,16 +131,33 @@ def test_calibration_report_and_plots(mlp, mnist_test, tmp_path):
         assert report.reliability[key].counts.sum() == 300
     assert report.metrics["mc_dropout"]["mean_mutual_information"] > 0
     json.dumps(report.to_dict())
-    for path in (uncertainty.plot_reliability(report.reliability, tmp_path / "r.png"),
-                 uncertainty.plot_entropy(report.entropy, tmp_path / "e.png")):
+    for path in (
+        uncertainty.plot_reliability(report.reliability, tmp_path / "r.png"),
+        uncertainty.plot_entropy(report.entropy, tmp_path / "e.png"),
+    ):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_uncertainty_command(tmp_path, capsys):
     parser = argparse.ArgumentParser(prog="zoo")
     add_parsers(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["uncertainty", "mlp", "--weights", "mnist", "--dataset", "mnist",
-                              "--samples", "4", "--max-examples", "200", "--out", str(tmp_path), "--json"])
+    args = parser.parse_args(
+        [
+            "uncertainty",
+            "mlp",
+            "--weights",
+            "mnist",
+            "--dataset",
+            "mnist",
+            "--samples",
+            "4",
+            "--max-examples",
+            "200",
+            "--out",
+            str(tmp_path),
+            "--json",
+        ]
+    )
     assert args.bins == 15
     assert args.fn(args) == 0
     report = json.loads(capsys.readouterr().out)

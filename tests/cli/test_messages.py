@@ -43,13 +43,19 @@ def test_progress_is_plain_when_stdout_is_not_a_terminal(capsys):
 def test_tensorflow_start_up_lines_are_filtered():
     from zoo.cli.common import is_noise
 
-    noise = ["WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
-             "I0000 00:00:1796363627.650412   15445 port.cc:153] oneDNN custom operations are on.",
-             "E0000 00:00:1796363126.019784    7638 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error",
-             ("To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow with the "
-              "appropriate compiler flags.")]
+    noise = [
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+        "I0000 00:00:1796363627.650412   15445 port.cc:153] oneDNN custom operations are on.",
+        "E0000 00:00:1796363126.019784    7638 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error",
+        (
+            "To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow with the "
+            "appropriate compiler flags."
+        ),
+    ]
     assert all(is_noise(line) for line in noise)
-    kept = ["zoo train: error: Unknown dataset 'mnst'.",
-            "E0000 00:00:1796363126.019784    7638 bfc_allocator.cc:1] Allocator ran out of memory",
-            "Traceback (most recent call last):"]
+    kept = [
+        "zoo train: error: Unknown dataset 'mnst'.",
+        "E0000 00:00:1796363126.019784    7638 bfc_allocator.cc:1] Allocator ran out of memory",
+        "Traceback (most recent call last):",
+    ]
     assert not any(is_noise(line) for line in kept)

@@ -26,13 +26,26 @@ print("PROBE" + json.dumps({"rc": rc, "heavy": heavy}))
 
 def run_probe(*args: str) -> dict:
     """Runs ``zoo ARGS`` in a fresh interpreter; returns its exit status and the heavy modules it imported."""
-    done = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=120, check=False
+    )
     line = next(l for l in done.stdout.splitlines() if l.startswith("PROBE"))
-    return json.loads(line[len("PROBE"):]) | {"stdout": done.stdout, "stderr": done.stderr}
+    return json.loads(line[len("PROBE") :]) | {"stdout": done.stdout, "stderr": done.stderr}
 
 
-@pytest.mark.parametrize("args", [["--help"], ["list"], ["list", "resnet*"], ["presets"], ["presets", "lenet5"],
-                                  ["info", "lenet5", "--no-build"], ["datasets", "--help"], ["train", "--help"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["list"],
+        ["list", "resnet*"],
+        ["presets"],
+        ["presets", "lenet5"],
+        ["info", "lenet5", "--no-build"],
+        ["datasets", "--help"],
+        ["train", "--help"],
+    ],
+)
 def test_catalog_commands_do_not_import_tensorflow(args):
     probe = run_probe(*args)
     assert probe["rc"] == 0, probe["stderr"]
@@ -50,7 +63,8 @@ def test_predict_client_does_not_import_tensorflow(tmp_path):
 def test_model_index_matches_the_registry():
     written = json.loads(INDEX_FILE.read_text())
     assert written == build_index(), (
-        "zoo/model_index.json is stale: run python -c \"from zoo.registry import write_index; write_index()\"")
+        'zoo/model_index.json is stale: run python -c "from zoo.registry import write_index; write_index()"'
+    )
 
 
 def test_list_shows_whole_descriptions():
@@ -74,18 +88,26 @@ def test_listing_nothing_exits_non_zero(args):
 
 def test_a_command_that_imports_tensorflow_prints_no_start_up_lines():
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    done = subprocess.run([sys.executable, "-m", "zoo.cli", "info", "lenet5"], capture_output=True, text=True,
-                          env=env, timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "zoo.cli", "info", "lenet5"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0 and "parameters: 61706" in done.stdout
     assert done.stderr == ""
 
 
 def test_bfloat16_tensors_still_convert_without_ml_dtypes_loaded_up_front():
-    code = ("import sys; from serving.tensors import numpy_dtype, to_array, to_tensor_proto; "
-            "assert 'ml_dtypes' not in sys.modules; from tensorflow.core.framework import types_pb2; "
-            "assert numpy_dtype(types_pb2.DT_BFLOAT16).name == 'bfloat16'; "
-            "import numpy as np, ml_dtypes; x = np.array([1.5, -2.0], ml_dtypes.bfloat16); "
-            "assert to_tensor_proto(x).dtype == types_pb2.DT_BFLOAT16; "
-            "assert to_array(to_tensor_proto(x)).astype(float).tolist() == [1.5, -2.0]; print('ok')")
+    code = (
+        "import sys; from serving.tensors import numpy_dtype, to_array, to_tensor_proto; "
+        "assert 'ml_dtypes' not in sys.modules; from tensorflow.core.framework import types_pb2; "
+        "assert numpy_dtype(types_pb2.DT_BFLOAT16).name == 'bfloat16'; "
+        "import numpy as np, ml_dtypes; x = np.array([1.5, -2.0], ml_dtypes.bfloat16); "
+        "assert to_tensor_proto(x).dtype == types_pb2.DT_BFLOAT16; "
+        "assert to_array(to_tensor_proto(x)).astype(float).tolist() == [1.5, -2.0]; print('ok')"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert done.stdout.strip() == "ok", done.stderr

@@ -99,8 +99,9 @@ class ServerProcess:
                     pytest.fail(f"zoo serve was not ready within {timeout} s:\n{self.log()}")
                 time.sleep(0.2)
 
-    def rest(self, method: str, path: str, body=None, headers: dict | None = None,
-             timeout: float = 30) -> tuple[int, object]:
+    def rest(
+        self, method: str, path: str, body=None, headers: dict | None = None, timeout: float = 30
+    ) -> tuple[int, object]:
         """One REST call: returns (HTTP status, decoded JSON body or the raw text if not JSON)."""
         if body is not None and not isinstance(body, (bytes, str)):
             body = json.dumps(body)
@@ -134,12 +135,29 @@ def launch_server(base: Exported, log_dir: Path, *extra: str) -> ServerProcess:
     while rest_port == grpc_port:
         rest_port = free_port()
     log_path = log_dir / f"serve-{grpc_port}.log"
-    command = [*zoo_command(), "serve", "--model_config_file", str(base.config_file), "--port", str(grpc_port),
-               "--rest_api_port", str(rest_port), "--file_system_poll_wait_seconds", "0.5", "--host", "127.0.0.1",
-               *extra]
+    command = [
+        *zoo_command(),
+        "serve",
+        "--model_config_file",
+        str(base.config_file),
+        "--port",
+        str(grpc_port),
+        "--rest_api_port",
+        str(rest_port),
+        "--file_system_poll_wait_seconds",
+        "0.5",
+        "--host",
+        "127.0.0.1",
+        *extra,
+    ]
     with open(log_path, "w") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy(),
-                                   cwd=Path(__file__).resolve().parents[2])
+        process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=os.environ.copy(),
+            cwd=Path(__file__).resolve().parents[2],
+        )
     return ServerProcess(process, grpc_port, rest_port, log_path, base)
 
 
@@ -150,8 +168,9 @@ def exported_lenet5(tmp_path_factory) -> Exported:
     from serving.exporter import export_weights
 
     root = tmp_path_factory.mktemp("lenet5")
-    config = TrainConfig(epochs=1, max_train_examples=2000, batch_size=128, validation_split=0.0, augment="none",
-                         verbose=0)
+    config = TrainConfig(
+        epochs=1, max_train_examples=2000, batch_size=128, validation_split=0.0, augment="none", verbose=0
+    )
     result = train(MODEL, "mnist", config=config, out=root / "run")
     base = root / "models"
     version_dir = export_weights(MODEL, result.run_dir, base)
@@ -182,8 +201,13 @@ def mnist_images(mnist_test):
 def serving_server(exported_lenet5, tmp_path_factory):
     """The shared ``zoo serve``: batching on, 8 MiB message limit, its own copy of the base path."""
     root = tmp_path_factory.mktemp("served")
-    server = launch_server(exported_lenet5.copy_to(root / "models"), root, "--enable_batching",
-                           "--max_message_bytes", str(MAX_MESSAGE_BYTES))
+    server = launch_server(
+        exported_lenet5.copy_to(root / "models"),
+        root,
+        "--enable_batching",
+        "--max_message_bytes",
+        str(MAX_MESSAGE_BYTES),
+    )
     try:
         server.wait_ready()
         yield server

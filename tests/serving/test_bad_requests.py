@@ -116,16 +116,23 @@ GRPC_CASES = [
     # Predict: inputs that do not fit the signature.
     ("float64_images", "Predict", lambda: predict({"images": IMAGES.astype(np.float64)}), Code.INVALID_ARGUMENT),
     ("int32_images", "Predict", lambda: predict({"images": (IMAGES * 255).astype(np.int32)}), Code.INVALID_ARGUMENT),
-    ("string_images", "Predict", lambda: predict({"images": np.array([b"x", b"y"], dtype=object)}),
-     Code.INVALID_ARGUMENT),
+    (
+        "string_images",
+        "Predict",
+        lambda: predict({"images": np.array([b"x", b"y"], dtype=object)}),
+        Code.INVALID_ARGUMENT,
+    ),
     ("no_channel_dim", "Predict", lambda: predict({"images": IMAGES[..., 0]}), Code.INVALID_ARGUMENT),
-    ("rgb_32x32", "Predict", lambda: predict({"images": np.zeros((2, 32, 32, 3), np.float32)}),
-     Code.INVALID_ARGUMENT),
+    ("rgb_32x32", "Predict", lambda: predict({"images": np.zeros((2, 32, 32, 3), np.float32)}), Code.INVALID_ARGUMENT),
     ("missing_input", "Predict", lambda: predict({"pixels": IMAGES}), Code.INVALID_ARGUMENT),
     ("extra_input", "Predict", lambda: predict({"images": IMAGES, "extra": IMAGES}), Code.INVALID_ARGUMENT),
     ("empty_inputs", "Predict", lambda: predict({}), Code.INVALID_ARGUMENT),
-    ("over_max_batch_size", "Predict", lambda: predict({"images": np.zeros((1001, 28, 28, 1), np.float32)}),
-     Code.INVALID_ARGUMENT),
+    (
+        "over_max_batch_size",
+        "Predict",
+        lambda: predict({"images": np.zeros((1001, 28, 28, 1), np.float32)}),
+        Code.INVALID_ARGUMENT,
+    ),
     # Predict: which servable.
     ("empty_model_name", "Predict", lambda: predict(model=""), Code.INVALID_ARGUMENT),
     ("unknown_model", "Predict", lambda: predict(model="no_such_model"), Code.NOT_FOUND),
@@ -133,65 +140,99 @@ GRPC_CASES = [
     ("unknown_label", "Predict", lambda: predict(label="no_such_label"), Code.INVALID_ARGUMENT),
     ("unknown_signature", "Predict", lambda: predict(signature="no_such_signature"), Code.FAILED_PRECONDITION),
     ("unknown_output_filter", "Predict", lambda: predict(output_filter=["logits"]), Code.INVALID_ARGUMENT),
-    ("duplicate_output_filter", "Predict", lambda: predict(output_filter=["scores", "scores"]),
-     Code.INVALID_ARGUMENT),
+    ("duplicate_output_filter", "Predict", lambda: predict(output_filter=["scores", "scores"]), Code.INVALID_ARGUMENT),
     # Predict: TensorProtos that do not decode.
-    ("tensor_content_too_short", "Predict",
-     lambda: predict({"images": tensor(types_pb2.DT_FLOAT, [2, 28, 28, 1], IMAGES.tobytes()[:-4])}),
-     Code.INVALID_ARGUMENT),
-    ("tensor_shape_minus_one", "Predict",
-     lambda: predict({"images": tensor(types_pb2.DT_FLOAT, [-1, 28, 28, 1], IMAGES.tobytes())}),
-     Code.INVALID_ARGUMENT),
-    ("too_many_float_vals", "Predict",
-     lambda: predict({"images": tensor(types_pb2.DT_FLOAT, [1, 28, 28, 1], float_val=[0.5] * 785)}),
-     Code.INVALID_ARGUMENT),
-    ("unsupported_dtype", "Predict",
-     lambda: predict({"images": tensor(types_pb2.DT_RESOURCE, [1, 28, 28, 1])}), Code.INVALID_ARGUMENT),
+    (
+        "tensor_content_too_short",
+        "Predict",
+        lambda: predict({"images": tensor(types_pb2.DT_FLOAT, [2, 28, 28, 1], IMAGES.tobytes()[:-4])}),
+        Code.INVALID_ARGUMENT,
+    ),
+    (
+        "tensor_shape_minus_one",
+        "Predict",
+        lambda: predict({"images": tensor(types_pb2.DT_FLOAT, [-1, 28, 28, 1], IMAGES.tobytes())}),
+        Code.INVALID_ARGUMENT,
+    ),
+    (
+        "too_many_float_vals",
+        "Predict",
+        lambda: predict({"images": tensor(types_pb2.DT_FLOAT, [1, 28, 28, 1], float_val=[0.5] * 785)}),
+        Code.INVALID_ARGUMENT,
+    ),
+    (
+        "unsupported_dtype",
+        "Predict",
+        lambda: predict({"images": tensor(types_pb2.DT_RESOURCE, [1, 28, 28, 1])}),
+        Code.INVALID_ARGUMENT,
+    ),
     # Classify / Regress.
-    ("classify_on_predict_signature", "Classify", lambda: classify(signature="serving_default"),
-     Code.INVALID_ARGUMENT),
-    ("classify_unknown_signature", "Classify", lambda: classify(signature="no_such_signature"),
-     Code.INVALID_ARGUMENT),
+    ("classify_on_predict_signature", "Classify", lambda: classify(signature="serving_default"), Code.INVALID_ARGUMENT),
+    ("classify_unknown_signature", "Classify", lambda: classify(signature="no_such_signature"), Code.INVALID_ARGUMENT),
     ("classify_empty_input", "Classify", lambda: classify([]), Code.INVALID_ARGUMENT),
     ("classify_missing_feature", "Classify", lambda: classify([example_pb2.Example()]), Code.INVALID_ARGUMENT),
-    ("classify_wrong_feature_length", "Classify", lambda: classify([example(np.zeros(10))]),
-     Code.INVALID_ARGUMENT),
+    ("classify_wrong_feature_length", "Classify", lambda: classify([example(np.zeros(10))]), Code.INVALID_ARGUMENT),
     ("classify_unknown_model", "Classify", lambda: classify(model="no_such_model"), Code.NOT_FOUND),
     ("regress_on_predict_signature", "Regress", lambda: regress("serving_default"), Code.INVALID_ARGUMENT),
     ("regress_on_classify_signature", "Regress", lambda: regress("classify"), Code.INVALID_ARGUMENT),
     # MultiInference.
     ("multi_no_tasks", "MultiInference", lambda: multi(), Code.INVALID_ARGUMENT),
-    ("multi_two_models", "MultiInference",
-     lambda: multi((MODEL, "classify", CLASSIFY), ("other", "classify", CLASSIFY)), Code.INVALID_ARGUMENT),
-    ("multi_duplicate_signature", "MultiInference",
-     lambda: multi((MODEL, "classify", CLASSIFY), (MODEL, "classify", CLASSIFY)), Code.INVALID_ARGUMENT),
-    ("multi_predict_method", "MultiInference", lambda: multi((MODEL, "serving_default", PREDICT)),
-     Code.UNIMPLEMENTED),
-    ("multi_empty_input", "MultiInference", lambda: multi((MODEL, "classify", CLASSIFY), with_input=False),
-     Code.INVALID_ARGUMENT),
+    (
+        "multi_two_models",
+        "MultiInference",
+        lambda: multi((MODEL, "classify", CLASSIFY), ("other", "classify", CLASSIFY)),
+        Code.INVALID_ARGUMENT,
+    ),
+    (
+        "multi_duplicate_signature",
+        "MultiInference",
+        lambda: multi((MODEL, "classify", CLASSIFY), (MODEL, "classify", CLASSIFY)),
+        Code.INVALID_ARGUMENT,
+    ),
+    ("multi_predict_method", "MultiInference", lambda: multi((MODEL, "serving_default", PREDICT)), Code.UNIMPLEMENTED),
+    (
+        "multi_empty_input",
+        "MultiInference",
+        lambda: multi((MODEL, "classify", CLASSIFY), with_input=False),
+        Code.INVALID_ARGUMENT,
+    ),
     # Metadata and status.
     ("metadata_no_field", "GetModelMetadata", lambda: metadata(), Code.INVALID_ARGUMENT),
-    ("metadata_unknown_field", "GetModelMetadata", lambda: metadata("signature_def", "graph_def"),
-     Code.INVALID_ARGUMENT),
-    ("metadata_unknown_model", "GetModelMetadata", lambda: metadata("signature_def", model="no_such_model"),
-     Code.NOT_FOUND),
+    (
+        "metadata_unknown_field",
+        "GetModelMetadata",
+        lambda: metadata("signature_def", "graph_def"),
+        Code.INVALID_ARGUMENT,
+    ),
+    (
+        "metadata_unknown_model",
+        "GetModelMetadata",
+        lambda: metadata("signature_def", model="no_such_model"),
+        Code.NOT_FOUND,
+    ),
     ("status_unknown_model", "GetModelStatus", lambda: status("no_such_model"), Code.NOT_FOUND),
     ("status_unknown_version", "GetModelStatus", lambda: status(version=99), Code.NOT_FOUND),
     ("status_unknown_label", "GetModelStatus", lambda: status(label="no_such_label"), Code.INVALID_ARGUMENT),
     ("status_empty_name", "GetModelStatus", lambda: status(""), Code.INVALID_ARGUMENT),
     # Over --max_message_bytes (8 MiB): 9 MiB of pixels.
-    ("oversized_message", "Predict",
-     lambda: predict({"images": np.zeros((9 * 1024 * 1024 // (28 * 28 * 4), 28, 28, 1), np.float32)}),
-     Code.RESOURCE_EXHAUSTED),
+    (
+        "oversized_message",
+        "Predict",
+        lambda: predict({"images": np.zeros((9 * 1024 * 1024 // (28 * 28 * 4), 28, 28, 1), np.float32)}),
+        Code.RESOURCE_EXHAUSTED,
+    ),
 ]
 
 
 @pytest.fixture(scope="module")
 def channel(serving_server):
-    with grpc.insecure_channel(serving_server.target, options=[
-        ("grpc.max_send_message_length", 64 * 1024 * 1024),
-        ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-    ]) as ch:
+    with grpc.insecure_channel(
+        serving_server.target,
+        options=[
+            ("grpc.max_send_message_length", 64 * 1024 * 1024),
+            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+        ],
+    ) as ch:
         yield ch
 
 
@@ -209,8 +250,9 @@ def test_grpc_bad_request(channel, method, build, code):
 
 def test_grpc_oversized_message_is_over_the_limit():
     """The oversized case really is over the shared server's 8 MiB limit."""
-    assert predict({"images": np.zeros((9 * 1024 * 1024 // 3136, 28, 28, 1), np.float32)}).ByteSize() \
-        > MAX_MESSAGE_BYTES
+    assert (
+        predict({"images": np.zeros((9 * 1024 * 1024 // 3136, 28, 28, 1), np.float32)}).ByteSize() > MAX_MESSAGE_BYTES
+    )
 
 
 # --- REST cases: (id, method, path, body, expected HTTP status) -----------------------------
@@ -228,8 +270,7 @@ REST_CASES = [
     ("empty_instances", "POST", _PREDICT, {"instances": []}, 400),
     ("instances_not_a_list", "POST", _PREDICT, {"instances": 3.0}, 400),
     ("ragged_instances", "POST", _PREDICT, {"instances": [_INSTANCES[0], _INSTANCES[1][:27]]}, 400),
-    ("strings_into_float_input", "POST", _PREDICT,
-     {"instances": [[[["a"] * 1] * 28] * 28]}, 400),
+    ("strings_into_float_input", "POST", _PREDICT, {"instances": [[[["a"] * 1] * 28] * 28]}, 400),
     ("no_channel_dim", "POST", _PREDICT, {"instances": IMAGES[..., 0].tolist()}, 400),
     ("rgb_32x32", "POST", _PREDICT, {"instances": np.zeros((1, 32, 32, 3)).tolist()}, 400),
     ("unknown_input_name", "POST", _PREDICT, {"inputs": {"pixels": _INSTANCES}}, 400),
@@ -240,15 +281,24 @@ REST_CASES = [
     ("unknown_label", "POST", f"/v1/models/{MODEL}/labels/no_such_label:predict", {"instances": _INSTANCES}, 400),
     ("unknown_signature", "POST", _PREDICT, {"signature_name": "no_such_signature", "instances": _INSTANCES}, 400),
     # Classify / regress.
-    ("classify_on_predict_signature", "POST", _CLASSIFY, {"examples": [{"images": IMAGES[0].ravel().tolist()}]},
-     400),
+    ("classify_on_predict_signature", "POST", _CLASSIFY, {"examples": [{"images": IMAGES[0].ravel().tolist()}]}, 400),
     ("classify_without_examples", "POST", _CLASSIFY, {"signature_name": "classify"}, 400),
     ("classify_empty_examples", "POST", _CLASSIFY, {"signature_name": "classify", "examples": []}, 400),
     ("classify_example_not_object", "POST", _CLASSIFY, {"signature_name": "classify", "examples": [1.0]}, 400),
-    ("classify_wrong_feature_length", "POST", _CLASSIFY,
-     {"signature_name": "classify", "examples": [{"images": [0.0] * 10}]}, 400),
-    ("regress_on_predict_signature", "POST", f"/v1/models/{MODEL}:regress",
-     {"examples": [{"images": IMAGES[0].ravel().tolist()}]}, 400),
+    (
+        "classify_wrong_feature_length",
+        "POST",
+        _CLASSIFY,
+        {"signature_name": "classify", "examples": [{"images": [0.0] * 10}]},
+        400,
+    ),
+    (
+        "regress_on_predict_signature",
+        "POST",
+        f"/v1/models/{MODEL}:regress",
+        {"examples": [{"images": IMAGES[0].ravel().tolist()}]},
+        400,
+    ),
     # Paths and methods.
     ("unknown_verb", "POST", f"/v1/models/{MODEL}:explain", {"instances": _INSTANCES}, 400),
     ("version_not_a_number", "POST", f"/v1/models/{MODEL}/versions/one:predict", {"instances": _INSTANCES}, 400),
@@ -264,8 +314,7 @@ REST_CASES = [
 ]
 
 
-@pytest.mark.parametrize("method, path, body, http_status", [c[1:] for c in REST_CASES],
-                         ids=[c[0] for c in REST_CASES])
+@pytest.mark.parametrize("method, path, body, http_status", [c[1:] for c in REST_CASES], ids=[c[0] for c in REST_CASES])
 def test_rest_bad_request(serving_server, method, path, body, http_status):
     status, answer = serving_server.rest(method, path, body)
     assert status == http_status, answer
@@ -306,8 +355,10 @@ def test_unread_bodies_never_become_requests(serving_server):
 
     smuggled = b"GET /v1/models/nosuch HTTP/1.1\r\nHost: x\r\n\r\n"
     with socket.create_connection(("127.0.0.1", serving_server.rest_port), timeout=10) as sock:
-        sock.sendall(b"POST /v1/models/lenet5:bogus HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s"
-                     % (len(smuggled), smuggled))
+        sock.sendall(
+            b"POST /v1/models/lenet5:bogus HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s"
+            % (len(smuggled), smuggled)
+        )
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         data = b""
         while chunk := sock.recv(65536):
@@ -318,10 +369,13 @@ def test_unread_bodies_never_become_requests(serving_server):
     assert statuses == [b"400", b"200"], data
 
 
-@pytest.mark.parametrize("headers, status", [
-    ({"Content-Length": "abc"}, 400),
-    ({"Transfer-Encoding": "chunked"}, 411),
-])
+@pytest.mark.parametrize(
+    "headers, status",
+    [
+        ({"Content-Length": "abc"}, 400),
+        ({"Transfer-Encoding": "chunked"}, 411),
+    ],
+)
 def test_bad_framing_headers(serving_server, headers, status):
     conn = http.client.HTTPConnection("127.0.0.1", serving_server.rest_port, timeout=30)
     try:
@@ -343,7 +397,7 @@ def test_tiny_request_declaring_a_huge_tensor_is_invalid_argument(serving_server
     request = predict_pb2.PredictRequest()
     request.model_spec.name = MODEL
     proto = tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, float_val=[0.0])
-    for size in (2 ** 33, 28, 28, 1):
+    for size in (2**33, 28, 28, 1):
         proto.tensor_shape.dim.add(size=size)
     request.inputs["images"].CopyFrom(proto)
     with grpc.insecure_channel(serving_server.target) as channel:
@@ -361,8 +415,10 @@ def test_server_still_healthy(serving_server):
     assert status == 200 and len(answer["predictions"]) == 2
     status, answer = serving_server.rest("GET", f"/v1/models/{MODEL}")
     assert status == 200
-    assert any(s["state"] == "AVAILABLE" and s["status"] == {"error_code": "OK", "error_message": ""}
-               for s in answer["model_version_status"])
+    assert any(
+        s["state"] == "AVAILABLE" and s["status"] == {"error_code": "OK", "error_message": ""}
+        for s in answer["model_version_status"]
+    )
     assert serving_server.process.poll() is None
     log = serving_server.log()
     assert "Traceback" not in log and " failed" not in log, log

@@ -80,8 +80,9 @@ def test_request_over_max_batch_size_is_invalid_argument():
 
 def test_full_queue_answers_unavailable():
     gate = threading.Event()
-    batcher = Batcher(Recorder(delay=gate), BatchingOptions(max_batch_size=1, max_enqueued_batches=1,
-                                                           num_batch_threads=1))
+    batcher = Batcher(
+        Recorder(delay=gate), BatchingOptions(max_batch_size=1, max_enqueued_batches=1, num_batch_threads=1)
+    )
     results, errs = concurrent_submit_async(batcher, 6)
     gate.set()
     for t in results:
@@ -111,8 +112,10 @@ def concurrent_submit_async(batcher, n):
 
 def test_a_failing_request_does_not_fail_the_requests_merged_with_it():
     gate = threading.Event()
-    batcher = Batcher(Recorder(fail_on=-1, delay=gate),
-                      BatchingOptions(max_batch_size=16, batch_timeout_micros=200_000, num_batch_threads=1))
+    batcher = Batcher(
+        Recorder(fail_on=-1, delay=gate),
+        BatchingOptions(max_batch_size=16, batch_timeout_micros=200_000, num_batch_threads=1),
+    )
     arrays = [np.full((1, 2), -1.0 if i == 3 else i, dtype=np.float32) for i in range(8)]
     threading.Timer(0.3, gate.set).start()
     results, errs = concurrent_submit(batcher, arrays)
@@ -134,10 +137,16 @@ def test_requests_with_different_shapes_are_not_merged():
     assert [r["y"].shape for r in results] == [a.shape for a in arrays]
 
 
-@pytest.mark.parametrize("options", [
-    dict(max_batch_size=0), dict(num_batch_threads=0), dict(batch_timeout_micros=-1),
-    dict(max_batch_size=8, allowed_batch_sizes=(4, 6)), dict(max_batch_size=8, allowed_batch_sizes=(8, 4)),
-])
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(max_batch_size=0),
+        dict(num_batch_threads=0),
+        dict(batch_timeout_micros=-1),
+        dict(max_batch_size=8, allowed_batch_sizes=(4, 6)),
+        dict(max_batch_size=8, allowed_batch_sizes=(8, 4)),
+    ],
+)
 def test_invalid_options_are_rejected(options):
     with pytest.raises(ValueError):
         BatchingOptions(**options)
@@ -147,8 +156,10 @@ def test_options_from_batching_parameters_text_proto(tmp_path):
     from serving.config_files import read_batching_parameters
 
     path = tmp_path / "batching.config"
-    path.write_text("max_batch_size { value: 32 }\nbatch_timeout_micros { value: 500 }\n"
-                    "allowed_batch_sizes: 8\nallowed_batch_sizes: 32\n")
+    path.write_text(
+        "max_batch_size { value: 32 }\nbatch_timeout_micros { value: 500 }\n"
+        "allowed_batch_sizes: 8\nallowed_batch_sizes: 32\n"
+    )
     options = BatchingOptions.from_proto(read_batching_parameters(path))
     assert (options.max_batch_size, options.batch_timeout_micros, options.allowed_batch_sizes) == (32, 500, (8, 32))
     assert options.max_enqueued_batches == 10  # TF Serving's default kept

@@ -99,8 +99,11 @@ def test_rest_predict_row_and_columnar_formats(serving_server, batch, expected):
     np.testing.assert_allclose([p["scores"] for p in predictions], expected, atol=ATOL)
     assert [p["classes"] for p in predictions] == expected.argmax(axis=-1).tolist()
 
-    for body in ({"inputs": images}, {"inputs": {"images": images}}, {"signature_name": "serving_default",
-                                                                      "inputs": images}):
+    for body in (
+        {"inputs": images},
+        {"inputs": {"images": images}},
+        {"signature_name": "serving_default", "inputs": images},
+    ):
         status, columnar = serving_server.rest("POST", f"/v1/models/{MODEL}/versions/1:predict", body)
         assert status == 200, columnar
         np.testing.assert_allclose(columnar["outputs"]["scores"], expected, atol=ATOL)
@@ -133,8 +136,10 @@ def test_metadata_grpc_and_rest(serving_server, client):
     assert set(signatures) == {"serving_default", "classify"}
     assert signatures["serving_default"]["method"] == PREDICT_METHOD
     assert signatures["serving_default"]["inputs"] == {"images": {"dtype": "float32", "shape": [-1, 28, 28, 1]}}
-    assert signatures["serving_default"]["outputs"] == {"scores": {"dtype": "float32", "shape": [-1, 10]},
-                                                        "classes": {"dtype": "int64", "shape": [-1]}}
+    assert signatures["serving_default"]["outputs"] == {
+        "scores": {"dtype": "float32", "shape": [-1, 10]},
+        "classes": {"dtype": "int64", "shape": [-1]},
+    }
     assert signatures["classify"]["method"] == CLASSIFY_METHOD
     assert signatures["classify"]["inputs"] == {"inputs": {"dtype": "string", "shape": [-1]}}
 
@@ -146,15 +151,22 @@ def test_metadata_grpc_and_rest(serving_server, client):
     assert defs["serving_default"]["method_name"] == PREDICT_METHOD
     assert defs["classify"]["method_name"] == CLASSIFY_METHOD
     assert defs["serving_default"]["inputs"]["images"]["dtype"] == "DT_FLOAT"
-    assert [d["size"] for d in defs["serving_default"]["inputs"]["images"]["tensor_shape"]["dim"]] == \
-        ["-1", "28", "28", "1"]
+    assert [d["size"] for d in defs["serving_default"]["inputs"]["images"]["tensor_shape"]["dim"]] == [
+        "-1",
+        "28",
+        "28",
+        "1",
+    ]
 
 
 def test_status_grpc_and_rest(serving_server, client):
     assert client.status(MODEL) == [{"version": 1, "state": "AVAILABLE", "error_code": "OK", "error_message": ""}]
     assert client.status(MODEL, version=1)[0]["state"] == "AVAILABLE"
-    expected = {"model_version_status": [
-        {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}]}
+    expected = {
+        "model_version_status": [
+            {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
+        ]
+    }
     assert serving_server.rest("GET", f"/v1/models/{MODEL}") == (200, expected)
     assert serving_server.rest("GET", f"/v1/models/{MODEL}/versions/1") == (200, expected)
     assert serving_server.rest("GET", "/readyz") == (200, {"ready": True})
@@ -176,8 +188,12 @@ def test_prometheus_metrics(serving_server, client, batch):
             counts[key] = float(match.group(2))
     assert counts.get((MODEL, "predict", "GRPC", "OK"), 0) >= 1, counts
     assert counts.get((MODEL, "predict", "REST", "OK"), 0) >= 1, counts
-    assert any(line.startswith(":tensorflow:serving:request_latency_count{") and 'model_name="lenet5"' in line
-               and 'entrypoint="GRPC"' in line for line in text.splitlines())
+    assert any(
+        line.startswith(":tensorflow:serving:request_latency_count{")
+        and 'model_name="lenet5"' in line
+        and 'entrypoint="GRPC"' in line
+        for line in text.splitlines()
+    )
     assert ':tensorflow:serving:model_version_available{model_name="lenet5",version="1"} 1' in text
     # Batching is on in this server: batch sizes are recorded.
     assert ':tensorflow:serving:batching_session:input_batch_size_count{model_name="lenet5"' in text
@@ -196,8 +212,9 @@ def test_zoo_predict_cli_on_a_png(capsys, serving_server, keras_lenet5, mnist_im
     path = tmp_path / f"digit-{labels[index]}.png"
     Image.fromarray((images[index, :, :, 0] * 255).round().astype(np.uint8), mode="L").save(path)
 
-    code = zoo_main(["predict", "--server", serving_server.target, "--model", MODEL, "--input", str(path),
-                     "--top-k", "3", "--json"])
+    code = zoo_main(
+        ["predict", "--server", serving_server.target, "--model", MODEL, "--input", str(path), "--top-k", "3", "--json"]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     report = json.loads(out)
@@ -234,8 +251,9 @@ class _Traffic:
                         self.versions.add(response.model_spec.version.value)
                         scores = to_array(response.outputs["scores"])
                     else:
-                        status, body = self.server.rest("POST", f"/v1/models/{MODEL}:predict",
-                                                        {"instances": self.images.tolist()})
+                        status, body = self.server.rest(
+                            "POST", f"/v1/models/{MODEL}:predict", {"instances": self.images.tolist()}
+                        )
                         if status != 200:
                             raise RuntimeError(f"REST {status}: {body}")
                         scores = np.asarray([p["scores"] for p in body["predictions"]])
@@ -257,8 +275,7 @@ def test_hot_reload_via_zoo_export(capsys, serving_server, client, batch, expect
     base = serving_server.base
     with _Traffic(serving_server, batch[0][:4], expected[:4]) as traffic:
         _wait_for(lambda: traffic.count >= 5, 30, "no traffic")
-        code = zoo_main(["export", MODEL, "--weights", str(base.run_dir), "--base-path", str(base.base_path),
-                         "--json"])
+        code = zoo_main(["export", MODEL, "--weights", str(base.run_dir), "--base-path", str(base.base_path), "--json"])
         out, err = capsys.readouterr()
         assert code == 0, err
         written = json.loads(out)
@@ -276,10 +293,12 @@ def test_hot_reload_via_zoo_export(capsys, serving_server, client, batch, expect
     assert traffic.versions == {1, 2}, traffic.versions
     status, body = serving_server.rest("GET", f"/v1/models/{MODEL}")
     assert status == 200
-    assert body == {"model_version_status": [
-        {"version": "2", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}},
-        {"version": "1", "state": "END", "status": {"error_code": "OK", "error_message": ""}},
-    ]}
+    assert body == {
+        "model_version_status": [
+            {"version": "2", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}},
+            {"version": "1", "state": "END", "status": {"error_code": "OK", "error_message": ""}},
+        ]
+    }
     assert client.metadata(MODEL)["version"] == 2
     with pytest.raises(ServingError) as err:
         client.predict(MODEL, {"images": batch[0]}, version=1)
@@ -315,10 +334,12 @@ def test_version_labels(serving_server, client, batch, expected):
         latest.inputs["images"].CopyFrom(to_tensor_proto(batch[0]))
         assert stub.Predict(latest, timeout=10).model_spec.version.value == 2
 
-    np.testing.assert_allclose(client.predict(MODEL, {"images": batch[0]}, label="stable")["scores"], expected,
-                               atol=ATOL)
-    status, body = serving_server.rest("POST", f"/v1/models/{MODEL}/labels/stable:predict",
-                                       {"instances": batch[0].tolist()})
+    np.testing.assert_allclose(
+        client.predict(MODEL, {"images": batch[0]}, label="stable")["scores"], expected, atol=ATOL
+    )
+    status, body = serving_server.rest(
+        "POST", f"/v1/models/{MODEL}/labels/stable:predict", {"instances": batch[0].tolist()}
+    )
     assert status == 200, body
     np.testing.assert_allclose([p["scores"] for p in body["predictions"]], expected, atol=ATOL)
     status, body = serving_server.rest("GET", f"/v1/models/{MODEL}/labels/stable")

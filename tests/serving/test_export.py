@@ -80,7 +80,9 @@ def test_models_config_is_written_and_updated(exported, model, tmp_path):
     config_files.write_text_proto(tmp_path / "models.config", config)
     export(model, tmp_path, model_name="digits", config_base_path="/models")
     export(model, tmp_path, model_name="lenet5", config_base_path="/models")
-    updated = {c.name: c for c in config_files.read_model_server_config(tmp_path / "models.config").model_config_list.config}
+    updated = {
+        c.name: c for c in config_files.read_model_server_config(tmp_path / "models.config").model_config_list.config
+    }
     assert updated["digits"].base_path == "/models/digits"
     assert updated["lenet5"].base_path == "/models/lenet5"
     assert updated["lenet5"].model_version_policy.latest.num_versions == 2

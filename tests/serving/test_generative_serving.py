@@ -16,8 +16,11 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def models():
-    return {"dcgan": zoo.create("dcgan", latent_dim=16), "vae_2d": zoo.create("vae_2d"),
-            "ddpm_small": zoo.create("ddpm_small", timesteps=50)}
+    return {
+        "dcgan": zoo.create("dcgan", latent_dim=16),
+        "vae_2d": zoo.create("vae_2d"),
+        "ddpm_small": zoo.create("ddpm_small", timesteps=50),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +56,11 @@ def test_diffusion_sample_over_grpc_equals_in_process(server, models):
     with server.client() as client:
         served = client.predict("ddpm_small", request)["images"]
         noise = np.random.default_rng(0).normal(size=(2, 28, 28, 1)).astype("float32")
-        from_noise = client.predict("ddpm_small", {"noise": noise, "steps": np.int32(3), "eta": np.float32(0.0),
-                                                   "seed": np.int64(0)}, signature_name="sample")["images"]
+        from_noise = client.predict(
+            "ddpm_small",
+            {"noise": noise, "steps": np.int32(3), "eta": np.float32(0.0), "seed": np.int64(0)},
+            signature_name="sample",
+        )["images"]
     np.testing.assert_allclose(served, sample(models["ddpm_small"], 2, seed=3, steps=4, eta=1.0), atol=1e-5)
     assert from_noise.shape == (2, 28, 28, 1) and 0.0 <= from_noise.min() and from_noise.max() <= 1.0
 
@@ -62,8 +68,13 @@ def test_diffusion_sample_over_grpc_equals_in_process(server, models):
 def test_bad_sampling_requests_are_invalid_and_the_server_keeps_serving(server):
     good = {"num_images": np.int32(1), "steps": np.int32(2), "eta": np.float32(0.0), "seed": np.int64(0)}
     with server.client() as client:
-        for bad in ({"steps": np.int32(0)}, {"steps": np.int32(51)}, {"num_images": np.int32(0)},
-                    {"eta": np.float32(-1.0)}, {"steps": np.float32(2.0)}):
+        for bad in (
+            {"steps": np.int32(0)},
+            {"steps": np.int32(51)},
+            {"num_images": np.int32(0)},
+            {"eta": np.float32(-1.0)},
+            {"steps": np.float32(2.0)},
+        ):
             with pytest.raises(ServingError) as caught:
                 client.predict("ddpm_small", {**good, **bad})
             assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT, caught.value

@@ -97,8 +97,10 @@ def test_labels_versions_and_reload(tmp_path, version_one, real_images):
     assert service.predict(predict_request(images, version_label="stable")).model_spec.version.value == 1
     assert service.predict(predict_request(images, version_label="canary")).model_spec.version.value == 2
     assert service.predict(predict_request(images, version=1)).model_spec.version.value == 1
-    for spec, code in [({"version_label": "nightly"}, grpc.StatusCode.INVALID_ARGUMENT),
-                       ({"version": 9}, grpc.StatusCode.NOT_FOUND)]:
+    for spec, code in [
+        ({"version_label": "nightly"}, grpc.StatusCode.INVALID_ARGUMENT),
+        ({"version": 9}, grpc.StatusCode.NOT_FOUND),
+    ]:
         with pytest.raises(ServingError) as err:
             service.predict(predict_request(images, **spec))
         assert err.value.code == code
@@ -140,6 +142,7 @@ def test_a_version_whose_warmup_fails_is_not_made_available(tmp_path, version_on
 
 
 # --- SavedModels not written by kzoo -------------------------------------------------------------------
+
 
 def tf1_saved_model(path):
     """A TF1-style SavedModel: Predict, Classify and Regress signature defs over tf.Examples."""
@@ -207,7 +210,10 @@ def test_tf1_saved_model_predict_classify_regress_multi_inference(tf1_service):
     assert [r.value for r in tf1_service.regress(regress).result.regressions] == pytest.approx([3.0, -0.5])
 
     multi = inference_pb2.MultiInferenceRequest(input=examples_input(rows))
-    for signature, method in (("classify_x", "tensorflow/serving/classify"), ("regress_x", "tensorflow/serving/regress")):
+    for signature, method in (
+        ("classify_x", "tensorflow/serving/classify"),
+        ("regress_x", "tensorflow/serving/regress"),
+    ):
         task = multi.tasks.add(method_name=method)
         task.model_spec.name, task.model_spec.signature_name = "tf1", signature
     results = tf1_service.multi_inference(multi).results
@@ -219,8 +225,11 @@ def test_tf1_saved_model_predict_classify_regress_multi_inference(tf1_service):
         tf1_service.classify(classify)
     assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT
     tf1_service.method_name_check = True  # --enable_signature_method_name_check
-    with pytest.raises(ServingError, match="Expected classification signature method_name to be "
-                                           "tensorflow/serving/classify. Was: tensorflow/serving/predict") as err:
+    with pytest.raises(
+        ServingError,
+        match="Expected classification signature method_name to be "
+        "tensorflow/serving/classify. Was: tensorflow/serving/predict",
+    ) as err:
         tf1_service.classify(classify)
     assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT
 

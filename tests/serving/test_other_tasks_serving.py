@@ -19,8 +19,11 @@ def models():
     regression = zoo.create("linear_regression", **train.model_overrides())
     regression.get_layer("predictions").kernel.assign(np.linspace(-1, 1, 10, dtype="float32")[:, None])
     vocabulary = build_vocabulary(load_text("shakespeare", "test").text)
-    return {"char_gru": zoo.create("char_gru", vocabulary=vocabulary, units=32), "linear_regression": regression,
-            "gcn": zoo.create("gcn")}
+    return {
+        "char_gru": zoo.create("char_gru", vocabulary=vocabulary, units=32),
+        "linear_regression": regression,
+        "gcn": zoo.create("gcn"),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +45,16 @@ def test_generate_over_grpc_equals_in_process(server, models):
 
     prompts = ["ROMEO.", "To be, or not"]
     with server.client() as client:
-        reply = client.predict("char_gru", {"prompt": np.array(prompts, dtype=object), "length": np.int32(30),
-                                            "temperature": np.float32(0.8), "seed": np.int64(11)},
-                               signature_name="generate")
+        reply = client.predict(
+            "char_gru",
+            {
+                "prompt": np.array(prompts, dtype=object),
+                "length": np.int32(30),
+                "temperature": np.float32(0.8),
+                "seed": np.int64(11),
+            },
+            signature_name="generate",
+        )
     served = [t.decode() for t in reply["text"]]
     assert served == generate(models["char_gru"], prompts, 30, temperature=0.8, seed=11)
     assert served[0].startswith("ROMEO.") and len(served[0]) == 36
@@ -66,11 +76,19 @@ def test_text_scoring_over_rest_matches_keras(server, models):
 
 
 def test_bad_generate_requests_are_invalid_and_the_server_keeps_serving(server):
-    good = {"prompt": np.array(["A"], dtype=object), "length": np.int32(3), "temperature": np.float32(1.0),
-            "seed": np.int64(0)}
+    good = {
+        "prompt": np.array(["A"], dtype=object),
+        "length": np.int32(3),
+        "temperature": np.float32(1.0),
+        "seed": np.int64(0),
+    }
     with server.client() as client:
-        for bad in ({"prompt": np.array([""], dtype=object)}, {"temperature": np.float32(-1.0)},
-                    {"length": np.int32(-1)}, {"length": np.float32(3.0)}):
+        for bad in (
+            {"prompt": np.array([""], dtype=object)},
+            {"temperature": np.float32(-1.0)},
+            {"length": np.int32(-1)},
+            {"length": np.float32(3.0)},
+        ):
             with pytest.raises(ServingError) as caught:
                 client.predict("char_gru", {**good, **bad}, signature_name="generate")
             assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT, caught.value
@@ -81,8 +99,9 @@ def test_regress_and_predict_match_keras(server, models):
     test = load_tabular("diabetes", "test")
     expected = np.asarray(models["linear_regression"](test.features[:5]))[:, 0]
     with server.client() as client:
-        regressed = client.regress("linear_regression", [{"features": row} for row in test.features[:5]],
-                                   signature_name="regress")
+        regressed = client.regress(
+            "linear_regression", [{"features": row} for row in test.features[:5]], signature_name="regress"
+        )
         predicted = client.predict("linear_regression", {"features": test.features[:5]})["predictions"][:, 0]
     np.testing.assert_allclose(regressed, expected, rtol=1e-5)
     np.testing.assert_allclose(predicted, expected, rtol=1e-5)
@@ -94,8 +113,15 @@ def test_gcn_dense_and_sparse_over_grpc_match_keras(server, models, cora_subgrap
     rows, cols = np.nonzero(adjacency)
     with server.client() as client:
         dense = client.predict("gcn", {"features": features, "adjacency": adjacency})
-        sparse = client.predict("gcn", {"features": features, "adjacency_indices": np.stack([rows, cols], 1).astype(np.int64),
-                                        "adjacency_values": adjacency[rows, cols]}, signature_name="sparse")
+        sparse = client.predict(
+            "gcn",
+            {
+                "features": features,
+                "adjacency_indices": np.stack([rows, cols], 1).astype(np.int64),
+                "adjacency_values": adjacency[rows, cols],
+            },
+            signature_name="sparse",
+        )
         with pytest.raises(ServingError) as caught:
             client.predict("gcn", {"features": features, "adjacency": adjacency[:-1]})
         assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT and "adjacency" in str(caught.value)

@@ -39,8 +39,22 @@ def test_a_corrupt_image_is_named_not_a_pil_traceback(tmp_path, mnist_test):
 def test_zoo_predict_reports_a_corrupt_image_in_one_line(tmp_path):
     bad = tmp_path / "photo.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0 truncated jpeg")
-    done = subprocess.run([sys.executable, "-m", "zoo.cli", "predict", "--server", "127.0.0.1:1", "--model", "lenet5",
-                           "--input", str(bad)], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "zoo.cli",
+            "predict",
+            "--server",
+            "127.0.0.1:1",
+            "--model",
+            "lenet5",
+            "--input",
+            str(bad),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 2
     assert done.stderr.startswith("zoo predict: error:") and "photo.jpg is not a readable image" in done.stderr
     assert "Traceback" not in done.stderr

@@ -96,8 +96,14 @@ def test_row_scalar_instances_and_b64_plain_list():
 def test_row_several_inputs_of_every_dtype():
     instances = [
         {"pixels": [0, 128, 255], "count": 2**40, "flag": True, "text": "a", "blob_bytes": b64(b"\x01"), "weight": 1},
-        {"pixels": [1, 2, 3], "count": -7, "flag": False, "text": "\u00fc", "blob_bytes": b64(b"\x02\x03"),
-         "weight": 0.5},
+        {
+            "pixels": [1, 2, 3],
+            "count": -7,
+            "flag": False,
+            "text": "\u00fc",
+            "blob_bytes": b64(b"\x02\x03"),
+            "weight": 0.5,
+        },
     ]
     inputs, fmt = decode_predict_inputs({"instances": instances}, MULTI)
     assert fmt == "row" and set(inputs) == set(MULTI)
@@ -170,8 +176,11 @@ TWO = {"a": TensorSpec(np.dtype("float32"), (None,)), "b": TensorSpec(np.dtype("
         ({"instances": ["a", 3]}, STR1, "Input 's'.*3 Type: int is not of expected type: string"),
         ({"instances": [1]}, {"f": TensorSpec(np.dtype(bool), None)}, "Input 'f'.*Type: int is not of expected type"),
         ({"instances": [{"b64": "!!!"}]}, STR1, "Input 's'.*Unable to base64 decode"),
-        ({"instances": [{"b64": "QQ==", "x": 1}]}, {"s": TensorSpec(STRING, None), "t": TensorSpec(STRING, None)},
-         "Instance 0.*unknown input 'b64'"),
+        (
+            {"instances": [{"b64": "QQ==", "x": 1}]},
+            {"s": TensorSpec(STRING, None), "t": TensorSpec(STRING, None)},
+            "Instance 0.*unknown input 'b64'",
+        ),
         ({"inputs": [{"b64": 5}]}, STR1, "Input 's'.*not formatted correctly for base64"),
         ({"instances": [[300]]}, {"p": TensorSpec(np.dtype("uint8"), None)}, "Input 'p'.*300 is out of range for uint"),
         ({"instances": [-1]}, {"p": TensorSpec(np.dtype("uint8"), None)}, "Input 'p'.*-1 is out of range for uint8"),

@@ -7,8 +7,22 @@ from tensorflow.core.framework import tensor_pb2, types_pb2
 
 from serving.tensors import TensorConversionError, to_array, to_tensor_proto
 
-DTYPES = [np.float32, np.float64, np.float16, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16,
-          np.uint32, np.uint64, np.bool_, np.complex64, np.complex128]
+DTYPES = [
+    np.float32,
+    np.float64,
+    np.float16,
+    np.int8,
+    np.int16,
+    np.int32,
+    np.int64,
+    np.uint8,
+    np.uint16,
+    np.uint32,
+    np.uint64,
+    np.bool_,
+    np.complex64,
+    np.complex128,
+]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -41,12 +55,15 @@ def test_typed_value_fields_and_tensorflow_padding_rule():
     assert to_array(scalar) == 7
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda p: setattr(p, "tensor_content", b"\x00" * 3), "tensor_content"),
-    (lambda p: p.tensor_shape.dim.add(size=-1), "fully defined"),
-    (lambda p: setattr(p, "dtype", types_pb2.DT_RESOURCE), "Unsupported"),
-    (lambda p: p.tensor_shape.__setattr__("unknown_rank", True), "fully defined"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda p: setattr(p, "tensor_content", b"\x00" * 3), "tensor_content"),
+        (lambda p: p.tensor_shape.dim.add(size=-1), "fully defined"),
+        (lambda p: setattr(p, "dtype", types_pb2.DT_RESOURCE), "Unsupported"),
+        (lambda p: p.tensor_shape.__setattr__("unknown_rank", True), "fully defined"),
+    ],
+)
 def test_malformed_protos_raise_clear_errors(mutate, message):
     proto = to_tensor_proto(np.zeros((2, 2), np.float32))
     mutate(proto)

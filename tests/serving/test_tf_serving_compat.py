@@ -55,6 +55,7 @@ C = v1.saved_model.signature_constants
 
 # --- SavedModels written as TF Serving's tests write them ---------------------------------------------------
 
+
 def export_half_plus(path, b_value: float, keep_shapes: bool) -> None:
     """TF Serving's half_plus_two graph (y = 0.5 x + b over parsed tf.Examples) with v1 SavedModelBuilder.
 
@@ -72,10 +73,12 @@ def export_half_plus(path, b_value: float, keep_shapes: bool) -> None:
         build = v1.saved_model.signature_def_utils.build_signature_def
         signatures = {
             "serving_default": build({"x": info(x)}, {"y": info(y)}, C.PREDICT_METHOD_NAME),
-            "regress_x_to_y": build({C.REGRESS_INPUTS: info(serialized)}, {C.REGRESS_OUTPUTS: info(y)},
-                                    C.REGRESS_METHOD_NAME),
-            "classify_x_to_y": build({C.CLASSIFY_INPUTS: info(serialized)}, {C.CLASSIFY_OUTPUT_SCORES: info(y)},
-                                     C.CLASSIFY_METHOD_NAME),
+            "regress_x_to_y": build(
+                {C.REGRESS_INPUTS: info(serialized)}, {C.REGRESS_OUTPUTS: info(y)}, C.REGRESS_METHOD_NAME
+            ),
+            "classify_x_to_y": build(
+                {C.CLASSIFY_INPUTS: info(serialized)}, {C.CLASSIFY_OUTPUT_SCORES: info(y)}, C.CLASSIFY_METHOD_NAME
+            ),
         }
         if not keep_shapes:
             for signature in signatures.values():
@@ -109,8 +112,12 @@ class HalfPlusTwoTF2(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32, name="x")])
     def project(self, x):
-        return {"y": tf.matmul(x, self.w), "rows": tf.cast(tf.shape(x)[0], tf.int64),
-                "name": tf.constant(["kzoo"]), "positive": tf.reduce_all(x > 0, axis=1)}
+        return {
+            "y": tf.matmul(x, self.w),
+            "rows": tf.cast(tf.shape(x)[0], tf.int64),
+            "name": tf.constant(["kzoo"]),
+            "positive": tf.reduce_all(x > 0, axis=1),
+        }
 
     @tf.function(input_signature=[tf.TensorSpec([], tf.int32, name="n"), tf.TensorSpec([None], tf.float32, name="x")])
     def scale(self, n, x):
@@ -119,9 +126,16 @@ class HalfPlusTwoTF2(tf.Module):
 
 def export_tf2(path) -> None:
     module = HalfPlusTwoTF2()
-    tf.saved_model.save(module, str(path), signatures={
-        "serving_default": module.project, "regress_x_to_y": module.regress, "classify_x_to_y": module.classify,
-        "scale": module.scale})
+    tf.saved_model.save(
+        module,
+        str(path),
+        signatures={
+            "serving_default": module.project,
+            "regress_x_to_y": module.regress,
+            "classify_x_to_y": module.classify,
+            "scale": module.scale,
+        },
+    )
 
 
 def export_broken(path) -> None:
@@ -180,11 +194,25 @@ def flags_server(model_base, tmp_path_factory, start_server):
     next(c for c in config.model_config_list.config if c.name == "tf2").version_labels["canary"] = 2  # not there
     config_files.write_text_proto(log_dir / "flags.config", config)
     server = start_server(
-        model_base, log_dir, "--model_config_file", str(log_dir / "flags.config"),
-        "--allow_version_labels_for_unavailable_models", "--enable_serialization_as_tensor_content", "--enable_signature_method_name_check",
-        "--grpc_socket_path", str(socket_path), "--grpc_channel_arguments",
-        "grpc.max_receive_message_length=4096,grpc.primary_user_agent=kzoo-test", "--rest_api_enable_cors_support",
-        "--prefer_tflite_model", "--enable_profiler=true", "--rest_api_num_threads", "8", "--num_load_threads", "1")
+        model_base,
+        log_dir,
+        "--model_config_file",
+        str(log_dir / "flags.config"),
+        "--allow_version_labels_for_unavailable_models",
+        "--enable_serialization_as_tensor_content",
+        "--enable_signature_method_name_check",
+        "--grpc_socket_path",
+        str(socket_path),
+        "--grpc_channel_arguments",
+        "grpc.max_receive_message_length=4096,grpc.primary_user_agent=kzoo-test",
+        "--rest_api_enable_cors_support",
+        "--prefer_tflite_model",
+        "--enable_profiler=true",
+        "--rest_api_num_threads",
+        "8",
+        "--num_load_threads",
+        "1",
+    )
     server.socket_path = socket_path
     try:
         wait_available(server, MODELS)
@@ -195,8 +223,11 @@ def flags_server(model_base, tmp_path_factory, start_server):
 
 def stubs(target: str):
     channel = grpc.insecure_channel(target)
-    return channel, prediction_service_pb2_grpc.PredictionServiceStub(channel), \
-        model_service_pb2_grpc.ModelServiceStub(channel)
+    return (
+        channel,
+        prediction_service_pb2_grpc.PredictionServiceStub(channel),
+        model_service_pb2_grpc.ModelServiceStub(channel),
+    )
 
 
 def predict_request(model: str, signature: str = "", **inputs) -> predict_pb2.PredictRequest:
@@ -216,6 +247,7 @@ def examples(*xs):
 
 
 # --- issue 25: TF1 SavedModels load and run as in TF Serving ---------------------------------------------
+
 
 def test_half_plus_three_is_a_model_tensorflow2s_loader_refuses(model_base):
     """The test model has the quirk of TF Serving's half_plus_three: TF2's object loader cannot prune it."""
@@ -246,16 +278,18 @@ def test_tf1_models_over_rest_as_in_tf_servings_readme(compat_server):
     assert (status, body) == (200, {"predictions": [2.5, 3.0, 4.5]})
     status, body = compat_server.rest("POST", "/v1/models/half_plus_three:predict", {"instances": [[1.0], [2.0]]})
     assert (status, body) == (200, {"predictions": [[3.5], [4.0]]})
-    status, body = compat_server.rest("POST", "/v1/models/half_plus_three:regress",
-                                      {"signature_name": "regress_x_to_y", "examples": [{"x": 1.0}]})
+    status, body = compat_server.rest(
+        "POST", "/v1/models/half_plus_three:regress", {"signature_name": "regress_x_to_y", "examples": [{"x": 1.0}]}
+    )
     assert (status, body) == (200, {"results": [3.5]})
 
 
 def test_a_load_failure_shows_in_the_status_the_logs_and_a_reload(compat_server, model_base):
     channel, _, models = stubs(compat_server.target)
     config = config_files.read_model_server_config(model_base / config_files.MODELS_CONFIG)
-    config.model_config_list.config.add(name="broken", base_path=str(model_base.parent / "broken_models" / "broken"),
-                                        model_platform="tensorflow")
+    config.model_config_list.config.add(
+        name="broken", base_path=str(model_base.parent / "broken_models" / "broken"), model_platform="tensorflow"
+    )
     with channel:
         with pytest.raises(grpc.RpcError) as err:  # TF Serving's ReloadConfig names what did not load
             models.HandleReloadConfigRequest(model_management_pb2.ReloadConfigRequest(config=config))
@@ -279,6 +313,7 @@ def test_a_load_failure_shows_in_the_status_the_logs_and_a_reload(compat_server,
 
 # --- issue 20.1: typed response fields ---------------------------------------------------------------------
 
+
 def test_predict_fills_typed_fields_by_default(compat_server):
     channel, predictions, _ = stubs(compat_server.target)
     with channel:
@@ -301,6 +336,7 @@ def test_tensor_content_flag(flags_server):
 
 # --- issue 20.2: shapes are TensorFlow's to check ----------------------------------------------------------
 
+
 def test_tensorflow_refuses_with_its_own_message(compat_server):
     channel, predictions, _ = stubs(compat_server.target)
     with channel:
@@ -317,6 +353,7 @@ def test_tensorflow_refuses_with_its_own_message(compat_server):
 
 # --- issues 25 and 20.3: Classify / Regress / MultiInference on TF2 SavedModels -----------------------------
 
+
 def test_tf2_signatures_serve_classify_regress_and_multi_inference(compat_server):
     channel, predictions, _ = stubs(compat_server.target)
     with channel:
@@ -328,7 +365,10 @@ def test_tf2_signatures_serve_classify_regress_and_multi_inference(compat_server
         regress.model_spec.name, regress.model_spec.signature_name = "tf2", "regress_x_to_y"
         assert [r.value for r in predictions.Regress(regress).result.regressions] == [3.0]
         multi = inference_pb2.MultiInferenceRequest(input=examples(6.0))
-        for signature, method in (("classify_x_to_y", C.CLASSIFY_METHOD_NAME), ("regress_x_to_y", C.REGRESS_METHOD_NAME)):
+        for signature, method in (
+            ("classify_x_to_y", C.CLASSIFY_METHOD_NAME),
+            ("regress_x_to_y", C.REGRESS_METHOD_NAME),
+        ):
             task = multi.tasks.add(method_name=method)
             task.model_spec.name, task.model_spec.signature_name = "tf2", signature
         results = predictions.MultiInference(multi).results
@@ -347,11 +387,14 @@ def test_method_name_check_flag_refuses_tf2_classify(flags_server):
     with channel, pytest.raises(grpc.RpcError) as err:
         predictions.Classify(classify)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert err.value.details() == ("Expected classification signature method_name to be tensorflow/serving/classify. "
-                                   "Was: tensorflow/serving/predict")
+    assert err.value.details() == (
+        "Expected classification signature method_name to be tensorflow/serving/classify. "
+        "Was: tensorflow/serving/predict"
+    )
 
 
 # --- issue 20.4 / 25: flags ----------------------------------------------------------------------------------
+
 
 def test_unix_socket_channel_arguments_cors_and_accepted_flags(flags_server):
     channel, predictions, _ = stubs(f"unix:{flags_server.socket_path}")
@@ -362,8 +405,11 @@ def test_unix_socket_channel_arguments_cors_and_accepted_flags(flags_server):
             predictions.Predict(predict_request("half_plus_three", x=np.zeros((2000, 1), np.float32)))
         assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     conn = http.client.HTTPConnection("127.0.0.1", flags_server.rest_port, timeout=30)
-    conn.request("OPTIONS", "/v1/models/tf2:predict", headers={"Origin": "http://example.com",
-                                                                "Access-Control-Request-Method": "POST"})
+    conn.request(
+        "OPTIONS",
+        "/v1/models/tf2:predict",
+        headers={"Origin": "http://example.com", "Access-Control-Request-Method": "POST"},
+    )
     response = conn.getresponse()
     response.read()
     conn.close()
@@ -391,18 +437,27 @@ def test_rest_api_timeout_closes_a_silent_connection(compat_server):
 
 
 def run_zoo_serve(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([*zoo_command(), "serve", "--host", "127.0.0.1", *args], capture_output=True, text=True,
-                          timeout=timeout, env=os.environ.copy())
+    return subprocess.run(
+        [*zoo_command(), "serve", "--host", "127.0.0.1", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=os.environ.copy(),
+    )
 
 
 @pytest.mark.slow  # starts zoo serve processes of its own
 def test_version_flag():
     result = run_zoo_serve("--version")
     assert result.returncode == 0
-    assert result.stdout.startswith("TensorFlow ModelServer: ") and f"TensorFlow Library: {tf.__version__}" in result.stdout
+    assert (
+        result.stdout.startswith("TensorFlow ModelServer: ")
+        and f"TensorFlow Library: {tf.__version__}" in result.stdout
+    )
 
 
 # --- issue 20.5: start-up messages -------------------------------------------------------------------------
+
 
 @pytest.mark.slow  # starts zoo serve processes of its own
 def test_malformed_model_config_file_message(tmp_path):
@@ -418,15 +473,32 @@ def test_malformed_model_config_file_message(tmp_path):
 
 # --- issue 20.6: ports and missing base paths ------------------------------------------------------------------
 
+
 @pytest.mark.slow  # starts zoo serve processes of its own
 def test_busy_ports_are_refused_in_one_line(compat_server, model_base):
     config = str(model_base / config_files.MODELS_CONFIG)
-    result = run_zoo_serve("--model_config_file", config, "--port", str(compat_server.grpc_port),
-                           "--rest_api_port", "0", "--file_system_poll_wait_seconds", "0")
+    result = run_zoo_serve(
+        "--model_config_file",
+        config,
+        "--port",
+        str(compat_server.grpc_port),
+        "--rest_api_port",
+        "0",
+        "--file_system_poll_wait_seconds",
+        "0",
+    )
     assert result.returncode != 0, result.stdout  # no silent SO_REUSEPORT sharing
     assert "address already in use" in result.stderr and "Traceback" not in result.stderr
-    result = run_zoo_serve("--model_config_file", config, "--port", str(free_port()),
-                           "--rest_api_port", str(compat_server.rest_port), "--file_system_poll_wait_seconds", "0")
+    result = run_zoo_serve(
+        "--model_config_file",
+        config,
+        "--port",
+        str(free_port()),
+        "--rest_api_port",
+        str(compat_server.rest_port),
+        "--file_system_poll_wait_seconds",
+        "0",
+    )
     assert result.returncode != 0
     assert f"Failed to start HTTP Server at 127.0.0.1:{compat_server.rest_port}" in result.stderr
     assert "Traceback" not in result.stderr
@@ -438,9 +510,26 @@ def test_a_missing_base_path_is_logged_on_each_poll(tmp_path):
     log_path = tmp_path / "serve.log"
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [*zoo_command(), "serve", "--host", "127.0.0.1", "--model_name", "m", "--model_base_path", str(missing),
-             "--port", str(free_port()), "--rest_api_port", "0", "--file_system_poll_wait_seconds", "0.2"],
-            stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
+            [
+                *zoo_command(),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--model_name",
+                "m",
+                "--model_base_path",
+                str(missing),
+                "--port",
+                str(free_port()),
+                "--rest_api_port",
+                "0",
+                "--file_system_poll_wait_seconds",
+                "0.2",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=os.environ.copy(),
+        )
     try:
         needle = f"Could not find base path {missing} for servable m"
         deadline = time.monotonic() + 90
@@ -453,6 +542,7 @@ def test_a_missing_base_path_is_logged_on_each_poll(tmp_path):
 
 
 # --- issue 20.7: the client conforms inputs to the signature ----------------------------------------------------
+
 
 def test_client_casts_inputs_and_takes_scalars_as_shape_one(compat_server):
     with compat_server.client() as client:

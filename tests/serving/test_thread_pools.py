@@ -10,9 +10,17 @@ from serving.server import DEFAULT_THREAD_POOLS, ModelServer, ServerOptions
 
 
 def _serve(base, **options) -> ModelServer:
-    server = ModelServer(ServerOptions(port=0, rest_api_port=0, host="127.0.0.1", model_name="lenet5",
-                                       model_base_path=str(base / "lenet5"), file_system_poll_wait_seconds=0,
-                                       **options))
+    server = ModelServer(
+        ServerOptions(
+            port=0,
+            rest_api_port=0,
+            host="127.0.0.1",
+            model_name="lenet5",
+            model_base_path=str(base / "lenet5"),
+            file_system_poll_wait_seconds=0,
+            **options,
+        )
+    )
     server.start()
     return server
 
@@ -27,8 +35,10 @@ def test_sessions_default_to_one_thread_each_and_a_session_config_file_overrides
     (tmp_path / "session.config").write_text("intra_op_parallelism_threads: 2\n")
     images = real_images((28, 28, 1), 3)
     answers = {}
-    for name, options in {"default": {}, "file": {"tensorflow_session_config_file": str(tmp_path / "session.config")}
-                          }.items():
+    for name, options in {
+        "default": {},
+        "file": {"tensorflow_session_config_file": str(tmp_path / "session.config")},
+    }.items():
         server = _serve(tmp_path, **options)
         try:
             with Client(f"127.0.0.1:{server.grpc_port}") as client:
@@ -46,7 +56,10 @@ def test_thread_pool_choices():
     assert ServerOptions().thread_pools() == (1, 1, False)
     assert ServerOptions(tensorflow_intra_op_parallelism=4).thread_pools() == (4, 0, True)
     assert ServerOptions(tensorflow_session_parallelism=3, tensorflow_inter_op_parallelism=2).thread_pools() == (
-        3, 2, True)
+        3,
+        2,
+        True,
+    )
     assert ServerOptions(tensorflow_session_config_file="s.config").thread_pools() == (0, 0, True)
 
 
@@ -56,5 +69,8 @@ def test_explicit_thread_counts_after_tensorflow_started_are_refused(tmp_path):
     tf.constant(1.0) + 1.0  # TensorFlow runs in this process now
     current = tf.config.threading.get_intra_op_parallelism_threads()
     with pytest.raises(ValueError, match="must be set before TensorFlow starts"):
-        ModelServer(ServerOptions(model_name="lenet5", model_base_path=str(tmp_path),
-                                  tensorflow_intra_op_parallelism=current + 5))
+        ModelServer(
+            ServerOptions(
+                model_name="lenet5", model_base_path=str(tmp_path), tensorflow_intra_op_parallelism=current + 5
+            )
+        )

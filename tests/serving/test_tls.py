@@ -23,14 +23,21 @@ def self_signed(name: str) -> tuple[bytes, bytes]:
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     return key_pem, cert.public_bytes(serialization.Encoding.PEM)
 
 
@@ -39,9 +46,17 @@ def test_tls_server_and_client(tmp_path, real_images):
     key, cert = self_signed("localhost")
     ssl = config_files.SSLConfig(server_key=key.decode(), server_cert=cert.decode())
     config_files.write_text_proto(tmp_path / "ssl.config", ssl)
-    server = ModelServer(ServerOptions(port=0, rest_api_port=0, host="127.0.0.1", model_name="lenet5",
-                                       model_base_path=str(tmp_path / "lenet5"),
-                                       ssl_config_file=str(tmp_path / "ssl.config"), file_system_poll_wait_seconds=0))
+    server = ModelServer(
+        ServerOptions(
+            port=0,
+            rest_api_port=0,
+            host="127.0.0.1",
+            model_name="lenet5",
+            model_base_path=str(tmp_path / "lenet5"),
+            ssl_config_file=str(tmp_path / "ssl.config"),
+            file_system_poll_wait_seconds=0,
+        )
+    )
     server.start()
     try:
         target = f"localhost:{server.grpc_port}"

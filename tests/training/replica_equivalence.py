@@ -30,8 +30,16 @@ from training.distribute import make_strategy  # noqa: E402
 
 
 def classifier(strategy: str, out: Path) -> list[np.ndarray]:
-    config = TrainConfig(epochs=2, batch_size=64, lr=1e-3, max_train_examples=1024, validation_split=0.1,
-                         strategy=strategy, seed=3, verbose=0)
+    config = TrainConfig(
+        epochs=2,
+        batch_size=64,
+        lr=1e-3,
+        max_train_examples=1024,
+        validation_split=0.1,
+        strategy=strategy,
+        seed=3,
+        verbose=0,
+    )
     result = train("lenet5", "mnist", config=config, out=out / f"lenet5-{strategy}")
     replicas = json.loads((out / f"lenet5-{strategy}" / "config.json").read_text())["distribution"]["replicas"]
     return replicas, [w.tolist() for w in result.model.get_weights()]
@@ -61,12 +69,19 @@ def soft_weight_sharing(strategy_name: str) -> list[np.ndarray]:
     strategy = make_strategy(strategy_name)
     with strategy.scope():
         model = zoo.create("lenet_300_100", weights="mnist")
-        wrapped = apply_soft_weight_sharing(model, components=5, tau=5e-3, num_examples=512,
-                                            prior_lr_multiplier={"means": 0.2, "log_var": 6, "mixing_logits": 6})
-        wrapped.compile(optimizer=keras.optimizers.Adam(5e-4),
-                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    batches = make_pipeline(spec, split.images[:512], split.labels[:512], batch_size=64, training=True, seed=5,
-                            epochs=2)
+        wrapped = apply_soft_weight_sharing(
+            model,
+            components=5,
+            tau=5e-3,
+            num_examples=512,
+            prior_lr_multiplier={"means": 0.2, "log_var": 6, "mixing_logits": 6},
+        )
+        wrapped.compile(
+            optimizer=keras.optimizers.Adam(5e-4), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        )
+    batches = make_pipeline(
+        spec, split.images[:512], split.labels[:512], batch_size=64, training=True, seed=5, epochs=2
+    )
     wrapped.fit(batches, epochs=2, steps_per_epoch=8, verbose=0)
     return strategy.num_replicas_in_sync, [np.asarray(v).tolist() for v in wrapped.trainable_variables]
 

@@ -80,14 +80,21 @@ def test_trains_on_a_user_image_folder(tmp_path):
             for i in names:
                 name = f"{i:04d}.jpg"
                 (tmp_path / "imgs" / split / cls / name).write_bytes((src / cls / name).read_bytes())
-    result = train("resnet20", str(tmp_path / "imgs"), overrides={"stage_blocks": [1, 1, 1]},
-                   config=TrainConfig(epochs=1, batch_size=16, verbose=0), out=tmp_path / "run")
+    result = train(
+        "resnet20",
+        str(tmp_path / "imgs"),
+        overrides={"stage_blocks": [1, 1, 1]},
+        config=TrainConfig(epochs=1, batch_size=16, verbose=0),
+        out=tmp_path / "run",
+    )
     assert result.model.output_shape == (None, 2)
     assert result.test["examples"] == 20
 
 
 def _zoo(*args, check=True):
-    done = subprocess.run([sys.executable, "-m", "zoo.cli", *args], capture_output=True, text=True, env=os.environ.copy())
+    done = subprocess.run(
+        [sys.executable, "-m", "zoo.cli", *args], capture_output=True, text=True, env=os.environ.copy()
+    )
     if check and done.returncode != 0:
         raise AssertionError(done.stderr[-2000:])
     return done
@@ -99,10 +106,28 @@ def test_cli_end_to_end(tmp_path):
     assert [m["name"] for m in listing] == ["lenet5", "lenet5_caffe"]
     assert json.loads(_zoo("info", "resnet20", "--json").stdout)["parameters"] == 271098
     out = tmp_path / "run"
-    summary = json.loads(_zoo("train", "lenet_300_100", "--dataset", "mnist", "--epochs", "2",
-                              "--max-train-examples", "3000", "--lr", "0.003", "--out", str(out), "--quiet", "--json").stdout)
+    summary = json.loads(
+        _zoo(
+            "train",
+            "lenet_300_100",
+            "--dataset",
+            "mnist",
+            "--epochs",
+            "2",
+            "--max-train-examples",
+            "3000",
+            "--lr",
+            "0.003",
+            "--out",
+            str(out),
+            "--quiet",
+            "--json",
+        ).stdout
+    )
     assert summary["run_dir"] == str(out)
-    metrics = json.loads(_zoo("evaluate", "lenet_300_100", "--weights", str(out), "--dataset", "mnist", "--json").stdout)
+    metrics = json.loads(
+        _zoo("evaluate", "lenet_300_100", "--weights", str(out), "--dataset", "mnist", "--json").stdout
+    )
     assert set(metrics) >= {"accuracy", "loss", "examples"}
     assert metrics["examples"] == 10000 and metrics["accuracy"] > 0.8  # random weights: ~0.10
     assert metrics["accuracy"] == pytest.approx(summary["test"]["accuracy"], abs=1e-6)

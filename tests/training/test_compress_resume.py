@@ -18,9 +18,31 @@ from training.compression import CompressConfig, compress
 ZOO = [sys.executable, "-m", "zoo.cli"]
 #: The packaged lenet_300_100:mnist preset; 1,500 real digits in batches of 50 (30 steps an epoch), retraining,
 #: sharpening and fine-tuning the shared values one epoch each, a backup every 7 steps.
-COMMAND = [*ZOO, "compress", "lenet_300_100", "--weights", "mnist", "--dataset", "mnist", "--epochs", "2",
-           "--sharpen-epochs", "1", "--finetune-epochs", "1", "--batch-size", "50", "--max-train-examples", "1500",
-           "--tau", "0.05", "--backup-every", "7", "--quiet", "--json"]
+COMMAND = [
+    *ZOO,
+    "compress",
+    "lenet_300_100",
+    "--weights",
+    "mnist",
+    "--dataset",
+    "mnist",
+    "--epochs",
+    "2",
+    "--sharpen-epochs",
+    "1",
+    "--finetune-epochs",
+    "1",
+    "--batch-size",
+    "50",
+    "--max-train-examples",
+    "1500",
+    "--tau",
+    "0.05",
+    "--backup-every",
+    "7",
+    "--quiet",
+    "--json",
+]
 
 
 def _kill_mid_epoch(out) -> checkpoints.ResumePoint:
@@ -77,7 +99,16 @@ def test_resuming_with_other_settings_is_refused(tmp_path):
     out = tmp_path / "cut"
     point = _kill_mid_epoch(out)
     assert point is not None
-    changed = CompressConfig(epochs=2, sharpen_epochs=1, finetune_epochs=1, batch_size=50, max_train_examples=1500,
-                             tau=0.1, backup_every=7, resume=True, verbose=0)
+    changed = CompressConfig(
+        epochs=2,
+        sharpen_epochs=1,
+        finetune_epochs=1,
+        batch_size=50,
+        max_train_examples=1500,
+        tau=0.1,
+        backup_every=7,
+        resume=True,
+        verbose=0,
+    )
     with pytest.raises(ValueError, match="tau"):
         compress("lenet_300_100", "mnist", "mnist", config=changed, out=out)

@@ -29,8 +29,7 @@ def quick_run(tmp_path_factory):
     """
     out = tmp_path_factory.mktemp("compress") / "lenet_300_100"
     config = CompressConfig(epochs=10, tau=0.05, lr=1e-3, init_std=0.03, max_train_examples=6000, verbose=0)
-    return compress("lenet_300_100", TRAINED, "mnist", config=config, out=out,
-                    export_base=out.parent / "serving")
+    return compress("lenet_300_100", TRAINED, "mnist", config=config, out=out, export_base=out.parent / "serving")
 
 
 def test_quick_real_compression_keeps_accuracy_and_shrinks_the_model(quick_run):
@@ -69,20 +68,50 @@ def test_outputs_report_plot_history_and_savedmodel(quick_run):
 def test_cli_compress_and_evaluate_the_preset(tmp_path):
     out = tmp_path / "cli"
     env_cmd = [sys.executable, "-m", "zoo.cli"]
-    done = subprocess.run(env_cmd + ["compress", "lenet_300_100", "--weights", str(TRAINED), "--dataset", "mnist",
-                                     "--epochs", "1", "--max-train-examples", "2000", "--tau", "0.05",
-                                     "--out", str(out), "--tag", "mnist-quick", "--json", "--quiet"],
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        env_cmd
+        + [
+            "compress",
+            "lenet_300_100",
+            "--weights",
+            str(TRAINED),
+            "--dataset",
+            "mnist",
+            "--epochs",
+            "1",
+            "--max-train-examples",
+            "2000",
+            "--tau",
+            "0.05",
+            "--out",
+            str(out),
+            "--tag",
+            "mnist-quick",
+            "--json",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads(done.stdout)
     assert summary["preset"].endswith("mnist-quick") and summary["compression"]["sparse"] > 1.0
-    evaluated = subprocess.run(env_cmd + ["evaluate", "lenet_300_100", "--weights", summary["preset"],
-                                          "--dataset", "mnist", "--json"], capture_output=True, text=True, timeout=300)
+    evaluated = subprocess.run(
+        env_cmd + ["evaluate", "lenet_300_100", "--weights", summary["preset"], "--dataset", "mnist", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert evaluated.returncode == 0, evaluated.stderr[-2000:]
     report = json.loads((out / "report.json").read_text())
     assert json.loads(evaluated.stdout)["accuracy"] == pytest.approx(report["test"]["after"]["accuracy"], abs=1e-6)
-    again = subprocess.run(env_cmd + ["compress", "lenet_300_100", "--weights", str(TRAINED), "--dataset", "mnist",
-                                      "--out", str(out)], capture_output=True, text=True, timeout=300)
+    again = subprocess.run(
+        env_cmd + ["compress", "lenet_300_100", "--weights", str(TRAINED), "--dataset", "mnist", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert again.returncode == 2 and "already holds a finished compression run" in again.stderr
 
 
@@ -98,9 +127,11 @@ def test_sharpening_narrows_the_components_before_quantising(tmp_path):
 
     The components start at std 0.02, the mode of the default Gamma hyperprior.
     """
+
     def run(name, **phases):
-        config = CompressConfig(lr=3e-3, tau=0.05, batch_size=64, init_std=0.02, max_train_examples=2000, verbose=0,
-                                **phases)
+        config = CompressConfig(
+            lr=3e-3, tau=0.05, batch_size=64, init_std=0.02, max_train_examples=2000, verbose=0, **phases
+        )
         return compress("lenet_300_100", TRAINED, "mnist", config=config, out=tmp_path / name)
 
     plain = run("plain", epochs=3)

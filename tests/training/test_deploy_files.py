@@ -41,12 +41,20 @@ def test_the_indexed_job_gives_each_worker_its_tf_config_and_a_valid_zoo_command
     script = container["args"][0]
     python = re.search(r"python -c '(.*?)'\)", script, re.S).group(1)
     for index in range(spec["completions"]):
-        out = subprocess.run([sys.executable, "-c", python], capture_output=True, text=True, check=True,
-                             env={**os.environ, **env, "JOB_COMPLETION_INDEX": str(index)}).stdout
+        out = subprocess.run(
+            [sys.executable, "-c", python],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, **env, "JOB_COMPLETION_INDEX": str(index)},
+        ).stdout
         config = json.loads(out)
         assert config["task"] == {"type": "worker", "index": index}
-        assert config["cluster"]["worker"][index] == f"{job['metadata']['name']}-{index}.{service['metadata']['name']}:2222"
-    command = shlex.split(script[script.index("exec zoo ") + len("exec zoo "):].replace("\\\n", " "))
+        assert (
+            config["cluster"]["worker"][index]
+            == f"{job['metadata']['name']}-{index}.{service['metadata']['name']}:2222"
+        )
+    command = shlex.split(script[script.index("exec zoo ") + len("exec zoo ") :].replace("\\\n", " "))
     args = build_parser().parse_args([a.replace("$JOB_COMPLETION_INDEX", "0") for a in command])
     assert args.command == "train" and args.strategy == "multi_worker" and args.resume
 
@@ -55,6 +63,6 @@ def test_the_tfjob_runs_the_same_training():
     tfjob = _documents("tfjob.yaml")[0]
     worker = tfjob["spec"]["tfReplicaSpecs"]["Worker"]
     script = worker["template"]["spec"]["containers"][0]["args"][0]
-    command = shlex.split(script[script.index("exec zoo ") + len("exec zoo "):].replace("\\\n", " "))
+    command = shlex.split(script[script.index("exec zoo ") + len("exec zoo ") :].replace("\\\n", " "))
     args = build_parser().parse_args([a.replace("$index", "1") for a in command])
     assert args.strategy == "multi_worker" and args.resume and args.out.endswith("worker-1")

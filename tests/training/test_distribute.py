@@ -92,11 +92,15 @@ def test_resuming_continues_a_backup_and_refuses_other_settings(tmp_path):
 @pytest.mark.parametrize("kind", ["classifier", "gan", "sws"])
 def test_mirrored_over_two_cpu_devices_matches_one_device(kind, tmp_path):
     """Same global batch, same data: two replicas end with the weights of one device (float tolerance)."""
-    done = subprocess.run([sys.executable, str(HERE / "replica_equivalence.py"), kind, str(tmp_path)],
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, str(HERE / "replica_equivalence.py"), kind, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     line = [l for l in done.stdout.splitlines() if l.startswith("RESULT ")]
     assert done.returncode == 0 and line, done.stderr[-3000:]
-    result = json.loads(line[0][len("RESULT "):])
+    result = json.loads(line[0][len("RESULT ") :])
     (one, single), (two, mirrored) = result["one_device"], result["mirrored"]
     assert (one, two) == (1, 2)
     for a, b in zip(single, mirrored):
@@ -105,8 +109,25 @@ def test_mirrored_over_two_cpu_devices_matches_one_device(kind, tmp_path):
 
 
 def _worker_command(out: Path) -> list[str]:
-    return [*ZOO, "train", "lenet5", "--dataset", "mnist", "--epochs", "2", "--batch-size", "64",
-            "--max-train-examples", "1024", "--seed", "3", "--quiet", "--json", "--out", str(out)]
+    return [
+        *ZOO,
+        "train",
+        "lenet5",
+        "--dataset",
+        "mnist",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "64",
+        "--max-train-examples",
+        "1024",
+        "--seed",
+        "3",
+        "--quiet",
+        "--json",
+        "--out",
+        str(out),
+    ]
 
 
 @pytest.mark.slow
@@ -116,8 +137,15 @@ def test_two_workers_train_in_lockstep_like_one_process(tmp_path):
     workers = []
     for index in range(2):
         env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
-        workers.append(subprocess.Popen([*_worker_command(tmp_path / f"worker{index}"), "--strategy", "multi_worker"],
-                                        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        workers.append(
+            subprocess.Popen(
+                [*_worker_command(tmp_path / f"worker{index}"), "--strategy", "multi_worker"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     outputs = [w.communicate(timeout=600) for w in workers]
     for worker, (_, err) in zip(workers, outputs):
         assert worker.returncode == 0, err[-3000:]
@@ -128,17 +156,37 @@ def test_two_workers_train_in_lockstep_like_one_process(tmp_path):
     assert results[0]["final_weights_fingerprint"] == results[1]["final_weights_fingerprint"]
     histories = [json.loads((tmp_path / f"worker{i}" / "history.json").read_text()) for i in range(2)]
     np.testing.assert_allclose(histories[0]["loss"], histories[1]["loss"], rtol=1e-6)
-    assert (tmp_path / "worker0" / "best.weights.h5").is_file() and not (tmp_path / "worker1" / "best.weights.h5").exists()
+    assert (tmp_path / "worker0" / "best.weights.h5").is_file() and not (
+        tmp_path / "worker1" / "best.weights.h5"
+    ).exists()
     alone = json.loads((tmp_path / "single" / "results.json").read_text())
     assert results[0]["final_weights_fingerprint"] == pytest.approx(alone["final_weights_fingerprint"], rel=1e-4)
-    np.testing.assert_allclose(histories[0]["loss"], json.loads((tmp_path / "single" / "history.json").read_text())["loss"],
-                               rtol=1e-3)
+    np.testing.assert_allclose(
+        histories[0]["loss"], json.loads((tmp_path / "single" / "history.json").read_text())["loss"], rtol=1e-3
+    )
 
 
 @pytest.mark.slow
 def test_a_run_killed_mid_epoch_resumes_to_the_weights_of_an_uninterrupted_run(tmp_path):
-    command = [*ZOO, "train", "lenet5", "--dataset", "mnist", "--epochs", "2", "--batch-size", "50",
-               "--max-train-examples", "1500", "--backup-every", "7", "--seed", "1", "--quiet", "--json"]
+    command = [
+        *ZOO,
+        "train",
+        "lenet5",
+        "--dataset",
+        "mnist",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "50",
+        "--max-train-examples",
+        "1500",
+        "--backup-every",
+        "7",
+        "--seed",
+        "1",
+        "--quiet",
+        "--json",
+    ]
     full = subprocess.run([*command, "--out", str(tmp_path / "full")], capture_output=True, text=True, timeout=600)
     assert full.returncode == 0, full.stderr[-3000:]
     run = tmp_path / "cut"
@@ -164,7 +212,7 @@ def test_a_run_killed_mid_epoch_resumes_to_the_weights_of_an_uninterrupted_run(t
     a, b = (json.loads((tmp_path / r / "results.json").read_text()) for r in ("full", "cut"))
     assert a["final_weights_fingerprint"] == b["final_weights_fingerprint"]
     assert a["test"]["accuracy"] == b["test"]["accuracy"] and b["epochs_run"] == 2
-    before = sum(point.history["epoch_seconds"][:point.epoch])  # the time spent before the kill counts too
+    before = sum(point.history["epoch_seconds"][: point.epoch])  # the time spent before the kill counts too
     assert before > 0 and b["train_seconds"] >= round(before, 1)
     import zoo
     from zoo.weights import load_weights

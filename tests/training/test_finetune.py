@@ -28,8 +28,9 @@ def test_a_globally_pooled_model_takes_a_new_input_size_but_a_flattening_one_say
     pretrained = zoo.create("resnet20", stage_blocks=[1, 1, 1])
     model, transferred = with_new_head(pretrained, "resnet20", {"num_classes": 3, "input_shape": [48, 48, 3]})
     assert model.input_shape == (None, 48, 48, 3) and "stack3_block1" in transferred
-    np.testing.assert_array_equal(model.get_layer("stem_conv").get_weights()[0],
-                                  pretrained.get_layer("stem_conv").get_weights()[0])
+    np.testing.assert_array_equal(
+        model.get_layer("stem_conv").get_weights()[0], pretrained.get_layer("stem_conv").get_weights()[0]
+    )
     with pytest.raises(ValueError, match=r"Layer 'fc1' .* weights \[\(400, 120\), \(120,\)\].* needs \[\(576, 120\)"):
         with_new_head(zoo.create("lenet5"), "lenet5", {"num_classes": 10, "input_shape": [32, 32, 1]})
 
@@ -62,7 +63,9 @@ def test_bad_fine_tuning_settings_get_clear_errors():
     with pytest.raises(ValueError, match="no such layer.* Layers: images, standardize, conv1"):
         apply_freeze(zoo.create("lenet5"), "until:conv9")
     assert [(s.name, s.epochs, s.freeze) for s in stages(FinetuneConfig(epochs=5, lr=0.01))] == [
-        ("head", 2, "backbone"), ("unfrozen", 3, "none")]
+        ("head", 2, "backbone"),
+        ("unfrozen", 3, "none"),
+    ]
     assert stages(FinetuneConfig(epochs=5, lr=0.01))[1].lr == pytest.approx(0.001)
     with pytest.raises(ValueError, match="takes 1-channel images, cifar10:0,1 has 3 channels"):
         finetune("lenet5", "mnist", "cifar10:0,1", config=FinetuneConfig(epochs=2, max_train_examples=64))
@@ -79,16 +82,22 @@ def test_mnist_lenet5_fine_tunes_and_probes_on_fashion_mnist(tmp_path):
     assert [s["name"] for s in record["stages"]] == ["head", "unfrozen"]
     assert len(tuned.history["loss"]) == 4
     assert tuned.test["accuracy"] > 0.65, tuned.test  # measured: 72.9%
-    probe = finetune("lenet5", "mnist", "fashion_mnist", out=tmp_path / "probe",
-                     config=FinetuneConfig(**{**budget, "schedule": "cosine", "freeze": "backbone"}))
+    probe = finetune(
+        "lenet5",
+        "mnist",
+        "fashion_mnist",
+        out=tmp_path / "probe",
+        config=FinetuneConfig(**{**budget, "schedule": "cosine", "freeze": "backbone"}),
+    )
     conv1 = zoo.create("lenet5", weights="mnist").get_layer("conv1").get_weights()[0]
     np.testing.assert_array_equal(probe.model.get_layer("conv1").get_weights()[0], conv1)  # frozen throughout
     assert probe.test["accuracy"] > 0.60, probe.test
 
 
 def test_a_pretrained_gcn_fine_tunes_on_a_new_label_set_of_its_graph(tmp_path):
-    result = finetune("gcn", "cora", "cora:0,1,2,3", out=tmp_path / "gcn",
-                      config=FinetuneConfig(epochs=60, lr=0.05, verbose=0))
+    result = finetune(
+        "gcn", "cora", "cora:0,1,2,3", out=tmp_path / "gcn", config=FinetuneConfig(epochs=60, lr=0.05, verbose=0)
+    )
     assert result.model.output_shape == (None, 4)
     assert result.test["examples"] == 684 and result.test["accuracy"] > 0.8, result.test  # measured: 87.4%
 
@@ -96,16 +105,54 @@ def test_a_pretrained_gcn_fine_tunes_on_a_new_label_set_of_its_graph(tmp_path):
 @pytest.mark.slow
 def test_zoo_finetune_from_the_command_line_then_evaluate_the_run(tmp_path):
     run = tmp_path / "run"
-    command = [sys.executable, "-m", "zoo.cli", "finetune", "lenet5", "--weights", "mnist", "--dataset", "mnist:3,8",
-               "--epochs", "2", "--max-train-examples", "1000", "--schedule", "cosine", "--lr", "3e-3", "--quiet",
-               "--json", "--out", str(run)]
+    command = [
+        sys.executable,
+        "-m",
+        "zoo.cli",
+        "finetune",
+        "lenet5",
+        "--weights",
+        "mnist",
+        "--dataset",
+        "mnist:3,8",
+        "--epochs",
+        "2",
+        "--max-train-examples",
+        "1000",
+        "--schedule",
+        "cosine",
+        "--lr",
+        "3e-3",
+        "--quiet",
+        "--json",
+        "--out",
+        str(run),
+    ]
     done = subprocess.run(command, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads(done.stdout)
     assert summary["test"]["accuracy"] > 0.9
-    evaluated = subprocess.run([sys.executable, "-m", "zoo.cli", "evaluate", "lenet5", "--weights", str(run),
-                                "--dataset", "mnist:3,8", "--json"], capture_output=True, text=True, check=True)
+    evaluated = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "zoo.cli",
+            "evaluate",
+            "lenet5",
+            "--weights",
+            str(run),
+            "--dataset",
+            "mnist:3,8",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert json.loads(evaluated.stdout)["accuracy"] == pytest.approx(summary["test"]["accuracy"], abs=1e-6)
-    bad = subprocess.run([*command[:-2], "--schedule", "two_stage", "--freeze", "backbone", "--out", str(tmp_path / "bad")],
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        [*command[:-2], "--schedule", "two_stage", "--freeze", "backbone", "--out", str(tmp_path / "bad")],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and "one-stage schedule" in bad.stderr

@@ -19,7 +19,10 @@ def test_a_short_vae_run_lowers_the_negative_elbo(tmp_path):
     assert np.isfinite(losses).all() and losses[-1] < losses[0] - 20, losses
     assert result.history["val_loss"][-1] < result.history["val_loss"][0]
     assert sorted(p.name for p in (tmp_path / "vae" / "samples").iterdir()) == [
-        "epoch-001.png", "epoch-002.png", "epoch-003.png"]
+        "epoch-001.png",
+        "epoch-002.png",
+        "epoch-003.png",
+    ]
     test = result.test
     assert test["unit"] == "nats" and 0 < test["nll"] <= test["negative_elbo"] < losses[0]
 
@@ -37,15 +40,39 @@ def test_a_short_gan_run_trains_both_networks_and_measures_fid(tmp_path):
 def test_train_and_evaluate_a_diffusion_model_from_the_command_line(tmp_path):
     zoo = [sys.executable, "-m", "zoo.cli"]
     run = tmp_path / "ddpm"
-    done = subprocess.run([*zoo, "train", "ddpm_small", "--dataset", "mnist", "--epochs", "1", "--batch-size", "64",
-                           "--max-train-examples", "512", "--validation-split", "0.005", "--quiet", "--json", "--out",
-                           str(run)], capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [
+            *zoo,
+            "train",
+            "ddpm_small",
+            "--dataset",
+            "mnist",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "64",
+            "--max-train-examples",
+            "512",
+            "--validation-split",
+            "0.005",
+            "--quiet",
+            "--json",
+            "--out",
+            str(run),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout)["test"]["samples"] == 200
     measured = evaluate("ddpm_small", run, "mnist", num_samples=200, steps=5)
     assert measured["samples"] == 200 and measured["steps"] == 5 and measured["fid"] > 0
-    bad = subprocess.run([*zoo, "evaluate", "lenet5", "--weights", "mnist", "--dataset", "mnist", "--steps", "5"],
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        [*zoo, "evaluate", "lenet5", "--weights", "mnist", "--dataset", "mnist", "--steps", "5"],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and "options of generative models' evaluation" in bad.stderr
 
 

@@ -30,8 +30,12 @@ def test_the_exported_signature_decodes_greedily_too(char_gru):
 
     from serving.signatures import language_model
 
-    served = language_model(char_gru)["generate"](prompt=tf.constant(["ROMEO:"]), length=tf.constant(20, tf.int32),
-                                                  temperature=tf.constant(0.0), seed=tf.constant(7, tf.int64))
+    served = language_model(char_gru)["generate"](
+        prompt=tf.constant(["ROMEO:"]),
+        length=tf.constant(20, tf.int32),
+        temperature=tf.constant(0.0),
+        seed=tf.constant(7, tf.int64),
+    )
     assert served["text"].numpy()[0].decode() == generate(char_gru, "ROMEO:", 20, temperature=0)[0]
 
 

@@ -75,8 +75,12 @@ def test_select_last_keeps_the_last_weights(small_folder, tmp_path):
     from training import TrainConfig, train
 
     run = tmp_path / "run"
-    result = train("lenet5", str(small_folder), config=TrainConfig(epochs=2, batch_size=8, select="last",
-                                                                  validation_split=0.2, verbose=0), out=run)
+    result = train(
+        "lenet5",
+        str(small_folder),
+        config=TrainConfig(epochs=2, batch_size=8, select="last", validation_split=0.2, verbose=0),
+        out=run,
+    )
     assert not (run / "best.weights.h5").exists() and (run / "last.weights.h5").is_file()
     results = json.loads((run / "results.json").read_text())
     assert results["weights"] == "last" and results["select"] == "last"
@@ -102,8 +106,9 @@ def test_class_names_are_kept_with_the_run_and_label_classify_after_the_folder_i
     path = export_weights("lenet5", run, tmp_path / "export", 1)
     loaded = tf.saved_model.load(str(path))
     image = np.zeros((28, 28, 1), np.float32)  # grey PNGs: a one-channel model (issue 21)
-    classified = loaded.signatures["classify"](inputs=tf.constant([to_example({"images": image.reshape(-1)})
-                                                                   .SerializeToString()]))
+    classified = loaded.signatures["classify"](
+        inputs=tf.constant([to_example({"images": image.reshape(-1)}).SerializeToString()])
+    )
     assert [c.decode() for c in classified["classes"].numpy()[0]] == list(CLASSES)
 
 
@@ -125,12 +130,23 @@ def test_zoo_evaluate_uses_the_data_set_the_weights_record():
     from zoo.weights import recorded_dataset
 
     assert recorded_dataset("perceptron", "mnist-0-1") == "mnist:0,1"
-    done = subprocess.run([sys.executable, "-m", "zoo.cli", "evaluate", "perceptron", "--weights", "mnist-0-1",
-                           "--json"], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "zoo.cli", "evaluate", "perceptron", "--weights", "mnist-0-1", "--json"],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     measured = json.loads(done.stdout)
-    metadata = json.loads((datasets.Path(__file__).resolve().parents[2] / "zoo" / "pretrained" / "perceptron"
-                           / "mnist-0-1" / "metadata.json").read_text())
+    metadata = json.loads(
+        (
+            datasets.Path(__file__).resolve().parents[2]
+            / "zoo"
+            / "pretrained"
+            / "perceptron"
+            / "mnist-0-1"
+            / "metadata.json"
+        ).read_text()
+    )
     assert measured["accuracy"] == pytest.approx(metadata["metrics"]["accuracy"]["value"], abs=1e-6)
 
 

@@ -33,8 +33,17 @@ def test_sequential_streams_continue_row_by_row():
 
 @pytest.mark.parametrize("sampling", ["random", "sequential"])
 def test_short_run_learns_and_generates(sampling, tmp_path):
-    config = TrainConfig(epochs=2, batch_size=32, seq_length=50, lr=0.01, schedule="constant", max_train_examples=640,
-                         validation_split=0.01, sampling=sampling, verbose=0)
+    config = TrainConfig(
+        epochs=2,
+        batch_size=32,
+        seq_length=50,
+        lr=0.01,
+        schedule="constant",
+        max_train_examples=640,
+        validation_split=0.01,
+        sampling=sampling,
+        verbose=0,
+    )
     result = train("char_gru", "shakespeare", config=config, out=tmp_path / "run", overrides={"units": 64})
     history = json.loads((result.run_dir / "history.json").read_text())
     assert history["loss"][-1] < history["loss"][0]
@@ -82,7 +91,11 @@ def test_bad_requests_are_refused(tmp_path):
     import zoo
 
     model = zoo.create("char_gru", units=8)
-    for bad, match in ((dict(prompts=""), "non-empty"), (dict(length=-1), "length"), (dict(temperature=-0.5), "temperature")):
+    for bad, match in (
+        (dict(prompts=""), "non-empty"),
+        (dict(length=-1), "length"),
+        (dict(temperature=-0.5), "temperature"),
+    ):
         with pytest.raises(ValueError, match=match):
             generate(model, **{"prompts": "To be", "length": 5, **bad})
     with pytest.raises(ValueError, match="not a character language model"):

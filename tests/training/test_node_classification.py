@@ -28,11 +28,14 @@ def test_dense_and_sparse_signatures_agree_and_refuse_bad_adjacency(trained):
     graph = load_graph("cora")
     functions = node_classification(trained.model)
     adjacency = graph.adjacency.tocoo()
-    dense = functions["serving_default"](features=tf.constant(graph.features),
-                                         adjacency=tf.constant(graph.adjacency.toarray()))
-    sparse = functions["sparse"](features=tf.constant(graph.features),
-                                 adjacency_indices=tf.constant(np.stack([adjacency.row, adjacency.col], 1), tf.int64),
-                                 adjacency_values=tf.constant(adjacency.data))
+    dense = functions["serving_default"](
+        features=tf.constant(graph.features), adjacency=tf.constant(graph.adjacency.toarray())
+    )
+    sparse = functions["sparse"](
+        features=tf.constant(graph.features),
+        adjacency_indices=tf.constant(np.stack([adjacency.row, adjacency.col], 1), tf.int64),
+        adjacency_values=tf.constant(adjacency.data),
+    )
     np.testing.assert_allclose(dense["scores"], sparse["scores"], rtol=1e-5, atol=1e-6)
     accuracy = np.mean(dense["classes"].numpy()[graph.masks["test"]] == graph.labels[graph.masks["test"]])
     assert accuracy == pytest.approx(trained.test["accuracy"], abs=1e-6)
@@ -41,5 +44,8 @@ def test_dense_and_sparse_signatures_agree_and_refuse_bad_adjacency(trained):
         with pytest.raises(tf.errors.InvalidArgumentError, match="adjacency"):
             functions["serving_default"](features=tf.constant(graph.features), adjacency=tf.constant(bad))
     with pytest.raises(tf.errors.InvalidArgumentError, match="indices"):
-        functions["sparse"](features=tf.constant(graph.features), adjacency_indices=tf.constant([[0, 2708]], tf.int64),
-                            adjacency_values=tf.constant([1.0]))
+        functions["sparse"](
+            features=tf.constant(graph.features),
+            adjacency_indices=tf.constant([[0, 2708]], tf.int64),
+            adjacency_values=tf.constant([1.0]),
+        )

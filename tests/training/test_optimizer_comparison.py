@@ -20,8 +20,17 @@ SMALL_MLP = {"hidden_units": [64], "dropout": 0.0}
 @pytest.fixture(scope="module")
 def comparison():
     """The five default runs: a 784-64-10 MLP, 1,000 MNIST digits, 2 epochs of 16 steps."""
-    return compare_optimizers("mlp", "mnist", epochs=2, batch_size=64, max_train_examples=1000,
-                              validation_split=0.02, evaluate_test=False, overrides=SMALL_MLP, seed=0)
+    return compare_optimizers(
+        "mlp",
+        "mnist",
+        epochs=2,
+        batch_size=64,
+        max_train_examples=1000,
+        validation_split=0.02,
+        evaluate_test=False,
+        overrides=SMALL_MLP,
+        seed=0,
+    )
 
 
 def test_every_run_lowers_the_loss(comparison):
@@ -84,10 +93,29 @@ def test_optimizers_command(tmp_path, capsys):
     add_parsers(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["optimizers", "lenet5", "--dataset", "mnist"])
     assert args.runs is None and args.epochs == 5 and args.lr is None  # None: DEFAULT_RUNS
-    args = parser.parse_args(["optimizers", "mlp", "--dataset", "mnist", "--runs", "momentum:cosine,adam:step",
-                              "--lr", "adam=0.002", "--epochs", "1", "--max-train-examples", "256",
-                              "--batch-size", "64", "--validation-split", "0.01", "--out", str(tmp_path / "cmp"),
-                              "--json"])
+    args = parser.parse_args(
+        [
+            "optimizers",
+            "mlp",
+            "--dataset",
+            "mnist",
+            "--runs",
+            "momentum:cosine,adam:step",
+            "--lr",
+            "adam=0.002",
+            "--epochs",
+            "1",
+            "--max-train-examples",
+            "256",
+            "--batch-size",
+            "64",
+            "--validation-split",
+            "0.01",
+            "--out",
+            str(tmp_path / "cmp"),
+            "--json",
+        ]
+    )
     assert args.runs == [("momentum", "cosine"), ("adam", "step")] and args.lr == {"adam": 0.002}
     assert args.fn(args) == 0
     report = json.loads(capsys.readouterr().out)

@@ -90,8 +90,9 @@ def test_cutout_augmentation_in_the_pipeline(cifar10_test):
     images, labels = test.images[:64], test.labels[:64]
 
     def batch(augment):
-        return next(iter(make_pipeline(spec, images, labels, batch_size=64, training=True, augment=augment, seed=5,
-                                       epochs=1)))[0].numpy()
+        return next(
+            iter(make_pipeline(spec, images, labels, batch_size=64, training=True, augment=augment, seed=5, epochs=1))
+        )[0].numpy()
 
     cut, plain = batch("crop_flip_cutout"), batch("crop_flip")
     zeros = lambda x: int(np.all(x == 0, axis=-1).sum())  # noqa: E731
@@ -100,23 +101,62 @@ def test_cutout_augmentation_in_the_pipeline(cifar10_test):
 
 def test_cli_flags_reach_the_train_config():
     args = build_parser().parse_args(
-        ["train", "resnet20", "--dataset", "cifar10", "--schedule", "one_cycle", "--warmup-epochs", "2",
-         "--label-smoothing", "0.1", "--optimizer", "sgd", "--augment", "crop_flip_cutout", "--jit-compile", "on",
-         "--mixed-precision", "--epochs", "30"])
+        [
+            "train",
+            "resnet20",
+            "--dataset",
+            "cifar10",
+            "--schedule",
+            "one_cycle",
+            "--warmup-epochs",
+            "2",
+            "--label-smoothing",
+            "0.1",
+            "--optimizer",
+            "sgd",
+            "--augment",
+            "crop_flip_cutout",
+            "--jit-compile",
+            "on",
+            "--mixed-precision",
+            "--epochs",
+            "30",
+        ]
+    )
     config = TrainConfig(**_fit_settings(args))
-    assert (config.schedule, config.warmup_epochs, config.label_smoothing, config.augment, config.jit_compile,
-            config.mixed_precision) == ("one_cycle", 2.0, 0.1, "crop_flip_cutout", "on", True)
+    assert (
+        config.schedule,
+        config.warmup_epochs,
+        config.label_smoothing,
+        config.augment,
+        config.jit_compile,
+        config.mixed_precision,
+    ) == ("one_cycle", 2.0, 0.1, "crop_flip_cutout", "on", True)
     config.validate()
-    for bad, match in [({"label_smoothing": 1.0}, "label_smoothing"), ({"warmup_epochs": 30.0}, "warmup_epochs"),
-                       ({"jit_compile": "yes"}, "jit_compile")]:
+    for bad, match in [
+        ({"label_smoothing": 1.0}, "label_smoothing"),
+        ({"warmup_epochs": 30.0}, "warmup_epochs"),
+        ({"jit_compile": "yes"}, "jit_compile"),
+    ]:
         with pytest.raises(ValueError, match=match):
             TrainConfig(epochs=30, **bad).validate()
 
 
 def test_a_short_run_with_the_recipe_learns(tmp_path):
     """One-cycle Nesterov SGD, label smoothing, XLA on: 2 epochs of LeNet-5 on 2,000 real MNIST images."""
-    config = TrainConfig(epochs=2, batch_size=64, lr=0.05, optimizer="sgd", schedule="one_cycle", warmup_epochs=0.5,
-                         weight_decay=5e-4, label_smoothing=0.1, jit_compile="on", max_train_examples=2000, verbose=0)
+    config = TrainConfig(
+        epochs=2,
+        batch_size=64,
+        lr=0.05,
+        optimizer="sgd",
+        schedule="one_cycle",
+        warmup_epochs=0.5,
+        weight_decay=5e-4,
+        label_smoothing=0.1,
+        jit_compile="on",
+        max_train_examples=2000,
+        verbose=0,
+    )
     result = train("lenet5", "mnist", config=config, out=tmp_path / "run")
     assert result.test["accuracy"] > 0.5  # chance is 0.1
     recorded = json.loads((result.run_dir / "config.json").read_text())["training"]
@@ -131,8 +171,11 @@ def test_a_run_started_before_the_recipe_fields_existed_still_resumes(tmp_path):
     from training.engine import _check_resumable
 
     config = TrainConfig(epochs=3)
-    old = {k: v for k, v in dataclasses.asdict(config).items()
-           if k not in ("warmup_epochs", "label_smoothing", "jit_compile")}
+    old = {
+        k: v
+        for k, v in dataclasses.asdict(config).items()
+        if k not in ("warmup_epochs", "label_smoothing", "jit_compile")
+    }
     record = {"model": "lenet5", "model_config": {}, "dataset": "mnist", "training": dataclasses.asdict(config)}
     (tmp_path / RUN_CONFIG).write_text(json.dumps({**record, "training": old}))
     _check_resumable(tmp_path, record)  # the defaults: the same settings

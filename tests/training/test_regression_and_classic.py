@@ -21,8 +21,24 @@ def test_linear_regression_run_reaches_least_squares(tmp_path):
 
 def test_logistic_on_two_digits_from_the_cli(tmp_path, capsys):
     out = tmp_path / "logistic"
-    code = main(["train", "logistic", "--dataset", "mnist:2,5", "--epochs", "2", "--lr", "0.01", "--max-train-examples", "3000",
-                 "--quiet", "--json", "--out", str(out)])
+    code = main(
+        [
+            "train",
+            "logistic",
+            "--dataset",
+            "mnist:2,5",
+            "--epochs",
+            "2",
+            "--lr",
+            "0.01",
+            "--max-train-examples",
+            "3000",
+            "--quiet",
+            "--json",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["test"]["accuracy"] > 0.95 and summary["test"]["examples"] == 1924

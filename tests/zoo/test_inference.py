@@ -41,8 +41,9 @@ def test_predict_files_arrays_and_pil_images_alike(lenet5_mnist, digit_files, mn
     floats = zoo.predict(lenet5_mnist, [test.images[i, :, :, 0] / 255.0 for i in range(5)])  # (28, 28) in [0, 1]
     for other in (batch, pil, floats):
         assert [r["top_k"][0]["class"] for r in other] == labels.tolist()
-        np.testing.assert_allclose([r["top_k"][0]["score"] for r in other],
-                                   [r["top_k"][0]["score"] for r in from_files], atol=1e-5)
+        np.testing.assert_allclose(
+            [r["top_k"][0]["score"] for r in other], [r["top_k"][0]["score"] for r in from_files], atol=1e-5
+        )
 
 
 def test_predict_by_name_labels_classes_with_the_data_sets_names(digit_files):
@@ -86,8 +87,7 @@ def test_predict_refuses_non_classifiers_and_missing_weights():
 
 def test_zoo_predict_locally_without_a_server(digit_files, capsys):
     paths, labels = digit_files
-    assert main(["predict", "lenet5", "--weights", "mnist", "--input", *map(str, paths), "--top-k", "2",
-                 "--json"]) == 0
+    assert main(["predict", "lenet5", "--weights", "mnist", "--input", *map(str, paths), "--top-k", "2", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert [r["input"] for r in report] == list(map(str, paths))
     assert [r["top_k"][0]["label"] for r in report] == [str(d) for d in labels]

@@ -8,8 +8,18 @@ from zoo.registry import register_model
 
 def test_lists_every_family_with_wildcards_in_natural_order():
     names = zoo.list_models()
-    for expected in ("mlp", "lenet_300_100", "lenet5", "lenet5_caffe", "resnet20", "resnet32", "resnet56",
-                     "resnet18", "resnet34", "resnet50"):
+    for expected in (
+        "mlp",
+        "lenet_300_100",
+        "lenet5",
+        "lenet5_caffe",
+        "resnet20",
+        "resnet32",
+        "resnet56",
+        "resnet18",
+        "resnet34",
+        "resnet50",
+    ):
         assert expected in names
     assert zoo.list_models("resnet*") == ["resnet18", "resnet20", "resnet32", "resnet34", "resnet50", "resnet56"]
     assert zoo.list_models("lenet5*") == ["lenet5", "lenet5_caffe"]

@@ -59,8 +59,9 @@ def test_a_run_directory_gets_a_new_head_too(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     pretrained.save_weights(run / "best.weights.h5")
-    (run / "config.json").write_text(json.dumps({"model": "lenet5", "dataset": "mnist",
-                                                 "model_config": zoo.registry.constructor_config(pretrained)}))
+    (run / "config.json").write_text(
+        json.dumps({"model": "lenet5", "dataset": "mnist", "model_config": zoo.registry.constructor_config(pretrained)})
+    )
     model = zoo.create("lenet5", weights=str(run), num_classes=3)
     assert model.output_shape == (None, 3)
     np.testing.assert_array_equal(model.get_layer("fc2").get_weights()[0], pretrained.get_layer("fc2").get_weights()[0])

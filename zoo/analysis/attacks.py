@@ -58,8 +58,10 @@ def to_pixels(images: np.ndarray, model: keras.Model | None = None) -> np.ndarra
     if images.ndim != 4:
         raise ValueError(f"expected a batch of images (N, H, W, C), received an array of shape {images.shape}")
     if model is not None and tuple(images.shape[1:]) != tuple(model.input_shape[1:]):
-        raise ValueError(f"expected images of shape {tuple(model.input_shape[1:])} for {model.name}, "
-                         f"received {tuple(images.shape[1:])}")
+        raise ValueError(
+            f"expected images of shape {tuple(model.input_shape[1:])} for {model.name}, "
+            f"received {tuple(images.shape[1:])}"
+        )
     if images.dtype == np.uint8:
         return images.astype("float32") / 255.0
     images = images.astype("float32")
@@ -95,8 +97,9 @@ def _check_positive(name: str, value, kind=int) -> None:
         raise ValueError(f"expected {name} to be a positive {kind.__name__}, received {value!r}")
 
 
-def load_examples(model: keras.Model, dataset: str | data.Split, max_examples: int | None = None
-                  ) -> tuple[np.ndarray, np.ndarray, str]:
+def load_examples(
+    model: keras.Model, dataset: str | data.Split, max_examples: int | None = None
+) -> tuple[np.ndarray, np.ndarray, str]:
     """The first ``max_examples`` test examples of ``dataset`` as pixels in [0, 1], checked against ``model``.
 
     Args:
@@ -117,8 +120,10 @@ def load_examples(model: keras.Model, dataset: str | data.Split, max_examples: i
     else:
         spec, split = data.load(dataset, "test")
         if model.output_shape[-1] != spec.num_classes:
-            raise ValueError(f"expected a model with {spec.num_classes} classes for {dataset}, "
-                             f"received {model.name} with {model.output_shape[-1]}")
+            raise ValueError(
+                f"expected a model with {spec.num_classes} classes for {dataset}, "
+                f"received {model.name} with {model.output_shape[-1]}"
+            )
     split = split.head(max_examples)
     images = to_pixels(split.images, model)
     return images, _check_labels(split.labels, len(images), model.output_shape[-1]), split.source
@@ -133,8 +138,10 @@ def predict_logits(model: keras.Model, images: np.ndarray, *, batch_size: int = 
         (3, 10)
     """
     _check_positive("batch_size", batch_size)
-    outputs = [keras.ops.convert_to_numpy(model(images[i:i + batch_size], training=False))
-               for i in range(0, len(images), batch_size)]
+    outputs = [
+        keras.ops.convert_to_numpy(model(images[i : i + batch_size], training=False))
+        for i in range(0, len(images), batch_size)
+    ]
     if not outputs:
         return np.zeros((0, model.output_shape[-1]), "float32")
     return np.concatenate(outputs).astype("float32")
@@ -209,8 +216,15 @@ def _prepare(model, images, labels, epsilon):
 
 
 # --- attacks ---------------------------------------------------------------------
-def fgsm(model: keras.Model, images: np.ndarray, labels: np.ndarray, epsilon: float, *, targeted: bool = False,
-         batch_size: int = 500) -> np.ndarray:
+def fgsm(
+    model: keras.Model,
+    images: np.ndarray,
+    labels: np.ndarray,
+    epsilon: float,
+    *,
+    targeted: bool = False,
+    batch_size: int = 500,
+) -> np.ndarray:
     """Fast gradient sign method: one step of size ``epsilon`` along the sign of the input gradient.
 
     Untargeted: ``x + epsilon * sign(grad CE(f(x), label))`` (away from the
@@ -252,9 +266,19 @@ def fgsm(model: keras.Model, images: np.ndarray, labels: np.ndarray, epsilon: fl
     return adversarial
 
 
-def pgd(model: keras.Model, images: np.ndarray, labels: np.ndarray, epsilon: float, *, steps: int = 40,
-        step_size: float | None = None, targeted: bool = False, random_start: bool = True, seed: int | None = 0,
-        batch_size: int = 500) -> np.ndarray:
+def pgd(
+    model: keras.Model,
+    images: np.ndarray,
+    labels: np.ndarray,
+    epsilon: float,
+    *,
+    steps: int = 40,
+    step_size: float | None = None,
+    targeted: bool = False,
+    random_start: bool = True,
+    seed: int | None = 0,
+    batch_size: int = 500,
+) -> np.ndarray:
     """Projected gradient descent in the L-inf ball of radius ``epsilon`` (Madry et al. 2018).
 
     Starts from a uniform random point of the ball (``random_start``), then
@@ -333,16 +357,26 @@ class TargetedResult:
 
     def summary(self) -> dict[str, float | int]:
         """Counts and mean distances, as JSON values."""
-        return {"examples": int(len(self.reached)), "reached": int(self.reached.sum()),
-                "success_rate": float(self.reached.mean()) if len(self.reached) else 0.0,
-                "mean_target_probability": float(self.target_probability.mean()) if len(self.reached) else 0.0,
-                "mean_l2": float(self.l2.mean()) if len(self.l2) else 0.0,
-                "max_linf": float(self.linf.max()) if len(self.linf) else 0.0}
+        return {
+            "examples": int(len(self.reached)),
+            "reached": int(self.reached.sum()),
+            "success_rate": float(self.reached.mean()) if len(self.reached) else 0.0,
+            "mean_target_probability": float(self.target_probability.mean()) if len(self.reached) else 0.0,
+            "mean_l2": float(self.l2.mean()) if len(self.l2) else 0.0,
+            "max_linf": float(self.linf.max()) if len(self.linf) else 0.0,
+        }
 
 
-def targeted_optimize(model: keras.Model, images: np.ndarray, target_class: int | np.ndarray, *,
-                      closeness: float = 0.05, steps: int = 100, lr: float = 0.01, batch_size: int = 500
-                      ) -> TargetedResult:
+def targeted_optimize(
+    model: keras.Model,
+    images: np.ndarray,
+    target_class: int | np.ndarray,
+    *,
+    closeness: float = 0.05,
+    steps: int = 100,
+    lr: float = 0.01,
+    batch_size: int = 500,
+) -> TargetedResult:
     """Optimises the input towards ``target_class`` while staying close to the original.
 
     Minimises ``CE(f(x), target) + closeness * ||x - x0||_2^2`` per image with
@@ -397,9 +431,15 @@ def targeted_optimize(model: keras.Model, images: np.ndarray, target_class: int 
     probabilities = softmax(predict_logits(model, adversarial, batch_size=batch_size))
     predictions = probabilities.argmax(-1)
     delta = (adversarial - images).reshape(len(images), -1)
-    return TargetedResult(adversarial, target, predictions, predictions == target,
-                          probabilities[np.arange(len(target)), target], np.linalg.norm(delta, axis=1),
-                          np.abs(delta).max(axis=1) if delta.size else np.zeros(len(images), "float32"))
+    return TargetedResult(
+        adversarial,
+        target,
+        predictions,
+        predictions == target,
+        probabilities[np.arange(len(target)), target],
+        np.linalg.norm(delta, axis=1),
+        np.abs(delta).max(axis=1) if delta.size else np.zeros(len(images), "float32"),
+    )
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -443,14 +483,30 @@ class RobustnessCurve:
 
     def to_dict(self) -> dict:
         """The figures as JSON values (without the images)."""
-        return {"method": self.method, "examples": self.examples, "source": self.source, "settings": self.settings,
-                "epsilons": self.epsilons, "accuracy": self.accuracy,
-                "error_percent": [round(100 * (1 - a), 3) for a in self.accuracy]}
+        return {
+            "method": self.method,
+            "examples": self.examples,
+            "source": self.source,
+            "settings": self.settings,
+            "epsilons": self.epsilons,
+            "accuracy": self.accuracy,
+            "error_percent": [round(100 * (1 - a), 3) for a in self.accuracy],
+        }
 
 
-def robustness_curve(model: keras.Model, dataset: str | data.Split, epsilons: Sequence[float], *,
-                     method: str = "fgsm", max_examples: int | None = None, samples: int = 8, steps: int = 40,
-                     step_size: float | None = None, seed: int | None = 0, batch_size: int = 500) -> RobustnessCurve:
+def robustness_curve(
+    model: keras.Model,
+    dataset: str | data.Split,
+    epsilons: Sequence[float],
+    *,
+    method: str = "fgsm",
+    max_examples: int | None = None,
+    samples: int = 8,
+    steps: int = 40,
+    step_size: float | None = None,
+    seed: int | None = 0,
+    batch_size: int = 500,
+) -> RobustnessCurve:
     """Accuracy of ``model`` under an untargeted attack at each epsilon.
 
     Args:
@@ -492,17 +548,20 @@ def robustness_curve(model: keras.Model, dataset: str | data.Split, epsilons: Se
         elif method == "fgsm":
             attacked = fgsm(model, images, labels, epsilon, batch_size=batch_size)
         else:
-            attacked = pgd(model, images, labels, epsilon, steps=steps, step_size=step_size, seed=seed,
-                           batch_size=batch_size)
+            attacked = pgd(
+                model, images, labels, epsilon, steps=steps, step_size=step_size, seed=seed, batch_size=batch_size
+            )
         predictions = predict_logits(model, attacked, batch_size=batch_size).argmax(-1)
         accuracy.append(float((predictions == labels).mean()) if len(labels) else 0.0)
         sample_images[epsilon], sample_predictions[epsilon] = attacked[:samples].copy(), predictions[:samples]
         logger.info("%s epsilon=%g: accuracy %.4f on %d examples", method, epsilon, accuracy[-1], len(labels))
-    return RobustnessCurve(method, epsilons, accuracy, len(labels), source, settings, labels[:samples],
-                           sample_images, sample_predictions)
+    return RobustnessCurve(
+        method, epsilons, accuracy, len(labels), source, settings, labels[:samples], sample_images, sample_predictions
+    )
 
 
 # --- figures -------------------------------------------------------------------------
+
 
 def _show(ax, image, title, color="black"):
     ax.imshow(image.squeeze(-1) if image.shape[-1] == 1 else image, cmap="gray", vmin=0.0, vmax=1.0)
@@ -511,8 +570,9 @@ def _show(ax, image, title, color="black"):
     ax.set_yticks([])
 
 
-def plot_adversarial_examples(curve: RobustnessCurve, path: str | Path,
-                              class_names: Sequence[str] | None = None) -> Path:
+def plot_adversarial_examples(
+    curve: RobustnessCurve, path: str | Path, class_names: Sequence[str] | None = None
+) -> Path:
     """Saves a grid of the example images, one row per epsilon, titled with the model's class (red when wrong).
 
     Returns:
@@ -529,19 +589,24 @@ def plot_adversarial_examples(curve: RobustnessCurve, path: str | Path,
                 ax.axis("off")
                 continue
             predicted, label = int(curve.sample_predictions[epsilon][c]), int(curve.sample_labels[c])
-            _show(ax, curve.sample_images[epsilon][c], f"pred {name(predicted)}",
-                  "black" if predicted == label else "red")
+            _show(
+                ax, curve.sample_images[epsilon][c], f"pred {name(predicted)}", "black" if predicted == label else "red"
+            )
         axes[r][0].set_ylabel(f"eps={epsilon:g}\nacc {curve.accuracy[r]:.3f}", fontsize=8)
-    fig.suptitle(f"{curve.method.upper()} on {curve.examples} examples (true: "
-                 f"{' '.join(name(int(l)) for l in curve.sample_labels)})", fontsize=9)
+    fig.suptitle(
+        f"{curve.method.upper()} on {curve.examples} examples (true: "
+        f"{' '.join(name(int(l)) for l in curve.sample_labels)})",
+        fontsize=9,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)
 
 
-def plot_targeted(originals: np.ndarray, result: TargetedResult, path: str | Path,
-                  class_names: Sequence[str] | None = None) -> Path:
+def plot_targeted(
+    originals: np.ndarray, result: TargetedResult, path: str | Path, class_names: Sequence[str] | None = None
+) -> Path:
     """Saves originals, adversarial images and the perturbations of a targeted attack, one column per image.
 
     Returns:
@@ -554,8 +619,12 @@ def plot_targeted(originals: np.ndarray, result: TargetedResult, path: str | Pat
     fig, axes = plt.subplots(3, cols, figsize=(1.3 * cols + 0.6, 4.4), squeeze=False)
     for c in range(len(originals)):
         _show(axes[0][c], originals[c], "")
-        _show(axes[1][c], result.images[c], f"pred {name(int(result.predictions[c]))} "
-              f"p={result.target_probability[c]:.2f}", "green" if result.reached[c] else "red")
+        _show(
+            axes[1][c],
+            result.images[c],
+            f"pred {name(int(result.predictions[c]))} p={result.target_probability[c]:.2f}",
+            "green" if result.reached[c] else "red",
+        )
         delta = (result.images[c] - originals[c]).mean(-1)
         bound = max(float(np.abs(delta).max()), 1e-6)
         axes[2][c].imshow(delta, cmap="seismic", vmin=-bound, vmax=bound)
@@ -568,8 +637,9 @@ def plot_targeted(originals: np.ndarray, result: TargetedResult, path: str | Pat
     for r, label in enumerate(("original", "adversarial", "x - x0")):
         axes[r][0].set_ylabel(label, fontsize=8)
     target = sorted({name(int(t)) for t in result.target})
-    fig.suptitle(f"targeted to {', '.join(target)}: {int(result.reached.sum())}/{len(result.reached)} reached",
-                 fontsize=9)
+    fig.suptitle(
+        f"targeted to {', '.join(target)}: {int(result.reached.sum())}/{len(result.reached)} reached", fontsize=9
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -45,8 +45,9 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2.0 * np.trace(root))
 
 
-def kernel_distance(a: np.ndarray, b: np.ndarray, *, subsets: int = 10, subset_size: int = 1000,
-                    seed: int = 0) -> tuple[float, float]:
+def kernel_distance(
+    a: np.ndarray, b: np.ndarray, *, subsets: int = 10, subset_size: int = 1000, seed: int = 0
+) -> tuple[float, float]:
     """KID: mean and standard deviation over subsets of the unbiased MMD² with k(x, y) = (x.y / d + 1)^3."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     rng = np.random.default_rng(seed)
@@ -56,8 +57,9 @@ def kernel_distance(a: np.ndarray, b: np.ndarray, *, subsets: int = 10, subset_s
     for _ in range(subsets):
         x, y = a[rng.choice(len(a), m, replace=False)], b[rng.choice(len(b), m, replace=False)]
         kxx, kyy, kxy = ((x @ x.T) / d + 1) ** 3, ((y @ y.T) / d + 1) ** 3, ((x @ y.T) / d + 1) ** 3
-        values.append((kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1))
-                      - 2.0 * kxy.mean())
+        values.append(
+            (kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1)) - 2.0 * kxy.mean()
+        )
     return float(np.mean(values)), float(np.std(values))
 
 
@@ -79,16 +81,21 @@ class FeatureExtractor:
         self.spec = spec
         if spec == "auto":
             if dataset not in FEATURE_PRESETS:
-                raise ValueError(f"No zoo classifier preset measures {dataset} samples; pass features='MODEL:TAG' "
-                                 f"(a classifier trained on {dataset}) or 'inception:PATH' (InceptionV3 weights). "
-                                 f"Known: {', '.join(sorted(FEATURE_PRESETS))}.")
+                raise ValueError(
+                    f"No zoo classifier preset measures {dataset} samples; pass features='MODEL:TAG' "
+                    f"(a classifier trained on {dataset}) or 'inception:PATH' (InceptionV3 weights). "
+                    f"Known: {', '.join(sorted(FEATURE_PRESETS))}."
+                )
             spec = ":".join(FEATURE_PRESETS[dataset])
         kind, _, where = spec.partition(":")
         if kind == "inception":
             if not where or not Path(where).expanduser().is_file():
-                raise ValueError(f"features='inception:PATH' needs the InceptionV3 weights file (no top) at PATH. "
-                                 f"Received: {spec!r}")
-            base = keras.applications.InceptionV3(include_top=False, pooling="avg", weights=str(Path(where).expanduser()))
+                raise ValueError(
+                    f"features='inception:PATH' needs the InceptionV3 weights file (no top) at PATH. Received: {spec!r}"
+                )
+            base = keras.applications.InceptionV3(
+                include_top=False, pooling="avg", weights=str(Path(where).expanduser())
+            )
             self.model, self.size, self.inception = base, (299, 299), True
             self.description = f"InceptionV3 pool features ({where})"
             return
@@ -105,7 +112,7 @@ class FeatureExtractor:
 
         out = []
         for start in range(0, len(images), batch_size):
-            batch = ops.convert_to_tensor(np.asarray(images[start:start + batch_size], np.float32))
+            batch = ops.convert_to_tensor(np.asarray(images[start : start + batch_size], np.float32))
             if self.inception:
                 batch = ops.image.resize(batch if batch.shape[-1] == 3 else ops.repeat(batch, 3, axis=-1), self.size)
                 batch = batch * 2.0 - 1.0

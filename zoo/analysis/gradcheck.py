@@ -160,8 +160,10 @@ def float64_clone(model):
     if keras.config.backend() != "tensorflow":
         # Keras 3's type promotion maps float64 to float32 on other backends (ops such as tanh
         # return float32 for float64 inputs), which would silently round the check.
-        raise ValueError(f"expected the tensorflow Keras backend for a float64 check, received "
-                         f"{keras.config.backend()!r}; pass float64=False for a float32 check")
+        raise ValueError(
+            f"expected the tensorflow Keras backend for a float64 check, received "
+            f"{keras.config.backend()!r}; pass float64=False for a float32 check"
+        )
 
     def to_float64(layer):
         config = layer.get_config()
@@ -170,8 +172,9 @@ def float64_clone(model):
 
     try:
         inputs = [keras.Input(batch_shape=t.shape, dtype="float64", name=t.name) for t in model.inputs]
-        clone = keras.models.clone_model(model, input_tensors=inputs[0] if len(inputs) == 1 else inputs,
-                                         clone_function=to_float64)
+        clone = keras.models.clone_model(
+            model, input_tensors=inputs[0] if len(inputs) == 1 else inputs, clone_function=to_float64
+        )
     except Exception as err:  # Keras raises several types for models it cannot clone
         raise ValueError(
             f"expected a Functional or Sequential model to clone in float64, received {type(model).__name__} "
@@ -180,8 +183,12 @@ def float64_clone(model):
     narrow = sorted({keras.backend.standardize_dtype(v.value.dtype) for v in clone.weights} - {"float64"})
     if narrow:
         raise ValueError(f"expected float64 variables in the clone, received {narrow}; pass float64=False")
-    clone.set_weights([np.asarray(w, np.float64) if np.issubdtype(np.asarray(w).dtype, np.floating) else w
-                       for w in model.get_weights()])
+    clone.set_weights(
+        [
+            np.asarray(w, np.float64) if np.issubdtype(np.asarray(w).dtype, np.floating) else w
+            for w in model.get_weights()
+        ]
+    )
     return clone
 
 
@@ -308,8 +315,10 @@ def gradient_check(
 
     x, y = _as_pixels(x), np.asarray(y)
     if len(x) == 0 or y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"expected a non-empty batch with one integer label per example, received x of shape "
-                         f"{np.shape(x)} and y of shape {y.shape} ({y.dtype})")
+        raise ValueError(
+            f"expected a non-empty batch with one integer label per example, received x of shape "
+            f"{np.shape(x)} and y of shape {y.shape} ({y.dtype})"
+        )
     if not isinstance(max_params_per_variable, int) or max_params_per_variable < 1:
         raise ValueError(f"expected a positive integer max_params_per_variable, received {max_params_per_variable!r}")
     if isinstance(model, NumpyMLP):
@@ -344,14 +353,33 @@ def _run_check(target, epsilon, tolerance, floor, max_params_per_variable, seed)
             flat[flat_index] = original - epsilon
             minus[j] = target.loss(params)
             flat[flat_index] = original
-        checks.append(_compare(name, value.shape, np.asarray(grad, np.float64).reshape(-1)[picks],
-                               plus, minus, base, epsilon, tolerance, floor, target.dtype))
+        checks.append(
+            _compare(
+                name,
+                value.shape,
+                np.asarray(grad, np.float64).reshape(-1)[picks],
+                plus,
+                minus,
+                base,
+                epsilon,
+                tolerance,
+                floor,
+                target.dtype,
+            )
+        )
         logger.info("%s: %s", name, checks[-1])
     worst = max(c.max_relative_error for c in checks) if checks else 0.0
     return GradientCheckResult(
-        passed=all(c.passed for c in checks), max_relative_error=worst, kinks=sum(c.kinks for c in checks),
-        tolerance=tolerance, epsilon=epsilon, floor=floor, dtype=target.dtype, loss=float(loss),
-        examples=target.examples, variables=checks,
+        passed=all(c.passed for c in checks),
+        max_relative_error=worst,
+        kinks=sum(c.kinks for c in checks),
+        tolerance=tolerance,
+        epsilon=epsilon,
+        floor=floor,
+        dtype=target.dtype,
+        loss=float(loss),
+        examples=target.examples,
+        variables=checks,
     )
 
 
@@ -369,20 +397,30 @@ def _compare(name, shape, analytic, plus, minus, base, epsilon, tolerance, floor
     # Round-off alone makes the one-sided differences disagree by about u |L| / eps; a kink does more.
     noise = np.finfo(dtype).eps * np.maximum(np.abs(base), 1.0) / epsilon
     one_sided = np.minimum(np.abs(analytic - forward), np.abs(analytic - backward))
-    kink = ((analytic >= low - slack) & (analytic <= high + slack) & (one_sided < np.abs(analytic - central))
-            & (high - low > 10 * noise))
+    kink = (
+        (analytic >= low - slack)
+        & (analytic <= high + slack)
+        & (one_sided < np.abs(analytic - central))
+        & (high - low > 10 * noise)
+    )
     smooth = ~kink
     worst = float(errors[smooth].max()) if smooth.any() else 0.0
     worst_abs = float(np.abs(analytic - central)[smooth].max()) if smooth.any() else 0.0
     return VariableCheck(
-        name=name, shape=tuple(int(d) for d in shape), checked=len(analytic), kinks=int(kink.sum()),
-        max_relative_error=worst, max_abs_error=worst_abs,
-        max_abs_gradient=float(np.abs(analytic).max()), passed=worst <= tolerance,
+        name=name,
+        shape=tuple(int(d) for d in shape),
+        checked=len(analytic),
+        kinks=int(kink.sum()),
+        max_relative_error=worst,
+        max_abs_error=worst_abs,
+        max_abs_gradient=float(np.abs(analytic).max()),
+        passed=worst <= tolerance,
     )
 
 
-def backprop_vs_autodiff(mlp, x: np.ndarray, y: np.ndarray, *, float64: bool = True,
-                         floor: float | None = None) -> dict[str, float]:
+def backprop_vs_autodiff(
+    mlp, x: np.ndarray, y: np.ndarray, *, float64: bool = True, floor: float | None = None
+) -> dict[str, float]:
     """Largest relative difference, per parameter, between a NumpyMLP's backprop and Keras autodiff.
 
     The NumPy MLP is copied into the zoo's Keras ``MLP`` (:func:`~zoo.analysis.numpy_mlp.to_keras`),
@@ -416,6 +454,5 @@ def backprop_vs_autodiff(mlp, x: np.ndarray, y: np.ndarray, *, float64: bool = T
     target = _KerasTarget(keras_model, x.reshape(len(x), *keras_model.input_shape[1:]), y, dtype)
     keras_loss, keras_grads = target.gradients()
     floor = DEFAULTS[dtype][2] if floor is None else floor
-    errors = {name: float(relative_error(g, k, floor).max())
-              for name, g, k in zip(mlp.param_names, grads, keras_grads)}
+    errors = {name: float(relative_error(g, k, floor).max()) for name, g, k in zip(mlp.param_names, grads, keras_grads)}
     return errors | {"loss": abs(loss - keras_loss)}

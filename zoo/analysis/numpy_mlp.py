@@ -78,7 +78,8 @@ class NumpyMLP:
         sizes = list(layer_sizes)
         if len(sizes) < 2 or not all(isinstance(s, (int, np.integer)) and s > 0 for s in sizes):
             raise ValueError(
-                f"expected at least two positive layer sizes (inputs ... classes), received {layer_sizes!r}")
+                f"expected at least two positive layer sizes (inputs ... classes), received {layer_sizes!r}"
+            )
         if activation not in ACTIVATIONS:
             raise ValueError(f"expected activation in {ACTIVATIONS}, received {activation!r}")
         self.layer_sizes = [int(s) for s in sizes]
@@ -145,10 +146,12 @@ class NumpyMLP:
         y = np.asarray(y)
         if y.shape != (count,) or not np.issubdtype(y.dtype, np.integer):
             raise ValueError(
-                f"expected {count} integer labels, received an array of shape {y.shape} and dtype {y.dtype}")
+                f"expected {count} integer labels, received an array of shape {y.shape} and dtype {y.dtype}"
+            )
         if count and (y.min() < 0 or y.max() >= self.layer_sizes[-1]):
             raise ValueError(
-                f"expected labels in [0, {self.layer_sizes[-1]}), received values in [{y.min()}, {y.max()}]")
+                f"expected labels in [0, {self.layer_sizes[-1]}), received values in [{y.min()}, {y.max()}]"
+            )
         return y
 
     def loss(self, x: np.ndarray, y: np.ndarray) -> float:
@@ -201,8 +204,10 @@ class NumpyMLP:
     def predict(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
         """Predicted class of each example."""
         x = self._check_inputs(x)
-        return np.concatenate([self.forward(x[i:i + batch_size]).argmax(axis=1) for i in range(0, len(x), batch_size)]
-                              or [np.zeros(0, dtype=np.int64)])
+        return np.concatenate(
+            [self.forward(x[i : i + batch_size]).argmax(axis=1) for i in range(0, len(x), batch_size)]
+            or [np.zeros(0, dtype=np.int64)]
+        )
 
     def accuracy(self, x: np.ndarray, y: np.ndarray) -> float:
         """Fraction of examples classified correctly."""
@@ -246,8 +251,10 @@ class NumpyMLP:
             ValueError: bad hyper-parameters, inputs or labels.
         """
         if not isinstance(epochs, int) or epochs < 1 or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"expected positive integer epochs and batch_size, received epochs={epochs!r}, "
-                             f"batch_size={batch_size!r}")
+            raise ValueError(
+                f"expected positive integer epochs and batch_size, received epochs={epochs!r}, "
+                f"batch_size={batch_size!r}"
+            )
         if not lr > 0 or not 0.0 <= momentum < 1.0:
             raise ValueError(f"expected lr > 0 and momentum in [0, 1), received lr={lr!r}, momentum={momentum!r}")
         x = self._check_inputs(x)
@@ -263,7 +270,7 @@ class NumpyMLP:
             order = rng.permutation(len(x))
             loss_sum = correct = 0.0
             for start in range(0, len(x), batch_size):
-                batch = order[start:start + batch_size]
+                batch = order[start : start + batch_size]
                 loss, grads, logits = self._backprop(x[batch], y[batch])
                 loss_sum += loss * len(batch)
                 correct += float((logits.argmax(axis=1) == y[batch]).sum())
@@ -279,7 +286,8 @@ class NumpyMLP:
                 history["val_accuracy"].append(float((logits.argmax(axis=1) == y_val).mean()))
             if not np.isfinite(history["loss"][-1]):
                 raise FloatingPointError(
-                    f"training diverged at epoch {epoch + 1} (loss {history['loss'][-1]}); lower lr")
+                    f"training diverged at epoch {epoch + 1} (loss {history['loss'][-1]}); lower lr"
+                )
             logger.info("epoch %d: %s", epoch + 1, {k: v[-1] for k, v in history.items()})
             if callback is not None:
                 callback(epoch, {k: v[-1] for k, v in history.items()})
@@ -312,8 +320,14 @@ def to_keras(model: NumpyMLP, *, input_shape: Sequence[int] | None = None):
     if int(np.prod(input_shape)) != sizes[0]:
         raise ValueError(f"expected an input_shape of {sizes[0]} values, received {tuple(input_shape)}")
     keras_model = zoo.create(
-        "mlp", hidden_units=sizes[1:-1], num_classes=sizes[-1], input_shape=list(input_shape),
-        activation=model.activation, dropout=0.0, input_mean=None, input_std=None,
+        "mlp",
+        hidden_units=sizes[1:-1],
+        num_classes=sizes[-1],
+        input_shape=list(input_shape),
+        activation=model.activation,
+        dropout=0.0,
+        input_mean=None,
+        input_std=None,
     )
     keras_model.set_weights([p.astype(np.float32) for p in model.params])
     return keras_model

@@ -17,8 +17,9 @@ def pyplot():
     return plt
 
 
-def image_grid(images: np.ndarray, path: str | Path, *, columns: int = 8, title: str | None = None,
-               scale: float = 0.9) -> Path:
+def image_grid(
+    images: np.ndarray, path: str | Path, *, columns: int = 8, title: str | None = None, scale: float = 0.9
+) -> Path:
     """Writes images in [0, 1], (n, H, W, C), as a grid PNG without axes.
 
     Example:
@@ -34,12 +35,22 @@ def image_grid(images: np.ndarray, path: str | Path, *, columns: int = 8, title:
     for ax in axes.ravel():
         ax.axis("off")
     for ax, image in zip(axes.ravel(), images):
-        ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray" if image.shape[-1] == 1 else None,
-                  vmin=0.0, vmax=1.0)
+        ax.imshow(
+            image[..., 0] if image.shape[-1] == 1 else image,
+            cmap="gray" if image.shape[-1] == 1 else None,
+            vmin=0.0,
+            vmax=1.0,
+        )
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, wspace=0.04, hspace=0.04,
-                        top=1 - (title_height + 0.02) / (rows * scale + title_height))  # leaves the title its room
+    fig.subplots_adjust(
+        left=0.01,
+        right=0.99,
+        bottom=0.01,
+        wspace=0.04,
+        hspace=0.04,
+        top=1 - (title_height + 0.02) / (rows * scale + title_height),
+    )  # leaves the title its room
     fig.savefig(path, dpi=80)
     plt.close(fig)
     return Path(path)

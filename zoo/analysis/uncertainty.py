@@ -47,17 +47,21 @@ def dropout_layers(model: keras.Model) -> list[keras.layers.Layer]:
         ['dropout1']
     """
     # _flatten_layers also finds layers held by custom layers, which ``model.layers`` does not list.
-    return [layer for layer in model._flatten_layers(include_self=False, recursive=True)
-            if isinstance(layer, DROPOUT_TYPES) and layer.rate > 0]
+    return [
+        layer
+        for layer in model._flatten_layers(include_self=False, recursive=True)
+        if isinstance(layer, DROPOUT_TYPES) and layer.rate > 0
+    ]
 
 
 def _require_dropout(model: keras.Model) -> list[keras.layers.Layer]:
     layers = dropout_layers(model)
     if not layers:
-        raise ValueError(f"expected a model with Dropout layers (rate > 0) for MC dropout, received {model.name} "
-                         f"without any; MC dropout would repeat the deterministic prediction")
+        raise ValueError(
+            f"expected a model with Dropout layers (rate > 0) for MC dropout, received {model.name} "
+            f"without any; MC dropout would repeat the deterministic prediction"
+        )
     return layers
-
 
 
 @contextlib.contextmanager
@@ -115,8 +119,9 @@ class MCDropoutPrediction:
     mutual_information: np.ndarray
 
 
-def mc_dropout_predict(model: keras.Model, images: np.ndarray, *, samples: int = 50, seed: int | None = 0,
-                       batch_size: int = 500) -> MCDropoutPrediction:
+def mc_dropout_predict(
+    model: keras.Model, images: np.ndarray, *, samples: int = 50, seed: int | None = 0, batch_size: int = 500
+) -> MCDropoutPrediction:
     """Monte Carlo dropout: ``samples`` forward passes with dropout on and everything else in inference mode.
 
     Args:
@@ -174,12 +179,17 @@ class ReliabilityBins:
 
     def to_dict(self) -> dict:
         """The bins as JSON values (None for empty bins)."""
+
         def clean(values):
             return [None if np.isnan(v) else round(float(v), 6) for v in values]
 
-        return {"ece": self.ece, "edges": [round(float(e), 6) for e in self.edges],
-                "confidence": clean(self.confidence), "accuracy": clean(self.accuracy),
-                "counts": [int(c) for c in self.counts]}
+        return {
+            "ece": self.ece,
+            "edges": [round(float(e), 6) for e in self.edges],
+            "confidence": clean(self.confidence),
+            "accuracy": clean(self.accuracy),
+            "counts": [int(c) for c in self.counts],
+        }
 
 
 def _check_probabilities(probs, labels) -> tuple[np.ndarray, np.ndarray]:
@@ -187,14 +197,17 @@ def _check_probabilities(probs, labels) -> tuple[np.ndarray, np.ndarray]:
     if probs.ndim != 2:
         raise ValueError(f"expected probabilities of shape (N, classes), received shape {probs.shape}")
     if labels.shape != (len(probs),):
-        raise ValueError(f"expected labels of shape ({len(probs)},), one per row of probabilities, "
-                         f"received shape {labels.shape}")
+        raise ValueError(
+            f"expected labels of shape ({len(probs)},), one per row of probabilities, received shape {labels.shape}"
+        )
     out_of_range = labels.size and (labels.min() < 0 or labels.max() >= probs.shape[1])
     if not np.issubdtype(labels.dtype, np.integer) or out_of_range:
         raise ValueError(f"expected integer labels in [0, {probs.shape[1]}), received {labels.dtype} labels")
     if probs.size and (probs.min() < 0 or not np.allclose(probs.sum(-1), 1.0, atol=1e-3)):
-        raise ValueError("expected rows of probabilities (non-negative, summing to 1), received something else; "
-                         "apply a softmax to logits first")
+        raise ValueError(
+            "expected rows of probabilities (non-negative, summing to 1), received something else; "
+            "apply a softmax to logits first"
+        )
     return probs, labels
 
 
@@ -265,16 +278,29 @@ def plot_reliability(diagrams: Mapping[str, ReliabilityBins], path: str | Path) 
         ``path``.
     """
     plt = pyplot()
-    fig, axes = plt.subplots(2, len(diagrams), figsize=(4.2 * len(diagrams), 5.6), squeeze=False,
-                             gridspec_kw={"height_ratios": [3, 1]}, sharex=True)
+    fig, axes = plt.subplots(
+        2,
+        len(diagrams),
+        figsize=(4.2 * len(diagrams), 5.6),
+        squeeze=False,
+        gridspec_kw={"height_ratios": [3, 1]},
+        sharex=True,
+    )
     for column, (title, bins) in enumerate(diagrams.items()):
         top, bottom = axes[0][column], axes[1][column]
         width, filled = np.diff(bins.edges), bins.counts > 0
         left, centre = bins.edges[:-1][filled], (bins.edges[:-1] + width / 2)[filled]
-        top.bar(left, bins.accuracy[filled], width=width[filled], align="edge", edgecolor="black",
-                color="tab:blue", alpha=0.8, label="accuracy")
-        top.plot(centre, bins.confidence[filled], "_", color="tab:red", markersize=14, mew=2.5,
-                 label="mean confidence")
+        top.bar(
+            left,
+            bins.accuracy[filled],
+            width=width[filled],
+            align="edge",
+            edgecolor="black",
+            color="tab:blue",
+            alpha=0.8,
+            label="accuracy",
+        )
+        top.plot(centre, bins.confidence[filled], "_", color="tab:red", markersize=14, mew=2.5, label="mean confidence")
         top.plot([0, 1], [0, 1], "k--", lw=1, label="perfect calibration")
         top.set_xlim(0, 1)
         top.set_ylim(0, 1)
@@ -345,26 +371,48 @@ class CalibrationReport:
 
     def to_dict(self) -> dict:
         """The figures and the bins as JSON values."""
-        return {"examples": self.examples, "samples": self.samples, "source": self.source, **self.metrics,
-                "reliability": {k: v.to_dict() for k, v in self.reliability.items()}}
+        return {
+            "examples": self.examples,
+            "samples": self.samples,
+            "source": self.source,
+            **self.metrics,
+            "reliability": {k: v.to_dict() for k, v in self.reliability.items()},
+        }
 
 
-def _metrics(probs: np.ndarray, labels: np.ndarray, bins: ReliabilityBins
-             ) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
+def _metrics(
+    probs: np.ndarray, labels: np.ndarray, bins: ReliabilityBins
+) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
     correct = probs.argmax(-1) == labels
     entropy = _entropy(probs)
 
     def mean(v):
         return float(v.mean()) if len(v) else float("nan")
 
-    return ({"accuracy": float(correct.mean()), "nll": negative_log_likelihood(probs, labels), "ece": bins.ece,
-             "mean_entropy": mean(entropy), "mean_entropy_correct": mean(entropy[correct]),
-             "mean_entropy_wrong": mean(entropy[~correct])}, entropy, correct)
+    return (
+        {
+            "accuracy": float(correct.mean()),
+            "nll": negative_log_likelihood(probs, labels),
+            "ece": bins.ece,
+            "mean_entropy": mean(entropy),
+            "mean_entropy_correct": mean(entropy[correct]),
+            "mean_entropy_wrong": mean(entropy[~correct]),
+        },
+        entropy,
+        correct,
+    )
 
 
-def calibration_report(model: keras.Model, dataset: str | data.Split, *, samples: int = 50,
-                       max_examples: int | None = None, bins: int = 15, seed: int | None = 0,
-                       batch_size: int = 500) -> CalibrationReport:
+def calibration_report(
+    model: keras.Model,
+    dataset: str | data.Split,
+    *,
+    samples: int = 50,
+    max_examples: int | None = None,
+    bins: int = 15,
+    seed: int | None = 0,
+    batch_size: int = 500,
+) -> CalibrationReport:
     """Compares the deterministic model (dropout off) with MC dropout: accuracy, NLL, ECE and entropy.
 
     Args:
@@ -392,6 +440,11 @@ def calibration_report(model: keras.Model, dataset: str | data.Split, *, samples
         metrics[key], values, correct = _metrics(probs, labels, reliability[key])
         entropy[key] = (values, correct)
     metrics["mc_dropout"]["mean_mutual_information"] = float(mc.mutual_information.mean()) if len(labels) else 0.0
-    logger.info("calibration on %d examples: deterministic ECE %.4f, MC dropout (T=%d) ECE %.4f", len(labels),
-                metrics["deterministic"]["ece"], samples, metrics["mc_dropout"]["ece"])
+    logger.info(
+        "calibration on %d examples: deterministic ECE %.4f, MC dropout (T=%d) ECE %.4f",
+        len(labels),
+        metrics["deterministic"]["ece"],
+        samples,
+        metrics["mc_dropout"]["ece"],
+    )
     return CalibrationReport(len(labels), samples, source, metrics, reliability, entropy)

@@ -24,9 +24,15 @@ COMMAND_GROUPS = (models, presets, data, training, serving, robustness, teaching
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``zoo`` parser: every command group's subcommands (imports nothing heavy)."""
-    parser = argparse.ArgumentParser(prog="zoo", description="kzoo: pick a model by name, train it, evaluate it, export it, serve it, query it.")
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="log progress messages (data sources, files) and TensorFlow's start-up lines")
+    parser = argparse.ArgumentParser(
+        prog="zoo", description="kzoo: pick a model by name, train it, evaluate it, export it, serve it, query it."
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log progress messages (data sources, files) and TensorFlow's start-up lines",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in COMMAND_GROUPS:
         group.add_parsers(sub)
@@ -38,11 +44,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     quiet_startup(args.verbose)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     with filtered_stderr(enabled=not args.verbose):
         try:
             return args.fn(args)
         except (ValueError, FileNotFoundError, FileExistsError, FloatingPointError) as err:
             print(f"zoo {args.command}: error: {err}", file=sys.stderr)
             return 2
-

@@ -29,11 +29,14 @@ def cmd_datasets(args) -> int:
     return 0
 
 
-
 def add_parsers(sub) -> None:
     """Adds ``datasets`` to the ``zoo`` parser's subcommands."""
     p = sub.add_parser("datasets", help="list the named data sets and the data directory")
-    p.add_argument("--set-data-dir", default=None, metavar="DIR",
-                   help="record DIR (the folder holding mnist/, cifar10/, ...) in $KZOO_HOME/config.json, so no "
-                        "KZOO_DATA_DIR is needed")
+    p.add_argument(
+        "--set-data-dir",
+        default=None,
+        metavar="DIR",
+        help="record DIR (the folder holding mnist/, cifar10/, ...) in $KZOO_HOME/config.json, so no "
+        "KZOO_DATA_DIR is needed",
+    )
     p.set_defaults(fn=cmd_datasets)

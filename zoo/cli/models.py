@@ -58,8 +58,10 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("info", help="describe a model: task, input, parameters, default config, presets, layers")
     p.add_argument("name")
     p.add_argument("--layers", action="store_true", help="also list the top-level layers (names for --freeze until:)")
-    p.add_argument("--no-build", action="store_true",
-                   help="describe from the registry's index only (no shapes or parameters; starts without Keras)")
+    p.add_argument(
+        "--no-build",
+        action="store_true",
+        help="describe from the registry's index only (no shapes or parameters; starts without Keras)",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_info)
-

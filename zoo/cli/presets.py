@@ -28,8 +28,10 @@ def cmd_presets(args) -> int:
     width = max((len(f"{r['model']}:{r['tag']}") for r in rows), default=0)
     for r in rows:
         where = (r["url"] or "remote (no mirror: see zoo pull)") if r["where"] == "remote" else r["where"]
-        print(f"{r['model'] + ':' + r['tag']:<{width}}  {r['dataset'] or '-':<14} {format_size(r['size']):>8}  {where:<8}  "
-              f"{_metric_summary(r['metrics'])}")
+        print(
+            f"{r['model'] + ':' + r['tag']:<{width}}  {r['dataset'] or '-':<14} {format_size(r['size']):>8}  {where:<8}  "
+            f"{_metric_summary(r['metrics'])}"
+        )
     if not rows:
         print(f"no presets match {args.pattern!r} (zoo presets lists them all)", file=sys.stderr)
         return 1
@@ -45,7 +47,6 @@ def cmd_pull(args) -> int:
     return 0
 
 
-
 def add_parsers(sub) -> None:
     """Adds ``presets`` and ``pull`` to the ``zoo`` parser's subcommands."""
     p = sub.add_parser("presets", help="list pretrained weights (presets): tag, data set, size, where, metrics")
@@ -53,15 +54,25 @@ def add_parsers(sub) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_presets)
 
-    p = sub.add_parser("pull", help="download published presets (or convert timm checkpoints) into the cache "
-                                    "($KZOO_HOME/presets)")
-    p.add_argument("presets", nargs="+", metavar="NAME[:TAG]",
-                   help='a model (all its tags), model:tag, a wildcard as zoo presets takes it ("*:mnist"), '
-                        "hf://timm/<architecture>.<tag>, or a folder in timm's Hub layout (config.json + "
-                        "model.safetensors)")
+    p = sub.add_parser(
+        "pull", help="download published presets (or convert timm checkpoints) into the cache ($KZOO_HOME/presets)"
+    )
+    p.add_argument(
+        "presets",
+        nargs="+",
+        metavar="NAME[:TAG]",
+        help='a model (all its tags), model:tag, a wildcard as zoo presets takes it ("*:mnist"), '
+        "hf://timm/<architecture>.<tag>, or a folder in timm's Hub layout (config.json + "
+        "model.safetensors)",
+    )
     p.add_argument("--force", action="store_true", help="download (or convert) again even when cached")
-    p.add_argument("--image-size", type=int, default=None, metavar="N",
-                   help="timm checkpoints: convert for NxN images instead of pretrained_cfg's size (a ViT's position "
-                        "table is resampled as timm does); the tag gets the suffix -N")
+    p.add_argument(
+        "--image-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="timm checkpoints: convert for NxN images instead of pretrained_cfg's size (a ViT's position "
+        "table is resampled as timm does); the tag gets the suffix -N",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(fn=cmd_pull)

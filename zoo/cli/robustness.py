@@ -65,12 +65,20 @@ def _targeted_demo(args, model, spec):
     images = attacks.to_pixels(split.images[split.labels == args.source], model)
     originals = images[attacks.predict_logits(model, images).argmax(-1) == args.source][: args.count]
     if not len(originals):
-        raise ValueError(f"expected test images of class {args.source} that {args.name} classifies correctly, "
-                         f"received none")
-    result = attacks.targeted_optimize(model, originals, args.target, closeness=args.closeness,
-                                       steps=args.targeted_steps, lr=args.lr)
-    summary = {"source": args.source, "target": args.target, "closeness": args.closeness,
-               "steps": args.targeted_steps, "lr": args.lr, **result.summary()}
+        raise ValueError(
+            f"expected test images of class {args.source} that {args.name} classifies correctly, received none"
+        )
+    result = attacks.targeted_optimize(
+        model, originals, args.target, closeness=args.closeness, steps=args.targeted_steps, lr=args.lr
+    )
+    summary = {
+        "source": args.source,
+        "target": args.target,
+        "closeness": args.closeness,
+        "steps": args.targeted_steps,
+        "lr": args.lr,
+        **result.summary(),
+    }
     return summary, originals, result
 
 
@@ -80,17 +88,36 @@ def cmd_attack(args) -> int:
     if (args.source is None) != (args.target is None):
         raise ValueError("expected --source and --target together (the targeted demo), received only one of them")
     model, spec = _load(args)
-    curve = attacks.robustness_curve(model, args.dataset, args.epsilons, method=args.method,
-                                     max_examples=args.max_examples, samples=args.samples, steps=args.steps,
-                                     step_size=args.step_size, seed=args.seed, batch_size=args.batch_size)
+    curve = attacks.robustness_curve(
+        model,
+        args.dataset,
+        args.epsilons,
+        method=args.method,
+        max_examples=args.max_examples,
+        samples=args.samples,
+        steps=args.steps,
+        step_size=args.step_size,
+        seed=args.seed,
+        batch_size=args.batch_size,
+    )
     out = _out_dir(args, "attack")
-    report = {"model": args.name, "weights": str(args.weights), "dataset": args.dataset, **curve.to_dict(),
-              "files": {"examples": str(attacks.plot_adversarial_examples(curve, out / f"adversarial_{curve.method}.png",
-                                                                          spec.class_names))}}
+    report = {
+        "model": args.name,
+        "weights": str(args.weights),
+        "dataset": args.dataset,
+        **curve.to_dict(),
+        "files": {
+            "examples": str(
+                attacks.plot_adversarial_examples(curve, out / f"adversarial_{curve.method}.png", spec.class_names)
+            )
+        },
+    }
     if args.target is not None:
         demo, originals, result = _targeted_demo(args, model, spec)
         name = f"targeted_{args.source}_to_{args.target}.png"
-        report["targeted"] = demo | {"file": str(attacks.plot_targeted(originals, result, out / name, spec.class_names))}
+        report["targeted"] = demo | {
+            "file": str(attacks.plot_targeted(originals, result, out / name, spec.class_names))
+        }
     report["files"]["report"] = str(out / f"attack_{curve.method}.json")
     report = _write_report(out / f"attack_{curve.method}.json", report)
     if args.json:
@@ -102,8 +129,10 @@ def cmd_attack(args) -> int:
         print(f"  {epsilon:>8g}  {accuracy:>8.4f}")
     if "targeted" in report:
         t = report["targeted"]
-        print(f"targeted {t['source']} -> {t['target']}: {t['reached']}/{t['examples']} reached "
-              f"(mean L2 {t['mean_l2']:.2f}, max L-inf {t['max_linf']:.2f}) -> {t['file']}")
+        print(
+            f"targeted {t['source']} -> {t['target']}: {t['reached']}/{t['examples']} reached "
+            f"(mean L2 {t['mean_l2']:.2f}, max L-inf {t['max_linf']:.2f}) -> {t['file']}"
+        )
     print(f"examples: {report['files']['examples']}\nreport: {report['files']['report']}")
     return 0
 
@@ -113,18 +142,34 @@ def cmd_uncertainty(args) -> int:
     from zoo.analysis import uncertainty
 
     model, _ = _load(args)
-    result = uncertainty.calibration_report(model, args.dataset, samples=args.samples, max_examples=args.max_examples,
-                                            bins=args.bins, seed=args.seed, batch_size=args.batch_size)
+    result = uncertainty.calibration_report(
+        model,
+        args.dataset,
+        samples=args.samples,
+        max_examples=args.max_examples,
+        bins=args.bins,
+        seed=args.seed,
+        batch_size=args.batch_size,
+    )
     out = _out_dir(args, "uncertainty")
     titles = {"deterministic": "deterministic (dropout off)", "mc_dropout": f"MC dropout (T={result.samples})"}
     files = {
-        "reliability": str(uncertainty.plot_reliability(
-            {titles[k]: v for k, v in result.reliability.items()}, out / "reliability.png")),
-        "entropy": str(uncertainty.plot_entropy({titles[k]: v for k, v in result.entropy.items()}, out / "entropy.png")),
+        "reliability": str(
+            uncertainty.plot_reliability({titles[k]: v for k, v in result.reliability.items()}, out / "reliability.png")
+        ),
+        "entropy": str(
+            uncertainty.plot_entropy({titles[k]: v for k, v in result.entropy.items()}, out / "entropy.png")
+        ),
         "report": str(out / "uncertainty.json"),
     }
-    report = {"model": args.name, "weights": str(args.weights), "dataset": args.dataset, "bins": args.bins,
-              **result.to_dict(), "files": files}
+    report = {
+        "model": args.name,
+        "weights": str(args.weights),
+        "dataset": args.dataset,
+        "bins": args.bins,
+        **result.to_dict(),
+        "files": files,
+    }
     report = _write_report(out / "uncertainty.json", report)
     if args.json:
         print(json.dumps(report, indent=2, default=str))
@@ -146,16 +191,24 @@ def add_parsers(sub) -> None:
     p.add_argument("--weights", required=True, help="a preset tag, a run directory or a .weights.h5 file")
     p.add_argument("--dataset", required=True, help="its test split is attacked")
     p.add_argument("--method", default="fgsm", choices=["fgsm", "pgd"])
-    p.add_argument("--epsilons", type=_epsilons, default=list(DEFAULT_EPSILONS),
-                   help="L-inf budgets in pixel units [0, 1], comma-separated (default 0,0.05,0.1,0.2,0.3)")
+    p.add_argument(
+        "--epsilons",
+        type=_epsilons,
+        default=list(DEFAULT_EPSILONS),
+        help="L-inf budgets in pixel units [0, 1], comma-separated (default 0,0.05,0.1,0.2,0.3)",
+    )
     p.add_argument("--max-examples", type=int, default=None, help="attack only the first N test examples")
     p.add_argument("--steps", type=int, default=40, help="PGD steps")
     p.add_argument("--step-size", type=float, default=None, help="PGD step (default 2.5 * epsilon / steps)")
     p.add_argument("--source", type=int, default=None, help="targeted demo: class of the images to attack")
     p.add_argument("--target", type=int, default=None, help="targeted demo: class to turn them into")
     p.add_argument("--count", type=int, default=8, help="targeted demo: number of images")
-    p.add_argument("--closeness", type=float, default=0.05,
-                   help="targeted demo: weight of ||x - x0||^2 against the target's cross entropy")
+    p.add_argument(
+        "--closeness",
+        type=float,
+        default=0.05,
+        help="targeted demo: weight of ||x - x0||^2 against the target's cross entropy",
+    )
     p.add_argument("--targeted-steps", type=int, default=100, help="targeted demo: Adam steps on the pixels")
     p.add_argument("--lr", type=float, default=0.01, help="targeted demo: Adam learning rate on the pixels")
     p.add_argument("--samples", type=int, default=8, help="example images per epsilon in the PNG")
@@ -165,8 +218,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_attack)
 
-    p = sub.add_parser("uncertainty",
-                       help="MC dropout: predictive entropy and calibration (ECE) against the deterministic model")
+    p = sub.add_parser(
+        "uncertainty", help="MC dropout: predictive entropy and calibration (ECE) against the deterministic model"
+    )
     p.add_argument("name", help="registered classifier with dropout")
     p.add_argument("--weights", required=True, help="a preset tag, a run directory or a .weights.h5 file")
     p.add_argument("--dataset", required=True, help="its test split is used")
@@ -178,4 +232,3 @@ def add_parsers(sub) -> None:
     p.add_argument("--out", default=None, help="output directory (default runs/<model>-<dataset>-uncertainty-<time>)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_uncertainty)
-

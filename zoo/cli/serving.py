@@ -31,10 +31,26 @@ def _flag_bool(text: str) -> bool:
 def cmd_export(args) -> int:
     from serving.exporter import export_weights
 
-    path = export_weights(args.name, args.weights, args.base_path, args.version, model_name=args.model_name,
-                          config_base_path=args.config_base_path)
-    print(json.dumps({"model": path.parent.name, "version": int(path.name), "path": str(path),
-                      "models_config": str(Path(args.base_path) / "models.config")}) if args.json else path)
+    path = export_weights(
+        args.name,
+        args.weights,
+        args.base_path,
+        args.version,
+        model_name=args.model_name,
+        config_base_path=args.config_base_path,
+    )
+    print(
+        json.dumps(
+            {
+                "model": path.parent.name,
+                "version": int(path.name),
+                "path": str(path),
+                "models_config": str(Path(args.base_path) / "models.config"),
+            }
+        )
+        if args.json
+        else path
+    )
     return 0
 
 
@@ -66,8 +82,12 @@ def _warn_ignored(args) -> None:
     for flag, why in _IGNORED_FLAGS.items():
         value = getattr(args, flag)
         if value not in (None, False, 0, ""):
-            logger.warning("--%s=%s is accepted for compatibility with tensorflow_model_server but has no effect: "
-                           "%s.", flag, value, why)
+            logger.warning(
+                "--%s=%s is accepted for compatibility with tensorflow_model_server but has no effect: %s.",
+                flag,
+                value,
+                why,
+            )
 
 
 def _version_text() -> str:
@@ -91,22 +111,31 @@ def cmd_serve(args) -> int:
         return 0
     _warn_ignored(args)
     options = ServerOptions(
-        port=args.port, rest_api_port=args.rest_api_port, model_name=args.model_name,
-        model_base_path=args.model_base_path, model_config_file=args.model_config_file,
+        port=args.port,
+        rest_api_port=args.rest_api_port,
+        model_name=args.model_name,
+        model_base_path=args.model_base_path,
+        model_config_file=args.model_config_file,
         model_config_file_poll_wait_seconds=args.model_config_file_poll_wait_seconds,
         file_system_poll_wait_seconds=args.file_system_poll_wait_seconds,
-        enable_batching=args.enable_batching, batching_parameters_file=args.batching_parameters_file,
-        monitoring_config_file=args.monitoring_config_file, ssl_config_file=args.ssl_config_file,
+        enable_batching=args.enable_batching,
+        batching_parameters_file=args.batching_parameters_file,
+        monitoring_config_file=args.monitoring_config_file,
+        ssl_config_file=args.ssl_config_file,
         enable_model_warmup=args.enable_model_warmup,
         grpc_max_threads=args.grpc_max_threads,
         tensorflow_intra_op_parallelism=args.tensorflow_intra_op_parallelism,
-        tensorflow_inter_op_parallelism=args.tensorflow_inter_op_parallelism, max_message_bytes=args.max_message_bytes,
-        host=args.host, grpc_socket_path=args.grpc_socket_path or None,
-        grpc_channel_arguments=args.grpc_channel_arguments, rest_api_timeout_in_ms=args.rest_api_timeout_in_ms,
+        tensorflow_inter_op_parallelism=args.tensorflow_inter_op_parallelism,
+        max_message_bytes=args.max_message_bytes,
+        host=args.host,
+        grpc_socket_path=args.grpc_socket_path or None,
+        grpc_channel_arguments=args.grpc_channel_arguments,
+        rest_api_timeout_in_ms=args.rest_api_timeout_in_ms,
         rest_api_enable_cors_support=args.rest_api_enable_cors_support,
         enable_serialization_as_tensor_content=args.enable_serialization_as_tensor_content,
         enable_signature_method_name_check=args.enable_signature_method_name_check,
-        saved_model_tags=args.saved_model_tags, tensorflow_session_config_file=args.tensorflow_session_config_file,
+        saved_model_tags=args.saved_model_tags,
+        tensorflow_session_config_file=args.tensorflow_session_config_file,
         tensorflow_session_parallelism=args.tensorflow_session_parallelism,
         per_process_gpu_memory_fraction=args.per_process_gpu_memory_fraction,
         num_load_threads=args.num_load_threads,
@@ -116,8 +145,11 @@ def cmd_serve(args) -> int:
     for name in ("serving", __name__):  # the server's lifecycle and this command's SIGTERM line
         logging.getLogger(name).setLevel(logging.INFO)
     if options.model_base_path and not options.model_config_file:
-        logger.info("Building single TensorFlow model file config: model_name: %s model_base_path: %s",
-                    options.model_name, options.model_base_path)
+        logger.info(
+            "Building single TensorFlow model file config: model_name: %s model_base_path: %s",
+            options.model_name,
+            options.model_base_path,
+        )
     try:
         server = ModelServer(options)
     except (ValueError, OSError) as err:  # TF Serving's one line: "Failed to start server. Error: ..."
@@ -186,14 +218,18 @@ def check_inputs(paths: list[str]) -> None:
 def cmd_predict(args) -> int:
     model = args.name or args.model
     if not model:
-        raise ValueError("Name the model: zoo predict NAME --weights TAG --input ... (locally), or "
-                         "zoo predict --server HOST:PORT --model NAME --input ...")
+        raise ValueError(
+            "Name the model: zoo predict NAME --weights TAG --input ... (locally), or "
+            "zoo predict --server HOST:PORT --model NAME --input ..."
+        )
     if not args.input and not args.text:
         raise ValueError("Give --input FILE ... (images or .npy arrays), or --text for a model that takes strings.")
     if args.weights is not None:
         if args.server or args.text:
-            raise ValueError("--weights predicts locally (image classifiers); --server and --text send to a server. "
-                             "Use one or the other.")
+            raise ValueError(
+                "--weights predicts locally (image classifiers); --server and --text send to a server. "
+                "Use one or the other."
+            )
         return _predict_locally(model, args)
     check_inputs(args.input or [])
     from serving.errors import ServingError
@@ -209,8 +245,9 @@ def _predict_locally(model: str, args) -> int:
     from zoo.inference import predict
 
     check_inputs(args.input)
-    _print_report(predict(model, args.input, weights=args.weights, top_k_classes=args.top_k, convert=args.convert),
-                  args.json)
+    _print_report(
+        predict(model, args.input, weights=args.weights, top_k_classes=args.top_k, convert=args.convert), args.json
+    )
     return 0
 
 
@@ -245,9 +282,13 @@ def _string_batch(args, metadata: dict, signature: str) -> tuple[list, np.ndarra
 def _predict(model: str, args) -> int:
     from serving.client import Client
 
-    with Client(args.server or "localhost:8500", timeout=args.timeout, tls=args.tls,
-                root_certificates=Path(args.ca_cert).read_bytes() if args.ca_cert else None,
-                server_name=args.tls_server_name) as client:
+    with Client(
+        args.server or "localhost:8500",
+        timeout=args.timeout,
+        tls=args.tls,
+        root_certificates=Path(args.ca_cert).read_bytes() if args.ca_cert else None,
+        server_name=args.tls_server_name,
+    ) as client:
         metadata = client.metadata(model, version=args.version, label=args.label)
         signature = args.signature or "serving_default"
         if signature not in metadata["signatures"]:
@@ -263,10 +304,10 @@ def _predict(model: str, args) -> int:
             if args.text:
                 raise ValueError(f"{model}'s {signature} input {name!r} takes {dtype} tensors, not text: give --input.")
             paths = args.input
-            batch = np.concatenate([_load_input(p, inputs[name]["shape"], dtype, convert=args.convert)
-                                    for p in args.input]).astype(dtype)
-        outputs = client.predict(model, {name: batch}, signature_name=signature, version=args.version,
-                                 label=args.label)
+            batch = np.concatenate(
+                [_load_input(p, inputs[name]["shape"], dtype, convert=args.convert) for p in args.input]
+            ).astype(dtype)
+        outputs = client.predict(model, {name: batch}, signature_name=signature, version=args.version, label=args.label)
         labels = None
         if "scores" in outputs and "classify" in metadata["signatures"] and dtype != "string" and not args.signature:
             labels = _class_labels(client, model, args, batch[:1])
@@ -280,8 +321,13 @@ def _class_labels(client, model: str, args, first: np.ndarray) -> list[str] | No
     from serving.signatures import IMAGE_FEATURE
 
     try:
-        result = client.classify(model, [{IMAGE_FEATURE: first.reshape(-1)}], signature_name="classify",
-                                 version=args.version, label=args.label)
+        result = client.classify(
+            model,
+            [{IMAGE_FEATURE: first.reshape(-1)}],
+            signature_name="classify",
+            version=args.version,
+            label=args.label,
+        )
     except ServingError as err:
         logger.info("No class names from Classify: %s", err)
         return None
@@ -299,7 +345,7 @@ def _report(paths, outputs, labels, top_k) -> list[dict]:
         scores, classes = outputs.get("scores"), outputs.get("classes")
         if scores is not None and scores.ndim == 2:
             row_labels = _plain(classes[i]) if classes is not None and np.asarray(classes).ndim == 2 else labels
-            entry = best(scores[i:i + 1], [name], row_labels, top_k)[0]
+            entry = best(scores[i : i + 1], [name], row_labels, top_k)[0]
         else:
             entry["outputs"] = {k: _plain(v[i]) for k, v in outputs.items()}
         report.append(entry)
@@ -310,28 +356,43 @@ def _plain(value):
     """An output value as JSON takes it: bytes as text, arrays as lists."""
     value = np.asarray(value)
     if value.dtype.kind in "OS":
-        return value.astype(object).tolist().decode(errors="replace") if value.ndim == 0 else [
-            v.decode(errors="replace") if isinstance(v, bytes) else v for v in value.astype(object).ravel().tolist()]
+        return (
+            value.astype(object).tolist().decode(errors="replace")
+            if value.ndim == 0
+            else [
+                v.decode(errors="replace") if isinstance(v, bytes) else v for v in value.astype(object).ravel().tolist()
+            ]
+        )
     return value.tolist()
 
 
 def add_parsers(sub) -> None:
     """Adds the serving subcommands to the ``zoo`` parser."""
-    p = sub.add_parser("export", help="export trained weights (a preset tag such as mnist, or a run) as a SavedModel "
-                                      "in TF Serving's layout")
+    p = sub.add_parser(
+        "export",
+        help="export trained weights (a preset tag such as mnist, or a run) as a SavedModel in TF Serving's layout",
+    )
     p.add_argument("name", help="registered model name")
-    p.add_argument("--weights", required=True,
-                   help="a preset tag (zoo presets NAME lists them, e.g. --weights mnist), a preset directory or URL, "
-                        "a .weights.h5 / .weights.kzq file or a zoo train run directory")
+    p.add_argument(
+        "--weights",
+        required=True,
+        help="a preset tag (zoo presets NAME lists them, e.g. --weights mnist), a preset directory or URL, "
+        "a .weights.h5 / .weights.kzq file or a zoo train run directory",
+    )
     p.add_argument("--base-path", required=True, help="directory of models: writes BASE/<model>/<version>/")
     p.add_argument("--version", type=int, default=None, help="default: the next free version")
     p.add_argument("--model-name", default=None, help="name clients use (default: the registry name)")
-    p.add_argument("--config-base-path", default=None,
-                   help="base path written to models.config when the server sees BASE elsewhere (e.g. /models)")
+    p.add_argument(
+        "--config-base-path",
+        default=None,
+        help="base path written to models.config when the server sees BASE elsewhere (e.g. /models)",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_export)
 
-    p = sub.add_parser("serve", help="serve SavedModels over TF Serving's gRPC and REST APIs (tensorflow_model_server's flags)")
+    p = sub.add_parser(
+        "serve", help="serve SavedModels over TF Serving's gRPC and REST APIs (tensorflow_model_server's flags)"
+    )
     p.add_argument("--port", type=int, default=8500, help="gRPC port")
     p.add_argument("--rest_api_port", type=int, default=8501, help="REST port (0 disables REST)")
     p.add_argument("--model_name", default="default")
@@ -345,20 +406,44 @@ def add_parsers(sub) -> None:
     p.add_argument("--ssl_config_file", default=None, help="SSLConfig text proto: serve gRPC over TLS")
     p.add_argument("--enable_model_warmup", type=_flag_bool, nargs="?", const=True, default=True)
     p.add_argument("--grpc_max_threads", type=int, default=64)
-    p.add_argument("--tensorflow_intra_op_parallelism", type=int, default=0,
-                   help="0: 1 thread, unless --tensorflow_session_parallelism or a session config file sizes it")
-    p.add_argument("--tensorflow_inter_op_parallelism", type=int, default=0,
-                   help="0: 1 thread, unless --tensorflow_session_parallelism or a session config file sizes it")
+    p.add_argument(
+        "--tensorflow_intra_op_parallelism",
+        type=int,
+        default=0,
+        help="0: 1 thread, unless --tensorflow_session_parallelism or a session config file sizes it",
+    )
+    p.add_argument(
+        "--tensorflow_inter_op_parallelism",
+        type=int,
+        default=0,
+        help="0: 1 thread, unless --tensorflow_session_parallelism or a session config file sizes it",
+    )
     p.add_argument("--grpc_socket_path", default="", help="also serve gRPC on this Unix domain socket")
-    p.add_argument("--grpc_channel_arguments", default="",
-                   help="gRPC server arguments, key=value[,key=value] (grpc.so_reuseport=1 shares the port)")
-    p.add_argument("--rest_api_timeout_in_ms", type=int, default=30000,
-                   help="close a REST connection silent for this long")
+    p.add_argument(
+        "--grpc_channel_arguments",
+        default="",
+        help="gRPC server arguments, key=value[,key=value] (grpc.so_reuseport=1 shares the port)",
+    )
+    p.add_argument(
+        "--rest_api_timeout_in_ms", type=int, default=30000, help="close a REST connection silent for this long"
+    )
     p.add_argument("--rest_api_enable_cors_support", type=_flag_bool, nargs="?", const=True, default=False)
-    p.add_argument("--enable_serialization_as_tensor_content", type=_flag_bool, nargs="?", const=True,
-                   default=False, help="Predict outputs in tensor_content instead of float_val, int64_val, ...")
-    p.add_argument("--enable_signature_method_name_check", type=_flag_bool, nargs="?", const=True, default=False,
-                   help="Classify/Regress need the signature's method_name (off: TF2 SavedModels qualify by names)")
+    p.add_argument(
+        "--enable_serialization_as_tensor_content",
+        type=_flag_bool,
+        nargs="?",
+        const=True,
+        default=False,
+        help="Predict outputs in tensor_content instead of float_val, int64_val, ...",
+    )
+    p.add_argument(
+        "--enable_signature_method_name_check",
+        type=_flag_bool,
+        nargs="?",
+        const=True,
+        default=False,
+        help="Classify/Regress need the signature's method_name (off: TF2 SavedModels qualify by names)",
+    )
     p.add_argument("--saved_model_tags", default="serve", help="meta graph tags to load, comma separated")
     p.add_argument("--tensorflow_session_config_file", default=None, help="ConfigProto text proto for the sessions")
     p.add_argument("--tensorflow_session_parallelism", type=int, default=0)
@@ -367,39 +452,76 @@ def add_parsers(sub) -> None:
     p.add_argument("--num_unload_threads", type=int, default=0, help="accepted; unloading is immediate")
     p.add_argument("--num_request_iterations_for_warmup", type=int, default=1)
     p.add_argument("--version", action="store_true", help="print the versions and exit")
-    p.add_argument("--allow_version_labels_for_unavailable_models", type=_flag_bool, nargs="?", const=True,
-                   default=False, help="a new version label may name a version that is not AVAILABLE yet")
+    p.add_argument(
+        "--allow_version_labels_for_unavailable_models",
+        type=_flag_bool,
+        nargs="?",
+        const=True,
+        default=False,
+        help="a new version label may name a version that is not AVAILABLE yet",
+    )
     for flag in _IGNORED_FLAGS:
-        if flag in ("max_num_load_retries", "load_retry_interval_micros", "rest_api_num_threads", "num_tflite_pools",
-                    "num_tflite_interpreters_per_pool"):
+        if flag in (
+            "max_num_load_retries",
+            "load_retry_interval_micros",
+            "rest_api_num_threads",
+            "num_tflite_pools",
+            "num_tflite_interpreters_per_pool",
+        ):
             p.add_argument(f"--{flag}", type=int, default=None, help="accepted for compatibility; no effect")
         elif flag.endswith("_file") or flag == "mixed_precision":
             p.add_argument(f"--{flag}", default=None, help="accepted for compatibility; no effect")
         else:
-            p.add_argument(f"--{flag}", type=_flag_bool, nargs="?", const=True, default=False,
-                           help="accepted for compatibility; no effect")
-    p.add_argument("--max_message_bytes", type=int, default=256 * 1024 * 1024,
-                   help="kzoo: largest gRPC message / REST body accepted")
+            p.add_argument(
+                f"--{flag}",
+                type=_flag_bool,
+                nargs="?",
+                const=True,
+                default=False,
+                help="accepted for compatibility; no effect",
+            )
+    p.add_argument(
+        "--max_message_bytes",
+        type=int,
+        default=256 * 1024 * 1024,
+        help="kzoo: largest gRPC message / REST body accepted",
+    )
     p.add_argument("--host", default="0.0.0.0", help="kzoo: interface to bind")
     p.add_argument("--grace_seconds", type=float, default=10.0, help="kzoo: time in-flight requests get on SIGTERM")
     p.set_defaults(fn=cmd_serve)
 
-    p = sub.add_parser("predict", help="classify images locally (NAME --weights TAG) or send inputs to a TF "
-                                       "Serving-compatible server over gRPC (--server)")
+    p = sub.add_parser(
+        "predict",
+        help="classify images locally (NAME --weights TAG) or send inputs to a TF "
+        "Serving-compatible server over gRPC (--server)",
+    )
     p.add_argument("name", nargs="?", default=None, help="registered model name (local) or served model name")
-    p.add_argument("--weights", default=None, help="predict locally, no server: a preset tag (zoo presets NAME), "
-                                                   "preset or run directory, or weights file")
-    p.add_argument("--server", default=None, help="HOST:PORT of the gRPC API (default localhost:8500 without --weights)")
+    p.add_argument(
+        "--weights",
+        default=None,
+        help="predict locally, no server: a preset tag (zoo presets NAME), preset or run directory, or weights file",
+    )
+    p.add_argument(
+        "--server", default=None, help="HOST:PORT of the gRPC API (default localhost:8500 without --weights)"
+    )
     p.add_argument("--model", default=None, help="served model name (default: NAME)")
     p.add_argument("--input", nargs="+", default=[], help=".npy files or images (PNG, JPEG, ...)")
-    p.add_argument("--text", action="append", default=[], help="a string for a signature that takes strings, e.g. "
-                                                                 "a language model's prompt (repeatable)")
-    p.add_argument("--convert", action="store_true",
-                   help="convert colour images to grey (or grey to colour) when the model takes the other; "
-                        "without it such an input is refused")
+    p.add_argument(
+        "--text",
+        action="append",
+        default=[],
+        help="a string for a signature that takes strings, e.g. a language model's prompt (repeatable)",
+    )
+    p.add_argument(
+        "--convert",
+        action="store_true",
+        help="convert colour images to grey (or grey to colour) when the model takes the other; "
+        "without it such an input is refused",
+    )
     p.add_argument("--input-name", default=None, help="signature input to feed (default: its only input)")
-    p.add_argument("--signature", default=None, help="default: serving_default; classify sends the images as "
-                                                     "tf.Examples")
+    p.add_argument(
+        "--signature", default=None, help="default: serving_default; classify sends the images as tf.Examples"
+    )
     p.add_argument("--version", type=int, default=None)
     p.add_argument("--label", default=None, help="a version label such as stable")
     p.add_argument("--top-k", type=int, default=5)
@@ -409,4 +531,3 @@ def add_parsers(sub) -> None:
     p.add_argument("--tls-server-name", default=None, help="expected server name in its certificate")
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_predict)
-

@@ -8,4 +8,14 @@ Example:
 from zoo.data.datasets import DatasetSpec, Split, get_spec, list_datasets, load, load_folder
 from zoo.data.settings import cache_dir, data_dir, kzoo_home
 
-__all__ = ["DatasetSpec", "Split", "cache_dir", "data_dir", "get_spec", "kzoo_home", "list_datasets", "load", "load_folder"]
+__all__ = [
+    "DatasetSpec",
+    "Split",
+    "cache_dir",
+    "data_dir",
+    "get_spec",
+    "kzoo_home",
+    "list_datasets",
+    "load",
+    "load_folder",
+]

@@ -105,14 +105,17 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
     return rng.permutation(kept), rng.permutation(held_out)
 
 
-def validation_problems(train_labels: np.ndarray, validation_labels: np.ndarray,
-                        class_names: tuple[str, ...] | None = None) -> list[str]:
+def validation_problems(
+    train_labels: np.ndarray, validation_labels: np.ndarray, class_names: tuple[str, ...] | None = None
+) -> list[str]:
     """What makes a validation set a poor judge of the best epoch: too few examples, classes it lacks."""
     problems = []
     if len(validation_labels) < MIN_VALIDATION_EXAMPLES:
-        problems.append(f"the validation set has only {len(validation_labels)} examples (fewer than "
-                        f"{MIN_VALIDATION_EXAMPLES}), so its accuracy moves in steps of "
-                        f"{100 / max(len(validation_labels), 1):.0f}%")
+        problems.append(
+            f"the validation set has only {len(validation_labels)} examples (fewer than "
+            f"{MIN_VALIDATION_EXAMPLES}), so its accuracy moves in steps of "
+            f"{100 / max(len(validation_labels), 1):.0f}%"
+        )
     missing = sorted(set(np.unique(train_labels).tolist()) - set(np.unique(validation_labels).tolist()))
     if missing:
         named = [class_names[m] if class_names and m < len(class_names) else str(m) for m in missing]
@@ -136,7 +139,9 @@ def _idx_offline(*folders: Callable[[], Path]):
 
 def _cifar10_offline(split: str):
     directory = data_dir() / "cifar10" / split
-    return sources.load_class_folders(directory, CIFAR10_CLASSES), f"offline JPEG copy in {shown_path(directory)} (lossy re-encoding)"
+    return sources.load_class_folders(
+        directory, CIFAR10_CLASSES
+    ), f"offline JPEG copy in {shown_path(directory)} (lossy re-encoding)"
 
 
 _NAMED = {
@@ -152,7 +157,9 @@ _NAMED = {
             (FASHION_MNIST_MEAN,),
             (FASHION_MNIST_STD,),
         ),
-        _idx_offline(lambda: data_dir() / "fashion_mnist", lambda: data_dir() / "fashion-mnist", lambda: DEBIAN_FASHION_MNIST),
+        _idx_offline(
+            lambda: data_dir() / "fashion_mnist", lambda: data_dir() / "fashion-mnist", lambda: DEBIAN_FASHION_MNIST
+        ),
     ),
     "cifar10": (
         DatasetSpec("cifar10", (32, 32, 3), tuple(CIFAR10_CLASSES), CIFAR10_MEAN, CIFAR10_STD, "crop_flip"),
@@ -216,11 +223,15 @@ def get_spec(name: str) -> DatasetSpec:
         return load_folder(name, "train")[0]
     path = Path(name).expanduser()
     if path.exists():
-        raise ValueError(f"Data set {name!r} is a file ({path.absolute()}); a folder data set is a directory with "
-                         f"one subfolder of images per class (or train/ and test/ holding such subfolders).")
+        raise ValueError(
+            f"Data set {name!r} is a file ({path.absolute()}); a folder data set is a directory with "
+            f"one subfolder of images per class (or train/ and test/ holding such subfolders)."
+        )
     if _looks_like_path(name):
-        raise ValueError(f"No such folder: {path.absolute()} (data set {name!r}). Give an existing folder with one "
-                         f"subfolder of images per class, or a named data set: {', '.join(list_datasets())}.")
+        raise ValueError(
+            f"No such folder: {path.absolute()} (data set {name!r}). Give an existing folder with one "
+            f"subfolder of images per class, or a named data set: {', '.join(list_datasets())}."
+        )
     close = suggest(name, list(_NAMED))
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
     raise ValueError(
@@ -261,11 +272,19 @@ def load(name: str, split: str) -> tuple[DatasetSpec, Split]:
         get_spec(name)  # raises the unknown-dataset error
     spec, offline = _NAMED[name]
     attempts = [
-        ("tensorflow-datasets (prepared)", lambda: (sources.load_tfds(name, split, download=False), "tensorflow-datasets")),
+        (
+            "tensorflow-datasets (prepared)",
+            lambda: (sources.load_tfds(name, split, download=False), "tensorflow-datasets"),
+        ),
         ("offline copy", lambda: offline(split)),
     ]
     if not offline_only():
-        attempts.append(("tensorflow-datasets (download)", lambda: (sources.load_tfds(name, split, download=True), "tensorflow-datasets (downloaded)")))
+        attempts.append(
+            (
+                "tensorflow-datasets (download)",
+                lambda: (sources.load_tfds(name, split, download=True), "tensorflow-datasets (downloaded)"),
+            )
+        )
     tried = []
     for label, attempt in attempts:
         try:
@@ -281,7 +300,7 @@ def load(name: str, split: str) -> tuple[DatasetSpec, Split]:
     raise ValueError(
         f"No source could load {name}[{split}]: the data directory {folder} (from {source}) has no {name}/. "
         f"Point kzoo at the folder holding the offline copies: set KZOO_DATA_DIR=DIR, or run "
-        f"`zoo datasets --set-data-dir DIR` (it writes {config_file()}); the README's \"Data\" section gives the "
+        f'`zoo datasets --set-data-dir DIR` (it writes {config_file()}); the README\'s "Data" section gives the '
         f"format. Tried:\n  " + "\n  ".join(tried)
     )
 
@@ -307,16 +326,18 @@ def folder_color_mode(root: Path) -> str:
     if total and grey == total:
         return "grayscale"
     if grey:
-        logger.warning("%s: %d of %d images are grey; they are read as RGB (grey copied to 3 channels).",
-                       root, grey, total)
+        logger.warning(
+            "%s: %d of %d images are grey; they are read as RGB (grey copied to 3 channels).", root, grey, total
+        )
     alpha = sum(n for m, n in modes.items() if m in ("RGBA", "LA", "PA"))
     if alpha:
         logger.warning("%s: the alpha channel of %d images is dropped.", root, alpha)
     return "rgb"
 
 
-def load_folder(path: str, split: str, *, image_size: tuple[int, int] | None = None,
-                channels: int | None = None) -> tuple[DatasetSpec, Split]:
+def load_folder(
+    path: str, split: str, *, image_size: tuple[int, int] | None = None, channels: int | None = None
+) -> tuple[DatasetSpec, Split]:
     """Loads a user folder of images, one subfolder per class, through Keras.
 
     The colour mode comes from the images: grey when all are grey (1 channel), else RGB (3 channels), see
@@ -343,8 +364,13 @@ def load_folder(path: str, split: str, *, image_size: tuple[int, int] | None = N
         raise ValueError(f"channels is 1 (grey) or 3 (RGB). Received: channels={channels!r}")
     color_mode = folder_color_mode(root)
     if channels is not None and channels != (1 if color_mode == "grayscale" else 3):
-        logger.warning("%s: %s images read as %s to fit the model's %d input channel(s).", root,
-                       "grey" if color_mode == "grayscale" else "colour", "RGB" if channels == 3 else "grey", channels)
+        logger.warning(
+            "%s: %s images read as %s to fit the model's %d input channel(s).",
+            root,
+            "grey" if color_mode == "grayscale" else "colour",
+            "RGB" if channels == 3 else "grey",
+            channels,
+        )
         color_mode = "rgb" if channels == 3 else "grayscale"
     if image_size is None:
         first = next((p for p in sorted(root.rglob("*")) if p.suffix.lower() in sources.IMAGE_SUFFIXES), None)
@@ -356,8 +382,9 @@ def load_folder(path: str, split: str, *, image_size: tuple[int, int] | None = N
             image_size = (im.height, im.width)
 
     def read(directory: Path):
-        ds = keras.utils.image_dataset_from_directory(directory, image_size=image_size, batch_size=None,
-                                                      shuffle=False, verbose=False, color_mode=color_mode)
+        ds = keras.utils.image_dataset_from_directory(
+            directory, image_size=image_size, batch_size=None, shuffle=False, verbose=False, color_mode=color_mode
+        )
         pairs = list(ds.as_numpy_iterator())
         images = np.stack([p[0] for p in pairs]).round().clip(0, 255).astype(np.uint8)
         labels = np.asarray([p[1] for p in pairs], dtype=np.int64)

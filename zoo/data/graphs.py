@@ -70,9 +70,13 @@ def subset_classes(graph: Graph, name: str, classes: tuple[int, ...]) -> Graph:
     relabel[list(classes)] = np.arange(len(classes))
     new = relabel[graph.labels]
     keep = new >= 0
-    return dataclasses.replace(graph, name=name, labels=np.where(keep, new, 0),
-                               masks={k: m & keep for k, m in graph.masks.items()},
-                               source=f"{graph.source}, classes {list(classes)}")
+    return dataclasses.replace(
+        graph,
+        name=name,
+        labels=np.where(keep, new, 0),
+        masks={k: m & keep for k, m in graph.masks.items()},
+        source=f"{graph.source}, classes {list(classes)}",
+    )
 
 
 def load_graph(name: str) -> Graph:
@@ -98,8 +102,10 @@ def load_graph(name: str) -> Graph:
     elif spektral_dir.is_dir():
         folder, source = spektral_dir, f"Spektral's copy in {spektral_dir}"
     elif offline_only():
-        raise ValueError(f"No copy of {name}: put ind.{name}.{{x,y,tx,ty,allx,ally,graph,test.index}} in {offline} "
-                         f"or unset KZOO_OFFLINE to let Spektral download it.")
+        raise ValueError(
+            f"No copy of {name}: put ind.{name}.{{x,y,tx,ty,allx,ally,graph,test.index}} in {offline} "
+            f"or unset KZOO_OFFLINE to let Spektral download it."
+        )
     else:
         folder, source = spektral_dir, "Spektral's download"
 
@@ -110,8 +116,11 @@ def load_graph(name: str) -> Graph:
 
     # Spektral prints while it pre-processes features; library code stays quiet (the source is logged below).
     # Its row normalisation divides by zero on CiteSeer's featureless nodes and then sets those rows to 0.
-    with mock.patch.object(citation, "_read_file", _dense_read_file(citation._read_file)), \
-            contextlib.redirect_stdout(io.StringIO()), np.errstate(divide="ignore"):
+    with (
+        mock.patch.object(citation, "_read_file", _dense_read_file(citation._read_file)),
+        contextlib.redirect_stdout(io.StringIO()),
+        np.errstate(divide="ignore"),
+    ):
         dataset = _Citation(name, normalize_x=True)
     graph = dataset[0]
     logger.info("Loaded %s (%d nodes) from %s", name, graph.n_nodes, source)

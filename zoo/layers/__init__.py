@@ -4,4 +4,12 @@ from zoo.layers.conv import ConvNormAct
 from zoo.layers.heads import BinaryLogits, binary_head, classification_head
 from zoo.layers.residual import BasicBlock, BottleneckBlock, PadShortcut
 
-__all__ = ["BasicBlock", "BinaryLogits", "binary_head", "BottleneckBlock", "ConvNormAct", "PadShortcut", "classification_head"]
+__all__ = [
+    "BasicBlock",
+    "BinaryLogits",
+    "binary_head",
+    "BottleneckBlock",
+    "ConvNormAct",
+    "PadShortcut",
+    "classification_head",
+]

@@ -49,8 +49,11 @@ class ConvNormAct(keras.layers.Layer):
         self.padding = padding
         self.norm = norm
         self.activation = activation
-        self.pad = (keras.layers.ZeroPadding2D(kernel_size // 2, dtype=self.dtype_policy, name="pad")
-                    if padding == "symmetric" and kernel_size > 1 else None)
+        self.pad = (
+            keras.layers.ZeroPadding2D(kernel_size // 2, dtype=self.dtype_policy, name="pad")
+            if padding == "symmetric" and kernel_size > 1
+            else None
+        )
         self.conv = keras.layers.Conv2D(
             filters,
             kernel_size,

@@ -31,9 +31,7 @@ class PadShortcut(keras.layers.Layer):
             x = x[:, :: self.strides, :: self.strides, :]
         extra = self.filters - x.shape[-1]
         if extra < 0:
-            raise ValueError(
-                f"PadShortcut cannot shrink channels: input has {x.shape[-1]}, filters={self.filters}"
-            )
+            raise ValueError(f"PadShortcut cannot shrink channels: input has {x.shape[-1]}, filters={self.filters}")
         if extra:
             x = ops.pad(x, [[0, 0], [0, 0], [0, 0], [extra // 2, extra - extra // 2]])
         return x
@@ -56,7 +54,9 @@ class _ResidualBlock(keras.layers.Layer):
     def __init__(self, filters: int, strides: int = 1, shortcut: str = "projection", padding: str = "same", **kwargs):
         super().__init__(**kwargs)
         if shortcut not in SHORTCUTS:
-            raise ValueError(f"{type(self).__name__}: shortcut must be one of {SHORTCUTS}. Received: shortcut={shortcut!r}")
+            raise ValueError(
+                f"{type(self).__name__}: shortcut must be one of {SHORTCUTS}. Received: shortcut={shortcut!r}"
+            )
         self.filters = filters
         self.strides = strides
         self.shortcut = shortcut
@@ -72,10 +72,17 @@ class _ResidualBlock(keras.layers.Layer):
     def build(self, input_shape):
         if self.strides != 1 or input_shape[-1] != self.out_channels:
             if self.shortcut == "pad":
-                self.shortcut_layer = PadShortcut(self.out_channels, self.strides, dtype=self.dtype_policy, name="shortcut")
+                self.shortcut_layer = PadShortcut(
+                    self.out_channels, self.strides, dtype=self.dtype_policy, name="shortcut"
+                )
             else:
                 self.shortcut_layer = ConvNormAct(
-                    self.out_channels, 1, strides=self.strides, activation=None, dtype=self.dtype_policy, name="shortcut"
+                    self.out_channels,
+                    1,
+                    strides=self.strides,
+                    activation=None,
+                    dtype=self.dtype_policy,
+                    name="shortcut",
                 )
             self.shortcut_layer.build(input_shape)
         shape = input_shape
@@ -98,8 +105,13 @@ class _ResidualBlock(keras.layers.Layer):
         return shape
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "strides": self.strides, "shortcut": self.shortcut,
-                "padding": self.padding}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "strides": self.strides,
+            "shortcut": self.shortcut,
+            "padding": self.padding,
+        }
 
 
 @keras.saving.register_keras_serializable(package="kzoo")
@@ -122,8 +134,9 @@ class BasicBlock(_ResidualBlock):
 
     def _make_branch(self):
         return [
-            ConvNormAct(self.filters, 3, strides=self.strides, padding=self.padding, dtype=self.dtype_policy,
-                        name="conv1"),
+            ConvNormAct(
+                self.filters, 3, strides=self.strides, padding=self.padding, dtype=self.dtype_policy, name="conv1"
+            ),
             ConvNormAct(self.filters, 3, activation=None, dtype=self.dtype_policy, name="conv2"),
         ]
 
@@ -149,7 +162,8 @@ class BottleneckBlock(_ResidualBlock):
     def _make_branch(self):
         return [
             ConvNormAct(self.filters, 1, dtype=self.dtype_policy, name="conv1"),
-            ConvNormAct(self.filters, 3, strides=self.strides, padding=self.padding, dtype=self.dtype_policy,
-                        name="conv2"),
+            ConvNormAct(
+                self.filters, 3, strides=self.strides, padding=self.padding, dtype=self.dtype_policy, name="conv2"
+            ),
             ConvNormAct(self.out_channels, 1, activation=None, dtype=self.dtype_policy, name="conv3"),
         ]

@@ -68,8 +68,10 @@ class ConvTokenizer(keras.layers.Layer):
         super().__init__(**kwargs)
         self.dim, self.layers, self.kernel_size = dim, layers, kernel_size
         widths = [dim // 2 ** (layers - 1 - i) for i in range(layers)]
-        self.convs = [keras.layers.Conv2D(w, kernel_size, padding="same", use_bias=False, name=f"conv{i + 1}")
-                      for i, w in enumerate(widths)]
+        self.convs = [
+            keras.layers.Conv2D(w, kernel_size, padding="same", use_bias=False, name=f"conv{i + 1}")
+            for i, w in enumerate(widths)
+        ]
         self.pools = [keras.layers.MaxPooling2D(3, strides=2, padding="same") for _ in widths]
 
     def build(self, input_shape):
@@ -123,8 +125,9 @@ class ClassReadout(keras.layers.Layer):
         return (input_shape[0], input_shape[-1])
 
 
-def resize_position_table(table: np.ndarray, old_grid: tuple[int, int], new_grid: tuple[int, int],
-                          extra_tokens: int = 0) -> np.ndarray:
+def resize_position_table(
+    table: np.ndarray, old_grid: tuple[int, int], new_grid: tuple[int, int], extra_tokens: int = 0
+) -> np.ndarray:
     """A position table (1, extra + h*w, dim) for another token grid: the grid part resized bilinearly, the
     ``extra_tokens`` (class token) kept.
 
@@ -154,10 +157,15 @@ class PositionEmbedding(keras.layers.Layer):
     def build(self, input_shape):
         tokens = self.extra_tokens + self.grid[0] * self.grid[1]
         if input_shape[1] is not None and input_shape[1] != tokens:
-            raise ValueError(f"PositionEmbedding for a {self.grid} grid and {self.extra_tokens} extra tokens expects "
-                             f"{tokens} tokens. Received: {input_shape[1]}")
-        self.table = self.add_weight(shape=(1, tokens, input_shape[-1]),
-                                     initializer=keras.initializers.TruncatedNormal(stddev=0.02), name="table")
+            raise ValueError(
+                f"PositionEmbedding for a {self.grid} grid and {self.extra_tokens} extra tokens expects "
+                f"{tokens} tokens. Received: {input_shape[1]}"
+            )
+        self.table = self.add_weight(
+            shape=(1, tokens, input_shape[-1]),
+            initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+            name="table",
+        )
 
     def call(self, x):
         return x + ops.cast(self.table, x.dtype)
@@ -217,15 +225,25 @@ class TransformerBlock(keras.layers.Layer):
         (2, 5, 16)
     """
 
-    def __init__(self, dim: int, heads: int, mlp_dim: int, dropout: float = 0.0, attention_dropout: float = 0.0,
-                 drop_path: float = 0.0, **kwargs):
+    def __init__(
+        self,
+        dim: int,
+        heads: int,
+        mlp_dim: int,
+        dropout: float = 0.0,
+        attention_dropout: float = 0.0,
+        drop_path: float = 0.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if dim % heads:
             raise ValueError(f"TransformerBlock: dim={dim} does not split into heads={heads}.")
         self.dim, self.heads, self.mlp_dim = dim, heads, mlp_dim
         self.dropout, self.attention_dropout, self.drop_path = dropout, attention_dropout, drop_path
         self.norm1 = keras.layers.LayerNormalization(epsilon=1e-6, name="norm1")
-        self.attention = keras.layers.MultiHeadAttention(heads, dim // heads, dropout=attention_dropout, name="attention")
+        self.attention = keras.layers.MultiHeadAttention(
+            heads, dim // heads, dropout=attention_dropout, name="attention"
+        )
         self.norm2 = keras.layers.LayerNormalization(epsilon=1e-6, name="norm2")
         self.fc1 = keras.layers.Dense(mlp_dim, activation="gelu", name="fc1")
         self.fc2 = keras.layers.Dense(dim, name="fc2")
@@ -250,8 +268,15 @@ class TransformerBlock(keras.layers.Layer):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "dim": self.dim, "heads": self.heads, "mlp_dim": self.mlp_dim,
-                "dropout": self.dropout, "attention_dropout": self.attention_dropout, "drop_path": self.drop_path}
+        return {
+            **super().get_config(),
+            "dim": self.dim,
+            "heads": self.heads,
+            "mlp_dim": self.mlp_dim,
+            "dropout": self.dropout,
+            "attention_dropout": self.attention_dropout,
+            "drop_path": self.drop_path,
+        }
 
 
 @keras.saving.register_keras_serializable(package="kzoo")
@@ -278,4 +303,3 @@ def stochastic_depth_rates(rate: float, depth: int) -> list[float]:
         [0.0, 0.05, 0.1]
     """
     return [round(rate * i / max(depth - 1, 1), 10) for i in range(depth)]
-

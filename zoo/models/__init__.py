@@ -13,4 +13,18 @@ from zoo.models.rnn import CharRNN
 from zoo.models.vae import VAE
 from zoo.models.vit import ViT
 
-__all__ = ["CharRNN", "Diffusion", "GAN", "GCN", "GenerativeModel", "LeNet", "LinearClassifier", "LinearRegression", "MLP", "ResNet", "VAE", "ViT", "ZooModel"]
+__all__ = [
+    "CharRNN",
+    "Diffusion",
+    "GAN",
+    "GCN",
+    "GenerativeModel",
+    "LeNet",
+    "LinearClassifier",
+    "LinearRegression",
+    "MLP",
+    "ResNet",
+    "VAE",
+    "ViT",
+    "ZooModel",
+]

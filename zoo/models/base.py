@@ -62,24 +62,28 @@ class GenerativeModel(ArgumentsConfig, keras.Model):
         require_tensorflow_backend(f"{type(self).__name__}.prior_latents")
         import tensorflow as tf
 
-        return tf.random.stateless_normal(tf.stack([num_images, self.latent_dim]),
-                                          seed=tf.stack([tf.cast(seed, tf.int64), 0]))
+        return tf.random.stateless_normal(
+            tf.stack([num_images, self.latent_dim]), seed=tf.stack([tf.cast(seed, tf.int64), 0])
+        )
 
 
 def require_tensorflow_backend(what: str) -> None:
     """Raises RuntimeError unless Keras runs on TensorFlow: sampling graphs use TensorFlow's stateless random and
     string ops, so that they equal the exported signatures."""
     if keras.config.backend() != "tensorflow":
-        raise RuntimeError(f"{what} runs on the TensorFlow backend (it is the graph the exported signatures run); "
-                           f"this process uses KERAS_BACKEND={keras.config.backend()}. Save the weights "
-                           f"(.weights.h5) and load them with KERAS_BACKEND=tensorflow.")
+        raise RuntimeError(
+            f"{what} runs on the TensorFlow backend (it is the graph the exported signatures run); "
+            f"this process uses KERAS_BACKEND={keras.config.backend()}. Save the weights "
+            f"(.weights.h5) and load them with KERAS_BACKEND=tensorflow."
+        )
 
 
 _TRACED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def traced(model: keras.Model, key: str, function: Callable,
-           signature: Sequence[tuple[str, str, tuple[int | None, ...]]]) -> Callable:
+def traced(
+    model: keras.Model, key: str, function: Callable, signature: Sequence[tuple[str, str, tuple[int | None, ...]]]
+) -> Callable:
     """``function`` as a ``tf.function`` with the input ``signature`` ((name, dtype, shape), ...), traced once per
     model and ``key`` (a sampling loop is slow to trace; calls from Python then run the same graph as the export).
     TensorFlow backend only."""
@@ -117,9 +121,7 @@ def check_input_shape(owner: str, input_shape: Sequence[int], *, min_size: int =
             f"Received: input_shape={input_shape!r}"
         )
     if min(shape[:2]) < min_size:
-        raise ValueError(
-            f"{owner}: images must be at least {min_size}x{min_size}. Received: input_shape={shape}"
-        )
+        raise ValueError(f"{owner}: images must be at least {min_size}x{min_size}. Received: input_shape={shape}")
     return shape
 
 

@@ -32,8 +32,12 @@ SCHEDULES = ("linear", "cosine")
 
 
 #: The arguments (name, dtype, shape) of :meth:`Diffusion.generate_images`, as ``serving_default`` takes them.
-GENERATE_SIGNATURE = (("num_images", "int32", ()), ("steps", "int32", ()), ("eta", "float32", ()),
-                      ("seed", "int64", ()))
+GENERATE_SIGNATURE = (
+    ("num_images", "int32", ()),
+    ("steps", "int32", ()),
+    ("eta", "float32", ()),
+    ("seed", "int64", ()),
+)
 
 
 def noise_schedule(name: str, timesteps: int) -> np.ndarray:
@@ -55,8 +59,9 @@ def noise_schedule(name: str, timesteps: int) -> np.ndarray:
     return np.cumprod(1.0 - betas)
 
 
-def build_unet(image_shape, base_filters: int, multipliers: Sequence[int], blocks: int, attention: bool,
-               dropout: float) -> keras.Model:
+def build_unet(
+    image_shape, base_filters: int, multipliers: Sequence[int], blocks: int, attention: bool, dropout: float
+) -> keras.Model:
     """A U-Net eps(x_t, t): residual blocks with the timestep embedding at each resolution, skip connections,
     self-attention at the lowest resolution when ``attention``."""
     images = keras.Input(image_shape, name="noisy_images")
@@ -81,7 +86,9 @@ def build_unet(image_shape, base_filters: int, multipliers: Sequence[int], block
     for level in reversed(range(len(multipliers))):
         for b in range(blocks + 1):
             x = keras.layers.Concatenate(name=f"up{level}_skip{b}")([x, skips.pop()])
-            x = TimeResidualBlock(base_filters * multipliers[level], dropout, name=f"up{level}_block{b}")([x, embedding])
+            x = TimeResidualBlock(base_filters * multipliers[level], dropout, name=f"up{level}_block{b}")(
+                [x, embedding]
+            )
         if level != 0:
             x = Upsample(base_filters * multipliers[level], name=f"up{level}_sample")(x)
     x = keras.layers.GroupNormalization(min(8, base_filters), name="out_norm")(x)
@@ -113,23 +120,45 @@ class Diffusion(GenerativeModel):
         (2, 28, 28, 1)
     """
 
-    def __init__(self, image_shape: Sequence[int] = (28, 28, 1), timesteps: int = 1000, schedule: str = "linear",
-                 base_filters: int = 32, multipliers: Sequence[int] = (1, 2, 2), blocks: int = 1,
-                 attention: bool = True, dropout: float = 0.1, **kwargs):
+    def __init__(
+        self,
+        image_shape: Sequence[int] = (28, 28, 1),
+        timesteps: int = 1000,
+        schedule: str = "linear",
+        base_filters: int = 32,
+        multipliers: Sequence[int] = (1, 2, 2),
+        blocks: int = 1,
+        attention: bool = True,
+        dropout: float = 0.1,
+        **kwargs,
+    ):
         multipliers = list(multipliers)
-        check_positive_ints("Diffusion", timesteps=timesteps, base_filters=base_filters, multipliers=multipliers,
-                            blocks=blocks)
+        check_positive_ints(
+            "Diffusion", timesteps=timesteps, base_filters=base_filters, multipliers=multipliers, blocks=blocks
+        )
         check_rate("Diffusion", dropout=dropout)
         if schedule not in SCHEDULES:
             raise ValueError(f"Diffusion: schedule must be one of {SCHEDULES}. Received: schedule={schedule!r}")
         image_shape = check_input_shape("Diffusion", image_shape)
         scale = 2 ** (len(multipliers) - 1)
         if image_shape[0] % scale or image_shape[1] % scale:
-            raise ValueError(f"Diffusion: {len(multipliers) - 1} down-samplings need height and width divisible by "
-                             f"{scale}. Received: image_shape={image_shape}")
-        super().__init__(config={"image_shape": list(image_shape), "timesteps": timesteps, "schedule": schedule,
-                                 "base_filters": base_filters, "multipliers": multipliers, "blocks": blocks,
-                                 "attention": attention, "dropout": dropout}, **kwargs)
+            raise ValueError(
+                f"Diffusion: {len(multipliers) - 1} down-samplings need height and width divisible by "
+                f"{scale}. Received: image_shape={image_shape}"
+            )
+        super().__init__(
+            config={
+                "image_shape": list(image_shape),
+                "timesteps": timesteps,
+                "schedule": schedule,
+                "base_filters": base_filters,
+                "multipliers": multipliers,
+                "blocks": blocks,
+                "attention": attention,
+                "dropout": dropout,
+            },
+            **kwargs,
+        )
         self.image_shape, self.timesteps, self.schedule = image_shape, timesteps, schedule
         self.alpha_bar = noise_schedule(schedule, timesteps)
         self.denoiser = build_unet(image_shape, base_filters, multipliers, blocks, attention, dropout)
@@ -191,9 +220,11 @@ class Diffusion(GenerativeModel):
         import tensorflow as tf
 
         timesteps = self.timesteps
-        checks = [tf.debugging.assert_greater_equal(steps, 1, message="sample: steps must be >= 1"),
-                  tf.debugging.assert_less_equal(steps, timesteps, message=f"sample: steps must be <= {timesteps}"),
-                  tf.debugging.assert_non_negative(eta, message="sample: eta must be >= 0")]
+        checks = [
+            tf.debugging.assert_greater_equal(steps, 1, message="sample: steps must be >= 1"),
+            tf.debugging.assert_less_equal(steps, timesteps, message=f"sample: steps must be <= {timesteps}"),
+            tf.debugging.assert_non_negative(eta, message="sample: eta must be >= 0"),
+        ]
         with tf.control_dependencies(checks):
             schedule = tf.cast(tf.round(tf.linspace(float(timesteps - 1), 0.0, steps)), tf.int32)
         schedule = tf.concat([schedule, [-1]], axis=0)
@@ -213,8 +244,9 @@ class Diffusion(GenerativeModel):
             shape = tf.concat([[num_images], tf.constant(self.image_shape, tf.int32)], axis=0)
         return self.reverse_process(tf.random.stateless_normal(shape, seed=tf.stack([seed, 0])), steps, eta, seed)
 
-    def sample(self, num_images: int, *, seed: int = 0, steps: int | None = None, eta: float = 0.0,
-               batch_size: int = 500) -> np.ndarray:
+    def sample(
+        self, num_images: int, *, seed: int = 0, steps: int | None = None, eta: float = 0.0, batch_size: int = 500
+    ) -> np.ndarray:
         """``num_images`` images in [0, 1], exactly as the exported ``serving_default`` signature draws them.
 
         Args:
@@ -230,10 +262,15 @@ class Diffusion(GenerativeModel):
         steps = steps or self.timesteps
         self.sampling_steps(steps)  # a clear ValueError for steps outside [1, T]
         run = traced(self, "generate_images", self.generate_images, GENERATE_SIGNATURE)
-        parts = [run(num_images=tf.constant(min(batch_size, num_images - s), tf.int32),
-                     steps=tf.constant(steps, tf.int32), eta=tf.constant(eta, tf.float32),
-                     seed=tf.constant(seed + s, tf.int64))["images"].numpy()
-                 for s in range(0, num_images, batch_size)]
+        parts = [
+            run(
+                num_images=tf.constant(min(batch_size, num_images - s), tf.int32),
+                steps=tf.constant(steps, tf.int32),
+                eta=tf.constant(eta, tf.float32),
+                seed=tf.constant(seed + s, tf.int64),
+            )["images"].numpy()
+            for s in range(0, num_images, batch_size)
+        ]
         return np.concatenate(parts)
 
 

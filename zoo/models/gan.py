@@ -91,25 +91,48 @@ class GAN(GenerativeModel):
         (2, 28, 28, 1)
     """
 
-    def __init__(self, latent_dim: int = 100, image_shape: Sequence[int] = (28, 28, 1),
-                 generator_filters: Sequence[int] = (64, 32), discriminator_filters: Sequence[int] = (64, 128),
-                 loss: str = "dcgan", gradient_penalty: float = 10.0, critic_steps: int = 1, **kwargs):
+    def __init__(
+        self,
+        latent_dim: int = 100,
+        image_shape: Sequence[int] = (28, 28, 1),
+        generator_filters: Sequence[int] = (64, 32),
+        discriminator_filters: Sequence[int] = (64, 128),
+        loss: str = "dcgan",
+        gradient_penalty: float = 10.0,
+        critic_steps: int = 1,
+        **kwargs,
+    ):
         generator_filters, discriminator_filters = list(generator_filters), list(discriminator_filters)
-        check_positive_ints("GAN", latent_dim=latent_dim, generator_filters=generator_filters,
-                            discriminator_filters=discriminator_filters, critic_steps=critic_steps)
+        check_positive_ints(
+            "GAN",
+            latent_dim=latent_dim,
+            generator_filters=generator_filters,
+            discriminator_filters=discriminator_filters,
+            critic_steps=critic_steps,
+        )
         if loss not in LOSSES:
             raise ValueError(f"GAN: loss must be one of {LOSSES}. Received: loss={loss!r}")
         image_shape = check_input_shape("GAN", image_shape)
         scale = 2 ** len(generator_filters)
         if image_shape[0] % scale or image_shape[1] % scale:
-            raise ValueError(f"GAN: {len(generator_filters)} up-samplings need height and width divisible by {scale}. "
-                             f"Received: image_shape={image_shape}")
+            raise ValueError(
+                f"GAN: {len(generator_filters)} up-samplings need height and width divisible by {scale}. "
+                f"Received: image_shape={image_shape}"
+            )
         if gradient_penalty < 0:
             raise ValueError(f"GAN: gradient_penalty must be >= 0. Received: {gradient_penalty}")
-        super().__init__(config={
-            "latent_dim": latent_dim, "image_shape": list(image_shape), "generator_filters": generator_filters,
-            "discriminator_filters": discriminator_filters, "loss": loss, "gradient_penalty": gradient_penalty,
-            "critic_steps": critic_steps}, **kwargs)
+        super().__init__(
+            config={
+                "latent_dim": latent_dim,
+                "image_shape": list(image_shape),
+                "generator_filters": generator_filters,
+                "discriminator_filters": discriminator_filters,
+                "loss": loss,
+                "gradient_penalty": gradient_penalty,
+                "critic_steps": critic_steps,
+            },
+            **kwargs,
+        )
         self.latent_dim, self.image_shape, self.loss_name = latent_dim, image_shape, loss
         self.gradient_penalty, self.critic_steps = gradient_penalty, critic_steps
         self.generator = build_generator(latent_dim, image_shape, generator_filters)
@@ -155,8 +178,10 @@ class GAN(GenerativeModel):
         if self.loss_name == "wgan_gp":
             return ops.mean(fake_logits) - ops.mean(real_logits)
         bce = keras.losses.binary_crossentropy
-        return ops.mean(bce(ops.ones_like(real_logits), real_logits, from_logits=True)
-                        + bce(ops.zeros_like(fake_logits), fake_logits, from_logits=True))
+        return ops.mean(
+            bce(ops.ones_like(real_logits), real_logits, from_logits=True)
+            + bce(ops.zeros_like(fake_logits), fake_logits, from_logits=True)
+        )
 
     def generator_loss(self, fake_logits):
         if self.loss_name == "wgan_gp":
@@ -166,8 +191,10 @@ class GAN(GenerativeModel):
     # --- training ------------------------------------------------------------------
     def train_step(self, data):
         if keras.config.backend() != "tensorflow":
-            raise NotImplementedError(f"GAN training runs on the TensorFlow backend (this is {keras.config.backend()}); "
-                                      f"generating and the serving signature work on every backend.")
+            raise NotImplementedError(
+                f"GAN training runs on the TensorFlow backend (this is {keras.config.backend()}); "
+                f"generating and the serving signature work on every backend."
+            )
         return self._train_step_tensorflow(data)
 
     def _train_step_tensorflow(self, data):
@@ -180,8 +207,9 @@ class GAN(GenerativeModel):
         for real, z, m in zip(*chunks):
             with tf.GradientTape() as tape:
                 fake = self.generator(z, training=True)
-                d_loss = self.discriminator_loss(self.discriminator(real, training=True),
-                                                 self.discriminator(fake, training=True))
+                d_loss = self.discriminator_loss(
+                    self.discriminator(real, training=True), self.discriminator(fake, training=True)
+                )
                 if self.loss_name == "wgan_gp":
                     d_loss = d_loss + self.gradient_penalty * self._penalty_tensorflow(real, fake, m)
                 # replicas' gradients are summed, so each contributes its share of the mean; scale_loss applies
@@ -214,7 +242,9 @@ class GAN(GenerativeModel):
         images, latents = data["images"], data["latents"]
         fake = self.generator(latents, training=False)
         fake_logits = self.discriminator(fake, training=False)
-        self.d_loss_tracker.update_state(self.discriminator_loss(self.discriminator(images, training=False), fake_logits))
+        self.d_loss_tracker.update_state(
+            self.discriminator_loss(self.discriminator(images, training=False), fake_logits)
+        )
         self.g_loss_tracker.update_state(self.generator_loss(fake_logits))
         return {m.name: m.result() for m in self.metrics}
 

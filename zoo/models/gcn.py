@@ -32,8 +32,15 @@ class GCN(ZooModel):
         (None, 3)
     """
 
-    def __init__(self, num_features: int = 1433, num_classes: int = 7, hidden_units=(16,), dropout: float = 0.5,
-                 l2: float = 5e-4, **kwargs):
+    def __init__(
+        self,
+        num_features: int = 1433,
+        num_classes: int = 7,
+        hidden_units=(16,),
+        dropout: float = 0.5,
+        l2: float = 5e-4,
+        **kwargs,
+    ):
         hidden_units = list(hidden_units)
         check_positive_ints("GCN", num_features=num_features, num_classes=num_classes, hidden_units=hidden_units)
         check_rate("GCN", dropout=dropout)
@@ -49,15 +56,24 @@ class GCN(ZooModel):
         for i, units in enumerate([*hidden_units, num_classes], start=1):
             last = i == len(hidden_units) + 1
             x = keras.layers.Dropout(dropout, name=f"dropout{i}")(x)
-            x = GCNConv(units, activation=None if last else "relu",
-                        kernel_regularizer=keras.regularizers.L2(l2 / 2) if i == 1 and l2 else None,
-                        name="predictions" if last else f"gcn{i}")([x, adjacency])
+            x = GCNConv(
+                units,
+                activation=None if last else "relu",
+                kernel_regularizer=keras.regularizers.L2(l2 / 2) if i == 1 and l2 else None,
+                name="predictions" if last else f"gcn{i}",
+            )([x, adjacency])
 
         # === Config ===
         super().__init__(
-            [features, adjacency], x,
-            config={"num_features": num_features, "num_classes": num_classes, "hidden_units": hidden_units,
-                    "dropout": dropout, "l2": l2},
+            [features, adjacency],
+            x,
+            config={
+                "num_features": num_features,
+                "num_classes": num_classes,
+                "hidden_units": hidden_units,
+                "dropout": dropout,
+                "l2": l2,
+            },
             **kwargs,
         )
 

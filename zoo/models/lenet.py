@@ -57,13 +57,17 @@ class LeNet(ZooModel):
         if pooling not in POOLS:
             raise ValueError(f"LeNet: pooling must be one of {sorted(POOLS)}. Received: pooling={pooling!r}")
         if first_padding not in ("same", "valid"):
-            raise ValueError(f"LeNet: first_padding must be 'same' or 'valid'. Received: first_padding={first_padding!r}")
+            raise ValueError(
+                f"LeNet: first_padding must be 'same' or 'valid'. Received: first_padding={first_padding!r}"
+            )
         input_shape = check_input_shape("LeNet", input_shape)
         size = min(input_shape[:2])
         for i in range(len(conv_filters)):
             size = (size - (0 if i == 0 and first_padding == "same" else 4)) // 2
         if size < 1:
-            raise ValueError(f"LeNet: input_shape={tuple(input_shape)} is too small for {len(conv_filters)} conv/pool stages.")
+            raise ValueError(
+                f"LeNet: input_shape={tuple(input_shape)} is too small for {len(conv_filters)} conv/pool stages."
+            )
 
         # === Functional Model ===
         inputs, x = image_input(input_shape, input_mean, input_std)

@@ -142,14 +142,22 @@ class LinearRegression(ZooModel):
         if output_mean is not None or output_std is not None:
             if output_std is not None and output_std <= 0:
                 raise ValueError(f"LinearRegression: `output_std` must be positive. Received: output_std={output_std}")
-            outputs = keras.layers.Rescaling(output_std or 1.0, offset=output_mean or 0.0, name="unstandardize")(outputs)
+            outputs = keras.layers.Rescaling(output_std or 1.0, offset=output_mean or 0.0, name="unstandardize")(
+                outputs
+            )
 
         # === Config ===
         super().__init__(
             inputs,
             outputs,
-            config={"num_features": num_features, "num_outputs": num_outputs, "input_mean": input_mean,
-                    "input_std": input_std, "output_mean": output_mean, "output_std": output_std},
+            config={
+                "num_features": num_features,
+                "num_outputs": num_outputs,
+                "input_mean": input_mean,
+                "input_std": input_std,
+                "output_mean": output_mean,
+                "output_std": output_std,
+            },
             **kwargs,
         )
 

@@ -92,8 +92,9 @@ class ResNet(ZooModel):
         for s, (blocks, filters) in enumerate(zip(stage_blocks, stage_filters), start=1):
             for b in range(1, blocks + 1):
                 strides = 2 if (b == 1 and s > 1) else 1
-                x = block_cls(filters, strides=strides, shortcut=shortcut, padding=padding,
-                              name=f"stack{s}_block{b}")(x)
+                x = block_cls(filters, strides=strides, shortcut=shortcut, padding=padding, name=f"stack{s}_block{b}")(
+                    x
+                )
         outputs = classification_head(x, num_classes, dropout=dropout, pooling="avg")
 
         # === Config ===

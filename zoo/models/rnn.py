@@ -23,8 +23,12 @@ from zoo.tokenizers import CharTokenizer
 #: Default vocabulary: newline and printable ASCII. Training replaces it with the corpus' characters.
 ASCII_VOCABULARY = "\n" + "".join(chr(c) for c in range(32, 127))
 #: The argument (name, dtype, shape) of :meth:`CharRNN.generate_text`, as the ``generate`` signature takes them.
-GENERATE_SIGNATURE = (("prompt", "string", (None,)), ("length", "int32", ()), ("temperature", "float32", ()),
-                      ("seed", "int64", ()))
+GENERATE_SIGNATURE = (
+    ("prompt", "string", (None,)),
+    ("length", "int32", ()),
+    ("temperature", "float32", ()),
+    ("seed", "int64", ()),
+)
 CELLS = {"simple": keras.layers.SimpleRNN, "gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
 
 
@@ -62,8 +66,10 @@ class CharRNN(ZooModel):
         **kwargs,
     ):
         if not isinstance(vocabulary, str) or not vocabulary or len(set(vocabulary)) != len(vocabulary):
-            raise ValueError(f"CharRNN: `vocabulary` must be a non-empty string of distinct characters. "
-                             f"Received: vocabulary={vocabulary!r}")
+            raise ValueError(
+                f"CharRNN: `vocabulary` must be a non-empty string of distinct characters. "
+                f"Received: vocabulary={vocabulary!r}"
+            )
         if cell not in CELLS:
             raise ValueError(f"CharRNN: `cell` must be one of {sorted(CELLS)}. Received: cell={cell!r}")
         check_positive_ints("CharRNN", embedding_dim=embedding_dim, units=units, num_layers=num_layers)
@@ -86,8 +92,16 @@ class CharRNN(ZooModel):
         super().__init__(
             inputs,
             outputs,
-            config={"vocabulary": vocabulary, "embedding_dim": embedding_dim, "units": units, "cell": cell,
-                    "num_layers": num_layers, "dropout": dropout, "stateful": stateful, "batch_size": batch_size},
+            config={
+                "vocabulary": vocabulary,
+                "embedding_dim": embedding_dim,
+                "units": units,
+                "cell": cell,
+                "num_layers": num_layers,
+                "dropout": dropout,
+                "stateful": stateful,
+                "batch_size": batch_size,
+            },
             **kwargs,
         )
         self.vocabulary = vocabulary
@@ -124,8 +138,10 @@ class CharRNN(ZooModel):
         log_probs = tf.nn.log_softmax(self(padded[:, :-1], training=False), axis=-1)
         picked = tf.gather(log_probs, padded[:, 1:], axis=-1, batch_dims=2)
         mask = tf.sequence_mask(lengths - 1, maxlen=tf.shape(picked)[1], dtype=picked.dtype)
-        return {"log_prob": tf.reduce_sum(picked * mask, axis=1),
-                "characters": tf.cast(tf.maximum(lengths - 1, 0), tf.int32)}
+        return {
+            "log_prob": tf.reduce_sum(picked * mask, axis=1),
+            "characters": tf.cast(tf.maximum(lengths - 1, 0), tf.int32),
+        }
 
     def generate_text(self, prompt, length, temperature, seed) -> dict:
         """Continues UTF-8 strings ``prompt`` (batch,) by ``length`` sampled characters (TensorFlow ops, graph-friendly).
@@ -165,15 +181,17 @@ class CharRNN(ZooModel):
             divisor = tf.where(temperature > 0, temperature, tf.ones_like(temperature))
             logits = tf.concat([tf.fill([tf.shape(logits)[0], 1], -1e9), logits[:, 0, 1:] / divisor], axis=-1)
             sampled = tf.random.stateless_categorical(
-                logits, 1, seed=tf.stack([seed, tf.cast(t, tf.int64)]), dtype=tf.int32)[:, 0]
+                logits, 1, seed=tf.stack([seed, tf.cast(t, tf.int64)]), dtype=tf.int32
+            )[:, 0]
             sampled = tf.where(temperature > 0, sampled, tf.argmax(logits, axis=-1, output_type=tf.int32))
             token = tf.where(t < lengths, padded[:, tf.minimum(t, tf.shape(padded)[1] - 1)], sampled)
             written = written.write(t, token)
         ids = tf.RaggedTensor.from_tensor(tf.transpose(written.stack()), lengths=lengths + length)
         return {"text": self.tokenizer.decode_tensor(ids)}
 
-    def generate(self, prompts: str | list[str], length: int = 200, *, temperature: float = 1.0,
-                 seed: int = 0, warn: bool = True) -> list[str]:
+    def generate(
+        self, prompts: str | list[str], length: int = 200, *, temperature: float = 1.0, seed: int = 0, warn: bool = True
+    ) -> list[str]:
         """Continues each prompt by ``length`` sampled characters, exactly as the exported ``generate`` signature does.
 
         ``temperature=0`` picks the most likely character at every step (greedy decoding).
@@ -199,8 +217,12 @@ class CharRNN(ZooModel):
         if warn:
             self.tokenizer.warn_unknown(prompts, self.name)
         run = traced(self, "generate_text", self.generate_text, GENERATE_SIGNATURE)
-        result = run(prompt=tf.constant(prompts), length=tf.constant(length, tf.int32),
-                     temperature=tf.constant(temperature, tf.float32), seed=tf.constant(seed, tf.int64))
+        result = run(
+            prompt=tf.constant(prompts),
+            length=tf.constant(length, tf.int32),
+            temperature=tf.constant(temperature, tf.float32),
+            seed=tf.constant(seed, tf.int64),
+        )
         return [t.decode("utf-8") for t in result["text"].numpy()]
 
     def training_loss(self) -> keras.losses.Loss:

@@ -75,8 +75,9 @@ class NegativeELBO(keras.losses.Loss):
         self.likelihood = likelihood
 
     def call(self, y_true, y_pred):
-        return reconstruction_nll(y_true, y_pred["reconstruction"], y_pred.get("log_scale"), self.likelihood) \
-            + kl_divergence(y_pred["mean"], y_pred["log_var"])
+        return reconstruction_nll(
+            y_true, y_pred["reconstruction"], y_pred.get("log_scale"), self.likelihood
+        ) + kl_divergence(y_pred["mean"], y_pred["log_var"])
 
     def get_config(self):
         return {**super().get_config(), "likelihood": self.likelihood}
@@ -119,15 +120,24 @@ class VAE(GenerativeModel):
         (2, 28, 28, 1)
     """
 
-    def __init__(self, latent_dim: int = 32, image_shape: Sequence[int] = (28, 28, 1), architecture: str = "conv",
-                 filters: Sequence[int] = (32, 64), hidden_units: Sequence[int] = (256,),
-                 likelihood: str = "bernoulli", **kwargs):
+    def __init__(
+        self,
+        latent_dim: int = 32,
+        image_shape: Sequence[int] = (28, 28, 1),
+        architecture: str = "conv",
+        filters: Sequence[int] = (32, 64),
+        hidden_units: Sequence[int] = (256,),
+        likelihood: str = "bernoulli",
+        **kwargs,
+    ):
         filters, hidden_units = list(filters), list(hidden_units)
         check_positive_ints("VAE", latent_dim=latent_dim)
         if hidden_units:
             check_positive_ints("VAE", hidden_units=hidden_units)
         if architecture not in ARCHITECTURES:
-            raise ValueError(f"VAE: architecture must be one of {ARCHITECTURES}. Received: architecture={architecture!r}")
+            raise ValueError(
+                f"VAE: architecture must be one of {ARCHITECTURES}. Received: architecture={architecture!r}"
+            )
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"VAE: likelihood must be one of {LIKELIHOODS}. Received: likelihood={likelihood!r}")
         image_shape = check_input_shape("VAE", image_shape)
@@ -135,17 +145,28 @@ class VAE(GenerativeModel):
             check_positive_ints("VAE", filters=filters)
             scale = 2 ** len(filters)
             if image_shape[0] % scale or image_shape[1] % scale:
-                raise ValueError(f"VAE: {len(filters)} stride-2 convolutions need height and width divisible by "
-                                 f"{scale}. Received: image_shape={image_shape}")
-        super().__init__(config={"latent_dim": latent_dim, "image_shape": list(image_shape),
-                                 "architecture": architecture, "filters": filters, "hidden_units": hidden_units,
-                                 "likelihood": likelihood}, **kwargs)
+                raise ValueError(
+                    f"VAE: {len(filters)} stride-2 convolutions need height and width divisible by "
+                    f"{scale}. Received: image_shape={image_shape}"
+                )
+        super().__init__(
+            config={
+                "latent_dim": latent_dim,
+                "image_shape": list(image_shape),
+                "architecture": architecture,
+                "filters": filters,
+                "hidden_units": hidden_units,
+                "likelihood": likelihood,
+            },
+            **kwargs,
+        )
         self.latent_dim, self.image_shape, self.likelihood = latent_dim, image_shape, likelihood
         self.encoder = build_encoder(image_shape, latent_dim, architecture, filters, hidden_units)
         self.decoder = build_decoder(image_shape, latent_dim, architecture, filters, hidden_units)
         self.sampling = Sampling(name="sampling")
-        self.log_scale = self.add_weight(shape=(), initializer="zeros", name="log_scale",
-                                         trainable=likelihood == "gaussian")
+        self.log_scale = self.add_weight(
+            shape=(), initializer="zeros", name="log_scale", trainable=likelihood == "gaussian"
+        )
         self.elbo = NegativeELBO(likelihood)
         self.kl_tracker = keras.metrics.Mean(name="kl")
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
@@ -173,15 +194,20 @@ class VAE(GenerativeModel):
         if isinstance(inputs, dict):
             mean, log_var = self.encoder(inputs["images"], training=training)
             z = self.sampling([mean, log_var, inputs["noise"]])
-            return {"reconstruction": self.decoder(z, training=training), "mean": mean, "log_var": log_var,
-                    "log_scale": self.log_scale + ops.zeros_like(mean[:, 0])}
+            return {
+                "reconstruction": self.decoder(z, training=training),
+                "mean": mean,
+                "log_var": log_var,
+                "log_scale": self.log_scale + ops.zeros_like(mean[:, 0]),
+            }
         mean, log_var = self.encoder(inputs, training=training)
         return self.decode(self.sampling([mean, log_var]))
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         self.kl_tracker.update_state(kl_divergence(y_pred["mean"], y_pred["log_var"]))
         self.reconstruction_tracker.update_state(
-            reconstruction_nll(y, y_pred["reconstruction"], y_pred["log_scale"], self.likelihood))
+            reconstruction_nll(y, y_pred["reconstruction"], y_pred["log_scale"], self.likelihood)
+        )
         return self.elbo(y, y_pred, sample_weight=sample_weight)
 
     @property

@@ -61,13 +61,34 @@ class ViT(ZooModel):
         (None, 10)
     """
 
-    def __init__(self, input_shape: Sequence[int] = (32, 32, 3), num_classes: int = 10, tokenizer: str = "patch",
-                 patch_size: int = 4, tokenizer_layers: int = 1, dim: int = 192, depth: int = 12, heads: int = 3,
-                 mlp_ratio: float = 4.0, dropout: float = 0.0, attention_dropout: float = 0.0, drop_path: float = 0.1,
-                 pooling: str = "class", input_mean: float | Sequence[float] | None = CIFAR10_MEAN,
-                 input_std: float | Sequence[float] | None = CIFAR10_STD, **kwargs):
-        check_positive_ints("ViT", num_classes=num_classes, patch_size=patch_size, tokenizer_layers=tokenizer_layers,
-                            dim=dim, depth=depth, heads=heads)
+    def __init__(
+        self,
+        input_shape: Sequence[int] = (32, 32, 3),
+        num_classes: int = 10,
+        tokenizer: str = "patch",
+        patch_size: int = 4,
+        tokenizer_layers: int = 1,
+        dim: int = 192,
+        depth: int = 12,
+        heads: int = 3,
+        mlp_ratio: float = 4.0,
+        dropout: float = 0.0,
+        attention_dropout: float = 0.0,
+        drop_path: float = 0.1,
+        pooling: str = "class",
+        input_mean: float | Sequence[float] | None = CIFAR10_MEAN,
+        input_std: float | Sequence[float] | None = CIFAR10_STD,
+        **kwargs,
+    ):
+        check_positive_ints(
+            "ViT",
+            num_classes=num_classes,
+            patch_size=patch_size,
+            tokenizer_layers=tokenizer_layers,
+            dim=dim,
+            depth=depth,
+            heads=heads,
+        )
         check_rate("ViT", dropout=dropout, attention_dropout=attention_dropout, drop_path=drop_path)
         if tokenizer not in TOKENIZERS:
             raise ValueError(f"ViT: tokenizer must be one of {TOKENIZERS}. Received: tokenizer={tokenizer!r}")
@@ -83,8 +104,11 @@ class ViT(ZooModel):
 
         # === Functional Model ===
         inputs, x = image_input(input_shape, mean, std)
-        tokens = (PatchEmbedding(patch_size, dim, name="patches") if tokenizer == "patch"
-                  else ConvTokenizer(dim, tokenizer_layers, name="tokenizer"))
+        tokens = (
+            PatchEmbedding(patch_size, dim, name="patches")
+            if tokenizer == "patch"
+            else ConvTokenizer(dim, tokenizer_layers, name="tokenizer")
+        )
         grid = tokens.grid(*input_shape[:2])
         x = tokens(x)
         if pooling == "class":
@@ -92,7 +116,9 @@ class ViT(ZooModel):
         x = PositionEmbedding(grid, extra_tokens=1 if pooling == "class" else 0, name="positions")(x)
         x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
         for i, rate in enumerate(stochastic_depth_rates(drop_path, depth), start=1):
-            x = TransformerBlock(dim, heads, int(dim * mlp_ratio), dropout, attention_dropout, rate, name=f"block{i}")(x)
+            x = TransformerBlock(dim, heads, int(dim * mlp_ratio), dropout, attention_dropout, rate, name=f"block{i}")(
+                x
+            )
         x = keras.layers.LayerNormalization(epsilon=1e-6, name="norm")(x)
         if pooling == "class":
             x = ClassReadout(name="class_readout")(x)
@@ -103,11 +129,28 @@ class ViT(ZooModel):
         outputs = classification_head(x, num_classes, pooling=None)
 
         # === Config ===
-        super().__init__(inputs, outputs, config={
-            "input_shape": list(input_shape), "num_classes": num_classes, "tokenizer": tokenizer,
-            "patch_size": patch_size, "tokenizer_layers": tokenizer_layers, "dim": dim, "depth": depth,
-            "heads": heads, "mlp_ratio": mlp_ratio, "dropout": dropout, "attention_dropout": attention_dropout,
-            "drop_path": drop_path, "pooling": pooling, "input_mean": mean, "input_std": std}, **kwargs)
+        super().__init__(
+            inputs,
+            outputs,
+            config={
+                "input_shape": list(input_shape),
+                "num_classes": num_classes,
+                "tokenizer": tokenizer,
+                "patch_size": patch_size,
+                "tokenizer_layers": tokenizer_layers,
+                "dim": dim,
+                "depth": depth,
+                "heads": heads,
+                "mlp_ratio": mlp_ratio,
+                "dropout": dropout,
+                "attention_dropout": attention_dropout,
+                "drop_path": drop_path,
+                "pooling": pooling,
+                "input_mean": mean,
+                "input_std": std,
+            },
+            **kwargs,
+        )
 
 
 def _vit(name: str, defaults: dict, overrides: dict):
@@ -117,8 +160,13 @@ def _vit(name: str, defaults: dict, overrides: dict):
 TINY = {"dim": 192, "depth": 12, "heads": 3}
 SMALL = {"dim": 384, "depth": 12, "heads": 6}
 MNIST = {"input_shape": [28, 28, 1], "input_mean": MNIST_MEAN, "input_std": MNIST_STD}
-IMAGENET_B16 = {"input_shape": [224, 224, 3], "num_classes": 1000, "patch_size": 16, "input_mean": list(IMAGENET_MEAN),
-                "input_std": list(IMAGENET_STD)}
+IMAGENET_B16 = {
+    "input_shape": [224, 224, 3],
+    "num_classes": 1000,
+    "patch_size": 16,
+    "input_mean": list(IMAGENET_MEAN),
+    "input_std": list(IMAGENET_STD),
+}
 
 
 @register_model("vit_tiny_patch4_32", task="image_classification", dataset="cifar10")
@@ -167,21 +215,58 @@ def vit_ti16(**overrides):
 def cct_7_3x1_32(**overrides):
     """CCT-7/3x1 (Hassani et al. 2021): one 3x3 convolutional tokenizer stage, 7 blocks 256 wide, 4 heads, MLP x2,
     attention pooling; trains well from scratch on small data sets."""
-    return _vit("cct_7_3x1_32", {"tokenizer": "conv", "tokenizer_layers": 1, "dim": 256, "depth": 7, "heads": 4,
-                                 "mlp_ratio": 2.0, "pooling": "attention", "drop_path": 0.1}, overrides)
+    return _vit(
+        "cct_7_3x1_32",
+        {
+            "tokenizer": "conv",
+            "tokenizer_layers": 1,
+            "dim": 256,
+            "depth": 7,
+            "heads": 4,
+            "mlp_ratio": 2.0,
+            "pooling": "attention",
+            "drop_path": 0.1,
+        },
+        overrides,
+    )
 
 
 @register_model("cct_4_3x2_32", task="image_classification", dataset="cifar10")
 def cct_4_3x2_32(**overrides):
     """CCT-4/3x2 (Hassani et al. 2021) on 32x32 colour images: two 3x3 convolutional tokenizer stages down to 64
     tokens, 4 blocks 128 wide, 2 heads, MLP x1, attention pooling; 0.48M weights, sized for CPU training budgets."""
-    return _vit("cct_4_3x2_32", {"tokenizer": "conv", "tokenizer_layers": 2, "dim": 128, "depth": 4, "heads": 2,
-                                 "mlp_ratio": 1.0, "pooling": "attention", "drop_path": 0.1}, overrides)
+    return _vit(
+        "cct_4_3x2_32",
+        {
+            "tokenizer": "conv",
+            "tokenizer_layers": 2,
+            "dim": 128,
+            "depth": 4,
+            "heads": 2,
+            "mlp_ratio": 1.0,
+            "pooling": "attention",
+            "drop_path": 0.1,
+        },
+        overrides,
+    )
 
 
 @register_model("cct_2_3x2_28", task="image_classification", dataset="mnist")
 def cct_2_3x2_28(**overrides):
     """CCT-2/3x2 (Hassani et al. 2021) on 28x28 single-channel images: two 3x3 convolutional tokenizer stages
     (64, 128 filters) down to 49 tokens, 2 blocks 128 wide, 2 heads, MLP x1, attention pooling; 0.28M weights."""
-    return _vit("cct_2_3x2_28", {**MNIST, "tokenizer": "conv", "tokenizer_layers": 2, "dim": 128, "depth": 2,
-                                 "heads": 2, "mlp_ratio": 1.0, "pooling": "attention", "drop_path": 0.1}, overrides)
+    return _vit(
+        "cct_2_3x2_28",
+        {
+            **MNIST,
+            "tokenizer": "conv",
+            "tokenizer_layers": 2,
+            "dim": 128,
+            "depth": 2,
+            "heads": 2,
+            "mlp_ratio": 1.0,
+            "pooling": "attention",
+            "drop_path": 0.1,
+        },
+        overrides,
+    )

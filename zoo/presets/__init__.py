@@ -38,14 +38,40 @@ from zoo.presets.store import (
     weights_file,
 )
 
-__all__ = ["COMPRESSED_WEIGHTS", "CONFIG", "DownloadError", "METADATA", "MODEL_CARD", "PACKAGED", "WEIGHTS", "catalog", "find",
-           "is_preset_dir", "list_presets", "list_tags", "load", "load_with_metadata", "locate", "pull", "save_preset",
-           "sha256", "split_name", "verify", "weights_file"]
+__all__ = [
+    "COMPRESSED_WEIGHTS",
+    "CONFIG",
+    "DownloadError",
+    "METADATA",
+    "MODEL_CARD",
+    "PACKAGED",
+    "WEIGHTS",
+    "catalog",
+    "find",
+    "is_preset_dir",
+    "list_presets",
+    "list_tags",
+    "load",
+    "load_with_metadata",
+    "locate",
+    "pull",
+    "save_preset",
+    "sha256",
+    "split_name",
+    "verify",
+    "weights_file",
+]
 
 
 def _is_tag(weights: str) -> bool:
     text = str(weights)
-    return bool(text) and "/" not in text and "\\" not in text and not text.endswith((".h5", ".kzq")) and not Path(text).exists()
+    return (
+        bool(text)
+        and "/" not in text
+        and "\\" not in text
+        and not text.endswith((".h5", ".kzq"))
+        and not Path(text).exists()
+    )
 
 
 def list_tags(name: str) -> list[str]:
@@ -71,9 +97,11 @@ def find(name: str, tag: str, *, progress: bool = True) -> Path:
     known = list_tags(name)
     close = suggest(tag, known)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
-    raise ValueError(f"No preset {tag!r} for {name}.{hint} Available: {', '.join(known) or '(none)'} "
-                     f"(`zoo presets {name}`). "
-                     f"Looked in {', '.join(str(r / name) for r in store.roots())} and the published catalog.")
+    raise ValueError(
+        f"No preset {tag!r} for {name}.{hint} Available: {', '.join(known) or '(none)'} "
+        f"(`zoo presets {name}`). "
+        f"Looked in {', '.join(str(r / name) for r in store.roots())} and the published catalog."
+    )
 
 
 def locate(name: str, weights: str | Path, *, progress: bool = True) -> Path | None:
@@ -97,8 +125,9 @@ def locate(name: str, weights: str | Path, *, progress: bool = True) -> Path | N
     return find(name, text, progress=progress)
 
 
-def pull(spec: str, *, force: bool = False, progress: bool = True, image_size: int | tuple[int, int] | None = None
-         ) -> list[Path]:
+def pull(
+    spec: str, *, force: bool = False, progress: bool = True, image_size: int | tuple[int, int] | None = None
+) -> list[Path]:
     """Downloads published presets: ``"lenet5:mnist"`` one, ``"lenet5"`` every tag of a model, and wildcards
     as ``zoo presets`` takes them (``"*:mnist"``, ``"vae*"``); a timm checkpoint (``hf://timm/resnet50.a1_in1k``
     or a folder) is converted into the cache, at ``image_size`` when given.
@@ -128,8 +157,9 @@ def pull(spec: str, *, force: bool = False, progress: bool = True, image_size: i
 
         close = suggest(tag or "", catalog.tags(name))
         hint = f" Did you mean: {', '.join(f'{name}:{t}' for t in close)}?" if close else ""
-        raise ValueError(f"No published preset {spec!r}.{hint} Published for {name}: "
-                         f"{', '.join(catalog.tags(name)) or '(none)'}.")
+        raise ValueError(
+            f"No published preset {spec!r}.{hint} Published for {name}: {', '.join(catalog.tags(name)) or '(none)'}."
+        )
     return [catalog.pull(entry, force=force, progress=progress) for entry in chosen]
 
 
@@ -155,10 +185,16 @@ def list_presets(pattern: str | None = None) -> list[dict[str, Any]]:
     rows = {}
     for entry in catalog.entries(pattern):
         cached = store.is_preset_dir(store.cache_root() / entry.model / entry.tag)
-        rows[entry.key] = {"model": entry.model, "tag": entry.tag, "dataset": entry.dataset, "metrics": entry.metrics,
-                           "size": entry.size, "description": entry.description,
-                           "where": "packaged" if entry.packaged else "cached" if cached else "remote",
-                           "url": None if entry.packaged else entry.url("")}
+        rows[entry.key] = {
+            "model": entry.model,
+            "tag": entry.tag,
+            "dataset": entry.dataset,
+            "metrics": entry.metrics,
+            "size": entry.size,
+            "description": entry.description,
+            "where": "packaged" if entry.packaged else "cached" if cached else "remote",
+            "url": None if entry.packaged else entry.url(""),
+        }
     for model in list_models((pattern or "*").partition(":")[0]):
         for tag in store.local_tags(model):
             key = f"{model}:{tag}"
@@ -166,10 +202,16 @@ def list_presets(pattern: str | None = None) -> list[dict[str, Any]]:
                 continue
             directory = store.find_local(model, tag)
             metadata = store.read_json(directory / METADATA)
-            rows[key] = {"model": model, "tag": tag, "dataset": metadata.get("dataset"),
-                         "metrics": metadata.get("metrics", {}), "description": "",
-                         "size": sum(p.stat().st_size for p in directory.iterdir() if p.is_file()),
-                         "where": "packaged" if directory.parent.parent == PACKAGED else "cached", "url": None}
+            rows[key] = {
+                "model": model,
+                "tag": tag,
+                "dataset": metadata.get("dataset"),
+                "metrics": metadata.get("metrics", {}),
+                "description": "",
+                "size": sum(p.stat().st_size for p in directory.iterdir() if p.is_file()),
+                "where": "packaged" if directory.parent.parent == PACKAGED else "cached",
+                "url": None,
+            }
     return [rows[k] for k in sorted(rows)]
 
 

@@ -149,17 +149,21 @@ def pull(entry: Entry, *, force: bool = False, progress: bool = True) -> Path:
                 f"its files are in the repository's mirror tree presets-mirror/, which this install does not have "
                 f"({REPOSITORY_MIRROR} is missing). Install kzoo from a checkout (scripts/setup.sh: pip install -e .), "
                 f"or set {MIRROR_ENV} to a folder or URL holding <model>/<tag>/<file> (such as "
-                f"file:///PATH/TO/kzoo/presets-mirror).")
+                f"file:///PATH/TO/kzoo/presets-mirror)."
+            )
         if offline_only() and is_http(location):
             what = f"differs from the catalog ({stale})" if stale else f"is not in the cache ({target})"
-            raise ValueError(f"Preset {entry.key} {what}, and KZOO_OFFLINE=1 forbids downloading it from {location}. "
-                             f"Run `zoo pull {entry.key}` where that is reachable, or copy the preset directory "
-                             f"to {target}.")
+            raise ValueError(
+                f"Preset {entry.key} {what}, and KZOO_OFFLINE=1 forbids downloading it from {location}. "
+                f"Run `zoo pull {entry.key}` where that is reachable, or copy the preset directory "
+                f"to {target}."
+            )
         staging = target.with_name(f".{entry.tag}.download")
         for filename, spec in entry.files.items():
             logger.info("Downloading %s", entry.url(filename))
-            download(entry.url(filename), staging / filename, sha256=spec["sha256"], size=spec.get("size"),
-                     progress=progress)
+            download(
+                entry.url(filename), staging / filename, sha256=spec["sha256"], size=spec.get("size"), progress=progress
+            )
         store.verify(staging)
         if target.exists():
             shutil.rmtree(target)
@@ -172,8 +176,10 @@ def _check_against(entry: Entry, directory: Path) -> None:
     for filename, spec in entry.files.items():
         path = directory / filename
         if not path.is_file() or store.sha256(path) != spec["sha256"]:
-            raise ValueError(f"Preset {entry.key} in {directory}: {filename} is missing or differs from the catalog "
-                             f"(sha256 {spec['sha256']}).")
+            raise ValueError(
+                f"Preset {entry.key} in {directory}: {filename} is missing or differs from the catalog "
+                f"(sha256 {spec['sha256']})."
+            )
 
 
 def entry_for(directory: Path, *, packaged: bool, base_url: str | None = None) -> dict[str, Any]:
@@ -181,12 +187,20 @@ def entry_for(directory: Path, *, packaged: bool, base_url: str | None = None) -
     metadata = store.verify(directory)
     config = store.read_json(directory / store.CONFIG)
     entry = {
-        "model": config["model"], "tag": directory.name, "dataset": metadata.get("dataset"),
-        "packaged": packaged, "parameters": metadata.get("parameters"), "metrics": metadata.get("metrics", {}),
+        "model": config["model"],
+        "tag": directory.name,
+        "dataset": metadata.get("dataset"),
+        "packaged": packaged,
+        "parameters": metadata.get("parameters"),
+        "metrics": metadata.get("metrics", {}),
         "description": (directory / store.MODEL_CARD).read_text().split("\n\n")[1].strip()
-        if (directory / store.MODEL_CARD).is_file() else "",
-        "files": {f: {"sha256": store.sha256(directory / f), "size": (directory / f).stat().st_size}
-                  for f in store.FILES if (directory / f).is_file()},
+        if (directory / store.MODEL_CARD).is_file()
+        else "",
+        "files": {
+            f: {"sha256": store.sha256(directory / f), "size": (directory / f).stat().st_size}
+            for f in store.FILES
+            if (directory / f).is_file()
+        },
     }
     if base_url:
         entry["base_url"] = base_url

@@ -72,8 +72,11 @@ CODECS = {
     0: ("stored", bytes, bytes),
     1: ("zlib", lambda b: zlib.compress(b, 9), zlib.decompress),
     2: ("bz2", lambda b: bz2.compress(b, 9), bz2.decompress),
-    3: ("lzma", lambda b: lzma.compress(b, format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS),
-        lambda b: lzma.decompress(b, format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)),
+    3: (
+        "lzma",
+        lambda b: lzma.compress(b, format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS),
+        lambda b: lzma.decompress(b, format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS),
+    ),
 }
 LAYOUTS = ("sparse", "dense")
 
@@ -112,7 +115,7 @@ def _read_varints(data: np.ndarray, count: int, what: str) -> tuple[np.ndarray, 
     used = int(ends[count - 1]) + 1
     chunk = data[:used].astype(np.int64)
     group = np.concatenate([[0], np.cumsum(chunk[:-1] < 0x80)])
-    starts = np.concatenate([[0], ends[:count - 1] + 1])
+    starts = np.concatenate([[0], ends[: count - 1] + 1])
     place = np.arange(used) - starts[group]
     if place.max() > 8:
         raise CompressedWeightsError(f"{what}: a position is longer than 9 bytes.")
@@ -123,10 +126,16 @@ def _read_varints(data: np.ndarray, count: int, what: str) -> tuple[np.ndarray, 
 
 def _check_codebook(codebook: Sequence[float]) -> np.ndarray:
     book = np.asarray(codebook, np.float32).ravel()
-    if book.size > MAX_CODEBOOK or not np.all(np.isfinite(book)) or np.any(book == 0) \
-            or len(np.unique(book)) != book.size:
-        raise ValueError(f"A codebook holds at most {MAX_CODEBOOK} distinct finite non-zero values. Received "
-                         f"{book.size} values: {book.tolist()[:20]}")
+    if (
+        book.size > MAX_CODEBOOK
+        or not np.all(np.isfinite(book))
+        or np.any(book == 0)
+        or len(np.unique(book)) != book.size
+    ):
+        raise ValueError(
+            f"A codebook holds at most {MAX_CODEBOOK} distinct finite non-zero values. Received "
+            f"{book.size} values: {book.tolist()[:20]}"
+        )
     return book
 
 
@@ -164,8 +173,9 @@ def _payload(tensors: list[tuple[str, np.ndarray]], codebook: np.ndarray, layout
         else:
             gaps.append(_varints(np.diff(positions, prepend=-1) - 1))
             codes_out.append(flat[positions].tobytes())
-    text = json.dumps({"codebook": int(codebook.size), "layout": layout, "tensors": header},
-                      separators=(",", ":")).encode()
+    text = json.dumps(
+        {"codebook": int(codebook.size), "layout": layout, "tensors": header}, separators=(",", ":")
+    ).encode()
     return b"".join([struct.pack("<I", len(text)), text, codebook.astype("<f4").tobytes(), *gaps, *codes_out, *raws])
 
 
@@ -198,31 +208,38 @@ def encode(tensors: Iterable[tuple[str, np.ndarray]], codebook: Sequence[float])
 def _open(blob: bytes, source: str) -> tuple[int, dict, memoryview]:
     """Checks the magic, version, length and sha256, then decompresses: ``(codec, header, data after it)``."""
     if len(blob) < _PREFIX.size + _DIGEST or blob[:8] != MAGIC:
-        raise CompressedWeightsError(f"{source} is not a kzoo compressed weights file (expected it to start with "
-                                     f"{MAGIC!r} and hold at least {_PREFIX.size + _DIGEST} bytes; received "
-                                     f"{len(blob)} bytes starting {blob[:8]!r}).")
+        raise CompressedWeightsError(
+            f"{source} is not a kzoo compressed weights file (expected it to start with "
+            f"{MAGIC!r} and hold at least {_PREFIX.size + _DIGEST} bytes; received "
+            f"{len(blob)} bytes starting {blob[:8]!r})."
+        )
     _, version, codec, length = _PREFIX.unpack_from(blob)
     if version != VERSION:
-        raise CompressedWeightsError(f"{source} is compressed weights format version {version}; this kzoo reads "
-                                     f"version {VERSION}. Upgrade kzoo (or re-save the weights with this one).")
+        raise CompressedWeightsError(
+            f"{source} is compressed weights format version {version}; this kzoo reads "
+            f"version {VERSION}. Upgrade kzoo (or re-save the weights with this one)."
+        )
     expected = _PREFIX.size + length + _DIGEST
     if len(blob) != expected:
-        raise CompressedWeightsError(f"{source} is truncated or has trailing bytes: its header says {expected} "
-                                     f"bytes, the file has {len(blob)}. Download or write it again.")
+        raise CompressedWeightsError(
+            f"{source} is truncated or has trailing bytes: its header says {expected} "
+            f"bytes, the file has {len(blob)}. Download or write it again."
+        )
     if hashlib.sha256(blob[:-_DIGEST]).digest() != blob[-_DIGEST:]:
-        raise CompressedWeightsError(f"{source} is corrupt or was modified: its sha256 does not match the one "
-                                     f"stored in it. Refusing to load it.")
+        raise CompressedWeightsError(
+            f"{source} is corrupt or was modified: its sha256 does not match the one stored in it. Refusing to load it."
+        )
     if codec not in CODECS:
         raise CompressedWeightsError(f"{source} uses codec {codec}; known: {sorted(CODECS)}.")
     try:
-        payload = CODECS[codec][2](blob[_PREFIX.size:-_DIGEST])
+        payload = CODECS[codec][2](blob[_PREFIX.size : -_DIGEST])
         (size,) = struct.unpack_from("<I", payload)
-        header = json.loads(payload[4:4 + size])
+        header = json.loads(payload[4 : 4 + size])
     except (ValueError, TypeError, struct.error, lzma.LZMAError, OSError, zlib.error) as err:
         raise CompressedWeightsError(f"{source} is inconsistent: {err}") from err
     if not isinstance(header, dict):
         raise CompressedWeightsError(f"{source} is inconsistent: its header is not a JSON object.")
-    return codec, header, memoryview(payload)[4 + size:]
+    return codec, header, memoryview(payload)[4 + size :]
 
 
 def decode(blob: bytes, *, source: str = "compressed weights") -> list[tuple[str, np.ndarray]]:
@@ -260,7 +277,7 @@ def _tensors(header: dict, data: memoryview, source: str) -> list[tuple[str, np.
         if count < 0 or cursor + count > len(data):
             raise CompressedWeightsError(f"{source}: {what} runs past the end of the data.")
         cursor += count
-        return data[cursor - count:cursor]
+        return data[cursor - count : cursor]
 
     size, layout, entries = int(header["codebook"]), header["layout"], header["tensors"]
     if layout not in LAYOUTS or not 0 <= size <= MAX_CODEBOOK:
@@ -278,8 +295,9 @@ def _tensors(header: dict, data: memoryview, source: str) -> list[tuple[str, np.
                 raise CompressedWeightsError(f"{source}: {entry['path']} skips more weights than it has.")
             where = np.cumsum(gaps + 1) - 1
             if where.size and where[-1] >= np.prod(shapes[id(entry)]):
-                raise CompressedWeightsError(f"{source}: {entry['path']} has a position past its "
-                                             f"{int(np.prod(shapes[id(entry)]))} weights.")
+                raise CompressedWeightsError(
+                    f"{source}: {entry['path']} has a position past its {int(np.prod(shapes[id(entry)]))} weights."
+                )
             positions[id(entry)] = where
     arrays = {}
     for entry in sorted(entries, key=lambda e: e["encoding"] != "codes"):  # the code stream, then the raw bytes
@@ -294,8 +312,9 @@ def _tensors(header: dict, data: memoryview, source: str) -> list[tuple[str, np.
                 codes = np.zeros(count, np.uint8)
                 codes[where] = np.frombuffer(take(where.size, f"the codes of {entry['path']}"), np.uint8)
             if codes.size and codes.max() > size:
-                raise CompressedWeightsError(f"{source}: {entry['path']} uses code {codes.max()} of a "
-                                             f"{size}-value codebook.")
+                raise CompressedWeightsError(
+                    f"{source}: {entry['path']} uses code {codes.max()} of a {size}-value codebook."
+                )
             array = np.moveaxis(table[codes].reshape(units), 0, -1) if len(shape) > 1 else table[codes].reshape(shape)
             arrays[id(entry)] = array.copy(order="C")
         elif entry["encoding"] == "raw":
@@ -327,9 +346,13 @@ def save(model, path: str | Path, codebook: Sequence[float]) -> Path:
     book = _check_codebook(codebook)
     raw = [name for name, a in tensors if np.any(a) and codes_for(a, book) is None]
     if raw and len(raw) == sum(bool(np.any(a)) for _, a in tensors):
-        logger.warning("No tensor of %s holds only 0 and the %d codebook values: all are stored raw, as large as "
-                       "float32 weights. Quantise the model first (zoo compress) or pass the codebook it was "
-                       "quantised with.", model.name, book.size)
+        logger.warning(
+            "No tensor of %s holds only 0 and the %d codebook values: all are stored raw, as large as "
+            "float32 weights. Quantise the model first (zoo compress) or pass the codebook it was "
+            "quantised with.",
+            model.name,
+            book.size,
+        )
     blob = encode(tensors, book)
     restored = decode(blob, source=str(path))
     for (name, original), (_, back) in zip(tensors, restored):
@@ -351,13 +374,17 @@ def load(model, path: str | Path) -> Path:
     tensors = decode(path.read_bytes(), source=str(path))
     variables = list(model.weights)
     if len(tensors) != len(variables):
-        raise CompressedWeightsError(f"{path} holds {len(tensors)} tensors, {model.name} has {len(variables)} "
-                                     f"weights: it was made for another architecture (check num_classes / "
-                                     f"input_shape overrides).")
+        raise CompressedWeightsError(
+            f"{path} holds {len(tensors)} tensors, {model.name} has {len(variables)} "
+            f"weights: it was made for another architecture (check num_classes / "
+            f"input_shape overrides)."
+        )
     for (name, array), variable in zip(tensors, variables):
         if tuple(array.shape) != tuple(variable.shape):
-            raise CompressedWeightsError(f"{path}: {name} has shape {tuple(array.shape)}, {model.name}'s "
-                                         f"{variable.path} expects {tuple(variable.shape)}.")
+            raise CompressedWeightsError(
+                f"{path}: {name} has shape {tuple(array.shape)}, {model.name}'s "
+                f"{variable.path} expects {tuple(variable.shape)}."
+            )
     for (_, array), variable in zip(tensors, variables):
         variable.assign(array)
     return path
@@ -376,7 +403,8 @@ def preset_sizes(directory: str | Path) -> dict[str, int | float | str]:
     metadata = store.read_json(directory / store.METADATA)
     weights = store.weights_file(directory, metadata)
     sizes: dict[str, int | float | str] = {
-        "weights_file": weights.name, "weights_bytes": weights.stat().st_size,
+        "weights_file": weights.name,
+        "weights_bytes": weights.stat().st_size,
         "preset_bytes": sum((directory / f).stat().st_size for f in [*metadata.get("files", {}), store.METADATA]),
     }
     compression = metadata.get("compression") or {}
@@ -403,8 +431,10 @@ def codebook_of(model, candidates: Sequence[float]) -> np.ndarray:
         if array.size > 1 and codes_for(array, pool) is not None:
             used |= set(np.unique(array[array != 0]).tolist())
     if not used:
-        raise ValueError(f"No tensor of {model.name} holds only 0 and the {len(pool)} candidate values: it is not "
-                         f"quantised with them.")
+        raise ValueError(
+            f"No tensor of {model.name} holds only 0 and the {len(pool)} candidate values: it is not "
+            f"quantised with them."
+        )
     return np.array(sorted(used), np.float32)
 
 
@@ -433,8 +463,14 @@ def compress_preset(directory: str | Path) -> Path:
     codebook = codebook_of(model, candidates)
     card = (directory / store.MODEL_CARD).read_text().split("\n\n") if (directory / store.MODEL_CARD).is_file() else []
     standard = {"name", "tag", "dataset", "kzoo", "keras", "parameters", "metrics", "files"}
-    return store.save_preset(model, directory, name=config["model"], dataset=metadata.get("dataset", ""),
-                             metrics=metadata.get("metrics"), description=card[1].strip() if len(card) > 1 else "",
-                             extra={**{k: v for k, v in metadata.items() if k not in standard},
-                                    "codebook": codebook.tolist()}, overwrite=True,
-                             codebook=codebook)
+    return store.save_preset(
+        model,
+        directory,
+        name=config["model"],
+        dataset=metadata.get("dataset", ""),
+        metrics=metadata.get("metrics"),
+        description=card[1].strip() if len(card) > 1 else "",
+        extra={**{k: v for k, v in metadata.items() if k not in standard}, "codebook": codebook.tolist()},
+        overwrite=True,
+        codebook=codebook,
+    )

@@ -44,8 +44,10 @@ def declarations() -> list[dict[str, Any]]:
             if missing:
                 raise ValueError(f"Preset declaration in {module.__name__} lacks {missing}: {declaration}")
             if declaration["location"] not in LOCATIONS:
-                raise ValueError(f"Preset {declaration['model']}:{declaration['tag']} in {module.__name__}: location "
-                                 f"must be one of {LOCATIONS}, got {declaration['location']!r}.")
+                raise ValueError(
+                    f"Preset {declaration['model']}:{declaration['tag']} in {module.__name__}: location "
+                    f"must be one of {LOCATIONS}, got {declaration['location']!r}."
+                )
             key = (declaration["model"], declaration["tag"])
             if key in found:
                 raise ValueError(f"Preset {key[0]}:{key[1]} is declared twice (again in {module.__name__}).")
@@ -73,9 +75,11 @@ def catalog_entries() -> list[dict[str, Any]]:
     for declaration in declarations():
         directory = tree(declaration)
         if not store.is_preset_dir(directory):
-            raise ValueError(f"Preset {declaration['model']}:{declaration['tag']} is declared "
-                             f"{declaration['location']} but {directory} holds no preset; run "
-                             f"bench/install_presets.py to install it.")
+            raise ValueError(
+                f"Preset {declaration['model']}:{declaration['tag']} is declared "
+                f"{declaration['location']} but {directory} holds no preset; run "
+                f"bench/install_presets.py to install it."
+            )
         files = catalog.entry_for(directory, packaged=declaration["location"] == "packaged")
         entries.append({**files, **{k: declaration[k] for k in ("dataset", "description", "metrics")}})
     return entries

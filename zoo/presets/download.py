@@ -66,8 +66,17 @@ class _Progress:
             try:
                 from tqdm import tqdm
 
-                self.bar = tqdm(total=total, initial=initial, unit="B", unit_scale=True, unit_divisor=1024,
-                                desc=label, file=sys.stderr, leave=False, disable=not sys.stderr.isatty())
+                self.bar = tqdm(
+                    total=total,
+                    initial=initial,
+                    unit="B",
+                    unit_scale=True,
+                    unit_divisor=1024,
+                    desc=label,
+                    file=sys.stderr,
+                    leave=False,
+                    disable=not sys.stderr.isatty(),
+                )
             except ImportError:
                 pass
 
@@ -80,8 +89,16 @@ class _Progress:
             self.bar.close()
 
 
-def download(url: str, dest: str | Path, *, sha256: str | None = None, size: int | None = None,
-             progress: bool = True, timeout: float = 60.0, retries: int = 3) -> Path:
+def download(
+    url: str,
+    dest: str | Path,
+    *,
+    sha256: str | None = None,
+    size: int | None = None,
+    progress: bool = True,
+    timeout: float = 60.0,
+    retries: int = 3,
+) -> Path:
     """Fetches ``url`` to ``dest``, resuming ``dest.part`` and checking ``sha256``.
 
     Args:
@@ -120,8 +137,10 @@ def download(url: str, dest: str | Path, *, sha256: str | None = None, size: int
         actual = sha256_of(part)
         part.unlink(missing_ok=True)
         if not resumed or fresh:
-            raise DownloadError(f"{url} is corrupt or was tampered with: sha256 {actual} != expected {sha256}. "
-                                f"The download was deleted and nothing was loaded.")
+            raise DownloadError(
+                f"{url} is corrupt or was tampered with: sha256 {actual} != expected {sha256}. "
+                f"The download was deleted and nothing was loaded."
+            )
         logger.warning("%s did not match its sha256 after resuming; downloading it again from the start", url)
     raise AssertionError("unreachable")
 
@@ -134,8 +153,9 @@ def _unreachable(err: BaseException) -> str | None:
     return None
 
 
-def _fetch_with_retries(url: str, part: Path, *, size: int | None, progress: bool, timeout: float,
-                        retries: int) -> None:
+def _fetch_with_retries(
+    url: str, part: Path, *, size: int | None, progress: bool, timeout: float, retries: int
+) -> None:
     """Fetches into ``part``; a dropped connection is retried (resuming what arrived), a host that does not
     resolve is reported at once."""
     host = urllib.parse.urlparse(url).netloc
@@ -148,19 +168,25 @@ def _fetch_with_retries(url: str, part: Path, *, size: int | None, progress: boo
         except (urllib.error.URLError, http.client.HTTPException, OSError, TimeoutError) as err:
             why = _unreachable(err)
             if why is not None:
-                raise DownloadError(f"Could not download {url}: {why}. Check the address and this machine's "
-                                    f"network; nothing was downloaded.") from err
+                raise DownloadError(
+                    f"Could not download {url}: {why}. Check the address and this machine's "
+                    f"network; nothing was downloaded."
+                ) from err
             arrived = part.stat().st_size if part.is_file() else 0
             if attempt == retries:
-                kept = (f" {part} keeps the {arrived} bytes that arrived; run again to resume." if arrived
-                        else " Nothing was downloaded.")
+                kept = (
+                    f" {part} keeps the {arrived} bytes that arrived; run again to resume."
+                    if arrived
+                    else " Nothing was downloaded."
+                )
                 raise DownloadError(f"Could not download {url} after {retries + 1} attempts: {err}.{kept}") from err
             if arrived:
                 logger.warning("Download of %s interrupted after %d bytes (%s); resuming", url, arrived, err)
             else:
-                logger.warning("Could not reach %s (%s); trying again (attempt %d of %d)", host, err, attempt + 2,
-                               retries + 1)
-            time.sleep(0.2 * 2 ** attempt)
+                logger.warning(
+                    "Could not reach %s (%s); trying again (attempt %d of %d)", host, err, attempt + 2, retries + 1
+                )
+            time.sleep(0.2 * 2**attempt)
 
 
 def _fetch_http(url: str, part: Path, *, size: int | None, progress: bool, timeout: float) -> None:

@@ -44,8 +44,9 @@ def fetch(url: str, *, progress: bool = True) -> Path:
             store.verify(target)
             return target
         if offline_only():
-            raise ValueError(f"The preset at {base} is not in the cache ({target}) and KZOO_OFFLINE=1 forbids "
-                             f"downloading it.")
+            raise ValueError(
+                f"The preset at {base} is not in the cache ({target}) and KZOO_OFFLINE=1 forbids downloading it."
+            )
         staging = target.with_name(f".{target.name}.download")
         download(join_url(base, store.METADATA), staging / store.METADATA, sha256=pinned, progress=progress)
         metadata = store.read_json(staging / store.METADATA)

@@ -127,8 +127,10 @@ def check_listing(files: Any, source: str | Path) -> dict[str, str]:
         ValueError: anything else, naming ``source``.
     """
     if not isinstance(files, dict) or CONFIG not in files or len(set(WEIGHT_FILES) & set(files)) != 1:
-        raise ValueError(f"{source} is not a preset's metadata: it must list {CONFIG} and one weights file "
-                         f"({' or '.join(WEIGHT_FILES)}) with their sha256.")
+        raise ValueError(
+            f"{source} is not a preset's metadata: it must list {CONFIG} and one weights file "
+            f"({' or '.join(WEIGHT_FILES)}) with their sha256."
+        )
     return files
 
 
@@ -151,8 +153,10 @@ def verify(directory: str | Path) -> dict[str, Any]:
             raise ValueError(f"Preset {directory} is incomplete: {filename} is missing.")
         actual = sha256(path)
         if actual != expected:
-            raise ValueError(f"Preset file {path} is corrupt or was modified: sha256 {actual} != {expected} "
-                             f"recorded in {METADATA}. Refusing to load it.")
+            raise ValueError(
+                f"Preset file {path} is corrupt or was modified: sha256 {actual} != {expected} "
+                f"recorded in {METADATA}. Refusing to load it."
+            )
     return metadata
 
 
@@ -163,9 +167,18 @@ def weights_file(directory: str | Path, metadata: dict[str, Any] | None = None) 
     return directory / next((f for f in WEIGHT_FILES if f in files), WEIGHTS)
 
 
-def save_preset(model, directory: str | Path, *, name: str, dataset: str, metrics: dict[str, Any] | None = None,
-                description: str = "", extra: dict[str, Any] | None = None, overwrite: bool = False,
-                codebook=None) -> Path:
+def save_preset(
+    model,
+    directory: str | Path,
+    *,
+    name: str,
+    dataset: str,
+    metrics: dict[str, Any] | None = None,
+    description: str = "",
+    extra: dict[str, Any] | None = None,
+    overwrite: bool = False,
+    codebook=None,
+) -> Path:
     """Writes ``model`` as a preset directory (config, weights, metadata with checksums, model card).
 
     Args:
@@ -210,8 +223,14 @@ def save_preset(model, directory: str | Path, *, name: str, dataset: str, metric
         weights = COMPRESSED_WEIGHTS
         compressed.save(model, tmp / weights, codebook)
     metrics = metrics or {}
-    lines = [f"# {name} ({directory.name})", "", description or f"{name} trained on {dataset}.", "",
-             "| metric | value | command |", "|---|---|---|"]
+    lines = [
+        f"# {name} ({directory.name})",
+        "",
+        description or f"{name} trained on {dataset}.",
+        "",
+        "| metric | value | command |",
+        "|---|---|---|",
+    ]
     for metric, entry in metrics.items():
         entry = entry if isinstance(entry, dict) else {"value": entry}
         lines.append(f"| {metric} | {entry.get('value')} | `{entry.get('command', '')}` |")
@@ -220,8 +239,14 @@ def save_preset(model, directory: str | Path, *, name: str, dataset: str, metric
     from zoo.version import __version__
 
     metadata = {
-        "name": name, "tag": directory.name, "dataset": dataset, "kzoo": __version__, "keras": keras.__version__,
-        "parameters": int(model.count_params()), "metrics": metrics, **(extra or {}),
+        "name": name,
+        "tag": directory.name,
+        "dataset": dataset,
+        "kzoo": __version__,
+        "keras": keras.__version__,
+        "parameters": int(model.count_params()),
+        "metrics": metrics,
+        **(extra or {}),
         "files": {f: sha256(tmp / f) for f in (CONFIG, weights, MODEL_CARD)},
     }
     (tmp / METADATA).write_text(json.dumps(metadata, indent=2, default=float) + "\n")

@@ -56,8 +56,18 @@ ARCHITECTURES = {
     "vit_base_patch16_384": "vit_b16",
 }
 #: What a preset keeps of timm's pretrained_cfg.
-PRETRAINED_KEYS = ("tag", "input_size", "mean", "std", "crop_pct", "crop_mode", "interpolation", "num_classes",
-                   "license", "hf_hub_id")
+PRETRAINED_KEYS = (
+    "tag",
+    "input_size",
+    "mean",
+    "std",
+    "crop_pct",
+    "crop_mode",
+    "interpolation",
+    "num_classes",
+    "license",
+    "hf_hub_id",
+)
 
 
 @dataclasses.dataclass
@@ -112,8 +122,9 @@ def zoo_name(architecture: str) -> str:
         'vit_b16'
     """
     if architecture not in ARCHITECTURES:
-        raise ValueError(f"timm architecture {architecture!r} has no zoo model. Supported: "
-                         f"{', '.join(sorted(ARCHITECTURES))}.")
+        raise ValueError(
+            f"timm architecture {architecture!r} has no zoo model. Supported: {', '.join(sorted(ARCHITECTURES))}."
+        )
     return ARCHITECTURES[architecture]
 
 
@@ -130,6 +141,7 @@ def imagenet_class_names() -> list[str]:
 
 # --- reading ------------------------------------------------------------------------------------------------------
 
+
 def read_folder(folder: str | Path, *, source: str | None = None) -> Checkpoint:
     """Reads ``config.json`` and ``model.safetensors`` of a folder in timm's Hub layout.
 
@@ -140,8 +152,10 @@ def read_folder(folder: str | Path, *, source: str | None = None) -> Checkpoint:
     folder = Path(folder).expanduser()
     for filename in (CONFIG, SAFETENSORS):
         if not (folder / filename).is_file():
-            raise FileNotFoundError(f"{folder} is not a timm checkpoint folder: {filename} is missing "
-                                    f"(expected {CONFIG} and {SAFETENSORS}, as on the Hugging Face Hub).")
+            raise FileNotFoundError(
+                f"{folder} is not a timm checkpoint folder: {filename} is missing "
+                f"(expected {CONFIG} and {SAFETENSORS}, as on the Hugging Face Hub)."
+            )
     config = store.read_json(folder / CONFIG)
     if not isinstance(config.get("architecture"), str):
         raise ValueError(f"{folder / CONFIG} names no 'architecture': not a timm checkpoint config.")
@@ -151,14 +165,16 @@ def read_folder(folder: str | Path, *, source: str | None = None) -> Checkpoint:
     try:
         tensors = load_file(folder / SAFETENSORS)
     except (SafetensorError, OSError, ValueError, TypeError) as err:
-        raise ValueError(f"{folder / SAFETENSORS} is corrupt or not a safetensors file of float tensors: "
-                         f"{err}") from err
+        raise ValueError(
+            f"{folder / SAFETENSORS} is corrupt or not a safetensors file of float tensors: {err}"
+        ) from err
     return Checkpoint(config, tensors, source or str(folder.absolute()), store.sha256(folder / SAFETENSORS), folder)
 
 
 def _offline() -> bool:
-    return any(os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on")
-               for v in ("KZOO_OFFLINE", "HF_HUB_OFFLINE"))
+    return any(
+        os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on") for v in ("KZOO_OFFLINE", "HF_HUB_OFFLINE")
+    )
 
 
 def parse_hf(uri: str) -> tuple[str, str, str | None]:
@@ -168,10 +184,11 @@ def parse_hf(uri: str) -> tuple[str, str, str | None]:
         >>> parse_hf("hf://timm/vit_base_patch16_224.augreg2_in21k_ft_in1k")
         ('timm/vit_base_patch16_224.augreg2_in21k_ft_in1k', 'vit_base_patch16_224', 'augreg2_in21k_ft_in1k')
     """
-    repo_id = uri[len(HF_SCHEME):].strip("/")
+    repo_id = uri[len(HF_SCHEME) :].strip("/")
     if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repo_id):
-        raise ValueError(f"A Hub reference is hf://<owner>/<repository>, e.g. hf://timm/resnet50.a1_in1k. "
-                         f"Received: {uri!r}")
+        raise ValueError(
+            f"A Hub reference is hf://<owner>/<repository>, e.g. hf://timm/resnet50.a1_in1k. Received: {uri!r}"
+        )
     architecture, _, tag = repo_id.split("/", 1)[1].partition(".")
     return repo_id, architecture, tag or None
 
@@ -189,7 +206,8 @@ def download(uri: str) -> Path:
     from huggingface_hub import hf_hub_download
 
     cache_dir = os.environ.get("HF_HUB_CACHE") or (
-        str(Path(os.environ["HF_HOME"]) / "hub") if os.environ.get("HF_HOME") else None)
+        str(Path(os.environ["HF_HOME"]) / "hub") if os.environ.get("HF_HOME") else None
+    )
     offline = _offline()
     paths = []
     for filename in (CONFIG, SAFETENSORS):
@@ -198,21 +216,25 @@ def download(uri: str) -> Path:
         except Exception as err:  # huggingface_hub raises its own errors for a missing entry, HTTP or network
             where = cache_dir or "the default Hugging Face cache (~/.cache/huggingface/hub)"
             if offline:
-                raise ValueError(f"{uri}: {filename} is not in {where}, and downloads are off (KZOO_OFFLINE or "
-                                 f"HF_HUB_OFFLINE). Run `zoo pull {uri}` where the Hub is reachable, or pass the "
-                                 f"folder holding {CONFIG} and {SAFETENSORS} as the weights.") from err
+                raise ValueError(
+                    f"{uri}: {filename} is not in {where}, and downloads are off (KZOO_OFFLINE or "
+                    f"HF_HUB_OFFLINE). Run `zoo pull {uri}` where the Hub is reachable, or pass the "
+                    f"folder holding {CONFIG} and {SAFETENSORS} as the weights."
+                ) from err
             raise ValueError(f"Could not fetch {filename} of {uri} from the Hugging Face Hub: {err}") from err
     try:  # the model card names the license in its front matter; a checkpoint without one still converts
         hf_hub_download(repo_id, "README.md", cache_dir=cache_dir, local_files_only=offline)
     except Exception as err:  # noqa: BLE001  (optional file: any failure only loses the license line)
         logger.info("%s: no model card (%s); the preset's license comes from config.json alone", uri, err)
     if paths[0].parent != paths[1].parent:
-        raise ValueError(f"{uri}: {CONFIG} and {SAFETENSORS} came from different snapshots ({paths[0].parent}, "
-                         f"{paths[1].parent}).")
+        raise ValueError(
+            f"{uri}: {CONFIG} and {SAFETENSORS} came from different snapshots ({paths[0].parent}, {paths[1].parent})."
+        )
     return paths[0].parent
 
 
 # --- position tables at another image size ------------------------------------------------------------------------
+
 
 def _cubic(x: np.ndarray, a: float = -0.5) -> np.ndarray:
     x = np.abs(x)
@@ -235,8 +257,9 @@ def _resize_matrix(n_in: int, n_out: int) -> np.ndarray:
     return matrix
 
 
-def resample_position_table(table: np.ndarray, old_grid: tuple[int, int], new_grid: tuple[int, int],
-                            extra_tokens: int = 1) -> np.ndarray:
+def resample_position_table(
+    table: np.ndarray, old_grid: tuple[int, int], new_grid: tuple[int, int], extra_tokens: int = 1
+) -> np.ndarray:
     """A ViT position table (1, extra + h*w, dim) for another token grid, as timm resamples it when a checkpoint
     meets another image size (``resample_abs_pos_embed``: bicubic, antialiased); the class token's row is kept.
 
@@ -248,12 +271,14 @@ def resample_position_table(table: np.ndarray, old_grid: tuple[int, int], new_gr
     extra, grid = table[:, :extra_tokens], table[:, extra_tokens:]
     dim = table.shape[-1]
     image = grid.reshape(old_grid[0], old_grid[1], dim).astype(np.float64)
-    resized = np.einsum("ah,bw,hwc->abc", _resize_matrix(old_grid[0], new_grid[0]),
-                        _resize_matrix(old_grid[1], new_grid[1]), image)
+    resized = np.einsum(
+        "ah,bw,hwc->abc", _resize_matrix(old_grid[0], new_grid[0]), _resize_matrix(old_grid[1], new_grid[1]), image
+    )
     return np.concatenate([extra, resized.reshape(1, -1, dim).astype(table.dtype)], axis=1)
 
 
 # --- conversion ---------------------------------------------------------------------------------------------------
+
 
 @dataclasses.dataclass(frozen=True)
 class _Source:
@@ -315,7 +340,7 @@ def _qkv(index: int, heads: int, head_dim: int, dim: int | None):
     width = heads * head_dim
 
     def convert(t):
-        part = t[index * width:(index + 1) * width]
+        part = t[index * width : (index + 1) * width]
         if dim is None:  # bias: (3 * width,) -> (heads, head_dim)
             return part.reshape(heads, head_dim)
         return part.reshape(heads, head_dim, dim).transpose(2, 0, 1)  # (width, dim) -> (dim, heads, head_dim)
@@ -327,8 +352,12 @@ def _vit_source(path: str, shape: tuple[int, ...]) -> _Source | None:
     """timm's ViT names: patch_embed.proj, cls_token, pos_embed, blocks.I.{norm1,attn.qkv,attn.proj,norm2,mlp.fc1,
     mlp.fc2}, norm, head."""
     parts = path.split("/")
-    fixed = {"patches/projection/bias": "patch_embed.proj.bias", "class_token/token": "cls_token",
-             "positions/table": "pos_embed", "predictions/bias": "head.bias"}
+    fixed = {
+        "patches/projection/bias": "patch_embed.proj.bias",
+        "class_token/token": "cls_token",
+        "positions/table": "pos_embed",
+        "predictions/bias": "head.bias",
+    }
     if path in fixed:
         return _Source(fixed[path], shape, _same)
     if path == "patches/projection/kernel":
@@ -356,8 +385,9 @@ def _vit_source(path: str, shape: tuple[int, ...]) -> _Source | None:
     if parts[1:3] == ["attention", "attention_output"]:
         if parts[3] == "kernel":
             heads, head_dim, dim = shape
-            return _Source(f"{prefix}.attn.proj.weight", (dim, heads * head_dim),
-                           lambda t: t.T.reshape(heads, head_dim, dim))
+            return _Source(
+                f"{prefix}.attn.proj.weight", (dim, heads * head_dim), lambda t: t.T.reshape(heads, head_dim, dim)
+            )
         return _Source(f"{prefix}.attn.proj.bias", shape, _same)
     return None
 
@@ -371,13 +401,17 @@ def _check_config(checkpoint: Checkpoint) -> None:
     config = checkpoint.config
     model_args = {k: v for k, v in (config.get("model_args") or {}).items() if k not in ("img_size", "num_classes")}
     if model_args:
-        raise ValueError(f"{checkpoint.source}: timm model_args {model_args} change the architecture "
-                         f"{checkpoint.architecture}; kzoo converts only its standard layout.")
+        raise ValueError(
+            f"{checkpoint.source}: timm model_args {model_args} change the architecture "
+            f"{checkpoint.architecture}; kzoo converts only its standard layout."
+        )
     pool = config.get("global_pool")
     expected = "avg" if checkpoint.architecture.startswith("resnet") else "token"
     if pool not in (None, expected):
-        raise ValueError(f"{checkpoint.source}: global_pool={pool!r}; the zoo's {zoo_name(checkpoint.architecture)} "
-                         f"pools with {expected!r}.")
+        raise ValueError(
+            f"{checkpoint.source}: global_pool={pool!r}; the zoo's {zoo_name(checkpoint.architecture)} "
+            f"pools with {expected!r}."
+        )
 
 
 def _resample_positions(checkpoint: Checkpoint, image_size: tuple[int, int]) -> Checkpoint:
@@ -389,10 +423,12 @@ def _resample_positions(checkpoint: Checkpoint, image_size: tuple[int, int]) -> 
     tokens = table.shape[1] - 1
     old = (size[1] // 16, size[2] // 16) if size and (size[1] // 16) * (size[2] // 16) == tokens else None
     if old is None:
-        side = int(round(tokens ** 0.5))
+        side = int(round(tokens**0.5))
         if side * side != tokens:
-            raise ValueError(f"{checkpoint.source}: pos_embed {tuple(table.shape)} is no square grid and "
-                             f"pretrained_cfg.input_size {size} does not give its grid.")
+            raise ValueError(
+                f"{checkpoint.source}: pos_embed {tuple(table.shape)} is no square grid and "
+                f"pretrained_cfg.input_size {size} does not give its grid."
+            )
         old = (side, side)
     new = (-(-image_size[0] // 16), -(-image_size[1] // 16))
     if new == old:
@@ -407,14 +443,17 @@ def model_overrides(checkpoint: Checkpoint) -> dict[str, Any]:
     cfg = checkpoint.pretrained_cfg
     head = _head_key(checkpoint.architecture)
     if head not in checkpoint.tensors:
-        raise ValueError(f"{checkpoint.source}: tensor {head!r} is missing (a checkpoint without its classifier "
-                         f"cannot be converted). Nothing was loaded.")
+        raise ValueError(
+            f"{checkpoint.source}: tensor {head!r} is missing (a checkpoint without its classifier "
+            f"cannot be converted). Nothing was loaded."
+        )
     overrides: dict[str, Any] = {"num_classes": int(checkpoint.tensors[head].shape[0])}
     size = cfg.get("input_size")
     if size is not None:
         if not (isinstance(size, list) and len(size) == 3 and all(isinstance(d, int) and d > 0 for d in size)):
-            raise ValueError(f"{checkpoint.source}: pretrained_cfg.input_size must be [channels, height, width]. "
-                             f"Received: {size!r}")
+            raise ValueError(
+                f"{checkpoint.source}: pretrained_cfg.input_size must be [channels, height, width]. Received: {size!r}"
+            )
         overrides["input_shape"] = [size[1], size[2], size[0]]
     for key in ("mean", "std"):
         if key in cfg:
@@ -424,8 +463,7 @@ def model_overrides(checkpoint: Checkpoint) -> dict[str, Any]:
     return overrides
 
 
-def build(checkpoint: Checkpoint, name: str | None = None, *, image_size: tuple[int, int] | None = None,
-          **overrides):
+def build(checkpoint: Checkpoint, name: str | None = None, *, image_size: tuple[int, int] | None = None, **overrides):
     """The zoo model holding ``checkpoint``'s weights.
 
     Every Keras variable is matched to its tensor and every shape checked before any is assigned; the
@@ -445,8 +483,9 @@ def build(checkpoint: Checkpoint, name: str | None = None, *, image_size: tuple[
 
     target = zoo_name(checkpoint.architecture)
     if name is not None and name != target:
-        raise ValueError(f"{checkpoint.source} holds timm's {checkpoint.architecture} (kzoo model {target!r}), "
-                         f"not {name!r}.")
+        raise ValueError(
+            f"{checkpoint.source} holds timm's {checkpoint.architecture} (kzoo model {target!r}), not {name!r}."
+        )
     _check_config(checkpoint)
     if image_size is not None:
         image_size = _check_image_size(image_size)
@@ -463,23 +502,32 @@ def build(checkpoint: Checkpoint, name: str | None = None, *, image_size: tuple[
         if source.key in used:  # qkv feeds three variables: report it once
             pass
         elif tensor is None:
-            problems[source.key] = (f"tensor {source.key!r} is missing (needed for {variable.path}, "
-                                    f"shape {source.shape})")
+            problems[source.key] = (
+                f"tensor {source.key!r} is missing (needed for {variable.path}, shape {source.shape})"
+            )
         elif tuple(tensor.shape) != source.shape:
-            problems[source.key] = (f"tensor {source.key!r} has shape {tuple(tensor.shape)}, but {target} "
-                                    f"({variable.path}) needs {source.shape}")
+            problems[source.key] = (
+                f"tensor {source.key!r} has shape {tuple(tensor.shape)}, but {target} "
+                f"({variable.path}) needs {source.shape}"
+            )
         used.add(source.key)
         if tensor is not None and source.key not in problems:
             assignments.append((variable, source.convert(np.asarray(tensor, dtype="float32"))))
     extra = sorted(k for k in checkpoint.tensors if k not in used and not k.endswith("num_batches_tracked"))
     listed = list(problems.values())
     if extra:
-        listed.append(f"unexpected tensor(s) {', '.join(map(repr, extra[:8]))}{' ...' if len(extra) > 8 else ''}: "
-                      f"not timm's plain {checkpoint.architecture} layout")
+        listed.append(
+            f"unexpected tensor(s) {', '.join(map(repr, extra[:8]))}{' ...' if len(extra) > 8 else ''}: "
+            f"not timm's plain {checkpoint.architecture} layout"
+        )
     if listed:
         more = f"; and {len(listed) - 8} more" if len(listed) > 8 else ""
-        raise ValueError(f"{checkpoint.source} does not fit {target} (input {model.input_shape[1:]}): "
-                         + "; ".join(listed[:8]) + more + ". Nothing was loaded.")
+        raise ValueError(
+            f"{checkpoint.source} does not fit {target} (input {model.input_shape[1:]}): "
+            + "; ".join(listed[:8])
+            + more
+            + ". Nothing was loaded."
+        )
     for variable, value in assignments:
         variable.assign(value)
     return model
@@ -527,8 +575,14 @@ def _tag(checkpoint: Checkpoint, explicit: str | None, image_size=None) -> str:
     return store.check_name("tag", re.sub(r"[^A-Za-z0-9_.-]", "_", str(tag)))
 
 
-def save(checkpoint: Checkpoint, directory: str | Path | None = None, *, name: str | None = None,
-         tag: str | None = None, image_size: int | tuple[int, int] | None = None) -> Path:
+def save(
+    checkpoint: Checkpoint,
+    directory: str | Path | None = None,
+    *,
+    name: str | None = None,
+    tag: str | None = None,
+    image_size: int | tuple[int, int] | None = None,
+) -> Path:
     """Converts ``checkpoint`` and writes it as a preset (default ``$KZOO_HOME/presets/<model>/<tag>``, and
     ``<tag>-<size>`` for another ``image_size``).
 
@@ -543,18 +597,32 @@ def save(checkpoint: Checkpoint, directory: str | Path | None = None, *, name: s
     num_classes = int(model.output_shape[-1])
     license_ = _license(checkpoint)
     extra = {
-        "source": checkpoint.source, "source_sha256": checkpoint.sha256, "architecture": checkpoint.architecture,
-        "timm_tag": checkpoint.pretrained_cfg.get("tag"), "license": license_, "pretrained_cfg": cfg,
-        "image_size": list(model.input_shape[1:3]), "class_names": class_names(checkpoint, num_classes),
+        "source": checkpoint.source,
+        "source_sha256": checkpoint.sha256,
+        "architecture": checkpoint.architecture,
+        "timm_tag": checkpoint.pretrained_cfg.get("tag"),
+        "license": license_,
+        "pretrained_cfg": cfg,
+        "image_size": list(model.input_shape[1:3]),
+        "class_names": class_names(checkpoint, num_classes),
     }
-    description = (f"timm's `{checkpoint.architecture}` weights (tag `{extra['timm_tag']}`, license "
-                   f"{license_ or 'not stated'}) from {checkpoint.source}, converted exactly by kzoo. Input: "
-                   f"{extra['image_size'][0]}x{extra['image_size'][1]} pixels in [0, 1]; the model standardises them "
-                   f"with pretrained_cfg's mean {cfg.get('mean')} and std {cfg.get('std')}. timm evaluates with "
-                   f"{cfg.get('interpolation', '?')} resizing and a crop of {cfg.get('crop_pct', '?')}.")
+    description = (
+        f"timm's `{checkpoint.architecture}` weights (tag `{extra['timm_tag']}`, license "
+        f"{license_ or 'not stated'}) from {checkpoint.source}, converted exactly by kzoo. Input: "
+        f"{extra['image_size'][0]}x{extra['image_size'][1]} pixels in [0, 1]; the model standardises them "
+        f"with pretrained_cfg's mean {cfg.get('mean')} and std {cfg.get('std')}. timm evaluates with "
+        f"{cfg.get('interpolation', '?')} resizing and a crop of {cfg.get('crop_pct', '?')}."
+    )
     with store.locked(directory):
-        path = store.save_preset(model, directory, name=target, dataset=_dataset(checkpoint.pretrained_cfg.get("tag"),
-                                 num_classes), description=description, extra=extra, overwrite=True)
+        path = store.save_preset(
+            model,
+            directory,
+            name=target,
+            dataset=_dataset(checkpoint.pretrained_cfg.get("tag"), num_classes),
+            description=description,
+            extra=extra,
+            overwrite=True,
+        )
     logger.info("Converted %s (%s) into preset %s", checkpoint.source, checkpoint.architecture, path)
     return path
 
@@ -569,8 +637,14 @@ def _cached(directory: Path, **expected: str) -> bool:
     return all(metadata.get(k) == v for k, v in expected.items())
 
 
-def import_checkpoint(source: str | Path, *, name: str | None = None, directory: str | Path | None = None,
-                      force: bool = False, image_size: int | tuple[int, int] | None = None) -> Path:
+def import_checkpoint(
+    source: str | Path,
+    *,
+    name: str | None = None,
+    directory: str | Path | None = None,
+    force: bool = False,
+    image_size: int | tuple[int, int] | None = None,
+) -> Path:
     """The preset for a timm checkpoint (``hf://owner/repo`` or a folder), converting it on first use.
 
     A Hub checkpoint already converted is reused without touching the network; a folder is converted

@@ -42,8 +42,10 @@ def _select_layers(model: keras.Model, layers) -> list[str]:
         names = list(layers)
         unknown = [name for name in names if name not in candidates]
         if unknown:
-            raise ValueError(f"{model.name} has no layer with a kernel named {', '.join(map(repr, unknown))}. "
-                             f"Layers with kernels: {', '.join(candidates) or '(none)'}.")
+            raise ValueError(
+                f"{model.name} has no layer with a kernel named {', '.join(map(repr, unknown))}. "
+                f"Layers with kernels: {', '.join(candidates) or '(none)'}."
+            )
     if not names:
         raise ValueError(f"No layer of {model.name} was chosen for soft weight sharing.")
     return names
@@ -76,12 +78,24 @@ class SoftWeightSharingModel(keras.Model):
             toward it (a baseline: what quantising with the same mixture gives without the prior).
     """
 
-    def __init__(self, model: keras.Model, prior: SoftWeightSharing, shared_layers: Sequence[str], *,
-                 include_bias: bool = True, tau: float = 5e-3, num_examples: int = 1,
-                 prior_lr_multiplier: float | dict[str, float] = 1.0, pull_weights: bool = True, **kwargs):
+    def __init__(
+        self,
+        model: keras.Model,
+        prior: SoftWeightSharing,
+        shared_layers: Sequence[str],
+        *,
+        include_bias: bool = True,
+        tau: float = 5e-3,
+        num_examples: int = 1,
+        prior_lr_multiplier: float | dict[str, float] = 1.0,
+        pull_weights: bool = True,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if tau < 0 or num_examples < 1:
-            raise ValueError(f"tau must be >= 0 and num_examples >= 1. Received: tau={tau}, num_examples={num_examples}")
+            raise ValueError(
+                f"tau must be >= 0 and num_examples >= 1. Received: tau={tau}, num_examples={num_examples}"
+            )
         self.model, self.prior = model, prior
         self.shared_layers = _select_layers(model, list(shared_layers))
         self.include_bias, self.tau, self.num_examples = include_bias, float(tau), int(num_examples)
@@ -118,7 +132,9 @@ class SoftWeightSharingModel(keras.Model):
         super().compile(*args, **kwargs)
         by_name = {v.name: v.path for v in self.prior.trainable_variables}
         set_learning_rate_multipliers(
-            self.optimizer, {by_name[name]: value for name, value in self.prior_lr_multiplier.items() if name in by_name})
+            self.optimizer,
+            {by_name[name]: value for name, value in self.prior_lr_multiplier.items() if name in by_name},
+        )
 
     def compile_from_config(self, config):
         config = keras.saving.deserialize_keras_object(config)
@@ -131,8 +147,11 @@ class SoftWeightSharingModel(keras.Model):
             **super().get_config(),
             "model": keras.saving.serialize_keras_object(self.model),
             "prior": keras.saving.serialize_keras_object(self.prior),
-            "shared_layers": list(self.shared_layers), "include_bias": self.include_bias, "tau": self.tau,
-            "num_examples": self.num_examples, "prior_lr_multiplier": dict(self.prior_lr_multiplier),
+            "shared_layers": list(self.shared_layers),
+            "include_bias": self.include_bias,
+            "tau": self.tau,
+            "num_examples": self.num_examples,
+            "prior_lr_multiplier": dict(self.prior_lr_multiplier),
             "pull_weights": self.pull_weights,
         }
 
@@ -145,9 +164,16 @@ class SoftWeightSharingModel(keras.Model):
 
 
 def apply_soft_weight_sharing(
-    model: keras.Model, *, components: int = 17, tau: float = 5e-3, num_examples: int = 1,
-    layers: Sequence[str] | Callable[[keras.layers.Layer], bool] | None = None, include_bias: bool = True,
-    prior_lr_multiplier: float | dict[str, float] = 1.0, pull_weights: bool = True, **prior_options,
+    model: keras.Model,
+    *,
+    components: int = 17,
+    tau: float = 5e-3,
+    num_examples: int = 1,
+    layers: Sequence[str] | Callable[[keras.layers.Layer], bool] | None = None,
+    include_bias: bool = True,
+    prior_lr_multiplier: float | dict[str, float] = 1.0,
+    pull_weights: bool = True,
+    **prior_options,
 ) -> SoftWeightSharingModel:
     """Wraps ``model`` so that training it also fits a soft weight-sharing prior to its weights.
 
@@ -183,7 +209,14 @@ def apply_soft_weight_sharing(
         low, high = float(values.min()), float(values.max())
         prior_options["init_range"] = (low, high) if high > low else (-1.0, 1.0)
     prior = SoftWeightSharing(components, name="soft_weight_sharing", **prior_options)
-    return SoftWeightSharingModel(model, prior, names, include_bias=include_bias, tau=tau,
-                                  num_examples=num_examples, prior_lr_multiplier=prior_lr_multiplier,
-                                  pull_weights=pull_weights,
-                                  name=f"{model.name}_sws")
+    return SoftWeightSharingModel(
+        model,
+        prior,
+        names,
+        include_bias=include_bias,
+        tau=tau,
+        num_examples=num_examples,
+        prior_lr_multiplier=prior_lr_multiplier,
+        pull_weights=pull_weights,
+        name=f"{model.name}_sws",
+    )

@@ -47,16 +47,19 @@ class Mixture:
     def log_joint(self, weights: np.ndarray) -> np.ndarray:
         """(N, J) log pi_j + log N(w_i | mu_j, sigma_j^2)."""
         w = np.asarray(weights, np.float64).reshape(-1, 1)
-        return (np.log(self.mixing) - 0.5 * (np.log(2 * np.pi * self.variances)
-                                             + (w - self.means) ** 2 / self.variances))
+        return np.log(self.mixing) - 0.5 * (np.log(2 * np.pi * self.variances) + (w - self.means) ** 2 / self.variances)
 
     def assign(self, weights: np.ndarray) -> np.ndarray:
         """Index of the most responsible component for each weight (flat)."""
         return np.argmax(self.log_joint(weights), axis=1)
 
     def as_dict(self) -> dict:
-        return {"means": self.means.tolist(), "stds": np.sqrt(self.variances).tolist(),
-                "mixing": self.mixing.tolist(), "zero": self.zero}
+        return {
+            "means": self.means.tolist(),
+            "stds": np.sqrt(self.variances).tolist(),
+            "mixing": self.mixing.tolist(),
+            "zero": self.zero,
+        }
 
 
 def gaussian_kl(mean_p, var_p, mean_q, var_q) -> float:
@@ -78,8 +81,9 @@ def merge_components(mixture: Mixture, kl_threshold: float) -> Mixture:
         best = None
         for a in range(len(means)):
             for b in range(a + 1, len(means)):
-                kl = (gaussian_kl(means[a], variances[a], means[b], variances[b])
-                      + gaussian_kl(means[b], variances[b], means[a], variances[a]))
+                kl = gaussian_kl(means[a], variances[a], means[b], variances[b]) + gaussian_kl(
+                    means[b], variances[b], means[a], variances[a]
+                )
                 if kl < kl_threshold and (best is None or kl < best[0]):
                     best = (kl, a, b)
         if best is None:
@@ -151,7 +155,7 @@ def sparse_layer_bits(codes: np.ndarray, kind: str, value_bits: int, *, huffman:
     """
     index_bits = INDEX_BITS[kind]
     rows = np.moveaxis(codes, -1, 0).reshape(codes.shape[-1], -1) if codes.ndim > 1 else codes.reshape(1, -1)
-    max_gap = 2 ** index_bits - 1
+    max_gap = 2**index_bits - 1
     gaps, values = [], []
     for row in rows:
         previous = -1
@@ -167,9 +171,12 @@ def sparse_layer_bits(codes: np.ndarray, kind: str, value_bits: int, *, huffman:
     entries = len(values)
     pointer_bits = (rows.shape[0] + 1) * max(1, math.ceil(math.log2(entries + 1)))
     return {
-        "weights": int(codes.size), "nonzero": int(np.count_nonzero(codes)), "entries": entries,
+        "weights": int(codes.size),
+        "nonzero": int(np.count_nonzero(codes)),
+        "entries": entries,
         "index_bits": _stream_bits(gaps, index_bits, huffman),
-        "value_bits": _stream_bits(values, value_bits, huffman), "pointer_bits": pointer_bits,
+        "value_bits": _stream_bits(values, value_bits, huffman),
+        "pointer_bits": pointer_bits,
     }
 
 

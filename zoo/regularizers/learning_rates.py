@@ -51,7 +51,9 @@ def set_learning_rate_multipliers(optimizer, multipliers: Mapping[str, float]):
 
         optimizer.update_step = update_step
     # Keras objects copy dicts assigned to their attributes (tracking), so assign the merged dict.
-    setattr(optimizer, _ATTR, {**(getattr(optimizer, _ATTR, None) or {}), **{p: float(v) for p, v in multipliers.items()}})
+    setattr(
+        optimizer, _ATTR, {**(getattr(optimizer, _ATTR, None) or {}), **{p: float(v) for p, v in multipliers.items()}}
+    )
     return optimizer
 
 

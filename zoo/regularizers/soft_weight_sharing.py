@@ -59,14 +59,24 @@ class SoftWeightSharing(keras.layers.Layer):
         True
     """
 
-    def __init__(self, components: int = 16, *, zero_component: bool = True, zero_mixing: float | None = None,
-                 init_range: tuple[float, float] = (-0.6, 0.6), init_std: float = 0.05,
-                 gamma_prior: tuple[float, float] | None = None, beta_prior: tuple[float, float] | None = None,
-                 **kwargs):
+    def __init__(
+        self,
+        components: int = 16,
+        *,
+        zero_component: bool = True,
+        zero_mixing: float | None = None,
+        init_range: tuple[float, float] = (-0.6, 0.6),
+        init_std: float = 0.05,
+        gamma_prior: tuple[float, float] | None = None,
+        beta_prior: tuple[float, float] | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if not isinstance(components, int) or components < (2 if zero_component else 1):
-            raise ValueError(f"SoftWeightSharing needs at least {2 if zero_component else 1} components. "
-                             f"Received: components={components!r}")
+            raise ValueError(
+                f"SoftWeightSharing needs at least {2 if zero_component else 1} components. "
+                f"Received: components={components!r}"
+            )
         if zero_mixing is not None and not (0.0 < zero_mixing < 1.0):
             raise ValueError(f"zero_mixing must be in (0, 1). Received: zero_mixing={zero_mixing!r}")
         if zero_mixing is not None and not zero_component:
@@ -84,10 +94,12 @@ class SoftWeightSharing(keras.layers.Layer):
         low, high = self.init_range
         step = (high - low) / max(learned_means - 1, 1)
         start = [low + i * step for i in range(learned_means)]
-        self.means = self.add_weight(shape=(learned_means,), name="means",
-                                     initializer=keras.initializers.Constant(start))
-        self.log_var = self.add_weight(shape=(components,), name="log_var",
-                                       initializer=keras.initializers.Constant(2.0 * math.log(init_std)))
+        self.means = self.add_weight(
+            shape=(learned_means,), name="means", initializer=keras.initializers.Constant(start)
+        )
+        self.log_var = self.add_weight(
+            shape=(components,), name="log_var", initializer=keras.initializers.Constant(2.0 * math.log(init_std))
+        )
         learned_logits = components - 1 if zero_mixing is not None else components
         self.mixing_logits = self.add_weight(shape=(learned_logits,), name="mixing_logits", initializer="zeros")
 
@@ -138,8 +150,12 @@ class SoftWeightSharing(keras.layers.Layer):
 
     def get_config(self):
         return {
-            **super().get_config(), "components": self.components, "zero_component": self.zero_component,
-            "zero_mixing": self.zero_mixing, "init_range": list(self.init_range), "init_std": self.init_std,
+            **super().get_config(),
+            "components": self.components,
+            "zero_component": self.zero_component,
+            "zero_mixing": self.zero_mixing,
+            "init_range": list(self.init_range),
+            "init_std": self.init_std,
             "gamma_prior": list(self.gamma_prior) if self.gamma_prior else None,
             "beta_prior": list(self.beta_prior) if self.beta_prior else None,
         }

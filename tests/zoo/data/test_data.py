@@ -115,8 +115,12 @@ def test_shift_augmentation_translates_digits(mnist_test):
 
     spec, test = mnist_test
     images, labels = test.images[:256], test.labels[:256]
-    x = next(iter(make_pipeline(spec, images, labels, batch_size=256, training=True, augment="shift", seed=3, epochs=1)))[0].numpy()
-    plain = next(iter(make_pipeline(spec, images, labels, batch_size=256, training=True, augment="none", seed=3, epochs=1)))[0].numpy()
+    x = next(
+        iter(make_pipeline(spec, images, labels, batch_size=256, training=True, augment="shift", seed=3, epochs=1))
+    )[0].numpy()
+    plain = next(
+        iter(make_pipeline(spec, images, labels, batch_size=256, training=True, augment="none", seed=3, epochs=1))
+    )[0].numpy()
     assert spec.augment is None  # MNIST's standard is no augmentation
     # the same digits, moved: MNIST's empty border keeps almost all ink inside a 2-pixel shift
     assert abs(x.sum() - plain.sum()) / plain.sum() < 0.02

@@ -76,5 +76,7 @@ def test_a_vit_fine_tunes_at_another_image_size_with_resized_positions():
     small = zoo.create("vit_tiny_patch4_28", dim=32, depth=2, heads=2)
     bigger, transferred = with_new_head(small, "vit_tiny_patch4_28", {"num_classes": 3, "input_shape": [36, 36, 1]})
     assert "positions" in transferred and bigger.get_layer("positions").get_weights()[0].shape == (1, 82, 32)
-    np.testing.assert_array_equal(bigger.get_layer("block1").get_weights()[0], small.get_layer("block1").get_weights()[0])
+    np.testing.assert_array_equal(
+        bigger.get_layer("block1").get_weights()[0], small.get_layer("block1").get_weights()[0]
+    )
     assert bigger.output_shape == (None, 3)

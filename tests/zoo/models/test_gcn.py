@@ -32,7 +32,9 @@ def test_forward_round_trip_and_one_step_on_cora(cora, tmp_path):
     model.save(tmp_path / "gcn.keras")
     loaded = keras.saving.load_model(tmp_path / "gcn.keras")
     np.testing.assert_allclose(loaded(inputs, training=False), logits, rtol=1e-5, atol=1e-6)
-    model.compile(optimizer=keras.optimizers.Adam(0.01), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.01), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     before = [w.copy() for w in model.get_weights()]
     model.fit(inputs, cora.labels, sample_weight=cora.masks["train"].astype("float32"), batch_size=2708, verbose=0)
     assert all(not np.allclose(a, b) for a, b in zip(before, model.get_weights()))

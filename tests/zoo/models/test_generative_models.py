@@ -11,8 +11,9 @@ import zoo
 from zoo.models.diffusion import noise_schedule
 from training.generative import sample
 
-GENERATIVE = zoo.list_models(task="image_generation") + zoo.list_models(task="autoencoding") + \
-    zoo.list_models(task="diffusion")
+GENERATIVE = (
+    zoo.list_models(task="image_generation") + zoo.list_models(task="autoencoding") + zoo.list_models(task="diffusion")
+)
 
 
 def _inputs(model, images):

@@ -50,8 +50,11 @@ def test_perceptron_converges_on_separable_real_digits(mnist_test):
     _, split = data.load("mnist:0,1", "test")
     x, y = _pixels(split, 400)
     model = zoo.create("perceptron")
-    model.compile(optimizer=keras.optimizers.SGD(1.0), loss=PerceptronCriterion(),
-                  metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+    model.compile(
+        optimizer=keras.optimizers.SGD(1.0),
+        loss=PerceptronCriterion(),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
     for epoch in range(20):
         model.fit(x, y, batch_size=1, epochs=1, verbose=0, shuffle=True)
         mistakes = int(np.sum(np.argmax(model.predict(x, verbose=0), -1) != y))
@@ -76,8 +79,14 @@ def test_gradient_descent_reaches_least_squares():
     model = zoo.create("linear_regression", **train.model_overrides())
     model.compile(optimizer=keras.optimizers.Adam(0.05), loss=model.training_loss())
     steps = 3000  # full-batch steps, run as one epoch over the tiled data (per-epoch overhead dominates otherwise)
-    model.fit(np.tile(train.features, (steps, 1)), np.tile(train.targets, (steps, 1)), batch_size=len(train),
-              epochs=1, shuffle=False, verbose=0)
+    model.fit(
+        np.tile(train.features, (steps, 1)),
+        np.tile(train.targets, (steps, 1)),
+        batch_size=len(train),
+        epochs=1,
+        shuffle=False,
+        verbose=0,
+    )
     w, b = least_squares(train.features, train.targets)
     predicted = np.asarray(model.predict(train.features, verbose=0), dtype=np.float64)
     np.testing.assert_allclose(predicted, train.features.astype(np.float64) @ w + b, rtol=0, atol=0.05)

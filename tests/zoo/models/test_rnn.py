@@ -25,7 +25,7 @@ def test_every_cell_is_registered():
 def test_stepping_with_carried_state_equals_one_pass(name, hamlet_ids):
     vocabulary, ids = hamlet_ids
     model = zoo.create(name, vocabulary=vocabulary, units=32, num_layers=2)
-    x = ids[:2 * 60].reshape(2, 60)
+    x = ids[: 2 * 60].reshape(2, 60)
     full = np.asarray(model(x))
     assert full.shape == (2, 60, len(vocabulary) + 1)
     states = model.initial_states(2)
@@ -38,7 +38,7 @@ def test_stepping_with_carried_state_equals_one_pass(name, hamlet_ids):
 def test_round_trips_and_one_fit_step(name, hamlet_ids, tmp_path):
     vocabulary, ids = hamlet_ids
     model = zoo.create(name, vocabulary=vocabulary, units=16)
-    x = ids[:4 * 41].reshape(4, 41)
+    x = ids[: 4 * 41].reshape(4, 41)
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     assert loaded.vocabulary == vocabulary

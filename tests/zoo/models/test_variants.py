@@ -61,7 +61,9 @@ def test_one_fit_step_changes_weights(name, real_images):
     model = zoo.create(name, num_classes=classes)
     x = real_images(model.input_shape[1:], n=4)
     y = np.array([0, 1, 2, 1]) % classes
-    model.compile(optimizer=keras.optimizers.SGD(0.1), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.1), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     before = [w.copy() for w in model.get_weights()]
     history = model.fit(x, y, epochs=1, batch_size=4, verbose=0)
     assert np.isfinite(history.history["loss"][0])

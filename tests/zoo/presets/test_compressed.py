@@ -107,8 +107,11 @@ def test_both_layouts_read_back_and_the_smaller_is_kept():
         assert compressed.describe(blob)["layout"] == layout
         (_, back), (_, bias) = compressed.decode(blob)
         assert back.tobytes() == array.tobytes() and bias.tolist() == pytest.approx([0.1, 1.1, 2.1])
-    odd = [("scalar", np.float32(0.25).reshape(())), ("steps", np.array(7, np.int64)),
-           ("conv", sparse.reshape(30, 2, 5, 40))]
+    odd = [
+        ("scalar", np.float32(0.25).reshape(())),
+        ("steps", np.array(7, np.int64)),
+        ("conv", sparse.reshape(30, 2, 5, 40)),
+    ]
     back = compressed.decode(compressed.encode(odd, codebook))
     assert [(a.shape, a.dtype, a.tobytes()) for _, a in back] == [(a.shape, a.dtype, a.tobytes()) for _, a in odd]
     with pytest.raises(ValueError, match="at most 255 distinct finite non-zero values"):
@@ -169,10 +172,19 @@ def test_corrupt_truncated_and_wrong_version_files_are_refused_and_nothing_loads
 
 def test_a_compressed_preset_loads_by_tag_and_is_checksummed(quantised_lenet, kzoo_home, mnist_test, caplog):
     model, codebook = quantised_lenet
-    directory = presets.save_preset(model, kzoo_home / "presets" / "lenet_300_100" / "mnist-kzq",
-                                    name="lenet_300_100", dataset="mnist", codebook=codebook)
-    assert sorted(p.name for p in directory.iterdir()) == ["README.md", "config.json", "metadata.json",
-                                                           "model.weights.kzq"]
+    directory = presets.save_preset(
+        model,
+        kzoo_home / "presets" / "lenet_300_100" / "mnist-kzq",
+        name="lenet_300_100",
+        dataset="mnist",
+        codebook=codebook,
+    )
+    assert sorted(p.name for p in directory.iterdir()) == [
+        "README.md",
+        "config.json",
+        "metadata.json",
+        "model.weights.kzq",
+    ]
     images, _ = _digits(mnist_test, 64)
     loaded = zoo.create("lenet_300_100", weights="mnist-kzq")
     assert np.asarray(loaded(images)).tobytes() == np.asarray(model(images)).tobytes()
@@ -182,11 +194,18 @@ def test_a_compressed_preset_loads_by_tag_and_is_checksummed(quantised_lenet, kz
         zoo.create("lenet_300_100", weights="mnist-kzq")
     with caplog.at_level(logging.WARNING):  # a codebook the model was not quantised with: stored raw, and said so
         unquantised = zoo.create("lenet_300_100")
-        raw = presets.save_preset(unquantised, kzoo_home / "presets" / "lenet_300_100" / "raw", name="lenet_300_100",
-                                  dataset="mnist", codebook=[0.123])
+        raw = presets.save_preset(
+            unquantised,
+            kzoo_home / "presets" / "lenet_300_100" / "raw",
+            name="lenet_300_100",
+            dataset="mnist",
+            codebook=[0.123],
+        )
     assert "all are stored raw" in caplog.text
-    assert np.asarray(zoo.create("lenet_300_100", weights=str(raw))(images)).tobytes() == \
-        np.asarray(unquantised(images)).tobytes()
+    assert (
+        np.asarray(zoo.create("lenet_300_100", weights=str(raw))(images)).tobytes()
+        == np.asarray(unquantised(images)).tobytes()
+    )
 
 
 @pytest.mark.parametrize("name, goal", [("lenet5_caffe", 50), ("lenet_300_100", 30)])
@@ -202,8 +221,7 @@ def test_the_shipped_soft_weight_sharing_presets_are_small_on_disk(name, goal):
     assert json.loads((directory / "metadata.json").read_text())["files"].keys() >= {"model.weights.kzq"}
 
 
-def test_a_compressed_preset_downloads_from_a_url_and_loads_exactly(kzoo_home, monkeypatch, mirror_server,
-                                                                    mnist_test):
+def test_a_compressed_preset_downloads_from_a_url_and_loads_exactly(kzoo_home, monkeypatch, mirror_server, mnist_test):
     """The shipped lenet5_caffe:mnist-sws served over HTTP (127.0.0.1): fetched, verified, the same logits."""
     from zoo.presets import catalog
 

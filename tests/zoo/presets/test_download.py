@@ -22,8 +22,13 @@ def published(tmp_path, monkeypatch, mirror_server):
     monkeypatch.setenv("KZOO_OFFLINE", "0")
     monkeypatch.setenv(catalog.MIRROR_ENV, mirror_server.url)
     model = zoo.create("lenet_300_100", weights="mnist")
-    source = presets.save_preset(model, tmp_path / "built" / "mnist-remote", name="lenet_300_100", dataset="mnist",
-                                 metrics={"accuracy": {"value": 0.984, "command": "zoo evaluate ..."}})
+    source = presets.save_preset(
+        model,
+        tmp_path / "built" / "mnist-remote",
+        name="lenet_300_100",
+        dataset="mnist",
+        metrics={"accuracy": {"value": 0.984, "command": "zoo evaluate ..."}},
+    )
     catalog.publish(source, mirror_server.root)
     extra = tmp_path / "catalog.json"
     catalog.write_catalog(extra, [catalog.entry_for(source, packaged=False)], base_url="https://unused.invalid/v1")
@@ -71,7 +76,9 @@ def test_a_corrupt_or_tampered_download_is_refused_and_never_kept(published, mir
 
 def test_offline_mode_says_what_is_missing_and_uses_the_cache(published, monkeypatch):
     monkeypatch.setenv("KZOO_OFFLINE", "1")
-    with pytest.raises(ValueError, match=r"not in the cache .* KZOO_OFFLINE=1 forbids .* `zoo pull lenet_300_100:mnist-remote`"):
+    with pytest.raises(
+        ValueError, match=r"not in the cache .* KZOO_OFFLINE=1 forbids .* `zoo pull lenet_300_100:mnist-remote`"
+    ):
         zoo.create("lenet_300_100", weights="mnist-remote")
     monkeypatch.setenv("KZOO_OFFLINE", "0")
     presets.pull("lenet_300_100:mnist-remote", progress=False)
@@ -113,7 +120,9 @@ def test_the_catalog_matches_the_packaged_presets():
 
 def test_zoo_presets_and_pull_from_the_command_line(published, mirror_server):
     env_run = [sys.executable, "-m", "zoo.cli"]
-    listing = subprocess.run([*env_run, "presets", "lenet_300_100", "--json"], capture_output=True, text=True, check=True)
+    listing = subprocess.run(
+        [*env_run, "presets", "lenet_300_100", "--json"], capture_output=True, text=True, check=True
+    )
     rows = {r["tag"]: r for r in json.loads(listing.stdout)}
     assert rows["mnist"]["where"] == "packaged" and rows["mnist-remote"]["where"] == "remote"
     pulled = subprocess.run([*env_run, "pull", "lenet_300_100:mnist-remote", "--quiet"], capture_output=True, text=True)
@@ -138,22 +147,30 @@ def test_a_stale_partial_file_is_downloaded_again_from_the_start(published, mirr
 
 def test_names_that_leave_their_directory_are_refused(published, mirror_server, tmp_path, monkeypatch):
     bad = tmp_path / "bad-catalog.json"
-    bad.write_text(json.dumps({"base_url": mirror_server.url, "presets": [
-        {"model": "lenet_300_100", "tag": "..", "dataset": "mnist", "metrics": {}, "files": {}}]}))
+    bad.write_text(
+        json.dumps(
+            {
+                "base_url": mirror_server.url,
+                "presets": [{"model": "lenet_300_100", "tag": "..", "dataset": "mnist", "metrics": {}, "files": {}}],
+            }
+        )
+    )
     monkeypatch.setenv(catalog.EXTRA_CATALOGS_ENV, str(bad))
     with pytest.raises(ValueError, match="Not a plain tag name"):
         catalog.entries()
     evil = mirror_server.root / "evil" / "mnist"
     evil.mkdir(parents=True)
-    (evil / "metadata.json").write_text(json.dumps({"files": {"config.json": "0" * 64, "model.weights.h5": "0" * 64,
-                                                              "../../escape": "0" * 64}}))
+    (evil / "metadata.json").write_text(
+        json.dumps({"files": {"config.json": "0" * 64, "model.weights.h5": "0" * 64, "../../escape": "0" * 64}})
+    )
     with pytest.raises(ValueError, match="Not a plain file name"):
         zoo.create("lenet_300_100", weights=f"{mirror_server.url}/evil/mnist/")
     assert not list(tmp_path.rglob("escape*"))
 
 
-def test_tags_win_over_a_folder_of_the_same_name_and_schemes_ignore_case(published, mirror_server, tmp_path,
-                                                                        monkeypatch):
+def test_tags_win_over_a_folder_of_the_same_name_and_schemes_ignore_case(
+    published, mirror_server, tmp_path, monkeypatch
+):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "mnist").mkdir()  # e.g. a data folder called mnist next to the user's script
     assert zoo.create("lenet5", weights="mnist").count_params() == 61706

@@ -87,13 +87,15 @@ def test_a_refused_connection_is_retried_without_claiming_a_partial_file(monkeyp
 
 def test_zoo_pull_takes_the_wildcards_zoo_presets_takes(no_mirror_settings):
     cli = [sys.executable, "-m", "zoo.cli"]
-    listed = json.loads(subprocess.run([*cli, "presets", "*:mnist", "--json"], capture_output=True, text=True,
-                                       check=True).stdout)
+    listed = json.loads(
+        subprocess.run([*cli, "presets", "*:mnist", "--json"], capture_output=True, text=True, check=True).stdout
+    )
     pulled = subprocess.run([*cli, "pull", "*:mnist", "--quiet"], capture_output=True, text=True)
     assert pulled.returncode == 0, pulled.stderr
     directories = pulled.stdout.split()
-    assert [d.split("/")[-2] + ":" + d.split("/")[-1] for d in directories] == [f"{r['model']}:{r['tag']}"
-                                                                                for r in listed]
+    assert [d.split("/")[-2] + ":" + d.split("/")[-1] for d in directories] == [
+        f"{r['model']}:{r['tag']}" for r in listed
+    ]
     assert str(no_mirror_settings / "presets" / "vae" / "mnist") in directories
     nothing = subprocess.run([*cli, "pull", "*:imagenet"], capture_output=True, text=True)
     assert nothing.returncode == 2 and "No published preset matches '*:imagenet'" in nothing.stderr

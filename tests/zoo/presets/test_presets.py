@@ -19,20 +19,33 @@ def kzoo_home(tmp_path, monkeypatch):
 
 def _saved(kzoo_home, tag="mnist-test"):
     model = zoo.create("lenet_300_100", dropout=0.0)
-    directory = presets.save_preset(model, kzoo_home / "presets" / "lenet_300_100" / tag, name="lenet_300_100",
-                                    dataset="mnist", metrics={"accuracy": {"value": 0.5, "command": "zoo evaluate"}})
+    directory = presets.save_preset(
+        model,
+        kzoo_home / "presets" / "lenet_300_100" / tag,
+        name="lenet_300_100",
+        dataset="mnist",
+        metrics={"accuracy": {"value": 0.5, "command": "zoo evaluate"}},
+    )
     return model, directory
 
 
 def test_a_saved_preset_loads_by_tag_with_identical_weights(kzoo_home, real_images):
     model, directory = _saved(kzoo_home)
-    assert sorted(p.name for p in directory.iterdir()) == ["README.md", "config.json", "metadata.json", "model.weights.h5"]
+    assert sorted(p.name for p in directory.iterdir()) == [
+        "README.md",
+        "config.json",
+        "metadata.json",
+        "model.weights.h5",
+    ]
     metadata = json.loads((directory / "metadata.json").read_text())
     assert metadata["parameters"] == model.count_params() and metadata["dataset"] == "mnist"
     assert set(metadata["files"]) == {"config.json", "model.weights.h5", "README.md"}
     assert "mnist-test" in presets.list_tags("lenet_300_100") and "mnist-test" in zoo.info("lenet_300_100")["weights"]
     images = real_images((28, 28, 1), 4)
-    for loaded in (zoo.create("lenet_300_100", weights="mnist-test"), zoo.create("lenet_300_100", weights=str(directory))):
+    for loaded in (
+        zoo.create("lenet_300_100", weights="mnist-test"),
+        zoo.create("lenet_300_100", weights=str(directory)),
+    ):
         np.testing.assert_allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-6)
 
 
@@ -87,7 +100,10 @@ def test_the_shipped_mnist_presets_reproduce_their_recorded_accuracy(name):
     assert "mnist" in zoo.info(name)["weights"]
     directory = presets.find(name, "mnist")
     metadata = json.loads((directory / "metadata.json").read_text())
-    assert metadata["metrics"]["accuracy"]["command"] == f"zoo evaluate {name} --weights bench/weights/{name}-mnist --dataset mnist --json"
+    assert (
+        metadata["metrics"]["accuracy"]["command"]
+        == f"zoo evaluate {name} --weights bench/weights/{name}-mnist --dataset mnist --json"
+    )
     measured = evaluate(name, "mnist", "mnist")
     assert measured["examples"] == 10000
     assert measured["accuracy"] == pytest.approx(metadata["metrics"]["accuracy"]["value"], abs=1e-4)

@@ -26,8 +26,14 @@ def kzoo_home(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def resnet18_checkpoint(tmp_path_factory):
     tensors = ref.resnet_tensors("resnet18", seed=1)
-    folder = ref.write_checkpoint(tmp_path_factory.mktemp("timm") / "resnet18.test_in1k", "resnet18", tensors,
-                                  image_size=64, mean=[0.5, 0.4, 0.3], std=[0.2, 0.25, 0.3])
+    folder = ref.write_checkpoint(
+        tmp_path_factory.mktemp("timm") / "resnet18.test_in1k",
+        "resnet18",
+        tensors,
+        image_size=64,
+        mean=[0.5, 0.4, 0.3],
+        std=[0.2, 0.25, 0.3],
+    )
     return folder, tensors
 
 
@@ -35,8 +41,9 @@ def _images(size, n=2, seed=0):
     return np.random.default_rng(seed).uniform(0, 1, (n, size, size, 3)).astype("float32")
 
 
-def test_resnet18_logits_equal_pytorch_semantics_and_same_padding_would_not(kzoo_home, resnet18_checkpoint,
-                                                                            real_images):
+def test_resnet18_logits_equal_pytorch_semantics_and_same_padding_would_not(
+    kzoo_home, resnet18_checkpoint, real_images
+):
     folder, tensors = resnet18_checkpoint
     model = zoo.create("resnet18", weights=str(folder))
     assert model.input_shape == (None, 64, 64, 3)  # pretrained_cfg's input size
@@ -44,8 +51,9 @@ def test_resnet18_logits_equal_pytorch_semantics_and_same_padding_would_not(kzoo
     expected = ref.resnet_forward(tensors, "resnet18", images, mean=[0.5, 0.4, 0.3], std=[0.2, 0.25, 0.3])
     assert ref.relative_error(model(images), expected) <= TOLERANCE
     # The reference is sensitive to the padding trap: Keras' "same" on the strided layers moves the logits far.
-    same = ref.resnet_forward(tensors, "resnet18", images, mean=[0.5, 0.4, 0.3], std=[0.2, 0.25, 0.3],
-                              mode="keras_same")
+    same = ref.resnet_forward(
+        tensors, "resnet18", images, mean=[0.5, 0.4, 0.3], std=[0.2, 0.25, 0.3], mode="keras_same"
+    )
     assert ref.relative_error(same, expected) > 100 * TOLERANCE
     # Other input sizes (odd ones too) stay exact: the ResNet pools globally.
     odd = zoo.create("resnet18", weights=str(folder), input_shape=(45, 45, 3))
@@ -63,12 +71,15 @@ def test_resnet34_and_resnet50_at_full_width_match(kzoo_home, tmp_path, architec
     expected = ref.resnet_forward(tensors, architecture, images)
     assert model.output_shape == (None, 10)
     assert ref.relative_error(model(images), expected) <= TOLERANCE
-    assert ref.relative_error(ref.resnet_forward(tensors, architecture, images, mode="keras_same"),
-                              expected) > 100 * TOLERANCE
+    assert (
+        ref.relative_error(ref.resnet_forward(tensors, architecture, images, mode="keras_same"), expected)
+        > 100 * TOLERANCE
+    )
 
 
-@pytest.mark.parametrize("architecture,name,size", [("vit_tiny_patch16_224", "vit_ti16", 32),
-                                                    ("vit_small_patch16_224", "vit_s16", 48)])
+@pytest.mark.parametrize(
+    "architecture,name,size", [("vit_tiny_patch16_224", "vit_ti16", 32), ("vit_small_patch16_224", "vit_s16", 48)]
+)
 def test_vit_logits_equal_pytorch_semantics(kzoo_home, tmp_path, architecture, name, size):
     tensors = ref.vit_tensors(architecture, image_size=size, num_classes=7, depth=12, seed=4)
     folder = ref.write_checkpoint(tmp_path / architecture, architecture, tensors, image_size=size)
@@ -81,9 +92,18 @@ def test_vit_logits_equal_pytorch_semantics(kzoo_home, tmp_path, architecture, n
 #: x = arange(h * w) ** 1.5 (what timm's resample_abs_pos_embed calls), printed once in the torch environment.
 TORCH_RESIZED = {
     ((2, 2), (3, 3)): [[-0.24595, 0.268929, 0.783808], [1.303434, 2.256145, 3.208857], [2.852818, 4.243362, 5.633907]],
-    ((4, 4), (3, 3)): [[1.378913, 3.659976, 6.9269], [15.6383, 20.778831, 26.365993], [38.689026, 45.528622, 52.713352]],
-    ((3, 3), (5, 2)): [[-0.159158, 1.62866], [1.861726, 4.517753], [6.049652, 10.17999], [12.684033, 17.784073],
-                       [16.611135, 22.186205]],
+    ((4, 4), (3, 3)): [
+        [1.378913, 3.659976, 6.9269],
+        [15.6383, 20.778831, 26.365993],
+        [38.689026, 45.528622, 52.713352],
+    ],
+    ((3, 3), (5, 2)): [
+        [-0.159158, 1.62866],
+        [1.861726, 4.517753],
+        [6.049652, 10.17999],
+        [12.684033, 17.784073],
+        [16.611135, 22.186205],
+    ],
 }
 
 
@@ -147,10 +167,14 @@ def test_missing_misshapen_and_unexpected_tensors_are_refused_naming_them(kzoo_h
     missing = _break(folder, tmp_path / "a", lambda t: t.pop("layer3.1.bn2.running_var"))
     with pytest.raises(ValueError, match=r"'layer3\.1\.bn2\.running_var' is missing.*Nothing was loaded"):
         zoo.create("resnet18", weights=str(missing))
-    wrong = _break(folder, tmp_path / "b", lambda t: t.update({"layer2.0.conv2.weight": np.zeros((128, 64, 3, 3),
-                                                                                                  "float32")}))
-    with pytest.raises(ValueError, match=r"'layer2\.0\.conv2\.weight' has shape \(128, 64, 3, 3\), but resnet18 "
-                                         r"\(stack2_block1/conv2/conv/kernel\) needs \(128, 128, 3, 3\)"):
+    wrong = _break(
+        folder, tmp_path / "b", lambda t: t.update({"layer2.0.conv2.weight": np.zeros((128, 64, 3, 3), "float32")})
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"'layer2\.0\.conv2\.weight' has shape \(128, 64, 3, 3\), but resnet18 "
+        r"\(stack2_block1/conv2/conv/kernel\) needs \(128, 128, 3, 3\)",
+    ):
         zoo.create("resnet18", weights=str(wrong))
     extra = _break(folder, tmp_path / "c", lambda t: t.update({"layer1.0.se.fc.weight": np.zeros((4, 4), "float32")}))
     with pytest.raises(ValueError, match=r"unexpected tensor\(s\) 'layer1\.0\.se\.fc\.weight'"):
@@ -195,8 +219,7 @@ def _hub_cache(hf_home, repo_id, folder):
         (repo / "snapshots" / commit / source.name).symlink_to(f"../../blobs/{blob.name}")
 
 
-def test_hf_references_load_from_the_hugging_face_cache_offline(kzoo_home, tmp_path, monkeypatch,
-                                                                resnet18_checkpoint):
+def test_hf_references_load_from_the_hugging_face_cache_offline(kzoo_home, tmp_path, monkeypatch, resnet18_checkpoint):
     folder, tensors = resnet18_checkpoint
     uri = "hf://timm/resnet18.test_in1k"
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
@@ -252,8 +275,13 @@ def test_finetune_resizes_a_folder_to_the_preset_input_size(kzoo_home, tmp_path,
     for i, (image, label) in enumerate(zip(split.images[:40], split.labels[:40])):
         (data / f"class{label % 2}").mkdir(parents=True, exist_ok=True)
         Image.fromarray(image).resize((24, 24)).save(data / f"class{label % 2}" / f"{i}.png")
-    result = finetune("resnet18", str(folder), str(data), out=tmp_path / "run",
-                      config=FinetuneConfig(epochs=2, batch_size=8, validation_split=0.0))
+    result = finetune(
+        "resnet18",
+        str(folder),
+        str(data),
+        out=tmp_path / "run",
+        config=FinetuneConfig(epochs=2, batch_size=8, validation_split=0.0),
+    )
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["model_config"]["input_shape"] == [64, 64, 3] and config["model_config"]["num_classes"] == 2
     assert config["model_config"]["input_mean"] == [0.5, 0.4, 0.3]

@@ -10,13 +10,17 @@ from pathlib import Path
 import numpy as np
 from scipy.special import erf
 
-RESNETS = {"resnet18": ("basic", [2, 2, 2, 2]), "resnet34": ("basic", [3, 4, 6, 3]),
-           "resnet50": ("bottleneck", [3, 4, 6, 3])}
+RESNETS = {
+    "resnet18": ("basic", [2, 2, 2, 2]),
+    "resnet34": ("basic", [3, 4, 6, 3]),
+    "resnet50": ("bottleneck", [3, 4, 6, 3]),
+}
 VITS = {"vit_tiny_patch16_224": (192, 3), "vit_small_patch16_224": (384, 6), "vit_base_patch16_224": (768, 12)}
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 
 
 # --- checkpoints ----------------------------------------------------------------------------------------------------
+
 
 def resnet_tensors(architecture: str, num_classes: int = 1000, seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
@@ -55,8 +59,9 @@ def resnet_tensors(architecture: str, num_classes: int = 1000, seed: int = 0) ->
     return t
 
 
-def vit_tensors(architecture: str, image_size: int = 224, num_classes: int = 1000, depth: int = 12,
-                seed: int = 0) -> dict[str, np.ndarray]:
+def vit_tensors(
+    architecture: str, image_size: int = 224, num_classes: int = 1000, depth: int = 12, seed: int = 0
+) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     dim, _ = VITS[architecture]
     tokens = (image_size // 16) ** 2 + 1
@@ -64,10 +69,16 @@ def vit_tensors(architecture: str, image_size: int = 224, num_classes: int = 100
     def normal(*shape, std=0.02):
         return (rng.standard_normal(shape) * std).astype("float32")
 
-    t = {"cls_token": normal(1, 1, dim, std=0.5), "pos_embed": normal(1, tokens, dim, std=0.5),
-         "patch_embed.proj.weight": normal(dim, 3, 16, 16, std=1 / np.sqrt(768)), "patch_embed.proj.bias": normal(dim),
-         "norm.weight": 1 + normal(dim, std=0.1), "norm.bias": normal(dim, std=0.1),
-         "head.weight": normal(num_classes, dim, std=1 / np.sqrt(dim)), "head.bias": normal(num_classes, std=0.1)}
+    t = {
+        "cls_token": normal(1, 1, dim, std=0.5),
+        "pos_embed": normal(1, tokens, dim, std=0.5),
+        "patch_embed.proj.weight": normal(dim, 3, 16, 16, std=1 / np.sqrt(768)),
+        "patch_embed.proj.bias": normal(dim),
+        "norm.weight": 1 + normal(dim, std=0.1),
+        "norm.bias": normal(dim, std=0.1),
+        "head.weight": normal(num_classes, dim, std=1 / np.sqrt(dim)),
+        "head.bias": normal(num_classes, std=0.1),
+    }
     for i in range(depth):
         p = f"blocks.{i}"
         for norm in ("norm1", "norm2"):
@@ -79,26 +90,49 @@ def vit_tensors(architecture: str, image_size: int = 224, num_classes: int = 100
     return t
 
 
-def write_checkpoint(folder: Path, architecture: str, tensors: dict[str, np.ndarray], *, image_size: int = 224,
-                     tag: str = "test_in1k", mean=MEAN, std=STD, **config) -> Path:
+def write_checkpoint(
+    folder: Path,
+    architecture: str,
+    tensors: dict[str, np.ndarray],
+    *,
+    image_size: int = 224,
+    tag: str = "test_in1k",
+    mean=MEAN,
+    std=STD,
+    **config,
+) -> Path:
     """A folder as timm pushes it to the Hub: config.json (architecture, pretrained_cfg) and model.safetensors."""
     from safetensors.numpy import save_file
 
     folder.mkdir(parents=True, exist_ok=True)
     head = tensors.get("fc.weight", tensors.get("head.weight"))
     num_classes = int(head.shape[0]) if head is not None else 1000
-    body = {"architecture": architecture, "num_classes": num_classes,
-            "global_pool": "avg" if architecture.startswith("resnet") else "token",
-            "pretrained_cfg": {"tag": tag, "custom_load": False, "input_size": [3, image_size, image_size],
-                               "fixed_input_size": architecture.startswith("vit"), "interpolation": "bicubic",
-                               "crop_pct": 0.95, "crop_mode": "center", "mean": list(mean), "std": list(std),
-                               "num_classes": num_classes, "license": "apache-2.0"}, **config}
+    body = {
+        "architecture": architecture,
+        "num_classes": num_classes,
+        "global_pool": "avg" if architecture.startswith("resnet") else "token",
+        "pretrained_cfg": {
+            "tag": tag,
+            "custom_load": False,
+            "input_size": [3, image_size, image_size],
+            "fixed_input_size": architecture.startswith("vit"),
+            "interpolation": "bicubic",
+            "crop_pct": 0.95,
+            "crop_mode": "center",
+            "mean": list(mean),
+            "std": list(std),
+            "num_classes": num_classes,
+            "license": "apache-2.0",
+        },
+        **config,
+    }
     (folder / "config.json").write_text(json.dumps(body, indent=2))
     save_file(tensors, str(folder / "model.safetensors"))
     return folder
 
 
 # --- the forward pass -----------------------------------------------------------------------------------------------
+
 
 def _pad(x, before, after, value=0.0):
     return np.pad(x, ((0, 0), (0, 0), (before, after), (before, after)), constant_values=value)
@@ -175,8 +209,12 @@ def vit_forward(t, architecture, images, mean=MEAN, std=STD):
     _, heads = VITS[architecture]
     x = ((images - np.asarray(mean)) / np.asarray(std)).transpose(0, 3, 1, 2).astype(np.float64)
     n = x.shape[0]
-    patches = np.einsum("nchwij,ocij->nohw", np.lib.stride_tricks.sliding_window_view(x, (16, 16), axis=(2, 3))
-                        [:, :, ::16, ::16], t["patch_embed.proj.weight"], optimize=True)
+    patches = np.einsum(
+        "nchwij,ocij->nohw",
+        np.lib.stride_tricks.sliding_window_view(x, (16, 16), axis=(2, 3))[:, :, ::16, ::16],
+        t["patch_embed.proj.weight"],
+        optimize=True,
+    )
     patches = patches + t["patch_embed.proj.bias"].reshape(1, -1, 1, 1)
     x = patches.reshape(n, patches.shape[1], -1).transpose(0, 2, 1)  # (N, tokens, dim), row-major over the grid
     x = np.concatenate([np.broadcast_to(t["cls_token"], (n, 1, x.shape[-1])), x], axis=1) + t["pos_embed"]
@@ -188,7 +226,7 @@ def vit_forward(t, architecture, images, mean=MEAN, std=STD):
         h = layernorm(x, t, f"{p}.norm1")
         qkv = linear(h, t, f"{p}.attn.qkv").reshape(n, -1, 3, heads, head_dim).transpose(2, 0, 3, 1, 4)
         q, k, v = qkv[0], qkv[1], qkv[2]
-        scores = q @ k.transpose(0, 1, 3, 2) * head_dim ** -0.5
+        scores = q @ k.transpose(0, 1, 3, 2) * head_dim**-0.5
         scores = np.exp(scores - scores.max(-1, keepdims=True))
         attn = scores / scores.sum(-1, keepdims=True)
         h = (attn @ v).transpose(0, 2, 1, 3).reshape(n, -1, dim)

@@ -19,8 +19,11 @@ def digits(mnist_test):
 
 
 def _compile(model, optimizer=None):
-    model.compile(optimizer=optimizer or keras.optimizers.Adam(1e-3),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    model.compile(
+        optimizer=optimizer or keras.optimizers.Adam(1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
 
 
 def test_wraps_every_kernel_layer_and_predicts_like_the_model(digits):
@@ -28,19 +31,29 @@ def test_wraps_every_kernel_layer_and_predicts_like_the_model(digits):
     wrapped = apply_soft_weight_sharing(model, components=5, num_examples=60000)
     assert wrapped.shared_layers == ["conv1", "conv2", "fc1", "predictions"]
     assert [v.path for _, v in wrapped.shared_variables()] == [
-        "conv1/kernel", "conv1/bias", "conv2/kernel", "conv2/bias", "fc1/kernel", "fc1/bias",
-        "predictions/kernel", "predictions/bias"]
+        "conv1/kernel",
+        "conv1/bias",
+        "conv2/kernel",
+        "conv2/bias",
+        "fc1/kernel",
+        "fc1/bias",
+        "predictions/kernel",
+        "predictions/bias",
+    ]
     images, _ = digits
     np.testing.assert_allclose(wrapped.predict(images[:8], verbose=0), model.predict(images[:8], verbose=0), atol=1e-6)
     # the prior starts where the weights are
     kernels = np.concatenate([np.ravel(layer.kernel) for layer in shareable_layers(model)])
-    assert np.isclose(float(wrapped.prior.means[0]), kernels.min()) and np.isclose(float(wrapped.prior.means[-1]), kernels.max())
+    assert np.isclose(float(wrapped.prior.means[0]), kernels.min()) and np.isclose(
+        float(wrapped.prior.means[-1]), kernels.max()
+    )
 
 
 def test_loss_gains_tau_over_n_times_the_prior(digits):
     model = zoo.create("lenet_300_100")
-    wrapped = apply_soft_weight_sharing(model, components=4, tau=0.5, num_examples=1000, layers=["dense2"],
-                                        include_bias=False)
+    wrapped = apply_soft_weight_sharing(
+        model, components=4, tau=0.5, num_examples=1000, layers=["dense2"], include_bias=False
+    )
     images, _ = digits
     wrapped(images[:4])
     (added,) = wrapped.losses
@@ -62,8 +75,9 @@ def test_bad_layer_names_and_unbuilt_models_are_refused():
 def test_training_pulls_weights_toward_the_mixture_on_real_digits(digits):
     images, labels = digits
     model = zoo.create("lenet_300_100")
-    wrapped = apply_soft_weight_sharing(model, components=5, tau=0.2, num_examples=len(images),
-                                        zero_mixing=0.9, init_std=0.05)
+    wrapped = apply_soft_weight_sharing(
+        model, components=5, tau=0.2, num_examples=len(images), zero_mixing=0.9, init_std=0.05
+    )
     _compile(wrapped)
     before = float(wrapped.complexity_loss())
     history = wrapped.fit(images, labels, batch_size=64, epochs=3, verbose=0)
@@ -76,8 +90,9 @@ def test_the_prior_has_its_own_learning_rate(digits):
     moves = {}
     for multiplier in (0.0, 1.0, 3.0):
         keras.utils.set_random_seed(1)
-        wrapped = apply_soft_weight_sharing(zoo.create("lenet_300_100"), components=4, num_examples=256,
-                                            prior_lr_multiplier={"means": multiplier})
+        wrapped = apply_soft_weight_sharing(
+            zoo.create("lenet_300_100"), components=4, num_examples=256, prior_lr_multiplier={"means": multiplier}
+        )
         _compile(wrapped, keras.optimizers.SGD(0.05))
         means = np.array(wrapped.prior.means)
         wrapped.fit(images[:64], labels[:64], batch_size=64, epochs=1, verbose=0)
@@ -97,8 +112,15 @@ def test_learning_rate_multipliers_reject_negatives_and_accumulate():
 
 def test_save_and_load_keep_the_prior_its_state_and_its_learning_rates(tmp_path, digits):
     images, labels = digits
-    wrapped = apply_soft_weight_sharing(zoo.create("lenet5_caffe"), components=6, tau=1e-3, num_examples=256,
-                                        zero_mixing=0.95, gamma_prior=(250.0, 0.1), prior_lr_multiplier=4.0)
+    wrapped = apply_soft_weight_sharing(
+        zoo.create("lenet5_caffe"),
+        components=6,
+        tau=1e-3,
+        num_examples=256,
+        zero_mixing=0.95,
+        gamma_prior=(250.0, 0.1),
+        prior_lr_multiplier=4.0,
+    )
     _compile(wrapped)
     wrapped.fit(images[:64], labels[:64], batch_size=32, epochs=1, verbose=0)
     path = tmp_path / "sws.keras"
@@ -120,8 +142,12 @@ def test_trains_under_a_tf_distribute_strategy_with_its_own_learning_rate(digits
     images, labels = digits
     strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
     with strategy.scope():
-        wrapped = apply_soft_weight_sharing(zoo.create("lenet_300_100"), components=4, num_examples=256,
-                                            prior_lr_multiplier={"means": 0.0, "log_var": 1.0})
+        wrapped = apply_soft_weight_sharing(
+            zoo.create("lenet_300_100"),
+            components=4,
+            num_examples=256,
+            prior_lr_multiplier={"means": 0.0, "log_var": 1.0},
+        )
         _compile(wrapped, keras.optimizers.SGD(0.05))
     means, log_var = np.array(wrapped.prior.means), np.array(wrapped.prior.log_var)
     wrapped.fit(images[:64], labels[:64], batch_size=32, epochs=1, verbose=0)

@@ -82,7 +82,9 @@ def test_sparse_size_ratio_and_its_bounds():
     assert 32 / 10 < all_dense["ratio"] < 32 / 9  # (5 index + 4 code) bits per weight plus overheads
     assert mostly_zero["ratio"] > 8 * all_dense["ratio"]
     big = np.where(rng.random((2000, 50)) < 0.02, rng.integers(1, 16, size=(2000, 50)), 0)
-    assert sparse_size([("w", "dense", big)], 15, huffman=True)["ratio"] > sparse_size([("w", "dense", big)], 15)["ratio"]
+    assert (
+        sparse_size([("w", "dense", big)], 15, huffman=True)["ratio"] > sparse_size([("w", "dense", big)], 15)["ratio"]
+    )
 
 
 def test_quantize_model_writes_codebook_values_into_the_kernels():

@@ -41,14 +41,15 @@ def test_gradients_match_prml_5_5_7():
     with tf.GradientTape() as tape:
         omega = prior(w)
     grad_w, grad_mu, grad_log_var, grad_logits = tape.gradient(
-        omega, [w, prior.means.value, prior.log_var.value, prior.mixing_logits.value])
+        omega, [w, prior.means.value, prior.log_var.value, prior.mixing_logits.value]
+    )
     mu, var, pi, _, gamma = numpy_terms(prior, w_np.astype(np.float64))
     diff = w_np[:, None].astype(np.float64) - mu
     np.testing.assert_allclose(grad_w.numpy(), (gamma * diff / var).sum(1), rtol=2e-3, atol=1e-3)
     np.testing.assert_allclose(grad_mu.numpy(), (gamma * -diff / var).sum(0), rtol=2e-3, atol=1e-2)
     np.testing.assert_allclose(grad_logits.numpy(), (pi - gamma).sum(0), rtol=2e-3, atol=1e-3)
     # d/d log_var_j of -log(sum_j ...) = sum_i gamma_ij * (1 - (w_i - mu_j)^2 / var_j) / 2
-    np.testing.assert_allclose(grad_log_var.numpy(), (gamma * 0.5 * (1 - diff ** 2 / var)).sum(0), rtol=2e-3, atol=1e-2)
+    np.testing.assert_allclose(grad_log_var.numpy(), (gamma * 0.5 * (1 - diff**2 / var)).sum(0), rtol=2e-3, atol=1e-2)
 
 
 def test_zero_component_is_exactly_zero_and_fixed_mixing_holds():
@@ -85,8 +86,16 @@ def test_serialization_round_trip():
     assert float(restored(w)) == pytest.approx(float(prior(w)), rel=1e-6)
 
 
-@pytest.mark.parametrize("kwargs", [dict(components=1), dict(zero_mixing=1.5), dict(init_std=0.0),
-                                    dict(gamma_prior=(0.0, 1.0)), dict(zero_component=False, zero_mixing=0.9)])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(components=1),
+        dict(zero_mixing=1.5),
+        dict(init_std=0.0),
+        dict(gamma_prior=(0.0, 1.0)),
+        dict(zero_component=False, zero_mixing=0.9),
+    ],
+)
 def test_bad_arguments(kwargs):
     with pytest.raises(ValueError):
         SoftWeightSharing(**kwargs)
@@ -96,6 +105,6 @@ def test_gamma_prior_for_std_puts_the_precision_mode_at_one_over_std_squared():
     from zoo.regularizers import gamma_prior_for_std
 
     a, b = gamma_prior_for_std(0.005)
-    assert (a - 1) / b == pytest.approx(1 / 0.005 ** 2)
+    assert (a - 1) / b == pytest.approx(1 / 0.005**2)
     with pytest.raises(ValueError, match="std > 0"):
         gamma_prior_for_std(0.0)
