@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
+from kill_and_resume import kill_mid_epoch
 
 import zoo
-from training import checkpoints
 from training.compression import CompressConfig, compress
 
 ZOO = [sys.executable, "-m", "zoo.cli"]
@@ -45,29 +43,12 @@ COMMAND = [
 ]
 
 
-def _kill_mid_epoch(out) -> checkpoints.ResumePoint:
-    victim = subprocess.Popen([*COMMAND, "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    state = out / "backup" / "state.json"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and victim.poll() is None:
-        try:
-            saved = json.loads(state.read_text())
-            if saved["epoch"] >= 1 and saved["step"] > 0:
-                break
-        except (OSError, ValueError, KeyError):
-            pass
-        time.sleep(0.05)
-    victim.send_signal(signal.SIGKILL)
-    victim.wait()
-    return checkpoints.read_backup(out)
-
-
 @pytest.mark.slow
 def test_a_killed_compression_resumes_to_the_model_of_an_uninterrupted_run(tmp_path):
     full = subprocess.run([*COMMAND, "--out", str(tmp_path / "full")], capture_output=True, text=True, timeout=600)
     assert full.returncode == 0, full.stderr[-3000:]
     cut = tmp_path / "cut"
-    point = _kill_mid_epoch(cut)
+    point = kill_mid_epoch(COMMAND, cut)
     assert point is not None and point.stage == 0 and point.epoch >= 1 and point.step % 7 == 0 and point.step > 0
     assert not (cut / "report.json").exists()
 
@@ -97,7 +78,7 @@ def test_resume_needs_the_output_directory():
 
 def test_resuming_with_other_settings_is_refused(tmp_path):
     out = tmp_path / "cut"
-    point = _kill_mid_epoch(out)
+    point = kill_mid_epoch(COMMAND, out)
     assert point is not None
     changed = CompressConfig(
         epochs=2,

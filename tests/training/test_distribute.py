@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from kill_and_resume import kill_mid_epoch
 
 from training import TrainConfig, checkpoints, distribute, train
 from training.engine import weights_fingerprint
@@ -190,20 +189,7 @@ def test_a_run_killed_mid_epoch_resumes_to_the_weights_of_an_uninterrupted_run(t
     full = subprocess.run([*command, "--out", str(tmp_path / "full")], capture_output=True, text=True, timeout=600)
     assert full.returncode == 0, full.stderr[-3000:]
     run = tmp_path / "cut"
-    victim = subprocess.Popen([*command, "--out", str(run)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    state = run / "backup" / "state.json"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        try:
-            saved = json.loads(state.read_text())
-            if saved["epoch"] >= 1 and saved["step"] > 0:
-                break
-        except (OSError, ValueError, KeyError):
-            pass
-        time.sleep(0.05)
-    victim.send_signal(signal.SIGKILL)
-    victim.wait()
-    point = checkpoints.read_backup(run)
+    point = kill_mid_epoch(command, run)
     assert point.epoch >= 1 and point.step % 7 == 0 and point.step > 0  # killed in the middle of an epoch
     refused = subprocess.run([*command, "--out", str(run)], capture_output=True, text=True)
     assert refused.returncode == 2 and "--resume" in refused.stderr
