@@ -188,7 +188,7 @@ def _convert(directory: Path) -> None:
 def _measure_shipped(summary: dict) -> None:
     """Each shipped preset's size on disk (weights file, whole preset) next to the estimate, and its test accuracy."""
     from zoo.presets import compressed
-    from training.classification import evaluate
+    from zoo.training.classification import evaluate
 
     for entry in summary.values():
         if "shipped_as" not in entry:

@@ -83,8 +83,8 @@ def _worker() -> None:
     import zoo
     from zoo import data
     from zoo.data.pipeline import make_pipeline, steps_per_epoch
-    from training.distribute import precision
-    from training.optim import make_optimizer
+    from zoo.training.distribute import precision
+    from zoo.training.optim import make_optimizer
 
     spec, train = data.load("cifar10", "train")
 

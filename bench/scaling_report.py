@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from training.run_dir import shown_command
+from zoo.training.run_dir import shown_command
 
 HERE = Path(__file__).resolve().parent
 RUNS = HERE / "runs" / "scaling"

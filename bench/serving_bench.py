@@ -12,7 +12,7 @@ accounts for (CPU per request of server and clients, CPU taken by other
 processes, steal time).
 
 Measurements:
-  1. Latency of batch-1 Predict, server without batching: ``serving.client.Client.predict``
+  1. Latency of batch-1 Predict, server without batching: ``zoo.serving.client.Client.predict``
      and the raw stub (prebuilt request) over gRPC, vs the same SavedModel called in
      the bench process (and the Keras model, for context); the ways are interleaved in
      rounds so background load hits them alike. Also a second server run with TensorFlow's
@@ -46,7 +46,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from training.run_dir import shown_command
+from zoo.training.run_dir import shown_command
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -337,8 +337,8 @@ class Server:
         return self
 
     def wait_ready(self) -> Server:
-        from serving.client import Client
-        from serving.errors import ServingError
+        from zoo.serving.client import Client
+        from zoo.serving.errors import ServingError
 
         try:
             with Client(self.target, timeout=60) as client:
@@ -435,9 +435,9 @@ def measure_latency(
     import tensorflow as tf
     from tensorflow_serving.apis import predict_pb2
 
+    from zoo.serving.client import Client
+    from zoo.serving.tensors import to_tensor_proto
     from zoo.weights import create_trained
-    from serving.client import Client
-    from serving.tensors import to_tensor_proto
 
     n = calls + warmup
     xs = [images[i % len(images)][None] for i in range(n)]
@@ -542,8 +542,8 @@ def measure_reload(base: Path, server: Server, payloads, clients: int, procs: in
     """Exports version 2 while ``clients`` send requests; stops ``tail`` s after v2 AVAILABLE and v1 END."""
     from tensorflow_serving.apis import predict_pb2
 
-    from serving.client import Client
-    from serving.exporter import export_weights
+    from zoo.serving.client import Client
+    from zoo.serving.exporter import export_weights
 
     ctx = mp.get_context("spawn")
     stop = ctx.Event()
@@ -694,8 +694,8 @@ def main(argv: list[str]) -> int:
     from tensorflow_serving.apis import predict_pb2
 
     from zoo import data
-    from serving.exporter import export_weights
-    from serving.tensors import to_tensor_proto
+    from zoo.serving.exporter import export_weights
+    from zoo.serving.tensors import to_tensor_proto
 
     env = environment()
     print(f"machine: {env['machine']}; load average {env['load_average_at_start']}", flush=True)

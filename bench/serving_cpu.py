@@ -71,7 +71,7 @@ def process_cpu(pid: int) -> float:
 def request_bytes():
     from tensorflow_serving.apis import predict_pb2
 
-    from serving.tensors import to_tensor_proto
+    from zoo.serving.tensors import to_tensor_proto
 
     request = predict_pb2.PredictRequest()
     request.model_spec.name = MODEL
@@ -125,7 +125,7 @@ def run_server(command: list[str], env: dict, port: int, calls: int, rounds: int
 
 def in_process(base: Path, calls: int, rounds: int) -> dict:
     """The model alone: the served session callable, batch 1, in this process (TF's default threads)."""
-    from serving.servable import Servable
+    from zoo.serving.servable import Servable
 
     servable = Servable(MODEL, 1, base / MODEL / "1")
     x = {"images": np.random.default_rng(0).random((1, 28, 28, 1), np.float32)}
@@ -147,7 +147,7 @@ def main() -> None:
     parser.add_argument("--main-checkout", default=None, help="also measure this checkout's serving/ (comparison)")
     args = parser.parse_args()
 
-    from serving.exporter import export_weights
+    from zoo.serving.exporter import export_weights
 
     base = SCRATCH / "models"
     if not (base / MODEL / "1").is_dir():

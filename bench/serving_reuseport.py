@@ -21,7 +21,7 @@ from pathlib import Path
 
 import serving_bench as sb  # a sibling script: python puts bench/ on sys.path
 
-from training.run_dir import shown_command
+from zoo.training.run_dir import shown_command
 
 HERE = Path(__file__).resolve().parent
 
@@ -37,8 +37,8 @@ def main(argv: list[str]) -> int:
     from tensorflow_serving.apis import predict_pb2
 
     from zoo import data
-    from serving.exporter import export_weights
-    from serving.tensors import to_tensor_proto
+    from zoo.serving.exporter import export_weights
+    from zoo.serving.tensors import to_tensor_proto
 
     spec, split = data.load("mnist", "test")
     images = (split.images[:256].astype(np.float32) / 255.0).reshape(-1, *spec.input_shape)

@@ -158,7 +158,7 @@ def train_side_by_side(train, test, *, epochs: int, batch_size: int, lr: float, 
     from zoo import data
     from zoo.analysis.numpy_mlp import NumpyMLP, to_keras
     from zoo.data.pipeline import make_pipeline, steps_per_epoch
-    from training.classification import compile_classifier
+    from zoo.training.classification import compile_classifier
 
     results = {}
     for threads in (1, None):
@@ -219,7 +219,7 @@ def train_side_by_side(train, test, *, epochs: int, batch_size: int, lr: float, 
 
 def numpy_part(args) -> None:
     from zoo import data
-    from training.run_dir import environment, write_json
+    from zoo.training.run_dir import environment, write_json
 
     _, train = data.load("mnist", "train")
     _, test = data.load("mnist", "test")
@@ -411,7 +411,7 @@ def optimizers_markdown(report: dict) -> str:
     lines += [
         "",
         "`sgd`: plain SGD; `momentum`: classical momentum 0.9 (`v = 0.9 v + g; w -= lr v`); `nesterov`: "
-        '`training.optim.make_optimizer("sgd")` (Nesterov momentum 0.9); `adam`: `make_optimizer("adam")`. '
+        '`zoo.training.optim.make_optimizer("sgd")` (Nesterov momentum 0.9); `adam`: `make_optimizer("adam")`. '
         f"`step`: x0.1 at 50% and 75% of the run; `inverse_time`: `lr / (1 + {report['inverse_time_decay']:g} "
         "* epoch)`, updated every step.",
         "",

@@ -24,9 +24,9 @@ import numpy as np
 import zoo
 from zoo import data
 from zoo.registry import constructor_config
+from zoo.training.optim import make_optimizer, make_schedule
+from zoo.training.run_dir import RunLogger, environment, write_json
 from zoo.weights import BEST_WEIGHTS, LAST_WEIGHTS, RUN_CONFIG
-from training.optim import make_optimizer, make_schedule
-from training.run_dir import RunLogger, environment, write_json
 
 
 def augment(images: np.ndarray, kind: str | None, rng: np.random.Generator, pad: int) -> np.ndarray:

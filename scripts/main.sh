@@ -26,7 +26,7 @@ PY
 .venv/bin/zoo serve --model_config_file "$MODELS/models.config" --port "$GRPC_PORT" --rest_api_port "$REST_PORT" &
 SERVER=$!
 trap 'kill -TERM $SERVER 2>/dev/null || true' EXIT
-.venv/bin/python -c "import serving; serving.Client('localhost:$GRPC_PORT').wait_until_available('lenet5', timeout=180)"
+.venv/bin/python -c "from zoo import serving; serving.Client('localhost:$GRPC_PORT').wait_until_available('lenet5', timeout=180)"
 .venv/bin/zoo predict --server "localhost:$GRPC_PORT" --model lenet5 --input "$RUN"/digit*.png --top-k 3
 .venv/bin/python - "$REST_PORT" <<'PY'
 import sys, urllib.request

@@ -12,12 +12,12 @@ Imports are lazy: ``import serving`` does not load TensorFlow.
 """
 
 _EXPORTS = {
-    "export": "serving.exporter",
-    "export_weights": "serving.exporter",
-    "Client": "serving.client",
-    "ModelServer": "serving.server",
-    "ServerOptions": "serving.server",
-    "ServingError": "serving.errors",
+    "export": "zoo.serving.exporter",
+    "export_weights": "zoo.serving.exporter",
+    "Client": "zoo.serving.client",
+    "ModelServer": "zoo.serving.server",
+    "ServerOptions": "zoo.serving.server",
+    "ServingError": "zoo.serving.errors",
 }
 __all__ = sorted(_EXPORTS)
 
@@ -27,4 +27,4 @@ def __getattr__(name):
         import importlib
 
         return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'serving' has no attribute {name!r}")
+    raise AttributeError(f"module 'zoo.serving' has no attribute {name!r}")

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from serving import errors
+from zoo.serving import errors
 
 logger = logging.getLogger(__name__)
 

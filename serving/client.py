@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 # isort: split
-import serving.protos  # noqa: F401  (before the protos below: imports them without TensorFlow)
+import zoo.serving.protos  # noqa: F401  (before the protos below: imports them without TensorFlow)
 
 # isort: split
 import grpc
@@ -34,8 +34,8 @@ from tensorflow_serving.apis import (
 )
 from tensorflow_serving.config import model_server_config_pb2
 
-from serving import config_files, errors
-from serving.tensors import dtype_name, numpy_dtype, shape_of, to_array, to_tensor_proto
+from zoo.serving import config_files, errors
+from zoo.serving.tensors import dtype_name, numpy_dtype, shape_of, to_array, to_tensor_proto
 
 _STATES = get_model_status_pb2.ModelVersionStatus.State
 

@@ -21,7 +21,7 @@ from google.protobuf import (
 )
 
 # isort: split
-import serving.protos  # noqa: F401  (before the protos below: imports them without TensorFlow)
+import zoo.serving.protos  # noqa: F401  (before the protos below: imports them without TensorFlow)
 
 # isort: split
 from tensorflow_serving.config import model_server_config_pb2

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from serving import config_files
-from serving.signatures import signature_functions
+from zoo.serving import config_files
+from zoo.serving.signatures import signature_functions
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def write_warmup_requests(
     import tensorflow as tf
     from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
-    from serving.tensors import to_tensor_proto
+    from zoo.serving.tensors import to_tensor_proto
 
     request = predict_pb2.PredictRequest()
     request.model_spec.name = model_name

@@ -17,8 +17,8 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from serving import errors
-from serving.inference import InferenceService
+from zoo.serving import errors
+from zoo.serving.inference import InferenceService
 
 logger = logging.getLogger(__name__)
 

@@ -23,13 +23,13 @@ from tensorflow_serving.apis import (
     regression_pb2,
 )
 
-from serving import errors
-from serving.drain import Drain
-from serving.exporter import WARMUP_FILE
-from serving.manager import ModelManager
-from serving.metrics import ServingMetrics
-from serving.servable import CLASSIFY_METHOD, DEFAULT_SIGNATURE, REGRESS_METHOD, Servable
-from serving.tensors import TensorConversionError, to_array, to_tensor_proto
+from zoo.serving import errors
+from zoo.serving.drain import Drain
+from zoo.serving.exporter import WARMUP_FILE
+from zoo.serving.manager import ModelManager
+from zoo.serving.metrics import ServingMetrics
+from zoo.serving.servable import CLASSIFY_METHOD, DEFAULT_SIGNATURE, REGRESS_METHOD, Servable
+from zoo.serving.tensors import TensorConversionError, to_array, to_tensor_proto
 
 logger = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from pathlib import Path
 from tensorflow_serving.apis import get_model_status_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
-from serving import errors
-from serving.exporter import version_dirs
-from serving.servable import Servable
+from zoo.serving import errors
+from zoo.serving.exporter import version_dirs
+from zoo.serving.servable import Servable
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def _one_line(err: BaseException) -> str:
     """An exception's message on one line (TensorFlow's carry node and stack-trace lines)."""
     import tensorflow as tf
 
-    from serving.errors import _op_error_line
+    from zoo.serving.errors import _op_error_line
 
     if isinstance(err, tf.errors.OpError):
         return _op_error_line(err)

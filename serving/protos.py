@@ -2,7 +2,7 @@
 
 ``tensorflow_serving.apis`` and ``tensorflow.core`` hold only generated ``*_pb2`` modules, but importing
 ``tensorflow.core.framework.tensor_pb2`` first runs ``tensorflow/__init__.py``, which loads all of TensorFlow
-(6-9 s). A gRPC client (``zoo predict --server``, :class:`serving.client.Client`) needs only the messages, so
+(6-9 s). A gRPC client (``zoo predict --server``, :class:`zoo.serving.client.Client`) needs only the messages, so
 when TensorFlow is not loaded yet this module imports them under a bare stand-in for the ``tensorflow``
 package (its ``__path__`` only) and removes the stand-in afterwards: a later ``import tensorflow`` runs the
 real package, which finds the same message modules already imported.

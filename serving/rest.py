@@ -26,9 +26,9 @@ from tensorflow_serving.apis import (
     regression_pb2,
 )
 
-from serving import errors, rest_codec
-from serving.grpc_service import model_status
-from serving.inference import InferenceService
+from zoo.serving import errors, rest_codec
+from zoo.serving.grpc_service import model_status
+from zoo.serving.inference import InferenceService
 
 logger = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from serving.tensors import TensorSpec
+from zoo.serving.tensors import TensorSpec
 
 if TYPE_CHECKING:
     from tensorflow_serving.apis import classification_pb2, input_pb2, regression_pb2

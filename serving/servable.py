@@ -23,8 +23,8 @@ import tensorflow as tf
 from google.protobuf import text_format
 from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
 
-from serving import errors
-from serving.tensors import TensorSpec, dtype_name, numpy_dtype, shape_of
+from zoo.serving import errors
+from zoo.serving.tensors import TensorSpec, dtype_name, numpy_dtype, shape_of
 
 logger = logging.getLogger(__name__)
 

@@ -17,15 +17,15 @@ from pathlib import Path
 
 import grpc
 
-from serving import config_files
-from serving.batching import Batcher, BatchingOptions
-from serving.errors import ServingError
-from serving.grpc_service import add_services
-from serving.inference import InferenceService
-from serving.manager import AVAILABLE, ModelManager
-from serving.metrics import ServingMetrics
-from serving.rest import make_server, serve_in_thread
-from serving.servable import Servable
+from zoo.serving import config_files
+from zoo.serving.batching import Batcher, BatchingOptions
+from zoo.serving.errors import ServingError
+from zoo.serving.grpc_service import add_services
+from zoo.serving.inference import InferenceService
+from zoo.serving.manager import AVAILABLE, ModelManager
+from zoo.serving.metrics import ServingMetrics
+from zoo.serving.rest import make_server, serve_in_thread
+from zoo.serving.servable import Servable
 
 logger = logging.getLogger(__name__)
 
@@ -184,7 +184,7 @@ class ServerOptions:
 
     def session_config(self):
         """The ConfigProto model sessions run with."""
-        from serving.servable import session_config
+        from zoo.serving.servable import session_config
 
         base = None
         if self.tensorflow_session_config_file:

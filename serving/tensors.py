@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 # isort: split
-import serving.protos  # noqa: F401  (before the protos below: imports them without TensorFlow)
+import zoo.serving.protos  # noqa: F401  (before the protos below: imports them without TensorFlow)
 
 # isort: split
 from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2

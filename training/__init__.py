@@ -1,8 +1,8 @@
 """Training, fine-tuning and evaluation for zoo models.
 
 ``train`` and ``evaluate`` pick the trainer of the model's task
-(``training.dispatch``). The tf.data trainers need TensorFlow; imports are
-lazy so backend-agnostic helpers (``training.optim``, ``training.run_dir``) also
+(``zoo.training.dispatch``). The tf.data trainers need TensorFlow; imports are
+lazy so backend-agnostic helpers (``zoo.training.optim``, ``zoo.training.run_dir``) also
 work under ``KERAS_BACKEND=jax`` on machines without TensorFlow.
 """
 
@@ -12,15 +12,15 @@ __all__ = sorted(_EXPORTS)
 
 def __getattr__(name):
     if name in ("train", "evaluate"):
-        from training import dispatch
+        from zoo.training import dispatch
 
         return getattr(dispatch, name)
     if name in ("TrainConfig", "TrainResult"):
-        from training import engine
+        from zoo.training import engine
 
         return getattr(engine, name)
     if name in _EXPORTS:
-        from training import classification
+        from zoo.training import classification
 
         return getattr(classification, name)
-    raise AttributeError(f"module 'training' has no attribute {name!r}")
+    raise AttributeError(f"module 'zoo.training' has no attribute {name!r}")

@@ -15,10 +15,10 @@ from zoo.data.datasets import validation_problems
 from zoo.data.pipeline import make_pipeline, split_validation
 from zoo.losses import SmoothedSparseCrossentropy
 from zoo.registry import get_entry
+from zoo.training import engine
+from zoo.training.distribute import shard_by_data
+from zoo.training.engine import TrainConfig, TrainResult, best_epoch, require_positive_ints  # noqa: F401  (re-exported)
 from zoo.weights import create_trained
-from training import engine
-from training.distribute import shard_by_data
-from training.engine import TrainConfig, TrainResult, best_epoch, require_positive_ints  # noqa: F401  (re-exported)
 
 logger = logging.getLogger(__name__)
 

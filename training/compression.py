@@ -9,7 +9,7 @@ request, a SavedModel export in TF Serving's layout.
 
 Its training goes through the engine's parts, as ``zoo train``'s does: the
 ``tf.distribute`` strategy, seeds, mixed precision, progress bars, and backups of
-the whole state (:mod:`training.checkpoints`) at every epoch's end (and every
+the whole state (:mod:`zoo.training.checkpoints`) at every epoch's end (and every
 ``backup_every`` batches), so a killed run continues where it stopped with
 ``resume=True`` (``zoo compress ... --out DIR --resume``). Its three stages are
 the retraining under the prior, the sharpening, and the fine-tuning of the
@@ -34,12 +34,12 @@ from zoo.data.pipeline import make_pipeline, steps_per_epoch
 from zoo.presets.compressed import preset_sizes
 from zoo.regularizers import apply_soft_weight_sharing, gamma_prior_for_std
 from zoo.regularizers.compression import Mixture, dense_bits_per_weight, quantize_model
+from zoo.training import checkpoints
+from zoo.training.classification import build_for_dataset, compile_classifier, evaluate_model, require_positive_ints
+from zoo.training.distribute import STRATEGIES, make_strategy, precision
+from zoo.training.optim import NO_DECAY, SCHEDULES, make_optimizer, make_schedule
+from zoo.training.run_dir import HISTORY, environment, write_json
 from zoo.weights import create_trained
-from training import checkpoints
-from training.classification import build_for_dataset, compile_classifier, evaluate_model, require_positive_ints
-from training.distribute import STRATEGIES, make_strategy, precision
-from training.optim import NO_DECAY, SCHEDULES, make_optimizer, make_schedule
-from training.run_dir import HISTORY, environment, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -353,7 +353,7 @@ def compress(
     report["on_disk"] = preset_sizes(out / PRESET / tag)
     if export_base is not None:
         from zoo.inference import fit_class_names
-        from serving.exporter import export
+        from zoo.serving.exporter import export
 
         report["export"] = str(
             export(model, export_base, model_name=model_name, class_names=fit_class_names(spec.class_names, model))

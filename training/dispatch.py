@@ -13,13 +13,13 @@ logger = logging.getLogger(__name__)
 
 #: Task -> module with ``train(model_name, dataset, config=, out=, overrides=)`` and ``evaluate(...)``.
 TRAINERS = {
-    "image_classification": "training.classification",
-    "regression": "training.regression",
-    "language_model": "training.language_model",
-    "node_classification": "training.node_classification",
-    "autoencoding": "training.generative",
-    "image_generation": "training.generative",
-    "diffusion": "training.generative",
+    "image_classification": "zoo.training.classification",
+    "regression": "zoo.training.regression",
+    "language_model": "zoo.training.language_model",
+    "node_classification": "zoo.training.node_classification",
+    "autoencoding": "zoo.training.generative",
+    "image_generation": "zoo.training.generative",
+    "diffusion": "zoo.training.generative",
 }
 
 
@@ -46,7 +46,7 @@ def train(
     out: str | Path | None = None,
     overrides: dict[str, Any] | None = None,
 ):
-    """Trains ``model_name`` on ``dataset`` with its task's trainer; see ``training.classification.train``.
+    """Trains ``model_name`` on ``dataset`` with its task's trainer; see ``zoo.training.classification.train``.
 
     Returns:
         A ``TrainResult`` (run directory, model with its best weights, history, test metrics).
@@ -61,7 +61,7 @@ def evaluate(
 
     ``dataset`` defaults to the one the weights record (a run's ``config.json``, a preset's metadata).
     ``options`` go to generative models' evaluation (``importance_samples``, ``num_samples``, ``steps``,
-    ``eta``, ``features``, ``max_examples``; see ``training.generative.evaluate``).
+    ``eta``, ``features``, ``max_examples``; see ``zoo.training.generative.evaluate``).
 
     Raises:
         ValueError: no ``dataset`` given and the weights record none; see the trainers' ``evaluate``.
@@ -72,7 +72,7 @@ def evaluate(
 
         dataset = recorded_dataset(model_name, weights)
         logger.info("Evaluating on %s, the data set %s records", dataset, weights)
-    if options and trainer.__name__ != "training.generative":
+    if options and trainer.__name__ != "zoo.training.generative":
         raise ValueError(
             f"{', '.join(sorted(options))}: options of generative models' evaluation; {model_name} is "
             f"a {get_entry(model_name).task} model."

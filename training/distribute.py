@@ -103,7 +103,7 @@ def make_strategy(name: str = "auto"):
             )
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
         if strategy.extended._in_multi_worker_mode():
-            from training import multi_worker_fix
+            from zoo.training import multi_worker_fix
 
             multi_worker_fix.apply()
     elif name == "mirrored":

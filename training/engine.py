@@ -30,10 +30,18 @@ import numpy as np
 
 import zoo
 from zoo.registry import constructor_config
+from zoo.training import checkpoints, distribute
+from zoo.training.optim import make_optimizer, make_schedule
+from zoo.training.run_dir import (
+    RESULTS,
+    RunLogger,
+    discard_on_failure,
+    environment,
+    prepare_run_dir,
+    read_json,
+    write_json,
+)
 from zoo.weights import BEST_WEIGHTS, LAST_WEIGHTS, RUN_CONFIG, load_file
-from training import checkpoints, distribute
-from training.optim import make_optimizer, make_schedule
-from training.run_dir import RESULTS, RunLogger, discard_on_failure, environment, prepare_run_dir, read_json, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +67,7 @@ class TrainConfig:
     """Hyper-parameters of one run (every field is a flag of ``zoo train``).
 
     Distribution: ``strategy`` (``auto``, ``one_device``, ``mirrored``, ``multi_worker``,
-    ``tpu``; see :mod:`training.distribute`), ``batch_size`` is the global batch
+    ``tpu``; see :mod:`zoo.training.distribute`), ``batch_size`` is the global batch
     (split across replicas), ``lr_scaling="linear"`` multiplies the learning rate by
     the replicas, ``mixed_precision`` computes in float16 (GPU) or bfloat16.
     Recipe: ``warmup_epochs`` of the ``warmup_cosine`` / ``one_cycle`` schedules (None: their
@@ -231,7 +239,7 @@ def _callbacks(run_dir: Path, data, *, chief: bool, history: dict, backup_every:
             ),
         )
     backup = checkpoints.Backup(run_dir, data.steps_per_epoch, lambda: run_logger.history, every=backup_every)
-    from training.run_dir import TENSORBOARD
+    from zoo.training.run_dir import TENSORBOARD
 
     callbacks = [
         Throughput(data.examples_per_epoch / data.steps_per_epoch),

@@ -29,18 +29,18 @@ from typing import Any
 import keras
 
 from zoo.registry import constructor_config, get_entry
+from zoo.training import engine
+from zoo.training.engine import Stage, TrainConfig, TrainResult
 from zoo.transfer import HEAD, head_layers, with_new_head  # noqa: F401  (HEAD re-exported)
 from zoo.weights import create_trained
-from training import engine
-from training.engine import Stage, TrainConfig, TrainResult
 
 logger = logging.getLogger(__name__)
 
 SCHEDULES = ("two_stage", "constant", "cosine")
 #: Task -> (module, class) of the prepared data that trainer fits.
 DATA = {
-    "image_classification": ("training.classification", "ImageData"),
-    "node_classification": ("training.node_classification", "GraphData"),
+    "image_classification": ("zoo.training.classification", "ImageData"),
+    "node_classification": ("zoo.training.node_classification", "GraphData"),
 }
 
 
@@ -172,8 +172,8 @@ def fixed_image_size(model_name: str, weights: str | Path) -> tuple[int, int] | 
     from the metadata alone: no model is built, so the training strategy is still created first. (A timm checkpoint
     is converted here on its first use; ``zoo pull`` it beforehand for multi-worker runs.)"""
     from zoo import presets
+    from zoo.training.classification import pretrained_image_size
     from zoo.weights import resolve_weights
-    from training.classification import pretrained_image_size
 
     directory = presets.locate(model_name, weights)
     if directory is not None:
@@ -208,7 +208,7 @@ def finetune(
         out: run directory; defaults to ``runs/<model>-<dataset>-finetune-<time>``.
 
     Returns:
-        A :class:`training.engine.TrainResult` with the best weights loaded.
+        A :class:`zoo.training.engine.TrainResult` with the best weights loaded.
 
     Example:
         >>> result = finetune("lenet5", "mnist", "fashion_mnist")  # doctest: +SKIP

@@ -29,10 +29,10 @@ import zoo
 from zoo import data
 from zoo.data.pipeline import epoch_batches, split_validation
 from zoo.registry import get_entry
+from zoo.training import engine
+from zoo.training.distribute import shard_by_data
+from zoo.training.engine import TrainConfig, TrainResult
 from zoo.weights import create_trained
-from training import engine
-from training.distribute import shard_by_data
-from training.engine import TrainConfig, TrainResult
 
 logger = logging.getLogger(__name__)
 

@@ -24,9 +24,9 @@ import numpy as np
 import zoo
 from zoo.data.text import build_vocabulary, encode, load_text
 from zoo.registry import constructor_config, get_entry
+from zoo.training import engine
+from zoo.training.engine import TrainConfig, TrainResult
 from zoo.weights import create_trained
-from training import engine
-from training.engine import TrainConfig, TrainResult
 
 logger = logging.getLogger(__name__)
 

@@ -22,9 +22,9 @@ import numpy as np
 import zoo
 from zoo.data.graphs import Graph, load_graph
 from zoo.registry import get_entry
+from zoo.training import checkpoints, engine
+from zoo.training.engine import TrainConfig, TrainResult
 from zoo.weights import create_trained
-from training import checkpoints, engine
-from training.engine import TrainConfig, TrainResult
 
 logger = logging.getLogger(__name__)
 

@@ -11,11 +11,11 @@ Optimizers (names of :data:`OPTIMIZERS`):
 * ``sgd``: plain minibatch SGD, ``w -= lr * g``.
 * ``momentum``: classical (heavy-ball) momentum 0.9, ``v = 0.9 v + g; w -= lr v``,
   as in the course notes and :class:`zoo.analysis.numpy_mlp.NumpyMLP`.
-* ``nesterov``, ``adam``, ``adamw``, ``rmsprop``: ``training.optim.make_optimizer``
+* ``nesterov``, ``adam``, ``adamw``, ``rmsprop``: ``zoo.training.optim.make_optimizer``
   (``nesterov`` is its ``sgd``: Nesterov momentum 0.9).
 
 Schedules: ``constant``, ``step`` (x0.1 at 50% and 75% of the run) and
-``cosine`` from ``training.optim.make_schedule``; ``inverse_time``,
+``cosine`` from ``zoo.training.optim.make_schedule``; ``inverse_time``,
 ``lr / (1 + decay_rate * epoch)`` evaluated per step (Keras' ``InverseTimeDecay``
 with ``decay_steps`` = one epoch), the course notes' ``eta0 / (1 + gamma tau)^rho``
 with ``rho = 1``.
@@ -35,8 +35,8 @@ import numpy as np
 
 from zoo import data
 from zoo.data.pipeline import make_pipeline, split_validation
-from training.classification import build_for_dataset, compile_classifier, evaluate_model
-from training.optim import make_optimizer, make_schedule
+from zoo.training.classification import build_for_dataset, compile_classifier, evaluate_model
+from zoo.training.optim import make_optimizer, make_schedule
 
 logger = logging.getLogger(__name__)
 
@@ -51,12 +51,12 @@ DEFAULT_RUNS: tuple[tuple[str, str], ...] = (
 )
 # Base learning rates per optimizer (momentum 0.9 multiplies SGD's effective step by 10).
 DEFAULT_LR = {"sgd": 0.1, "momentum": 0.01, "nesterov": 0.01, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3}
-#: This comparison's names -> ``training.optim`` names (there ``sgd`` is Nesterov momentum, ``gd`` plain SGD).
+#: This comparison's names -> ``zoo.training.optim`` names (there ``sgd`` is Nesterov momentum, ``gd`` plain SGD).
 _OPTIM_NAMES = {"sgd": "gd", "nesterov": "sgd"}
 
 
 def make_comparison_schedule(name: str, lr: float, steps_per_epoch: int, epochs: int, *, decay_rate: float = 1.0):
-    """A learning rate or schedule by name, from ``training.optim.make_schedule``.
+    """A learning rate or schedule by name, from ``zoo.training.optim.make_schedule``.
 
     Args:
         name: one of :data:`SCHEDULES`.
@@ -82,7 +82,7 @@ def make_comparison_schedule(name: str, lr: float, steps_per_epoch: int, epochs:
 
 
 def make_comparison_optimizer(name: str, learning_rate) -> keras.optimizers.Optimizer:
-    """``training.optim.make_optimizer`` under this comparison's names: ``sgd`` is plain SGD, ``nesterov`` its ``sgd``.
+    """``zoo.training.optim.make_optimizer`` under this comparison's names: ``sgd`` is plain SGD, ``nesterov`` its ``sgd``.
 
     Raises:
         ValueError: unknown optimizer.

@@ -15,10 +15,10 @@ from zoo.data.pipeline import epoch_batches
 from zoo.data.tabular import TabularSplit, load_tabular
 from zoo.models.linear import least_squares
 from zoo.registry import get_entry
+from zoo.training import engine
+from zoo.training.distribute import shard_by_data
+from zoo.training.engine import TrainConfig, TrainResult
 from zoo.weights import create_trained
-from training import engine
-from training.distribute import shard_by_data
-from training.engine import TrainConfig, TrainResult
 
 logger = logging.getLogger(__name__)
 

@@ -190,7 +190,7 @@ def prepare_run_dir(out: str | Path | None, model_name: str, dataset: str, *, re
         FileExistsError: it already holds a finished run (a ``results.json``), or an interrupted
             one (a backup) and ``resume`` is False.
     """
-    from training.checkpoints import STATE, backup_dir
+    from zoo.training.checkpoints import STATE, backup_dir
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run_dir = Path(out) if out else Path("runs") / f"{model_name}-{Path(dataset).name}-{stamp}"
@@ -219,7 +219,7 @@ def discard_on_failure(fn: Callable) -> Callable:
 
     A run interrupted after a backup keeps its directory: ``--resume`` continues it.
     """
-    from training.checkpoints import STATE, backup_dir
+    from zoo.training.checkpoints import STATE, backup_dir
 
     @functools.wraps(fn)
     def run(*args, **kwargs):

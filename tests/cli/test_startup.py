@@ -102,7 +102,7 @@ def test_a_command_that_imports_tensorflow_prints_no_start_up_lines():
 
 def test_bfloat16_tensors_still_convert_without_ml_dtypes_loaded_up_front():
     code = (
-        "import sys; from serving.tensors import numpy_dtype, to_array, to_tensor_proto; "
+        "import sys; from zoo.serving.tensors import numpy_dtype, to_array, to_tensor_proto; "
         "assert 'ml_dtypes' not in sys.modules; from tensorflow.core.framework import types_pb2; "
         "assert numpy_dtype(types_pb2.DT_BFLOAT16).name == 'bfloat16'; "
         "import numpy as np, ml_dtypes; x = np.array([1.5, -2.0], ml_dtypes.bfloat16); "

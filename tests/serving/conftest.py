@@ -51,7 +51,7 @@ class Exported:
 
     def copy_to(self, target: Path) -> Exported:
         """A private copy of the base path (so servers that reload versions do not share one)."""
-        from serving import config_files
+        from zoo.serving import config_files
 
         shutil.copytree(self.base_path / MODEL, target / MODEL)
         config_files.upsert_model(target / config_files.MODELS_CONFIG, MODEL, (target / MODEL).absolute())
@@ -76,13 +76,13 @@ class ServerProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def client(self, **options):
-        from serving.client import Client
+        from zoo.serving.client import Client
 
         return Client(self.target, **options)
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> ServerProcess:
         """Blocks until lenet5 is AVAILABLE over gRPC and REST answers; fails with the server's log."""
-        from serving.errors import ServingError
+        from zoo.serving.errors import ServingError
 
         deadline = time.monotonic() + timeout
         with self.client(retries=0) as client:
@@ -164,8 +164,8 @@ def launch_server(base: Exported, log_dir: Path, *extra: str) -> ServerProcess:
 @pytest.fixture(scope="session")
 def exported_lenet5(tmp_path_factory) -> Exported:
     """LeNet-5 trained for one epoch on 2,000 real MNIST images, exported as version 1."""
-    from training import TrainConfig, train
-    from serving.exporter import export_weights
+    from zoo.serving.exporter import export_weights
+    from zoo.training import TrainConfig, train
 
     root = tmp_path_factory.mktemp("lenet5")
     config = TrainConfig(
@@ -237,11 +237,11 @@ def start_server():
 def serve_models(tmp_path_factory, start_server):
     """``serve_models(models)``: exports each model (name -> Keras model) as version 1, starts ``zoo serve`` on them and
     waits until every one is AVAILABLE; the server is stopped (and must exit cleanly) after the module."""
-    from serving.exporter import export
+    from zoo.serving.exporter import export
 
     started = []
 
-    from serving.errors import ServingError
+    from zoo.serving.errors import ServingError
 
     def serve(models: dict, timeout: float = 180.0) -> ServerProcess:
         root = tmp_path_factory.mktemp("served")

@@ -26,7 +26,7 @@ from tensorflow_serving.apis import (
     regression_pb2,
 )
 
-from serving.tensors import to_tensor_proto
+from zoo.serving.tensors import to_tensor_proto
 
 pytestmark = pytest.mark.slow
 

@@ -6,8 +6,8 @@ import grpc
 import numpy as np
 import pytest
 
-from serving.batching import Batcher, BatchingOptions
-from serving.errors import ServingError
+from zoo.serving.batching import Batcher, BatchingOptions
+from zoo.serving.errors import ServingError
 
 
 class Recorder:
@@ -153,7 +153,7 @@ def test_invalid_options_are_rejected(options):
 
 
 def test_options_from_batching_parameters_text_proto(tmp_path):
-    from serving.config_files import read_batching_parameters
+    from zoo.serving.config_files import read_batching_parameters
 
     path = tmp_path / "batching.config"
     path.write_text(

@@ -18,8 +18,8 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 from tensorflow_serving.config import model_server_config_pb2
 
 from zoo.cli import main as zoo_main
-from serving.errors import ServingError
-from serving.tensors import to_array, to_tensor_proto
+from zoo.serving.errors import ServingError
+from zoo.serving.tensors import to_array, to_tensor_proto
 
 pytestmark = pytest.mark.slow
 

@@ -5,9 +5,9 @@ import pytest
 import tensorflow as tf
 
 import zoo
-from serving import config_files
-from serving.exporter import WARMUP_FILE, export, next_version, version_dirs
-from serving.servable import CLASSIFY_METHOD, PREDICT_METHOD, read_signature_defs
+from zoo.serving import config_files
+from zoo.serving.exporter import WARMUP_FILE, export, next_version, version_dirs
+from zoo.serving.servable import CLASSIFY_METHOD, PREDICT_METHOD, read_signature_defs
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,7 @@ def test_exported_model_matches_keras_and_classify_returns_labels(exported, mode
     expected = tf.nn.softmax(model(images)).numpy()
     np.testing.assert_allclose(out["scores"].numpy(), expected, atol=1e-5)
     np.testing.assert_array_equal(out["classes"].numpy(), expected.argmax(-1))
-    from serving.client import to_example
+    from zoo.serving.client import to_example
 
     examples = tf.constant([to_example({"images": im.reshape(-1)}).SerializeToString() for im in images])
     classified = loaded.signatures["classify"](inputs=examples)
@@ -105,9 +105,9 @@ def test_the_lazy_package_attributes_stay_callable(tmp_path):
     import importlib
 
     import zoo
-    import serving
+    from zoo import serving
 
-    importlib.import_module("serving.exporter")
+    importlib.import_module("zoo.serving.exporter")
     first = serving.export(zoo.create("lenet_300_100"), tmp_path)
     second = serving.export(zoo.create("lenet_300_100"), tmp_path)
     assert (first.name, second.name) == ("1", "2") and callable(serving.Client)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import zoo
-from training.generative import sample
-from serving.errors import ServingError
+from zoo.serving.errors import ServingError
+from zoo.training.generative import sample
 
 pytestmark = pytest.mark.slow
 

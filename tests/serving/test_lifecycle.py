@@ -10,13 +10,13 @@ from tensorflow_serving.apis import inference_pb2, predict_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
 import zoo
-from serving import config_files
-from serving.client import to_example
-from serving.errors import ServingError
-from serving.exporter import WARMUP_FILE, export, write_warmup_requests
-from serving.inference import InferenceService
-from serving.manager import AVAILABLE, END, ModelManager, aspired_versions
-from serving.tensors import to_array, to_tensor_proto
+from zoo.serving import config_files
+from zoo.serving.client import to_example
+from zoo.serving.errors import ServingError
+from zoo.serving.exporter import WARMUP_FILE, export, write_warmup_requests
+from zoo.serving.inference import InferenceService
+from zoo.serving.manager import AVAILABLE, END, ModelManager, aspired_versions
+from zoo.serving.tensors import to_array, to_tensor_proto
 
 
 @pytest.fixture(scope="module")
@@ -297,7 +297,7 @@ def test_a_label_naming_a_missing_version_stops_startup(tmp_path, version_one):
 
 
 def test_errors_without_a_message_still_map_to_a_status():
-    from serving.errors import from_exception
+    from zoo.serving.errors import from_exception
 
     failure = from_exception(tf.errors.InvalidArgumentError(None, None, ""))
     assert failure.code == grpc.StatusCode.INVALID_ARGUMENT and failure.message == "InvalidArgumentError"

@@ -8,7 +8,7 @@ import pytest
 import zoo
 from zoo.data.tabular import load_tabular
 from zoo.data.text import build_vocabulary, load_text
-from serving.errors import ServingError
+from zoo.serving.errors import ServingError
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +41,7 @@ def server(models, serve_models):
 
 
 def test_generate_over_grpc_equals_in_process(server, models):
-    from training.language_model import generate
+    from zoo.training.language_model import generate
 
     prompts = ["ROMEO.", "To be, or not"]
     with server.client() as client:

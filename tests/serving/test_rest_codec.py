@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from serving.rest_codec import (
+from zoo.serving.rest_codec import (
     RestError,
     TensorSpec,
     decode_examples,

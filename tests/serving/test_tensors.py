@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 from tensorflow.core.framework import tensor_pb2, types_pb2
 
-from serving.tensors import TensorConversionError, to_array, to_tensor_proto
+from zoo.serving.tensors import TensorConversionError, to_array, to_tensor_proto
 
 DTYPES = [
     np.float32,

@@ -33,10 +33,10 @@ from tensorflow_serving.apis import (
     regression_pb2,
 )
 
-from serving import config_files
-from serving.client import Client, to_example
-from serving.errors import ServingError
-from serving.tensors import to_array, to_tensor_proto
+from zoo.serving import config_files
+from zoo.serving.client import Client, to_example
+from zoo.serving.errors import ServingError
+from zoo.serving.tensors import to_array, to_tensor_proto
 
 
 def free_port() -> int:

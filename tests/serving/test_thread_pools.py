@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 import zoo
-from serving.client import Client
-from serving.exporter import export
-from serving.server import DEFAULT_THREAD_POOLS, ModelServer, ServerOptions
+from zoo.serving.client import Client
+from zoo.serving.exporter import export
+from zoo.serving.server import DEFAULT_THREAD_POOLS, ModelServer, ServerOptions
 
 
 def _serve(base, **options) -> ModelServer:

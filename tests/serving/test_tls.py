@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 import zoo
-from serving import config_files
-from serving.client import Client
-from serving.errors import ServingError
-from serving.exporter import export
-from serving.server import ModelServer, ServerOptions
+from zoo.serving import config_files
+from zoo.serving.client import Client
+from zoo.serving.errors import ServingError
+from zoo.serving.exporter import export
+from zoo.serving.server import ModelServer, ServerOptions
 
 x509 = pytest.importorskip("cryptography.x509", reason="cryptography is in the test extras")
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402

@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from training import checkpoints
+from zoo.training import checkpoints
 
 
 def kill_mid_epoch(command: list[str], out: Path, *, timeout: float = 300) -> checkpoints.ResumePoint | None:

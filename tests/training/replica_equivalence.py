@@ -25,8 +25,8 @@ import zoo  # noqa: E402
 from zoo import data  # noqa: E402
 from zoo.data.pipeline import make_pipeline  # noqa: E402
 from zoo.regularizers import apply_soft_weight_sharing  # noqa: E402
-from training import TrainConfig, train  # noqa: E402
-from training.distribute import make_strategy  # noqa: E402
+from zoo.training import TrainConfig, train  # noqa: E402
+from zoo.training.distribute import make_strategy  # noqa: E402
 
 
 def classifier(strategy: str, out: Path) -> list[np.ndarray]:
@@ -50,7 +50,7 @@ def gan(strategy_name: str) -> list[np.ndarray]:
     come with the batch; two steps of plain SGD. Adversarial training amplifies float rounding about tenfold per
     step (measured: 5e-7 after one step, 7e-5 after four at lr 0.05), and Adam's first steps, about
     lr * sign(gradient), turn rounding in near-zero gradients into differences of 2 lr."""
-    from training.generative import GenerativeData
+    from zoo.training.generative import GenerativeData
 
     config = TrainConfig(epochs=1, batch_size=64, max_train_examples=128, seed=3)
     strategy = make_strategy(strategy_name)

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from training import TrainConfig, evaluate, train
+from zoo.training import TrainConfig, evaluate, train
 
 
 @pytest.fixture(scope="module")

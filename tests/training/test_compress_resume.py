@@ -11,7 +11,7 @@ import pytest
 from kill_and_resume import kill_mid_epoch
 
 import zoo
-from training.compression import CompressConfig, compress
+from zoo.training.compression import CompressConfig, compress
 
 ZOO = [sys.executable, "-m", "zoo.cli"]
 #: The packaged lenet_300_100:mnist preset; 1,500 real digits in batches of 50 (30 steps an epoch), retraining,

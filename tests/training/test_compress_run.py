@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import zoo
-from training.compression import CompressConfig, compress
+from zoo.training.compression import CompressConfig, compress
 
 #: The packaged lenet_300_100:mnist preset (1.60% test error).
 TRAINED = "mnist"

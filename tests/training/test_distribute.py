@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from kill_and_resume import kill_mid_epoch
 
-from training import TrainConfig, checkpoints, distribute, train
-from training.engine import weights_fingerprint
+from zoo.training import TrainConfig, checkpoints, distribute, train
+from zoo.training.engine import weights_fingerprint
 
 HERE = Path(__file__).resolve().parent
 ZOO = [sys.executable, "-m", "zoo.cli"]

@@ -6,14 +6,14 @@ import logging
 
 import pytest
 
-from training import TrainConfig, train
-from training.finetune import FinetuneConfig, finetune
+from zoo.training import TrainConfig, train
+from zoo.training.finetune import FinetuneConfig, finetune
 
 
 def test_an_unknown_freeze_layer_fails_before_the_first_stage(tmp_path, caplog):
     config = FinetuneConfig(epochs=2, freeze="until:nolayer", max_train_examples=64, batch_size=32, verbose=0)
     with (
-        caplog.at_level(logging.INFO, logger="training"),
+        caplog.at_level(logging.INFO, logger="zoo.training"),
         pytest.raises(ValueError, match="until:nolayer: .* has no such layer"),
     ):
         finetune("lenet5", "mnist", "mnist:3,8", config=config, out=tmp_path / "run")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import zoo
-from training.finetune import FinetuneConfig, apply_freeze, finetune, head_layers, stages, with_new_head
+from zoo.training.finetune import FinetuneConfig, apply_freeze, finetune, head_layers, stages, with_new_head
 
 
 def test_a_new_head_keeps_every_pretrained_layer_but_the_head():

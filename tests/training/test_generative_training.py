@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from training import TrainConfig, evaluate, train
+from zoo.training import TrainConfig, evaluate, train
 
 
 def test_a_short_vae_run_lowers_the_negative_elbo(tmp_path):
@@ -79,14 +79,14 @@ def test_train_and_evaluate_a_diffusion_model_from_the_command_line(tmp_path):
 def test_the_end_of_training_measure_does_not_need_a_feature_preset():
     """A data set without a zoo classifier to measure FID on (CIFAR-10 here) still finishes its training run."""
     import zoo
-    from training.generative import evaluate_model
+    from zoo.training.generative import evaluate_model
 
     measured = evaluate_model(zoo.create("dcgan", image_shape=[32, 32, 3]), "cifar10", quick=True)
     assert measured["fid"] is None and "No zoo classifier preset measures cifar10" in measured["note"]
 
 
 def test_the_pipeline_follows_the_built_models_critic_steps_and_refuses_too_few_images():
-    from training.generative import GenerativeData
+    from zoo.training.generative import GenerativeData
 
     config = TrainConfig(batch_size=32, max_train_examples=200)
     assert GenerativeData.loader("wgan_gp", {"critic_steps": 3})("mnist", config).step_batch == 96

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 import zoo
-from training.language_model import generate
+from zoo.training.language_model import generate
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def test_temperature_zero_is_greedy_and_ignores_the_seed(char_gru):
 def test_the_exported_signature_decodes_greedily_too(char_gru):
     import tensorflow as tf
 
-    from serving.signatures import language_model
+    from zoo.serving.signatures import language_model
 
     served = language_model(char_gru)["generate"](
         prompt=tf.constant(["ROMEO:"]),
@@ -42,12 +42,12 @@ def test_the_exported_signature_decodes_greedily_too(char_gru):
 def test_characters_outside_the_vocabulary_are_named_in_a_warning(char_gru, caplog):
     outside = sorted({"é", "☃"} - set(char_gru.vocabulary))
     assert outside == ["é", "☃"]
-    with caplog.at_level(logging.WARNING, logger="training.language_model"):
+    with caplog.at_level(logging.WARNING, logger="zoo.training.language_model"):
         [text] = generate(char_gru, "Café ☃", 3, temperature=0)
     assert text.startswith("Caf? ?")
-    [message] = [r.getMessage() for r in caplog.records if r.name == "training.language_model"]
+    [message] = [r.getMessage() for r in caplog.records if r.name == "zoo.training.language_model"]
     assert "'é'" in message and "'☃'" in message and "'?'" in message
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="training.language_model"):
+    with caplog.at_level(logging.WARNING, logger="zoo.training.language_model"):
         generate(char_gru, "Cafe", 3, temperature=0)
-    assert not [r for r in caplog.records if r.name == "training.language_model"]
+    assert not [r for r in caplog.records if r.name == "zoo.training.language_model"]

@@ -54,16 +54,16 @@ def test_the_validation_split_is_stratified(mnist_test):
 
 
 def test_a_tiny_validation_set_is_warned_about_unless_the_last_epoch_is_kept(small_folder, caplog):
-    from training import TrainConfig
-    from training.classification import ImageData
+    from zoo.training import TrainConfig
+    from zoo.training.classification import ImageData
 
-    with caplog.at_level(logging.WARNING, logger="training.classification"):
+    with caplog.at_level(logging.WARNING, logger="zoo.training.classification"):
         prepared = ImageData.load(str(small_folder), TrainConfig(validation_split=0.2))
     assert np.bincount(prepared.validation.labels, minlength=3).tolist() == [3, 2, 1]
     warned = [r.getMessage() for r in caplog.records]
     assert len(warned) == 1 and "only 6 examples" in warned[0] and "--select last" in warned[0]
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="training.classification"):
+    with caplog.at_level(logging.WARNING, logger="zoo.training.classification"):
         ImageData.load(str(small_folder), TrainConfig(validation_split=0.2, select="last"))
     assert not caplog.records
     with pytest.raises(ValueError, match="select must be one of"):
@@ -72,7 +72,7 @@ def test_a_tiny_validation_set_is_warned_about_unless_the_last_epoch_is_kept(sma
 
 def test_select_last_keeps_the_last_weights(small_folder, tmp_path):
     import zoo
-    from training import TrainConfig, train
+    from zoo.training import TrainConfig, train
 
     run = tmp_path / "run"
     result = train(
@@ -95,9 +95,9 @@ def test_select_last_keeps_the_last_weights(small_folder, tmp_path):
 def test_class_names_are_kept_with_the_run_and_label_classify_after_the_folder_is_gone(small_folder, tmp_path):
     import tensorflow as tf
 
-    from training import TrainConfig, train
-    from serving.client import to_example
-    from serving.exporter import export_weights
+    from zoo.serving.client import to_example
+    from zoo.serving.exporter import export_weights
+    from zoo.training import TrainConfig, train
 
     run = tmp_path / "run"
     train("lenet5", str(small_folder), config=TrainConfig(epochs=1, batch_size=8, verbose=0), out=run)

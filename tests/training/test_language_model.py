@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from training import TrainConfig, language_model, train
-from training.language_model import RandomWindows, SequentialStreams, evaluate_model, generate
+from zoo.training import TrainConfig, language_model, train
+from zoo.training.language_model import RandomWindows, SequentialStreams, evaluate_model, generate
 
 pytestmark = pytest.mark.slow
 
@@ -67,7 +67,7 @@ def test_log_prob_signature_agrees_with_the_perplexity(tmp_path):
 
     import zoo
     from zoo.data.text import build_vocabulary, load_text
-    from serving.signatures import language_model
+    from zoo.serving.signatures import language_model
 
     text = load_text("shakespeare", "test").text[:3001]
     model = zoo.create("char_lstm", vocabulary=build_vocabulary(load_text("shakespeare", "train").text), units=16)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from training import TrainConfig, evaluate, train
+from zoo.training import TrainConfig, evaluate, train
 
 pytestmark = pytest.mark.slow
 
@@ -23,7 +23,7 @@ def test_short_run_on_cora_learns(trained):
 
 def test_dense_and_sparse_signatures_agree_and_refuse_bad_adjacency(trained):
     from zoo.data.graphs import load_graph
-    from serving.signatures import node_classification
+    from zoo.serving.signatures import node_classification
 
     graph = load_graph("cora")
     functions = node_classification(trained.model)

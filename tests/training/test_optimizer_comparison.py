@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from training.optimizer_comparison import (
+from zoo.training.optimizer_comparison import (
     DEFAULT_RUNS,
     compare_optimizers,
     make_comparison_optimizer,
@@ -128,7 +128,7 @@ def test_optimizers_command(tmp_path, capsys):
 
 
 def test_result_round_trips_through_json(comparison):
-    from training.optimizer_comparison import ComparisonResult
+    from zoo.training.optimizer_comparison import ComparisonResult
 
     again = ComparisonResult.from_dict(json.loads(json.dumps(comparison.to_dict())) | {"environment": {}})
     assert again == comparison

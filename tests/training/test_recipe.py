@@ -10,9 +10,9 @@ import zoo
 from zoo.cli import build_parser
 from zoo.cli.training import _fit_settings
 from zoo.losses import SmoothedSparseCrossentropy
-from training import TrainConfig, train
-from training.classification import training_loss
-from training.optim import OneCycle, make_optimizer, make_schedule
+from zoo.training import TrainConfig, train
+from zoo.training.classification import training_loss
+from zoo.training.optim import OneCycle, make_optimizer, make_schedule
 
 
 def _curve(schedule, steps):
@@ -167,8 +167,8 @@ def test_a_short_run_with_the_recipe_learns(tmp_path):
 def test_a_run_started_before_the_recipe_fields_existed_still_resumes(tmp_path):
     import dataclasses
 
+    from zoo.training.engine import _check_resumable
     from zoo.weights import RUN_CONFIG
-    from training.engine import _check_resumable
 
     config = TrainConfig(epochs=3)
     old = {

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from zoo.cli import main
-from training import TrainConfig, evaluate, train
+from zoo.training import TrainConfig, evaluate, train
 
 
 def test_linear_regression_run_reaches_least_squares(tmp_path):

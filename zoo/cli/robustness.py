@@ -20,8 +20,8 @@ def _epsilons(text: str) -> list[float]:
 def _load(args):
     """The trained model, as ``zoo evaluate`` loads it, and the data set's spec."""
     from zoo import data
+    from zoo.training.classification import build_for_dataset
     from zoo.weights import create_trained
-    from training.classification import build_for_dataset
 
     spec = data.get_spec(args.dataset)
     model, _ = create_trained(args.name, args.weights, build=lambda: build_for_dataset(args.name, spec))
@@ -37,7 +37,7 @@ def _out_dir(args, what: str) -> Path:
 
 def _write_report(path: Path, payload: dict) -> dict:
     """Writes ``payload`` with the versions, machine and command; returns what was written."""
-    from training.run_dir import environment, write_json
+    from zoo.training.run_dir import environment, write_json
 
     payload = payload | {"environment": environment(), "date": time.strftime("%Y-%m-%d %H:%M")}
     write_json(path, payload)

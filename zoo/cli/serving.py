@@ -1,7 +1,7 @@
 """``zoo export``, ``zoo serve`` and ``zoo predict``: the commands that run ``serving``.
 
 ``zoo predict --server`` is a gRPC client: it imports TensorFlow Serving's protocol buffers without TensorFlow
-(:mod:`serving.protos`), so it starts in about a second.
+(:mod:`zoo.serving.protos`), so it starts in about a second.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def _flag_bool(text: str) -> bool:
 
 # --- zoo export ---------------------------------------------------------------
 def cmd_export(args) -> int:
-    from serving.exporter import export_weights
+    from zoo.serving.exporter import export_weights
 
     path = export_weights(
         args.name,
@@ -103,9 +103,9 @@ def _version_text() -> str:
 
 
 def cmd_serve(args) -> int:
-    from serving.server import ModelServer, ServerOptions
+    from zoo.serving.server import ModelServer, ServerOptions
 
-    logging.getLogger("serving").setLevel(logging.INFO)
+    logging.getLogger("zoo.serving").setLevel(logging.INFO)
     if args.version:
         print(_version_text())
         return 0
@@ -142,7 +142,7 @@ def cmd_serve(args) -> int:
         num_request_iterations_for_warmup=args.num_request_iterations_for_warmup,
         allow_version_labels_for_unavailable_models=args.allow_version_labels_for_unavailable_models,
     )
-    for name in ("serving", __name__):  # the server's lifecycle and this command's SIGTERM line
+    for name in ("zoo.serving", __name__):  # the server's lifecycle and this command's SIGTERM line
         logging.getLogger(name).setLevel(logging.INFO)
     if options.model_base_path and not options.model_config_file:
         logger.info(
@@ -232,7 +232,7 @@ def cmd_predict(args) -> int:
             )
         return _predict_locally(model, args)
     check_inputs(args.input or [])
-    from serving.errors import ServingError
+    from zoo.serving.errors import ServingError
 
     try:
         return _predict(model, args)
@@ -268,8 +268,8 @@ def _string_batch(args, metadata: dict, signature: str) -> tuple[list, np.ndarra
     (checked against the image input of ``serving_default``, when the model has one)."""
     if args.text:
         return list(args.text), np.asarray([t.encode() for t in args.text], dtype=object)
-    from serving.client import to_example
-    from serving.signatures import IMAGE_FEATURE
+    from zoo.serving.client import to_example
+    from zoo.serving.signatures import IMAGE_FEATURE
 
     image_inputs = metadata["signatures"].get("serving_default", {}).get("inputs", {})
     shape = next((spec["shape"] for spec in image_inputs.values() if spec["dtype"] != "string"), None)
@@ -280,7 +280,7 @@ def _string_batch(args, metadata: dict, signature: str) -> tuple[list, np.ndarra
 
 
 def _predict(model: str, args) -> int:
-    from serving.client import Client
+    from zoo.serving.client import Client
 
     with Client(
         args.server or "localhost:8500",
@@ -317,8 +317,8 @@ def _predict(model: str, args) -> int:
 
 def _class_labels(client, model: str, args, first: np.ndarray) -> list[str] | None:
     """Class names from the model's Classify signature, which returns a label with every score."""
-    from serving.errors import ServingError
-    from serving.signatures import IMAGE_FEATURE
+    from zoo.serving.errors import ServingError
+    from zoo.serving.signatures import IMAGE_FEATURE
 
     try:
         result = client.classify(

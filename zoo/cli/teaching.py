@@ -47,8 +47,8 @@ def cmd_gradcheck(args) -> int:
     from zoo import data
     from zoo.analysis.gradcheck import backprop_vs_autodiff, gradient_check
     from zoo.analysis.numpy_mlp import from_keras
+    from zoo.training.classification import build_for_dataset
     from zoo.weights import create_trained
-    from training.classification import build_for_dataset
 
     if args.examples < 1:
         raise ValueError(f"expected --examples >= 1, received {args.examples}")
@@ -111,12 +111,12 @@ def _print_table(result) -> None:
 
 # --- zoo optimizers -----------------------------------------------------------------
 def cmd_optimizers(args) -> int:
-    from training.optimizer_comparison import (
+    from zoo.training.optimizer_comparison import (
         DEFAULT_RUNS,
         compare_optimizers,
         plot_curves,
     )
-    from training.run_dir import environment, write_json
+    from zoo.training.run_dir import environment, write_json
 
     with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
         result = compare_optimizers(

@@ -13,8 +13,8 @@ from zoo.cli.common import parse_override, print_json
 
 
 def cmd_generate(args) -> int:
+    from zoo.training.language_model import generate
     from zoo.weights import create_trained
-    from training.language_model import generate
 
     model, _ = create_trained(args.name, args.weights)
     texts = generate(model, args.prompt, args.length, temperature=args.temperature, seed=args.seed)
@@ -50,7 +50,7 @@ def _fit_settings(args) -> dict[str, Any]:
 
 
 def cmd_train(args) -> int:
-    from training import TrainConfig, train
+    from zoo.training import TrainConfig, train
 
     config = TrainConfig(**_fit_settings(args), seq_length=args.seq_length, sampling=args.sampling)
     # With --json, stdout carries only the summary; Keras' progress goes to stderr.
@@ -62,7 +62,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_finetune(args) -> int:
-    from training.finetune import FinetuneConfig, finetune
+    from zoo.training.finetune import FinetuneConfig, finetune
 
     config = FinetuneConfig(
         **_fit_settings(args),
@@ -108,7 +108,7 @@ def _metrics_line(metrics: dict[str, Any]) -> str:
 
 
 def cmd_evaluate(args) -> int:
-    from training import evaluate
+    from zoo.training import evaluate
 
     options = {
         k: v
@@ -128,7 +128,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_compress(args) -> int:
-    from training.compression import CompressConfig, compress
+    from zoo.training.compression import CompressConfig, compress
 
     config = CompressConfig(
         epochs=args.epochs,

@@ -11,7 +11,7 @@ step; with ``eta = 0`` it is deterministic (DDIM), with ``eta = 1`` on every one
 steps it is DDPM's ancestral sampler. :meth:`Diffusion.reverse_process` runs the reverse
 process from given noise and :meth:`Diffusion.generate_images` from seeded noise (TensorFlow
 ops, imported when called, as the GAN's TensorFlow train step does: they run on the
-TensorFlow backend, where models are exported); ``serving.signatures.diffusion`` only wraps
+TensorFlow backend, where models are exported); ``zoo.serving.signatures.diffusion`` only wraps
 them, and :meth:`Diffusion.sample` calls them from Python.
 """
 

@@ -5,7 +5,7 @@ Token ids in, next-token logits out. Id 0 is "unknown character", ids
 carries its own tokenizer (:class:`zoo.tokenizers.CharTokenizer`) and exported
 models take and return plain strings. Scoring and sampling are methods of the
 model (:meth:`CharRNN.score_text`, :meth:`CharRNN.generate_text`,
-:meth:`CharRNN.generate`); ``serving.signatures.language_model`` only wraps them.
+:meth:`CharRNN.generate`); ``zoo.serving.signatures.language_model`` only wraps them.
 The scoring and sampling graphs use TensorFlow's string ops and stateless
 random ops (imported when called, as the GAN's TensorFlow train step does):
 they run on the TensorFlow backend, where models are exported.

@@ -71,7 +71,7 @@ def test_stochastic_depth_drops_whole_examples_and_keeps_the_mean():
 
 
 def test_a_vit_fine_tunes_at_another_image_size_with_resized_positions():
-    from training.finetune import with_new_head
+    from zoo.training.finetune import with_new_head
 
     small = zoo.create("vit_tiny_patch4_28", dim=32, depth=2, heads=2)
     bigger, transferred = with_new_head(small, "vit_tiny_patch4_28", {"num_classes": 3, "input_shape": [36, 36, 1]})

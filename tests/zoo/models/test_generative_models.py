@@ -9,7 +9,7 @@ import pytest
 
 import zoo
 from zoo.models.diffusion import noise_schedule
-from training.generative import sample
+from zoo.training.generative import sample
 
 GENERATIVE = (
     zoo.list_models(task="image_generation") + zoo.list_models(task="autoencoding") + zoo.list_models(task="diffusion")
@@ -76,7 +76,7 @@ def test_the_closed_form_forward_process_matches_the_markov_chain(schedule):
 
 def test_vae_bounds_hold(mnist_test):
     """log w's logsumexp bound is between the ELBO and 0: -log p(x) estimate <= negative ELBO, both positive."""
-    from training.generative import vae_bounds
+    from zoo.training.generative import vae_bounds
 
     model = zoo.create("vae_mlp", latent_dim=8)
     _, split = mnist_test

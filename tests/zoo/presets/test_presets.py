@@ -95,7 +95,7 @@ def test_the_shipped_soft_weight_sharing_presets_are_quantised_and_accurate(name
 @pytest.mark.parametrize("name", ["lenet5", "lenet5_caffe", "lenet_300_100", "mlp"])
 def test_the_shipped_mnist_presets_reproduce_their_recorded_accuracy(name):
     """zoo.create(NAME, weights="mnist") verifies the checksums, and zoo evaluate gives the metadata's figure."""
-    from training import evaluate
+    from zoo.training import evaluate
 
     assert "mnist" in zoo.info(name)["weights"]
     directory = presets.find(name, "mnist")

@@ -250,8 +250,8 @@ def test_hf_references_load_from_the_hugging_face_cache_offline(kzoo_home, tmp_p
 def test_export_names_the_imagenet_classes(kzoo_home, tmp_path, resnet18_checkpoint):
     import tensorflow as tf
 
-    from serving.exporter import export_weights
-    from serving.signatures import IMAGE_FEATURE
+    from zoo.serving.exporter import export_weights
+    from zoo.serving.signatures import IMAGE_FEATURE
 
     folder, _ = resnet18_checkpoint
     version = export_weights("resnet18", str(folder), tmp_path / "models", version=1)
@@ -267,7 +267,7 @@ def test_export_names_the_imagenet_classes(kzoo_home, tmp_path, resnet18_checkpo
 def test_finetune_resizes_a_folder_to_the_preset_input_size(kzoo_home, tmp_path, resnet18_checkpoint, cifar10_test):
     from PIL import Image
 
-    from training.finetune import FinetuneConfig, finetune
+    from zoo.training.finetune import FinetuneConfig, finetune
 
     folder, _ = resnet18_checkpoint
     _, split = cifar10_test
