@@ -5,6 +5,8 @@ Usage:
     python bench/install_presets.py --reinstall     # measure and install every preset again
     python bench/install_presets.py --catalog-only  # only rewrite zoo/presets/catalog.json
     python bench/install_presets.py --publish DIR   # also copy every preset into a mirror tree DIR/<model>/<tag>/
+    python bench/install_presets.py --from-run resnet20:cifar10 cifar10 ../runs/resnet20-cifar10 \
+        bench/reports/resnet20-cifar10.md           # a long run kept outside the checkout
 
 Each preset MODEL:TAG comes from the run directory runs/bench/MODEL-TAG (outside git: run
 directories are never committed; the preset tree is the one committed copy of the weights,
@@ -82,19 +84,30 @@ def _zoo(*args: str) -> str:
     return done.stdout
 
 
-def install(model_name: str, tag: str, dataset: str, train_flags: str | None) -> None:
+def install(
+    model_name: str, tag: str, dataset: str, train_flags: str | None, run: str | None = None, report: str | None = None
+) -> None:
+    """Measures run ``runs/bench/MODEL-TAG`` (or ``run``) and saves it as the preset tree zoo/pretrained/MODEL/TAG.
+
+    A ``run`` outside the checkout (a long run's directory, never committed) is named by its ``report`` instead,
+    and its metrics are recorded with the command that measures the installed preset itself
+    (``zoo evaluate MODEL --weights TAG``), which is run once more to check that it gives the same figures.
+    """
     import zoo
     from zoo.weights import create_trained
 
-    run = f"runs/bench/{model_name}-{tag}"
+    outside = run is not None
+    run = run or f"runs/bench/{model_name}-{tag}"
     if not (ROOT / run / "config.json").is_file():
         if train_flags is None:
             raise SystemExit(f"{run} is missing; its report trains it.")
         _zoo("train", model_name, "--dataset", dataset, *shlex.split(train_flags), "--quiet", "--json", "--out", run)
         (ROOT / run / "last.weights.h5").unlink()  # keep the best weights, config, history and results only
         shutil.rmtree(ROOT / run / "tensorboard")
-    command = ["zoo", "evaluate", model_name, "--weights", run, "--dataset", dataset, "--json"]
+    command = ["zoo", "evaluate", model_name, "--weights", str(run), "--dataset", dataset, "--json"]
     measured = json.loads(_zoo(*command[1:]))
+    if outside:
+        command[3] = tag
     model, run_config = create_trained(model_name, ROOT / run)
     training = run_config["training"]
     program, _, train_args = run_config["environment"]["command"].partition(" ")
@@ -106,8 +119,8 @@ def install(model_name: str, tag: str, dataset: str, train_flags: str | None) ->
         overwrite=True,
         description=(
             f"{model_name} trained on {dataset} by `zoo train` ({training['epochs']} epochs, "
-            f"{training['optimizer']}, lr {training['lr']}, {training['schedule']} schedule); the weights "
-            f"are kept in {run}."
+            f"{training['optimizer']}, lr {training['lr']}, {training['schedule']} schedule); "
+            + (f"report: {report}." if outside else f"the weights are kept in {run}.")
         ),
         metrics={k: {"value": measured[k], "command": shlex.join(command)} for k in METRICS if k in measured},
         extra={
@@ -119,6 +132,11 @@ def install(model_name: str, tag: str, dataset: str, train_flags: str | None) ->
         f"{model_name}:{tag}: {', '.join(f'{k} {measured[k]:.4f}' for k in METRICS if k in measured)} "
         f"-> {target.relative_to(ROOT)}"
     )
+    if outside:
+        again = json.loads(_zoo(*command[1:]))
+        differ = {k: (measured[k], again[k]) for k in METRICS if k in measured and measured[k] != again[k]}
+        if differ:
+            raise SystemExit(f"the installed preset measures differently from its run: {differ}")
 
 
 def write_catalog(publish: Path | None = None) -> None:
@@ -142,7 +160,11 @@ def write_catalog(publish: Path | None = None) -> None:
 
 def main(argv: list[str]) -> int:
     publish = Path(argv[argv.index("--publish") + 1]) if "--publish" in argv else None
-    if "--catalog-only" not in argv:
+    if "--from-run" in argv:  # --from-run MODEL:TAG DATASET RUN REPORT
+        preset, dataset, run, report = argv[argv.index("--from-run") + 1 :][:4]
+        model_name, _, tag = preset.partition(":")
+        install(model_name, tag, dataset, None, run=run, report=report)
+    elif "--catalog-only" not in argv:
         for entry in PRESETS:
             if "--reinstall" in argv or not (ROOT / "zoo" / "pretrained" / entry[0] / entry[1]).is_dir():
                 install(*entry)

@@ -106,7 +106,14 @@ def find(name: str, tag: str, *, progress: bool = True) -> Path:
 
 def locate(name: str, weights: str | Path, *, progress: bool = True) -> Path | None:
     """The preset directory ``weights`` names for model ``name`` (fetched if needed), or None when it names
-    something else (a weights file or a run directory)."""
+    something else (a weights file or a run directory, which ``zoo.weights`` loads).
+
+    The one resolver of every ``weights=`` string, tried in this order (the README's table):
+    ``hf://owner/repo`` or a folder in timm's layout (converted into a preset), ``https://`` (a preset
+    directory, downloaded), ``file://`` or a path (a preset directory; else None: a run directory or a
+    weights file), and a bare name (a tag of ``name``: packaged, cached or from the mirror). A bare name
+    that is both a tag and a folder in the working directory is the tag (``./name`` is the folder).
+    """
     text = str(weights)
     if timm.is_source(text):
         return timm.import_checkpoint(text, name=name)
@@ -114,12 +121,10 @@ def locate(name: str, weights: str | Path, *, progress: bool = True) -> Path | N
         return remote.fetch(text, progress=progress)
     path = local_path(text) if is_url(text) else Path(text).expanduser()
     if path.exists():
-        if is_preset_dir(path):
-            return path
         bare = "/" not in text and "\\" not in text and not is_url(text)
         if bare and (store.find_local(name, text) or catalog.get(name, text)):  # a tag, not the folder of that name
             return find(name, text, progress=progress)
-        return None
+        return path if is_preset_dir(path) else None
     if is_url(text) or not _is_tag(text):
         return None  # a missing file or directory: zoo.weights reports it
     return find(name, text, progress=progress)
