@@ -83,3 +83,21 @@ def test_doctests(name):
         runner.run(test)
     results = runner.summarize(verbose=False)
     assert results.failed == 0, f"{results.failed} of {results.attempted} doctest examples in {name} failed (above)"
+
+
+@pytest.mark.slow
+def test_the_built_wheel_holds_one_top_level_package_with_the_mapped_folders(tmp_path):
+    import subprocess
+    import sys
+    import zipfile
+
+    command = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp_path)]
+    done = subprocess.run([*command, str(ROOT)], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    [wheel] = tmp_path.glob("kzoo-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {n.split("/")[0] for n in names if not n.startswith("kzoo-")} == {"zoo"}
+    for package, folder in MAPPED.items():
+        expected = {f"{package.replace('.', '/')}/{p.name}" for p in (ROOT / folder).glob("*.py")}
+        assert expected <= set(names), sorted(expected - set(names))
+    assert "zoo/pretrained/lenet5/mnist/model.weights.h5" in names
