@@ -87,11 +87,10 @@ def test_doctests(name):
 
 @pytest.mark.slow
 def test_the_built_wheel_holds_one_top_level_package_with_the_mapped_folders(tmp_path):
+    import shutil
     import subprocess
     import sys
     import zipfile
-
-    import shutil
 
     command = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp_path)]
     had_build = (ROOT / "build").exists()
