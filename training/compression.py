@@ -35,9 +35,10 @@ from zoo.presets.compressed import preset_sizes
 from zoo.regularizers import apply_soft_weight_sharing, gamma_prior_for_std
 from zoo.regularizers.compression import Mixture, dense_bits_per_weight, quantize_model
 from zoo.training import checkpoints
-from zoo.training.classification import build_for_dataset, compile_classifier, evaluate_model, require_positive_ints
-from zoo.training.distribute import STRATEGIES, make_strategy, precision
-from zoo.training.optim import NO_DECAY, SCHEDULES, make_optimizer, make_schedule
+from zoo.training.classification import build_for_dataset, compile_classifier, evaluate_model
+from zoo.training.config import CompressConfig
+from zoo.training.distribute import make_strategy, precision
+from zoo.training.optim import NO_DECAY, make_optimizer, make_schedule
 from zoo.training.run_dir import HISTORY, environment, write_json
 from zoo.weights import create_trained
 
@@ -55,84 +56,6 @@ RETRAINED = "retrained.weights.h5"
 RESUMABLE_CHANGES = {"resume", "verbose", "backup_every"}
 #: The training stages, in order (their index is recorded in a backup).
 STAGES = ("retrain", "sharpen", "finetune")
-
-
-@dataclasses.dataclass
-class CompressConfig:
-    """Hyper-parameters of a compression run (each is a ``zoo compress`` flag).
-
-    Defaults follow Ullrich et al. (2017) and their tutorial: 17 components with
-    a zero component at pi_0 = 0.99, Gamma(250, 0.1) on the precisions, Adam at
-    5e-4 for the weights with the means at 0.2x and the variances and mixing
-    proportions at 6x that rate, ``tau = 5e-3`` against the whole training set.
-
-    ``sharpen_epochs > 0`` continues the retraining for that many epochs with the
-    Gamma hyperprior's mode moved from 0.02 to ``sharpen_std``: the components
-    narrow and pull their weights onto the means while the network adapts, so
-    quantising them afterwards costs less accuracy. It starts a new Adam, with
-    its own learning-rate schedule over the sharpening epochs.
-
-    ``finetune_epochs > 0`` adds Han et al.'s (2016) trained quantisation after
-    the quantisation: the shared values (not the codes) are fine-tuned on the
-    data, at ``finetune_lr``, so the compressed size is unchanged.
-
-    ``method="weight_decay"`` is the baseline without the prior: the weights
-    retrain with (decoupled) ``weight_decay`` only, while the same mixture is
-    fitted to them and used for the same quantisation.
-    """
-
-    epochs: int = 30
-    batch_size: int = 256
-    lr: float = 5e-4
-    schedule: str = "constant"
-    components: int = 17
-    tau: float = 5e-3
-    zero_mixing: float | None = 0.99
-    init_std: float = 0.25
-    gamma_prior: tuple[float, float] | None = (250.0, 0.1)
-    means_lr_multiplier: float = 0.2
-    variance_lr_multiplier: float = 6.0
-    mixing_lr_multiplier: float = 6.0
-    merge_kl: float = 1e-2
-    sharpen_epochs: int = 0
-    sharpen_std: float = 5e-3
-    finetune_epochs: int = 0
-    finetune_lr: float = 1e-4
-    method: str = "sws"
-    weight_decay: float = 0.0
-    max_train_examples: int | None = None
-    seed: int = 0
-    verbose: int | str = "auto"
-    strategy: str = "auto"
-    mixed_precision: bool = False
-    resume: bool = False
-    backup_every: int = 0
-
-    def validate(self) -> None:
-        require_positive_ints(self, "epochs", "batch_size", "components")
-        if not isinstance(self.backup_every, int) or self.backup_every < 0:
-            raise ValueError(f"backup_every must be an integer >= 0. Received: backup_every={self.backup_every!r}")
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f"strategy must be one of {STRATEGIES}. Received: strategy={self.strategy!r}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}. Received: {self.schedule!r}")
-        if self.method not in ("sws", "weight_decay"):
-            raise ValueError(f"method must be 'sws' or 'weight_decay'. Received: {self.method!r}")
-        if self.sharpen_epochs < 0 or self.sharpen_std <= 0:
-            raise ValueError(
-                f"sharpen_epochs must be >= 0 and sharpen_std > 0. Received: "
-                f"sharpen_epochs={self.sharpen_epochs}, sharpen_std={self.sharpen_std}"
-            )
-        if self.finetune_epochs < 0 or self.finetune_lr <= 0:
-            raise ValueError(
-                f"finetune_epochs must be >= 0 and finetune_lr > 0. Received: "
-                f"finetune_epochs={self.finetune_epochs}, finetune_lr={self.finetune_lr}"
-            )
-        if self.lr <= 0 or self.tau < 0 or self.merge_kl < 0 or self.weight_decay < 0:
-            raise ValueError(
-                f"lr must be > 0, tau and merge_kl >= 0. Received: lr={self.lr}, tau={self.tau}, "
-                f"merge_kl={self.merge_kl}"
-            )
 
 
 @dataclasses.dataclass

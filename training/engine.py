@@ -31,6 +31,7 @@ import numpy as np
 import zoo
 from zoo.registry import constructor_config
 from zoo.training import checkpoints, distribute
+from zoo.training.config import JIT_COMPILE, SELECTIONS, TrainConfig, require_positive_ints  # noqa: F401  (re-exported)
 from zoo.training.optim import make_optimizer, make_schedule
 from zoo.training.run_dir import (
     RESULTS,
@@ -45,83 +46,8 @@ from zoo.weights import BEST_WEIGHTS, LAST_WEIGHTS, RUN_CONFIG, load_file
 
 logger = logging.getLogger(__name__)
 
-#: ``TrainConfig.jit_compile`` -> Keras' ``compile(jit_compile=...)``.
-JIT_COMPILE = {"auto": "auto", "on": True, "off": False}
-
 #: TrainConfig fields that may change between an interrupted run and its resumption.
 RESUMABLE_CHANGES = {"resume", "verbose"}
-#: Which weights a run keeps: the best epoch's on the validation measure, or the last epoch's.
-SELECTIONS = ("best", "last")
-
-
-def require_positive_ints(config, *names: str) -> None:
-    """Raises ValueError naming the first of ``config``'s fields ``names`` that is not a positive int."""
-    for name in names:
-        value = getattr(config, name)
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
-
-
-@dataclasses.dataclass
-class TrainConfig:
-    """Hyper-parameters of one run (every field is a flag of ``zoo train``).
-
-    Distribution: ``strategy`` (``auto``, ``one_device``, ``mirrored``, ``multi_worker``,
-    ``tpu``; see :mod:`zoo.training.distribute`), ``batch_size`` is the global batch
-    (split across replicas), ``lr_scaling="linear"`` multiplies the learning rate by
-    the replicas, ``mixed_precision`` computes in float16 (GPU) or bfloat16.
-    Recipe: ``warmup_epochs`` of the ``warmup_cosine`` / ``one_cycle`` schedules (None: their
-    default fraction of the run), ``label_smoothing`` of the classifiers' cross-entropy,
-    ``jit_compile`` (``"auto"``: Keras' choice, no XLA on a TensorFlow CPU; ``"on"``; ``"off"``).
-    Fault tolerance: ``backup_every`` batches (and every epoch end) the state is
-    saved; ``resume`` continues an interrupted run in the same run directory.
-    Selection: ``select="best"`` keeps the weights of the epoch with the best validation
-    measure (``best.weights.h5``), ``"last"`` those of the last epoch (no ``best.weights.h5`` is
-    written, so evaluation and export use the last weights).
-    """
-
-    epochs: int = 10
-    batch_size: int = 128
-    lr: float = 1e-3
-    optimizer: str = "adam"
-    schedule: str = "cosine"
-    weight_decay: float = 0.0
-    validation_split: float = 0.1
-    max_train_examples: int | None = None
-    augment: str = "auto"
-    seed: int = 0
-    verbose: int | str = "auto"
-    seq_length: int = 100  # language models: characters per training window
-    sampling: str = "random"  # language models: "random" windows or "sequential" streams
-    strategy: str = "auto"
-    mixed_precision: bool = False
-    lr_scaling: str = "none"
-    deterministic: bool = False
-    resume: bool = False
-    backup_every: int = 0
-    select: str = "best"
-    warmup_epochs: float | None = None
-    label_smoothing: float = 0.0
-    jit_compile: str = "auto"
-
-    def validate(self) -> None:
-        require_positive_ints(self, "epochs", "batch_size", "seq_length")
-        if self.select not in SELECTIONS:
-            raise ValueError(f"select must be one of {SELECTIONS}. Received: select={self.select!r}")
-        if self.max_train_examples is not None and self.max_train_examples < 1:
-            raise ValueError(f"max_train_examples must be positive. Received: {self.max_train_examples}")
-        if self.strategy not in distribute.STRATEGIES:
-            raise ValueError(f"strategy must be one of {distribute.STRATEGIES}. Received: strategy={self.strategy!r}")
-        if self.lr_scaling not in distribute.LR_SCALINGS:
-            raise ValueError(f"lr_scaling must be one of {distribute.LR_SCALINGS}. Received: {self.lr_scaling!r}")
-        if self.warmup_epochs is not None and not 0 <= self.warmup_epochs < self.epochs:
-            raise ValueError(f"warmup_epochs must be in [0, epochs={self.epochs}). Received: {self.warmup_epochs!r}")
-        if not 0.0 <= self.label_smoothing < 1.0:
-            raise ValueError(f"label_smoothing must be in [0, 1). Received: label_smoothing={self.label_smoothing!r}")
-        if self.jit_compile not in JIT_COMPILE:
-            raise ValueError(f"jit_compile must be one of {tuple(JIT_COMPILE)}. Received: {self.jit_compile!r}")
-        if not isinstance(self.backup_every, int) or self.backup_every < 0:
-            raise ValueError(f"backup_every must be an integer >= 0. Received: backup_every={self.backup_every!r}")
 
 
 @dataclasses.dataclass
