@@ -15,10 +15,14 @@ def __getattr__(name):
         from zoo.training import dispatch
 
         return getattr(dispatch, name)
-    if name in ("TrainConfig", "TrainResult"):
-        from zoo.training import engine
+    if name == "TrainConfig":
+        from zoo.training.config import TrainConfig
 
-        return getattr(engine, name)
+        return TrainConfig
+    if name == "TrainResult":
+        from zoo.training.engine import TrainResult
+
+        return TrainResult
     if name in _EXPORTS:
         from zoo.training import classification
 

@@ -35,9 +35,10 @@ from zoo.presets.compressed import preset_sizes
 from zoo.regularizers import apply_soft_weight_sharing, gamma_prior_for_std
 from zoo.regularizers.compression import Mixture, dense_bits_per_weight, quantize_model
 from zoo.training import checkpoints
-from zoo.training.classification import build_for_dataset, compile_classifier, evaluate_model, require_positive_ints
-from zoo.training.distribute import STRATEGIES, make_strategy, precision
-from zoo.training.optim import NO_DECAY, SCHEDULES, make_optimizer, make_schedule
+from zoo.training.classification import build_for_dataset, compile_classifier, evaluate_model
+from zoo.training.config import CompressConfig
+from zoo.training.distribute import make_strategy, precision
+from zoo.training.optim import NO_DECAY, make_optimizer, make_schedule
 from zoo.training.run_dir import HISTORY, environment, write_json
 from zoo.weights import create_trained
 
@@ -55,84 +56,6 @@ RETRAINED = "retrained.weights.h5"
 RESUMABLE_CHANGES = {"resume", "verbose", "backup_every"}
 #: The training stages, in order (their index is recorded in a backup).
 STAGES = ("retrain", "sharpen", "finetune")
-
-
-@dataclasses.dataclass
-class CompressConfig:
-    """Hyper-parameters of a compression run (each is a ``zoo compress`` flag).
-
-    Defaults follow Ullrich et al. (2017) and their tutorial: 17 components with
-    a zero component at pi_0 = 0.99, Gamma(250, 0.1) on the precisions, Adam at
-    5e-4 for the weights with the means at 0.2x and the variances and mixing
-    proportions at 6x that rate, ``tau = 5e-3`` against the whole training set.
-
-    ``sharpen_epochs > 0`` continues the retraining for that many epochs with the
-    Gamma hyperprior's mode moved from 0.02 to ``sharpen_std``: the components
-    narrow and pull their weights onto the means while the network adapts, so
-    quantising them afterwards costs less accuracy. It starts a new Adam, with
-    its own learning-rate schedule over the sharpening epochs.
-
-    ``finetune_epochs > 0`` adds Han et al.'s (2016) trained quantisation after
-    the quantisation: the shared values (not the codes) are fine-tuned on the
-    data, at ``finetune_lr``, so the compressed size is unchanged.
-
-    ``method="weight_decay"`` is the baseline without the prior: the weights
-    retrain with (decoupled) ``weight_decay`` only, while the same mixture is
-    fitted to them and used for the same quantisation.
-    """
-
-    epochs: int = 30
-    batch_size: int = 256
-    lr: float = 5e-4
-    schedule: str = "constant"
-    components: int = 17
-    tau: float = 5e-3
-    zero_mixing: float | None = 0.99
-    init_std: float = 0.25
-    gamma_prior: tuple[float, float] | None = (250.0, 0.1)
-    means_lr_multiplier: float = 0.2
-    variance_lr_multiplier: float = 6.0
-    mixing_lr_multiplier: float = 6.0
-    merge_kl: float = 1e-2
-    sharpen_epochs: int = 0
-    sharpen_std: float = 5e-3
-    finetune_epochs: int = 0
-    finetune_lr: float = 1e-4
-    method: str = "sws"
-    weight_decay: float = 0.0
-    max_train_examples: int | None = None
-    seed: int = 0
-    verbose: int | str = "auto"
-    strategy: str = "auto"
-    mixed_precision: bool = False
-    resume: bool = False
-    backup_every: int = 0
-
-    def validate(self) -> None:
-        require_positive_ints(self, "epochs", "batch_size", "components")
-        if not isinstance(self.backup_every, int) or self.backup_every < 0:
-            raise ValueError(f"backup_every must be an integer >= 0. Received: backup_every={self.backup_every!r}")
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f"strategy must be one of {STRATEGIES}. Received: strategy={self.strategy!r}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}. Received: {self.schedule!r}")
-        if self.method not in ("sws", "weight_decay"):
-            raise ValueError(f"method must be 'sws' or 'weight_decay'. Received: {self.method!r}")
-        if self.sharpen_epochs < 0 or self.sharpen_std <= 0:
-            raise ValueError(
-                f"sharpen_epochs must be >= 0 and sharpen_std > 0. Received: "
-                f"sharpen_epochs={self.sharpen_epochs}, sharpen_std={self.sharpen_std}"
-            )
-        if self.finetune_epochs < 0 or self.finetune_lr <= 0:
-            raise ValueError(
-                f"finetune_epochs must be >= 0 and finetune_lr > 0. Received: "
-                f"finetune_epochs={self.finetune_epochs}, finetune_lr={self.finetune_lr}"
-            )
-        if self.lr <= 0 or self.tau < 0 or self.merge_kl < 0 or self.weight_decay < 0:
-            raise ValueError(
-                f"lr must be > 0, tau and merge_kl >= 0. Received: lr={self.lr}, tau={self.tau}, "
-                f"merge_kl={self.merge_kl}"
-            )
 
 
 @dataclasses.dataclass
@@ -190,43 +113,110 @@ def compress(
     config.validate()
     if config.resume and out is None:
         raise ValueError("resume continues an interrupted run: give its output directory (--out DIR).")
-    strategy = make_strategy(config.strategy)  # before any other op
-    spec, train_split = data.load(dataset, "train")
-    with precision(config.mixed_precision), strategy.scope():
-        model, _ = create_trained(model_name, weights, build=lambda: build_for_dataset(model_name, spec))
-    out = Path(out) if out else Path("runs") / f"{model_name}-{Path(dataset).name}-sws-{time.strftime('%Y%m%d-%H%M%S')}"
-    point = _prepare_out(out, model_name, weights, dataset, config)
-    keras.utils.set_random_seed(config.seed)
-    train_split = train_split.head(config.max_train_examples)
-
+    run = _CompressionRun(model_name, weights, dataset, config, out)
+    model = run.model
     before = evaluate_model(model, dataset)
-    with precision(config.mixed_precision), strategy.scope():
-        wrapped = apply_soft_weight_sharing(
-            model,
-            components=config.components,
-            tau=config.tau,
-            num_examples=len(train_split),
-            zero_mixing=config.zero_mixing,
-            init_std=config.init_std,
-            gamma_prior=config.gamma_prior,
-            prior_lr_multiplier={
-                "means": config.means_lr_multiplier,
-                "log_var": config.variance_lr_multiplier,
-                "mixing_logits": config.mixing_lr_multiplier,
-            },
-            pull_weights=config.method == "sws",
-        )
-        _compile_retraining(wrapped, config, config.epochs, len(train_split))
-        if point is not None:  # built (as the first training step builds it) so that the backup loads into it
-            wrapped(np.zeros((1, *model.input_shape[1:]), "float32"), training=False)
-    original = [np.array(v) for _, v in wrapped.shared_variables()]
-    batches_per_epoch = steps_per_epoch(len(train_split), config.batch_size)
+    run.wrap()
+    original = run.shared_weights()
+    unsharpened = run.retrain()
+    seconds = run.timer.total
+    retrained_weights = run.shared_weights()
+    if not all(np.all(np.isfinite(w)) for w in retrained_weights):
+        raise FloatingPointError("Retraining diverged (non-finite weights); lower --lr or --tau.")
+    retrained = evaluate_model(model, dataset)
+    quantized = quantize_model(run.wrapped, config.merge_kl)
+    quantized_only = run.finetune_values(quantized)
+    after = evaluate_model(model, dataset)
 
-    def train_batches(first_epoch: int, epochs: int, skip: int = 0):
+    report = _report(model_name, dataset, config, before, retrained, after, quantized, seconds, len(run.train_split))
+    _add_intermediate_test(report, "unsharpened", unsharpened)
+    _add_intermediate_test(report, "quantized", quantized_only)
+    out = run.out
+    plot_weights(original, retrained_weights, quantized.mixture, out / PLOT, title=f"{model_name} on {dataset}")
+    preset = out / PRESET / (preset_tag or f"{Path(dataset).name}-sws")
+    _save_preset(model, preset, model_name, dataset, quantized, report, run.spec.class_names)
+    report["preset"] = str(preset)
+    report["on_disk"] = preset_sizes(preset)
+    if export_base is not None:
+        from zoo.inference import fit_class_names
+        from zoo.serving.exporter import export
+
+        class_names = fit_class_names(run.spec.class_names, model)
+        report["export"] = str(export(model, export_base, model_name=model_name, class_names=class_names))
+    write_json(out / REPORT, report)
+    (out / REPORT_MD).write_text(report_markdown(report))
+    checkpoints.remove_backup(out)
+    return CompressResult(out, model, report)
+
+
+class _CompressionRun:
+    """The state of one compression run: strategy, data, the model and its wrapped copy, the output directory, the
+    backup it continues from, and the stages (retraining, sharpening, fine-tuning of the shared values).
+
+    Creating it creates the strategy (before any other op), loads the trained weights, prepares (or, resuming,
+    checks) the output directory and seeds everything.
+    """
+
+    def __init__(self, model_name: str, weights, dataset: str, config: CompressConfig, out: str | Path | None):
+        self.model_name, self.dataset, self.config = model_name, dataset, config
+        self.strategy = make_strategy(config.strategy)  # before any other op
+        self.spec, train_split = data.load(dataset, "train")
+        with precision(config.mixed_precision), self.strategy.scope():
+            self.model, _ = create_trained(model_name, weights, build=lambda: build_for_dataset(model_name, self.spec))
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        self.out = Path(out) if out else Path("runs") / f"{model_name}-{Path(dataset).name}-sws-{stamp}"
+        self.point = _prepare_out(self.out, model_name, weights, dataset, config)
+        self.stage = self.point.stage if self.point is not None else 0  # the first stage still to run
+        keras.utils.set_random_seed(config.seed)
+        self.train_split = train_split.head(config.max_train_examples)
+        self.batches_per_epoch = steps_per_epoch(len(self.train_split), config.batch_size)
+
+    def wrap(self) -> None:
+        """Puts the mixture prior on the model's weights, compiles the retraining, and sets up its callbacks.
+
+        Resuming, the wrapped model is built (as the first training step builds it) so that the backup loads into it.
+        """
+        config = self.config
+        with precision(config.mixed_precision), self.strategy.scope():
+            self.wrapped = apply_soft_weight_sharing(
+                self.model,
+                components=config.components,
+                tau=config.tau,
+                num_examples=len(self.train_split),
+                zero_mixing=config.zero_mixing,
+                init_std=config.init_std,
+                gamma_prior=config.gamma_prior,
+                prior_lr_multiplier={
+                    "means": config.means_lr_multiplier,
+                    "log_var": config.variance_lr_multiplier,
+                    "mixing_logits": config.mixing_lr_multiplier,
+                },
+                pull_weights=config.method == "sws",
+            )
+            _compile_retraining(self.wrapped, config, config.epochs, len(self.train_split))
+            if self.point is not None:
+                self.wrapped(np.zeros((1, *self.model.input_shape[1:]), "float32"), training=False)
+        saved = self.point.history if self.point is not None else {}
+        self.mixture_log = _MixtureLogger(self.out / HISTORY, self.wrapped.prior, saved.get("mixture"))
+        self.timer = _Seconds(saved.get("seconds", 0.0))
+        self.backup = checkpoints.Backup(
+            self.out,
+            self.batches_per_epoch,
+            lambda: {"mixture": self.mixture_log.epochs, "seconds": self.timer.total},
+            every=config.backup_every,
+        )
+
+    def shared_weights(self) -> list[np.ndarray]:
+        """Copies of the weights the prior pulls together."""
+        return [np.array(v) for _, v in self.wrapped.shared_variables()]
+
+    def train_batches(self, first_epoch: int, epochs: int, skip: int = 0):
+        """The training pipeline from epoch ``first_epoch`` to ``epochs``, without the first ``skip`` batches."""
+        split, config = self.train_split, self.config
         return make_pipeline(
-            spec,
-            train_split.images,
-            train_split.labels,
+            self.spec,
+            split.images,
+            split.labels,
             batch_size=config.batch_size,
             training=True,
             augment="none",
@@ -236,99 +226,95 @@ def compress(
             skip_batches=skip,
         )
 
-    saved = point.history if point is not None else {}
-    mixture_log = _MixtureLogger(out / HISTORY, wrapped.prior, saved.get("mixture"))
-    timer = _Seconds(saved.get("seconds", 0.0))
-    backup = checkpoints.Backup(
-        out,
-        batches_per_epoch,
-        lambda: {"mixture": mixture_log.epochs, "seconds": timer.total},
-        every=config.backup_every,
-    )
-    stage = point.stage if point is not None else 0
-
-    def run_stage(index: int, trainee, batches, start: int, end: int, callbacks) -> None:
-        resuming = point if point is not None and point.stage == index else None
-        backup.progress = {"stage": index, "stage_start": start}
+    def run_stage(self, index: int, trainee, batches, start: int, end: int, callbacks) -> None:
+        """Fits stage ``index`` (of :data:`STAGES`) over epochs ``start .. end - 1``, from the backup when it is the
+        stage the interruption stopped."""
+        resuming = self.point if self.point is not None and self.point.stage == index else None
+        self.backup.progress = {"stage": index, "stage_start": start}
+        callbacks = [*callbacks, self.timer, self.backup]
         _fit_stage(
-            trainee,
-            batches,
-            start,
-            end,
-            resuming,
-            backup,
-            [*callbacks, timer, backup],
-            batches_per_epoch,
-            config.verbose,
+            trainee, batches, start, end, resuming, self.backup, callbacks, self.batches_per_epoch, self.config.verbose
         )
 
-    if stage == 0:
-        logger.info(
-            "Retraining %s under a %d-component prior on %d examples", model_name, config.components, len(train_split)
-        )
-        run_stage(0, wrapped, train_batches, 0, config.epochs, [mixture_log, keras.callbacks.TerminateOnNaN()])
-    if config.sharpen_epochs and stage <= 1:
-        if stage == 0:
-            unsharpened = evaluate_model(model, dataset)
-            _write_progress(out, {"unsharpened": unsharpened})
-        else:
-            unsharpened = _read_progress(out)["unsharpened"]
-        with strategy.scope():
-            _start_sharpening(wrapped, config, len(train_split))
-            run_stage(
-                1,
-                wrapped,
-                train_batches,
-                config.epochs,
-                config.epochs + config.sharpen_epochs,
-                [mixture_log, keras.callbacks.TerminateOnNaN()],
+    def _prior_callbacks(self) -> list[keras.callbacks.Callback]:
+        return [self.mixture_log, keras.callbacks.TerminateOnNaN()]
+
+    def retrain(self) -> dict[str, Any] | None:
+        """Retrains under the prior, then sharpens (when asked), and keeps the retrained weights for a resumption of
+        the fine-tuning. Returns the test metrics before sharpening (None without sharpening)."""
+        config = self.config
+        if self.stage == 0:
+            logger.info(
+                "Retraining %s under a %d-component prior on %d examples",
+                self.model_name,
+                config.components,
+                len(self.train_split),
             )
-    if stage <= 1:
-        checkpoints.backup_dir(out).mkdir(parents=True, exist_ok=True)
-        wrapped.save_weights(checkpoints.backup_dir(out) / RETRAINED)
-    else:  # resuming the fine-tuning: quantise the retrained weights again, as the interrupted run did
-        _load_weights_only(wrapped, checkpoints.backup_dir(out) / RETRAINED)
-        if config.sharpen_epochs:
-            unsharpened = _read_progress(out)["unsharpened"]
-    seconds = timer.total
-    retrained_weights = [np.array(v) for _, v in wrapped.shared_variables()]
-    if not all(np.all(np.isfinite(w)) for w in retrained_weights):
-        raise FloatingPointError("Retraining diverged (non-finite weights); lower --lr or --tau.")
-    retrained = evaluate_model(model, dataset)
-    quantized = quantize_model(wrapped, config.merge_kl)
-    if config.finetune_epochs:
-        report_quantized = evaluate_model(model, dataset)
+            self.run_stage(0, self.wrapped, self.train_batches, 0, config.epochs, self._prior_callbacks())
+        unsharpened = self._sharpen() if config.sharpen_epochs and self.stage <= 1 else None
+        retrained = checkpoints.backup_dir(self.out) / RETRAINED
+        if self.stage <= 1:
+            retrained.parent.mkdir(parents=True, exist_ok=True)
+            self.wrapped.save_weights(retrained)
+        else:  # resuming the fine-tuning: quantise the retrained weights again, as the interrupted run did
+            _load_weights_only(self.wrapped, retrained)
+            if config.sharpen_epochs:
+                unsharpened = _read_progress(self.out)["unsharpened"]
+        return unsharpened
+
+    def _sharpen(self) -> dict[str, Any]:
+        """The sharpening stage (see ``CompressConfig.sharpen_epochs``); returns the test metrics before it."""
+        config = self.config
+        if self.stage == 0:
+            unsharpened = evaluate_model(self.model, self.dataset)
+            _write_progress(self.out, {"unsharpened": unsharpened})
+        else:
+            unsharpened = _read_progress(self.out)["unsharpened"]
+        with self.strategy.scope():
+            _start_sharpening(self.wrapped, config, len(self.train_split))
+            end = config.epochs + config.sharpen_epochs
+            self.run_stage(1, self.wrapped, self.train_batches, config.epochs, end, self._prior_callbacks())
+        return unsharpened
+
+    def finetune_values(self, quantized) -> dict[str, Any] | None:
+        """Han et al.'s trained quantisation: fine-tunes the shared values with the codes fixed (when
+        ``finetune_epochs``). Returns the test metrics right after quantisation (None without fine-tuning)."""
+        config = self.config
+        if not config.finetune_epochs:
+            return None
+        quantized_only = evaluate_model(self.model, self.dataset)
         first = config.epochs + config.sharpen_epochs
-        with strategy.scope():
-            variables = {v.path: v for _, v in wrapped.shared_variables()}
-            compile_classifier(model, keras.optimizers.Adam(config.finetune_lr))
+        with self.strategy.scope():
+            variables = {v.path: v for _, v in self.wrapped.shared_variables()}
+            compile_classifier(self.model, keras.optimizers.Adam(config.finetune_lr))
             logger.info(
                 "Fine-tuning the %d shared values for %d epochs", len(quantized.codebook), config.finetune_epochs
             )
-            run_stage(
+            self.run_stage(
                 2,
-                model,
-                lambda a, b, skip=0: train_batches(first + a, first + b, skip),
+                self.model,
+                lambda a, b, skip=0: self.train_batches(first + a, first + b, skip),
                 0,
                 config.finetune_epochs,
                 [_ProjectToCodebook(quantized, variables), keras.callbacks.TerminateOnNaN()],
             )
             quantized.project(variables)
-    after = evaluate_model(model, dataset)
+        return quantized_only
 
-    report = _report(model_name, dataset, config, before, retrained, after, quantized, seconds, len(train_split))
-    if config.sharpen_epochs:
-        report["error_percent"]["unsharpened"] = round(100 * (1 - unsharpened["accuracy"]), 2)
-        report["test"]["unsharpened"] = unsharpened
-    if config.finetune_epochs:
-        report["error_percent"]["quantized"] = round(100 * (1 - report_quantized["accuracy"]), 2)
-        report["test"]["quantized"] = report_quantized
-    plot_weights(original, retrained_weights, quantized.mixture, out / PLOT, title=f"{model_name} on {dataset}")
-    tag = preset_tag or f"{Path(dataset).name}-sws"
+
+def _add_intermediate_test(report: dict[str, Any], name: str, metrics: dict[str, Any] | None) -> None:
+    """Adds the test metrics of an intermediate model (``unsharpened``, ``quantized``) to the report, when measured."""
+    if metrics is not None:
+        report["error_percent"][name] = round(100 * (1 - metrics["accuracy"]), 2)
+        report["test"][name] = metrics
+
+
+def _save_preset(model, directory: Path, model_name: str, dataset: str, quantized, report, class_names) -> None:
+    """Saves the compressed model as a preset in ``directory``, with its codebook and compression report."""
     command = report["environment"]["command"]
     presets.save_preset(
         model,
-        out / PRESET / tag,
+        directory,
         name=model_name,
         dataset=dataset,
         overwrite=True,
@@ -338,30 +324,17 @@ def compress(
             f"{report['compression']['sparse_huffman']:.0f}x smaller in Han et al.'s sparse format."
         ),
         metrics={
-            "accuracy": {"value": after["accuracy"], "command": command},
+            "accuracy": {"value": report["test"]["after"]["accuracy"], "command": command},
             "compression_ratio": {"value": round(report["compression"]["sparse_huffman"], 1), "command": command},
         },
         extra={
             "compression": report["compression"],
             "mixture": quantized.mixture.as_dict(),
             "codebook": quantized.codebook.tolist(),
-            "class_names": list(spec.class_names),
+            "class_names": list(class_names),
         },
         codebook=quantized.codebook,
     )
-    report["preset"] = str(out / PRESET / tag)
-    report["on_disk"] = preset_sizes(out / PRESET / tag)
-    if export_base is not None:
-        from zoo.inference import fit_class_names
-        from zoo.serving.exporter import export
-
-        report["export"] = str(
-            export(model, export_base, model_name=model_name, class_names=fit_class_names(spec.class_names, model))
-        )
-    write_json(out / REPORT, report)
-    (out / REPORT_MD).write_text(report_markdown(report))
-    checkpoints.remove_backup(out)
-    return CompressResult(out, model, report)
 
 
 def _prepare_out(out: Path, model_name: str, weights, dataset: str, config: CompressConfig):

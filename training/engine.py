@@ -9,15 +9,17 @@ task and how to evaluate it) and a function building the model. ``fit`` then:
    deterministic ops;
 2. builds and compiles the model under ``strategy.scope()`` (and a mixed-precision
    policy when asked), the learning rate scaled to the replicas when asked;
-3. trains stage by stage (one stage for ``zoo train``; fine-tuning has two) with
+3. trains stage by stage (one stage for ``zoo train``; fine-tuning has two; :class:`StageRunner`) with
    the run directory's callbacks: best/last weights on the chief, TensorBoard,
-   ``history.json`` with examples/s, and step-exact backups for ``--resume``;
+   ``history.json`` with examples/s, and step-exact backups for ``--resume``
+   (:class:`Resumption`: where an interrupted run continues);
 4. evaluates the best weights on the test split and writes ``results.json``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
 import time
@@ -31,6 +33,7 @@ import numpy as np
 import zoo
 from zoo.registry import constructor_config
 from zoo.training import checkpoints, distribute
+from zoo.training.config import JIT_COMPILE, SELECTIONS, TrainConfig, require_positive_ints  # noqa: F401  (re-exported)
 from zoo.training.optim import make_optimizer, make_schedule
 from zoo.training.run_dir import (
     RESULTS,
@@ -45,83 +48,8 @@ from zoo.weights import BEST_WEIGHTS, LAST_WEIGHTS, RUN_CONFIG, load_file
 
 logger = logging.getLogger(__name__)
 
-#: ``TrainConfig.jit_compile`` -> Keras' ``compile(jit_compile=...)``.
-JIT_COMPILE = {"auto": "auto", "on": True, "off": False}
-
 #: TrainConfig fields that may change between an interrupted run and its resumption.
 RESUMABLE_CHANGES = {"resume", "verbose"}
-#: Which weights a run keeps: the best epoch's on the validation measure, or the last epoch's.
-SELECTIONS = ("best", "last")
-
-
-def require_positive_ints(config, *names: str) -> None:
-    """Raises ValueError naming the first of ``config``'s fields ``names`` that is not a positive int."""
-    for name in names:
-        value = getattr(config, name)
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
-
-
-@dataclasses.dataclass
-class TrainConfig:
-    """Hyper-parameters of one run (every field is a flag of ``zoo train``).
-
-    Distribution: ``strategy`` (``auto``, ``one_device``, ``mirrored``, ``multi_worker``,
-    ``tpu``; see :mod:`zoo.training.distribute`), ``batch_size`` is the global batch
-    (split across replicas), ``lr_scaling="linear"`` multiplies the learning rate by
-    the replicas, ``mixed_precision`` computes in float16 (GPU) or bfloat16.
-    Recipe: ``warmup_epochs`` of the ``warmup_cosine`` / ``one_cycle`` schedules (None: their
-    default fraction of the run), ``label_smoothing`` of the classifiers' cross-entropy,
-    ``jit_compile`` (``"auto"``: Keras' choice, no XLA on a TensorFlow CPU; ``"on"``; ``"off"``).
-    Fault tolerance: ``backup_every`` batches (and every epoch end) the state is
-    saved; ``resume`` continues an interrupted run in the same run directory.
-    Selection: ``select="best"`` keeps the weights of the epoch with the best validation
-    measure (``best.weights.h5``), ``"last"`` those of the last epoch (no ``best.weights.h5`` is
-    written, so evaluation and export use the last weights).
-    """
-
-    epochs: int = 10
-    batch_size: int = 128
-    lr: float = 1e-3
-    optimizer: str = "adam"
-    schedule: str = "cosine"
-    weight_decay: float = 0.0
-    validation_split: float = 0.1
-    max_train_examples: int | None = None
-    augment: str = "auto"
-    seed: int = 0
-    verbose: int | str = "auto"
-    seq_length: int = 100  # language models: characters per training window
-    sampling: str = "random"  # language models: "random" windows or "sequential" streams
-    strategy: str = "auto"
-    mixed_precision: bool = False
-    lr_scaling: str = "none"
-    deterministic: bool = False
-    resume: bool = False
-    backup_every: int = 0
-    select: str = "best"
-    warmup_epochs: float | None = None
-    label_smoothing: float = 0.0
-    jit_compile: str = "auto"
-
-    def validate(self) -> None:
-        require_positive_ints(self, "epochs", "batch_size", "seq_length")
-        if self.select not in SELECTIONS:
-            raise ValueError(f"select must be one of {SELECTIONS}. Received: select={self.select!r}")
-        if self.max_train_examples is not None and self.max_train_examples < 1:
-            raise ValueError(f"max_train_examples must be positive. Received: {self.max_train_examples}")
-        if self.strategy not in distribute.STRATEGIES:
-            raise ValueError(f"strategy must be one of {distribute.STRATEGIES}. Received: strategy={self.strategy!r}")
-        if self.lr_scaling not in distribute.LR_SCALINGS:
-            raise ValueError(f"lr_scaling must be one of {distribute.LR_SCALINGS}. Received: {self.lr_scaling!r}")
-        if self.warmup_epochs is not None and not 0 <= self.warmup_epochs < self.epochs:
-            raise ValueError(f"warmup_epochs must be in [0, epochs={self.epochs}). Received: {self.warmup_epochs!r}")
-        if not 0.0 <= self.label_smoothing < 1.0:
-            raise ValueError(f"label_smoothing must be in [0, 1). Received: label_smoothing={self.label_smoothing!r}")
-        if self.jit_compile not in JIT_COMPILE:
-            raise ValueError(f"jit_compile must be one of {tuple(JIT_COMPILE)}. Received: {self.jit_compile!r}")
-        if not isinstance(self.backup_every, int) or self.backup_every < 0:
-            raise ValueError(f"backup_every must be an integer >= 0. Received: backup_every={self.backup_every!r}")
 
 
 @dataclasses.dataclass
@@ -312,32 +240,70 @@ def fit(
         ValueError: bad settings; resuming a run started with other settings.
         FileExistsError: ``out`` holds a finished run, or an interrupted one without ``config.resume``.
     """
-    import tensorflow as tf
-
     config.validate()
     if config.resume and out is None:
         raise ValueError("resume continues an interrupted run: give its run directory (--out DIR).")
-    strategy = distribute.make_strategy(config.strategy)  # before any other op
+    strategy, role = _start(config)
+    data = load_data(dataset, config)
+    run_dir = prepare_run_dir(out or default_out, model_name, dataset, resume=config.resume)
+    resumption = Resumption.read(run_dir, config.resume)
+    replicas = strategy.num_replicas_in_sync
+    stages = _scaled_to_replicas(
+        stages or [Stage("train", config.epochs, config.lr, config.schedule)], config, replicas
+    )
+    _require_divisible(data, dataset, replicas)
+    with distribute.precision(config.mixed_precision), strategy.scope():
+        model = build(data)
+        trainee = data.trainee(model)
+    entry = _run_record(model_name, dataset, model, trainee, data, config, strategy, stages, record)
+    if resumption.point is not None:
+        _check_resumable(run_dir, entry)
+    write_json(run_dir / RUN_CONFIG, entry)
+    runner = StageRunner.for_run(run_dir, data, trainee, strategy, config, chief=role.chief, resumption=resumption)
+    logger.info(
+        "Training %s on %s into %s (%s, %d replica(s))", model_name, dataset, run_dir, type(strategy).__name__, replicas
+    )
+    started = time.perf_counter()
+    runner.run(stages, prepare_stage)
+    seconds = time.perf_counter() - started + resumption.earlier_seconds()
+
+    evaluated, kept = _with_kept_weights(model_name, model, trainee, run_dir, _selects_best(data, config), role.chief)
+    test = data.evaluate(evaluated)
+    write_json(run_dir / RESULTS, _results(test, runner, seconds, evaluated, kept, entry["distribution"]))
+    checkpoints.remove_backup(run_dir)
+    return TrainResult(run_dir, evaluated, runner.run_logger.history, test)
+
+
+def _start(config: TrainConfig):
+    """Creates the strategy (before any other TensorFlow op), then seeds everything; returns it and this worker's
+    role. Deterministic ops when ``config.deterministic``."""
+    import tensorflow as tf
+
+    strategy = distribute.make_strategy(config.strategy)
     role = distribute.worker_role()
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(config.seed)
-    data = load_data(dataset, config)
-    run_dir = prepare_run_dir(out or default_out, model_name, dataset, resume=config.resume)
-    point = checkpoints.read_backup(run_dir) if config.resume else None
-    replicas = strategy.num_replicas_in_sync
-    stages = stages or [Stage("train", config.epochs, config.lr, config.schedule)]
-    stages = [dataclasses.replace(s, lr=distribute.scaled_lr(s.lr, config.lr_scaling, replicas)) for s in stages]
+    return strategy, role
 
+
+def _scaled_to_replicas(stages: list[Stage], config: TrainConfig, replicas: int) -> list[Stage]:
+    """The stages with their learning rates scaled to the replicas as ``config.lr_scaling`` says."""
+    return [dataclasses.replace(s, lr=distribute.scaled_lr(s.lr, config.lr_scaling, replicas)) for s in stages]
+
+
+def _require_divisible(data, dataset: str, replicas: int) -> None:
+    """Raises ValueError when a task that trains on one indivisible batch would be split across replicas."""
     if replicas > 1 and not data.distributable:
         raise ValueError(
             f"{type(data).__name__} trains on one indivisible batch ({dataset}), which cannot be split "
             f"across {replicas} replicas; use strategy one_device."
         )
-    with distribute.precision(config.mixed_precision), strategy.scope():
-        model = build(data)
-        trainee = data.trainee(model)
-    entry = {
+
+
+def _run_record(model_name, dataset, model, trainee, data, config, strategy, stages, record) -> dict[str, Any]:
+    """The run's ``config.json``: model, data, settings, distribution, stages and environment."""
+    return {
         "model": model_name,
         "model_config": constructor_config(model),
         "dataset": dataset,
@@ -346,103 +312,180 @@ def fit(
         "training": dataclasses.asdict(config),
         "distribution": {
             **distribute.describe(strategy),
-            "per_replica_batch_size": config.batch_size / replicas,
+            "per_replica_batch_size": config.batch_size / strategy.num_replicas_in_sync,
             "dtype_policy": trainee.dtype_policy.name,
         },
         "stages": [dataclasses.asdict(s) for s in stages],
         "environment": environment(),
     }
-    if point is not None:
-        _check_resumable(run_dir, entry)
-    write_json(run_dir / RUN_CONFIG, entry)
-    callbacks, run_logger, backup = _callbacks(
-        run_dir,
-        data,
-        chief=role.chief,
-        history=point.history if point else {},
-        backup_every=config.backup_every,
-        best=_selects_best(data, config),
-    )
-    callbacks += data.callbacks(run_dir)
-    logger.info(
-        "Training %s on %s into %s (%s, %d replica(s))", model_name, dataset, run_dir, type(strategy).__name__, replicas
-    )
-    stateful = {str(i): cb for i, cb in enumerate(callbacks) if isinstance(cb, checkpoints.EarlyStopping)}
-    backup.stateful = stateful
-    done, started = 0, time.perf_counter()
-    for index, stage in enumerate(stages):
-        resuming = point is not None and index == point.stage
-        if point is not None and index < point.stage:
-            continue  # finished before the interruption
-        start = point.stage_start if resuming else done
-        backup.progress = {"stage": index, "stage_start": start}
+
+
+@dataclasses.dataclass
+class Resumption:
+    """The backup an interrupted run continues from (``point``); ``point=None`` is a run from the start."""
+
+    point: checkpoints.ResumePoint | None = None
+
+    @classmethod
+    def read(cls, run_dir: Path, resume: bool) -> Resumption:
+        """The run directory's backup when ``resume``, else a run from the start."""
+        return cls(checkpoints.read_backup(run_dir) if resume else None)
+
+    @property
+    def history(self) -> dict[str, list[Any]]:
+        """The history of the epochs finished before the interruption."""
+        return self.point.history if self.point is not None else {}
+
+    def finished(self, stage: int) -> bool:
+        """Whether stage ``stage`` ended before the interruption."""
+        return self.point is not None and stage < self.point.stage
+
+    def interrupted(self, stage: int) -> bool:
+        """Whether stage ``stage`` is the one the interruption stopped."""
+        return self.point is not None and stage == self.point.stage
+
+    def stage_start(self, stage: int, default: int) -> int:
+        """The epoch stage ``stage`` started at: the backup's for the interrupted stage, else ``default``."""
+        return self.point.stage_start if self.interrupted(stage) else default
+
+    def earlier_seconds(self) -> float:
+        """Training seconds of the epochs finished before the interruption."""
+        if self.point is None:
+            return 0.0
+        seconds = self.point.history.get("epoch_seconds", [])[: self.point.epoch]
+        return sum(float(v) for v in seconds if v is not None)
+
+    def restore(self, trainee: keras.Model, stateful: dict[str, Any]) -> None:
+        """Loads the backed-up weights and optimizer state, and the state of callbacks that carry one."""
+        checkpoints.restore(trainee, self.point)
+        for key, callback in stateful.items():
+            if key in self.point.callbacks:
+                callback.carry(self.point.callbacks[key])
+
+
+@dataclasses.dataclass
+class StageRunner:
+    """Compiles and fits the stages of a run with its callbacks; an interrupted run continues where it stopped."""
+
+    data: Any
+    trainee: keras.Model
+    strategy: Any
+    config: TrainConfig
+    callbacks: list[keras.callbacks.Callback]
+    run_logger: RunLogger
+    backup: checkpoints.Backup
+    resumption: Resumption
+
+    @classmethod
+    def for_run(cls, run_dir: Path, data, trainee, strategy, config, *, chief: bool, resumption) -> StageRunner:
+        """The runner with the run directory's callbacks and the task's own (weights files only on the chief)."""
+        callbacks, run_logger, backup = _callbacks(
+            run_dir,
+            data,
+            chief=chief,
+            history=resumption.history,
+            backup_every=config.backup_every,
+            best=_selects_best(data, config),
+        )
+        callbacks += data.callbacks(run_dir)
+        runner = cls(data, trainee, strategy, config, callbacks, run_logger, backup, resumption)
+        backup.stateful = runner.stateful
+        return runner
+
+    @functools.cached_property
+    def stateful(self) -> dict[str, Any]:
+        """The callbacks whose state a backup keeps (early stopping), by their position."""
+        return {str(i): cb for i, cb in enumerate(self.callbacks) if isinstance(cb, checkpoints.EarlyStopping)}
+
+    def run(self, stages: list[Stage], prepare_stage: Callable | None = None) -> None:
+        """Fits every stage the interruption (if any) left to do, in order."""
+        done = 0
+        for index, stage in enumerate(stages):
+            if self.resumption.finished(index):
+                continue
+            done = self._run_stage(index, stage, self.resumption.stage_start(index, done), prepare_stage)
+
+    def _run_stage(self, index: int, stage: Stage, start: int, prepare_stage: Callable | None) -> int:
+        """Compiles and fits stage ``index`` from epoch ``start``; returns the epoch the next stage starts at."""
+        self.backup.progress = {"stage": index, "stage_start": start}
         end = start + stage.epochs
         if prepare_stage is not None:
-            prepare_stage(trainee, stage)
-        steps = data.steps_per_epoch * stage.epochs
-        warmup = None if config.warmup_epochs is None else int(round(config.warmup_epochs * data.steps_per_epoch))
-        with strategy.scope():
-            data.compile(
-                trainee,
-                make_optimizer(
-                    config.optimizer,
-                    make_schedule(
-                        stage.schedule, stage.lr, steps, steps_per_epoch=data.steps_per_epoch, warmup_steps=warmup
-                    ),
-                    config.weight_decay,
-                ),
+            prepare_stage(self.trainee, stage)
+        self._compile(stage)
+        first = self._finish_interrupted_epoch(end) if self.resumption.interrupted(index) else start
+        if first < end and not self.trainee.stop_training:
+            self.data.fit(
+                self.trainee, epochs=end, initial_epoch=first, callbacks=self.callbacks, verbose=self.config.verbose
             )
-        first = start
-        if resuming:
-            checkpoints.restore(trainee, point)
-            for key, callback in stateful.items():
-                if key in point.callbacks:
-                    callback.carry(point.callbacks[key])
-            first = point.epoch
-            if point.step and first < end:
-                backup.step_offset = point.step
-                data.fit(
-                    trainee,
-                    epochs=first + 1,
-                    initial_epoch=first,
-                    skip_steps=point.step,
-                    callbacks=callbacks,
-                    verbose=config.verbose,
-                )
-                first += 1
-                for callback in stateful.values():
-                    callback.carry()  # the rest of the stage continues the same patience count
-        if first < end and not trainee.stop_training:
-            data.fit(trainee, epochs=end, initial_epoch=first, callbacks=callbacks, verbose=config.verbose)
-        done = run_logger.epochs if trainee.stop_training else end
-        trainee.stop_training = False
-    seconds = time.perf_counter() - started
-    if point is not None:  # a resumed run counts the epochs finished before the interruption too
-        seconds += sum(float(v) for v in point.history.get("epoch_seconds", [])[: point.epoch] if v is not None)
+        done = self.run_logger.epochs if self.trainee.stop_training else end
+        self.trainee.stop_training = False
+        return done
 
-    evaluated = zoo.create(model_name, **constructor_config(model))  # outside the strategy, in float32
-    best = run_dir / (BEST_WEIGHTS if _selects_best(data, config) else LAST_WEIGHTS)
-    if role.chief and best.is_file():
-        load_file(evaluated, best)
-    else:  # a non-chief worker keeps no weights files: it checks the weights it holds
+    def _compile(self, stage: Stage) -> None:
+        """Compiles the trainee with a new optimizer whose learning-rate schedule spans the stage."""
+        config, steps_per_epoch = self.config, self.data.steps_per_epoch
+        warmup = None if config.warmup_epochs is None else int(round(config.warmup_epochs * steps_per_epoch))
+        steps = steps_per_epoch * stage.epochs
+        with self.strategy.scope():
+            schedule = make_schedule(
+                stage.schedule, stage.lr, steps, steps_per_epoch=steps_per_epoch, warmup_steps=warmup
+            )
+            self.data.compile(self.trainee, make_optimizer(config.optimizer, schedule, config.weight_decay))
+
+    def _finish_interrupted_epoch(self, end: int) -> int:
+        """Restores the backup and fits the rest of the epoch it stopped in; returns the first epoch still to fit."""
+        point = self.resumption.point
+        self.resumption.restore(self.trainee, self.stateful)
+        first = point.epoch
+        if point.step and first < end:
+            self.backup.step_offset = point.step
+            self.data.fit(
+                self.trainee,
+                epochs=first + 1,
+                initial_epoch=first,
+                skip_steps=point.step,
+                callbacks=self.callbacks,
+                verbose=self.config.verbose,
+            )
+            first += 1
+            for callback in self.stateful.values():
+                callback.carry()  # the rest of the stage continues the same patience count
+        return first
+
+
+def _with_kept_weights(model_name, model, trainee, run_dir: Path, select_best: bool, chief: bool):
+    """A float32 copy of ``model`` outside the strategy, with the weights the run keeps; returns it and which
+    weights those are (``"best"`` or ``"last"``).
+
+    The chief loads its best (or last) weights file; a non-chief worker keeps no files and takes the weights it holds.
+    """
+    evaluated = zoo.create(model_name, **constructor_config(model))
+    kept = run_dir / (BEST_WEIGHTS if select_best else LAST_WEIGHTS)
+    if chief and kept.is_file():
+        load_file(evaluated, kept)
+    else:
         evaluated.set_weights(trainee.get_weights())
-    test = data.evaluate(evaluated)
-    history = run_logger.history
+    return evaluated, "best" if chief and kept.name == BEST_WEIGHTS and kept.is_file() else "last"
+
+
+def _results(test, runner: StageRunner, seconds: float, evaluated, kept: str, distribution) -> dict[str, Any]:
+    """The run's ``results.json``: test metrics, best epoch, time and speed, the weights kept and their fingerprints."""
+    history, data = runner.run_logger.history, runner.data
+    return {
+        "test": test,
+        **best_epoch(history, data.monitor, data.mode),
+        "epochs_run": runner.run_logger.epochs,
+        "train_seconds": round(seconds, 1),
+        "examples_per_second": _median_speed(history),
+        "weights": kept,
+        "select": runner.config.select,
+        "weights_fingerprint": weights_fingerprint(evaluated),
+        "final_weights_fingerprint": weights_fingerprint(runner.trainee),
+        "distribution": distribution,
+    }
+
+
+def _median_speed(history: dict[str, list[Any]]) -> float | None:
+    """The median examples/s over the epochs that measured one."""
     speeds = [v for v in history.get("examples_per_second", []) if v is not None and math.isfinite(v)]
-    write_json(
-        run_dir / RESULTS,
-        {
-            "test": test,
-            **best_epoch(history, data.monitor, data.mode),
-            "epochs_run": run_logger.epochs,
-            "train_seconds": round(seconds, 1),
-            "examples_per_second": round(float(np.median(speeds)), 1) if speeds else None,
-            "weights": "best" if role.chief and best.name == BEST_WEIGHTS and best.is_file() else "last",
-            "select": config.select,
-            "weights_fingerprint": weights_fingerprint(evaluated),
-            "final_weights_fingerprint": weights_fingerprint(trainee),
-            "distribution": entry["distribution"],
-        },
-    )
-    checkpoints.remove_backup(run_dir)
-    return TrainResult(run_dir, evaluated, history, test)
+    return round(float(np.median(speeds)), 1) if speeds else None

@@ -18,7 +18,6 @@ BatchNormalization layers run in inference mode (Keras 3 does this for
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import importlib
 import logging
@@ -30,59 +29,18 @@ import keras
 
 from zoo.registry import constructor_config, get_entry
 from zoo.training import engine
-from zoo.training.engine import Stage, TrainConfig, TrainResult
+from zoo.training.config import FinetuneConfig
+from zoo.training.engine import Stage, TrainResult
 from zoo.transfer import HEAD, head_layers, with_new_head  # noqa: F401  (HEAD re-exported)
 from zoo.weights import create_trained
 
 logger = logging.getLogger(__name__)
 
-SCHEDULES = ("two_stage", "constant", "cosine")
 #: Task -> (module, class) of the prepared data that trainer fits.
 DATA = {
     "image_classification": ("zoo.training.classification", "ImageData"),
     "node_classification": ("zoo.training.node_classification", "GraphData"),
 }
-
-
-@dataclasses.dataclass
-class FinetuneConfig(TrainConfig):
-    """Hyper-parameters of a fine-tuning run (every field is a flag of ``zoo finetune``).
-
-    ``freeze`` is ``"backbone"`` (all but the head), ``"none"`` or ``"until:LAYER"`` (LAYER and every
-    layer before it); with ``two_stage`` it says what stays frozen after the head-only stage.
-    """
-
-    epochs: int = 10
-    schedule: str = "two_stage"
-    freeze: str = "none"
-    head_epochs: int | None = None  # two_stage: epochs of the head-only stage; default half of epochs
-    unfreeze_lr_scale: float = 0.1
-    num_classes: int | None = None  # default: the data set's class count
-    train_batchnorm: bool = False
-
-    def validate(self) -> None:
-        super().validate()
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}. Received: schedule={self.schedule!r}")
-        if self.freeze not in ("backbone", "none") and not self.freeze.startswith("until:"):
-            raise ValueError(f"freeze must be 'backbone', 'none' or 'until:LAYER'. Received: freeze={self.freeze!r}")
-        if self.schedule == "two_stage":
-            if self.freeze == "backbone":
-                raise ValueError(
-                    "two_stage unfreezes the backbone after training the head; with freeze='backbone' "
-                    "use a one-stage schedule ('constant' or 'cosine') to train the head alone."
-                )
-            if self.epochs < 2:
-                raise ValueError(f"two_stage needs epochs >= 2 (head, then unfrozen). Received: epochs={self.epochs}")
-            if self.head_epochs is not None and not 1 <= self.head_epochs < self.epochs:
-                raise ValueError(
-                    f"head_epochs must be in [1, epochs). Received: head_epochs={self.head_epochs}, "
-                    f"epochs={self.epochs}"
-                )
-        if not 0 < self.unfreeze_lr_scale <= 1:
-            raise ValueError(f"unfreeze_lr_scale must be in (0, 1]. Received: {self.unfreeze_lr_scale}")
-        if self.num_classes is not None and (not isinstance(self.num_classes, int) or self.num_classes < 2):
-            raise ValueError(f"num_classes must be an integer >= 2. Received: num_classes={self.num_classes!r}")
 
 
 def stages(config: FinetuneConfig) -> list[Stage]:

@@ -25,12 +25,12 @@ import zoo
 from zoo.data.text import build_vocabulary, encode, load_text
 from zoo.registry import constructor_config, get_entry
 from zoo.training import engine
+from zoo.training.config import SAMPLINGS
 from zoo.training.engine import TrainConfig, TrainResult
 from zoo.weights import create_trained
 
 logger = logging.getLogger(__name__)
 
-SAMPLINGS = ("random", "sequential")
 EVAL_STREAMS = 64
 EVAL_CHUNK = 500
 

@@ -7,8 +7,8 @@ import math
 import keras
 from keras import ops
 
-OPTIMIZERS = ("sgd", "gd", "momentum", "adam", "adamw", "rmsprop")
-SCHEDULES = ("cosine", "warmup_cosine", "one_cycle", "constant", "step", "inverse_time")
+from zoo.training.config import OPTIMIZERS, SCHEDULES  # noqa: F401  (re-exported)
+
 NO_DECAY = ["bias", "gamma", "beta", "mean", "variance"]
 #: Default warm-up, as a fraction of the run: ``warmup_cosine`` (5%) and ``one_cycle`` (30%, Smith's pct_start).
 WARMUP_FRACTION = {"warmup_cosine": 0.05, "one_cycle": 0.3}

@@ -34,10 +34,11 @@ def test_export_help_says_preset_tags_work():
 
 
 def test_progress_is_plain_when_stdout_is_not_a_terminal(capsys):
-    from zoo.cli.training import _fit_settings
+    from zoo.cli.training import command_config
+    from zoo.training.config import TrainConfig
 
     args = build_parser().parse_args(["train", "lenet5", "--dataset", "mnist"])
-    assert _fit_settings(args)["verbose"] == 2  # pytest's captured stdout is not a terminal
+    assert command_config(TrainConfig, args).verbose == 2  # pytest's captured stdout is not a terminal
 
 
 def test_tensorflow_start_up_lines_are_filtered():

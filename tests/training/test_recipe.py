@@ -8,7 +8,7 @@ import pytest
 
 import zoo
 from zoo.cli import build_parser
-from zoo.cli.training import _fit_settings
+from zoo.cli.training import command_config
 from zoo.losses import SmoothedSparseCrossentropy
 from zoo.training import TrainConfig, train
 from zoo.training.classification import training_loss
@@ -123,7 +123,7 @@ def test_cli_flags_reach_the_train_config():
             "30",
         ]
     )
-    config = TrainConfig(**_fit_settings(args))
+    config = command_config(TrainConfig, args)
     assert (
         config.schedule,
         config.warmup_epochs,

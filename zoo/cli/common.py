@@ -1,4 +1,5 @@
-"""What the ``zoo`` command modules share: JSON output, ``--set`` overrides, the quiet start-up.
+"""What the ``zoo`` command modules share: flags from config classes, JSON output, ``--set`` overrides, the quiet
+start-up.
 
 Imports nothing heavy: ``zoo --help``, ``zoo list`` and ``zoo presets`` must start without TensorFlow.
 """
@@ -7,13 +8,91 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import re
 import sys
 import threading
+import types
+import typing
 from collections.abc import Iterator
 from typing import Any
+
+#: The flag types a config field may have (its annotation, ``None`` aside).
+FLAG_TYPES = (int, float, str, bool)
+
+
+def flag_fields(config_class) -> list[dataclasses.Field]:
+    """The fields of the config dataclass ``config_class`` that are command-line flags.
+
+    Raises:
+        TypeError: a field says neither that it is a flag nor that it is not (``zoo.training.config.option`` /
+            ``not_a_flag``).
+    """
+    fields = dataclasses.fields(config_class)
+    undeclared = [f.name for f in fields if "flag" not in f.metadata]
+    if undeclared:
+        raise TypeError(f"{config_class.__name__} fields {undeclared} declare no flag (option() or not_a_flag()).")
+    return [f for f in fields if f.metadata["flag"] is not None]
+
+
+def flag_name(field: dataclasses.Field) -> str:
+    """``--batch-size`` for the field ``batch_size``."""
+    return "--" + field.name.replace("_", "-")
+
+
+def _flag_type(config_class, field: dataclasses.Field) -> type:
+    """The type of ``field``'s flag: its annotation without ``None`` (``int | None`` -> int)."""
+    hint = typing.get_type_hints(config_class)[field.name]
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        hint = next(t for t in typing.get_args(hint) if t is not type(None))
+    if hint not in FLAG_TYPES:
+        raise TypeError(f"{config_class.__name__}.{field.name}: a flag is one of {FLAG_TYPES}. Received: {hint!r}")
+    return hint
+
+
+def _argparse_options(config_class, field: dataclasses.Field) -> dict[str, Any]:
+    """``add_argument``'s keywords for ``field``: a bool is a ``store_true`` switch, the rest take a value."""
+    flag = field.metadata["flag"]
+    options = {"default": field.default, "help": flag["help"] and flag["help"].replace("%", "%%")}
+    kind = _flag_type(config_class, field)
+    if kind is bool:
+        if field.default is not False:
+            raise TypeError(f"{config_class.__name__}.{field.name}: a switch defaults to False.")
+        return options | {"action": "store_true"}
+    if kind is not str:
+        options["type"] = kind
+    if flag["choices"] is not None:
+        options["choices"] = list(flag["choices"])
+    if flag["metavar"]:
+        options["metavar"] = flag["metavar"]
+    return options
+
+
+def add_config_flags(parser: argparse.ArgumentParser, config_class) -> None:
+    """Adds a flag per field of the config dataclass ``config_class``, in field order.
+
+    The name, default, help text, accepted values and help section come from the field (see
+    :mod:`zoo.training.config`); the type from its annotation.
+    """
+    groups: dict[str, Any] = {}
+    for field in flag_fields(config_class):
+        title = field.metadata["flag"]["group"]
+        if title and title not in groups:
+            groups[title] = parser.add_argument_group(title)
+        target = groups[title] if title else parser
+        target.add_argument(flag_name(field), **_argparse_options(config_class, field))
+
+
+def config_from_args(config_class, args: argparse.Namespace, **settings: Any):
+    """The ``config_class`` of the parsed flags (each mapped by its field's ``from_flag``), plus ``settings``."""
+    values = {}
+    for field in flag_fields(config_class):
+        from_flag = field.metadata["flag"]["from_flag"]
+        value = getattr(args, field.name)
+        values[field.name] = from_flag(value) if from_flag else value
+    return config_class(**values, **settings)
 
 
 def parse_override(text: str) -> tuple[str, Any]:

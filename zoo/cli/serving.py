@@ -368,6 +368,12 @@ def _plain(value):
 
 def add_parsers(sub) -> None:
     """Adds the serving subcommands to the ``zoo`` parser."""
+    for add in (_add_export_parser, _add_serve_parser, _add_predict_parser):
+        add(sub)
+
+
+def _add_export_parser(sub) -> None:
+    """``zoo export NAME --weights W --base-path BASE``."""
     p = sub.add_parser(
         "export",
         help="export trained weights (a preset tag such as mnist, or a run) as a SavedModel in TF Serving's layout",
@@ -390,96 +396,20 @@ def add_parsers(sub) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_export)
 
+
+def _add_switch(p, flag: str, default: bool = False, help: str | None = None) -> None:
+    """A tensorflow_model_server boolean: ``--flag``, ``--flag=true`` or ``--flag=false``."""
+    p.add_argument(f"--{flag}", type=_flag_bool, nargs="?", const=True, default=default, help=help)
+
+
+def _add_serve_parser(sub) -> None:
+    """``zoo serve``: tensorflow_model_server's flags (those without an effect here accepted), then kzoo's own."""
     p = sub.add_parser(
         "serve", help="serve SavedModels over TF Serving's gRPC and REST APIs (tensorflow_model_server's flags)"
     )
-    p.add_argument("--port", type=int, default=8500, help="gRPC port")
-    p.add_argument("--rest_api_port", type=int, default=8501, help="REST port (0 disables REST)")
-    p.add_argument("--model_name", default="default")
-    p.add_argument("--model_base_path", default=None)
-    p.add_argument("--model_config_file", default=None, help="ModelServerConfig text proto (models.config)")
-    p.add_argument("--model_config_file_poll_wait_seconds", type=float, default=0)
-    p.add_argument("--file_system_poll_wait_seconds", type=float, default=1)
-    p.add_argument("--enable_batching", type=_flag_bool, nargs="?", const=True, default=False)
-    p.add_argument("--batching_parameters_file", default=None)
-    p.add_argument("--monitoring_config_file", default=None)
-    p.add_argument("--ssl_config_file", default=None, help="SSLConfig text proto: serve gRPC over TLS")
-    p.add_argument("--enable_model_warmup", type=_flag_bool, nargs="?", const=True, default=True)
-    p.add_argument("--grpc_max_threads", type=int, default=64)
-    p.add_argument(
-        "--tensorflow_intra_op_parallelism",
-        type=int,
-        default=0,
-        help="0: 1 thread, unless --tensorflow_session_parallelism or a session config file sizes it",
-    )
-    p.add_argument(
-        "--tensorflow_inter_op_parallelism",
-        type=int,
-        default=0,
-        help="0: 1 thread, unless --tensorflow_session_parallelism or a session config file sizes it",
-    )
-    p.add_argument("--grpc_socket_path", default="", help="also serve gRPC on this Unix domain socket")
-    p.add_argument(
-        "--grpc_channel_arguments",
-        default="",
-        help="gRPC server arguments, key=value[,key=value] (grpc.so_reuseport=1 shares the port)",
-    )
-    p.add_argument(
-        "--rest_api_timeout_in_ms", type=int, default=30000, help="close a REST connection silent for this long"
-    )
-    p.add_argument("--rest_api_enable_cors_support", type=_flag_bool, nargs="?", const=True, default=False)
-    p.add_argument(
-        "--enable_serialization_as_tensor_content",
-        type=_flag_bool,
-        nargs="?",
-        const=True,
-        default=False,
-        help="Predict outputs in tensor_content instead of float_val, int64_val, ...",
-    )
-    p.add_argument(
-        "--enable_signature_method_name_check",
-        type=_flag_bool,
-        nargs="?",
-        const=True,
-        default=False,
-        help="Classify/Regress need the signature's method_name (off: TF2 SavedModels qualify by names)",
-    )
-    p.add_argument("--saved_model_tags", default="serve", help="meta graph tags to load, comma separated")
-    p.add_argument("--tensorflow_session_config_file", default=None, help="ConfigProto text proto for the sessions")
-    p.add_argument("--tensorflow_session_parallelism", type=int, default=0)
-    p.add_argument("--per_process_gpu_memory_fraction", type=float, default=0.0)
-    p.add_argument("--num_load_threads", type=int, default=0, help="versions loaded in parallel (0: 2)")
-    p.add_argument("--num_unload_threads", type=int, default=0, help="accepted; unloading is immediate")
-    p.add_argument("--num_request_iterations_for_warmup", type=int, default=1)
-    p.add_argument("--version", action="store_true", help="print the versions and exit")
-    p.add_argument(
-        "--allow_version_labels_for_unavailable_models",
-        type=_flag_bool,
-        nargs="?",
-        const=True,
-        default=False,
-        help="a new version label may name a version that is not AVAILABLE yet",
-    )
-    for flag in _IGNORED_FLAGS:
-        if flag in (
-            "max_num_load_retries",
-            "load_retry_interval_micros",
-            "rest_api_num_threads",
-            "num_tflite_pools",
-            "num_tflite_interpreters_per_pool",
-        ):
-            p.add_argument(f"--{flag}", type=int, default=None, help="accepted for compatibility; no effect")
-        elif flag.endswith("_file") or flag == "mixed_precision":
-            p.add_argument(f"--{flag}", default=None, help="accepted for compatibility; no effect")
-        else:
-            p.add_argument(
-                f"--{flag}",
-                type=_flag_bool,
-                nargs="?",
-                const=True,
-                default=False,
-                help="accepted for compatibility; no effect",
-            )
+    _add_model_server_flags(p)
+    _add_tensorflow_flags(p)
+    _add_ignored_flags(p)
     p.add_argument(
         "--max_message_bytes",
         type=int,
@@ -490,6 +420,92 @@ def add_parsers(sub) -> None:
     p.add_argument("--grace_seconds", type=float, default=10.0, help="kzoo: time in-flight requests get on SIGTERM")
     p.set_defaults(fn=cmd_serve)
 
+
+def _add_model_server_flags(p) -> None:
+    """Ports, models and their config files, batching, warm-up, gRPC and REST: as tensorflow_model_server has them."""
+    p.add_argument("--port", type=int, default=8500, help="gRPC port")
+    p.add_argument("--rest_api_port", type=int, default=8501, help="REST port (0 disables REST)")
+    p.add_argument("--model_name", default="default")
+    p.add_argument("--model_base_path", default=None)
+    p.add_argument("--model_config_file", default=None, help="ModelServerConfig text proto (models.config)")
+    p.add_argument("--model_config_file_poll_wait_seconds", type=float, default=0)
+    p.add_argument("--file_system_poll_wait_seconds", type=float, default=1)
+    _add_switch(p, "enable_batching")
+    p.add_argument("--batching_parameters_file", default=None)
+    p.add_argument("--monitoring_config_file", default=None)
+    p.add_argument("--ssl_config_file", default=None, help="SSLConfig text proto: serve gRPC over TLS")
+    _add_switch(p, "enable_model_warmup", default=True)
+    p.add_argument("--grpc_max_threads", type=int, default=64)
+
+
+def _add_tensorflow_flags(p) -> None:
+    """Threads, sockets, timeouts, output encoding and session settings, as tensorflow_model_server has them."""
+    for kind in ("intra", "inter"):
+        p.add_argument(
+            f"--tensorflow_{kind}_op_parallelism",
+            type=int,
+            default=0,
+            help="0: 1 thread, unless --tensorflow_session_parallelism or a session config file sizes it",
+        )
+    p.add_argument("--grpc_socket_path", default="", help="also serve gRPC on this Unix domain socket")
+    p.add_argument(
+        "--grpc_channel_arguments",
+        default="",
+        help="gRPC server arguments, key=value[,key=value] (grpc.so_reuseport=1 shares the port)",
+    )
+    p.add_argument(
+        "--rest_api_timeout_in_ms", type=int, default=30000, help="close a REST connection silent for this long"
+    )
+    _add_switch(p, "rest_api_enable_cors_support")
+    _add_switch(
+        p,
+        "enable_serialization_as_tensor_content",
+        help="Predict outputs in tensor_content instead of float_val, int64_val, ...",
+    )
+    _add_switch(
+        p,
+        "enable_signature_method_name_check",
+        help="Classify/Regress need the signature's method_name (off: TF2 SavedModels qualify by names)",
+    )
+    p.add_argument("--saved_model_tags", default="serve", help="meta graph tags to load, comma separated")
+    p.add_argument("--tensorflow_session_config_file", default=None, help="ConfigProto text proto for the sessions")
+    p.add_argument("--tensorflow_session_parallelism", type=int, default=0)
+    p.add_argument("--per_process_gpu_memory_fraction", type=float, default=0.0)
+    p.add_argument("--num_load_threads", type=int, default=0, help="versions loaded in parallel (0: 2)")
+    p.add_argument("--num_unload_threads", type=int, default=0, help="accepted; unloading is immediate")
+    p.add_argument("--num_request_iterations_for_warmup", type=int, default=1)
+    p.add_argument("--version", action="store_true", help="print the versions and exit")
+    _add_switch(
+        p,
+        "allow_version_labels_for_unavailable_models",
+        help="a new version label may name a version that is not AVAILABLE yet",
+    )
+
+
+#: Ignored tensorflow_model_server flags that take a number.
+_IGNORED_NUMBERS = (
+    "max_num_load_retries",
+    "load_retry_interval_micros",
+    "rest_api_num_threads",
+    "num_tflite_pools",
+    "num_tflite_interpreters_per_pool",
+)
+
+
+def _add_ignored_flags(p) -> None:
+    """tensorflow_model_server's flags without an effect here: accepted, so its command lines work unchanged."""
+    ignored = "accepted for compatibility; no effect"
+    for flag in _IGNORED_FLAGS:
+        if flag in _IGNORED_NUMBERS:
+            p.add_argument(f"--{flag}", type=int, default=None, help=ignored)
+        elif flag.endswith("_file") or flag == "mixed_precision":
+            p.add_argument(f"--{flag}", default=None, help=ignored)
+        else:
+            _add_switch(p, flag, help=ignored)
+
+
+def _add_predict_parser(sub) -> None:
+    """``zoo predict``: local classification with ``--weights``, or a request to a server."""
     p = sub.add_parser(
         "predict",
         help="classify images locally (NAME --weights TAG) or send inputs to a TF "
