@@ -2,18 +2,29 @@
 
 ``zoo.tasks`` declares each task's signatures (names, inputs, outputs, TF Serving
 method); this module implements them in TensorFlow, once per task, so export
-needs no per-model code.
+needs no per-model code. Each builder registers itself as the task's ``serving``
+part (:func:`zoo.tasks.register`).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import tensorflow as tf
 
+from zoo import tasks
+
+#: The layer name this module registers its builders under in :mod:`zoo.tasks`.
+LAYER = "serving"
 #: Feature key holding the flattened pixels in the ``classify`` signature's tf.Examples.
 IMAGE_FEATURE = "images"
+
+
+def _serves(task: str) -> Callable:
+    """Registers the decorated builder as the signatures of ``task``."""
+    return functools.partial(tasks.register, LAYER, task)
 
 
 def _static_image_shape(model) -> tuple[int, int, int]:
@@ -26,6 +37,7 @@ def _static_image_shape(model) -> tuple[int, int, int]:
     return shape
 
 
+@_serves("image_classification")
 def image_classification(model, class_names: Sequence[str] | None = None) -> dict[str, Callable]:
     """``serving_default`` (images -> scores, classes) and ``classify`` (tf.Example -> labels, scores).
 
@@ -58,6 +70,7 @@ def image_classification(model, class_names: Sequence[str] | None = None) -> dic
     return {"serving_default": serving_default, "classify": classify}
 
 
+@_serves("node_classification")
 def node_classification(model) -> dict[str, Callable]:
     """``serving_default`` (features, dense adjacency) and ``sparse`` (features, adjacency triplets) -> per-node scores.
 
@@ -110,6 +123,7 @@ def node_classification(model) -> dict[str, Callable]:
     return {"serving_default": serving_default, "sparse": sparse}
 
 
+@_serves("regression")
 def regression(model) -> dict[str, Callable]:
     """``serving_default`` (features -> predictions) and ``regress`` (tf.Example -> outputs, TF Serving's Regress)."""
     num_features = int(model.input_shape[-1])
@@ -127,6 +141,7 @@ def regression(model) -> dict[str, Callable]:
     return {"serving_default": serving_default, "regress": regress}
 
 
+@_serves("language_model")
 def language_model(model) -> dict[str, Callable]:
     """``serving_default`` (texts -> log-likelihood) and ``generate`` (prompts -> continued texts).
 
@@ -158,6 +173,7 @@ def _image_spec(model, name: str) -> tf.TensorSpec:
     return tf.TensorSpec([None, *model.image_shape], tf.float32, name=name)
 
 
+@_serves("image_generation")
 def image_generation(model) -> dict[str, Callable]:
     """``serving_default`` (latents -> images) and ``generate`` (num_images, seed -> images and their latents).
 
@@ -178,6 +194,7 @@ def image_generation(model) -> dict[str, Callable]:
     return {"serving_default": serving_default, "generate": generate}
 
 
+@_serves("autoencoding")
 def autoencoding(model) -> dict[str, Callable]:
     """``encode`` (images -> mean, log_var), ``decode`` (latents -> images), ``reconstruct`` = ``serving_default``
     (images -> decoded posterior means)."""
@@ -198,6 +215,7 @@ def autoencoding(model) -> dict[str, Callable]:
     return {"serving_default": reconstruct, "encode": encode, "decode": decode, "reconstruct": reconstruct}
 
 
+@_serves("diffusion")
 def diffusion(model) -> dict[str, Callable]:
     """``sample`` (initial noise, steps, eta, seed -> images) and ``serving_default`` (num_images, steps, eta, seed).
 
@@ -231,27 +249,10 @@ def diffusion(model) -> dict[str, Callable]:
     return {"serving_default": serving_default, "sample": sample}
 
 
-_BUILDERS: dict[str, Callable[..., dict[str, Callable]]] = {
-    "image_generation": image_generation,
-    "autoencoding": autoencoding,
-    "diffusion": diffusion,
-    "image_classification": image_classification,
-    "regression": regression,
-    "language_model": language_model,
-    "node_classification": node_classification,
-}
-
-
 def signature_functions(task: str, model, **options: Any) -> dict[str, Callable]:
     """The signature functions of ``task`` for ``model``.
 
     Raises:
-        ValueError: a task with no serving signatures yet.
+        ValueError: an unknown task, or one with no serving signatures yet.
     """
-    try:
-        builder = _BUILDERS[task]
-    except KeyError:
-        raise ValueError(
-            f"No serving signatures for task {task!r}. Exportable tasks: {', '.join(sorted(_BUILDERS))}."
-        ) from None
-    return builder(model, **options)
+    return tasks.get_task(task).part(LAYER)(model, **options)
