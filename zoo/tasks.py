@@ -356,7 +356,7 @@ def get_task(name: str) -> Task:
 def register(layer: str, task: str, part: Any) -> Any:
     """Records ``layer``'s part of ``task`` (a trainer, a signature builder): the layers above call this.
 
-    Registering the same part again (a reloaded module) replaces it; another part for the same task is an error.
+    Registering the same part again (a module imported twice) replaces it; another part for the same task is an error.
 
     Returns:
         ``part``, so that it can decorate a function.
@@ -378,7 +378,10 @@ def registered(layer: str) -> dict[str, Any]:
 
 
 def _identity(part: Any) -> Any:
-    """Functions compare by where they are defined (a reloaded module makes new objects), other parts by value."""
+    """What makes two registrations the same part: the same function (by module file and name) or an equal repr.
+
+    A module imported a second time (reloaded, or by path under another name, as doctests are) makes new objects.
+    """
     if callable(part) and hasattr(part, "__qualname__"):
-        return (part.__module__, part.__qualname__)
-    return part
+        return part.__module__.rpartition(".")[2], part.__qualname__
+    return repr(part)
