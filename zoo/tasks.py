@@ -64,6 +64,32 @@ class Signature:
     inputs: Mapping[str, Tensor]
     outputs: Mapping[str, Tensor]
 
+    def input_specs(self, **sizes: int) -> tuple[tuple[str, str, tuple[int | None, ...]], ...]:
+        """The inputs as (name, dtype, shape), in order: what a ``tf.function``'s input signature is built from.
+
+        Args:
+            **sizes: the size of each dimension the model fixes (``height=28``); those a request chooses
+                (:data:`REQUEST_DIMS`) are ``None``.
+
+        Raises:
+            ValueError: a dimension the model fixes without its size in ``sizes``.
+
+        Example:
+            >>> get_task("regression").signatures["serving_default"].input_specs(features=10)
+            (('features', 'float32', (None, 10)),)
+        """
+
+        def size(dim: str | int) -> int | None:
+            if dim in REQUEST_DIMS:
+                return None
+            if isinstance(dim, int):
+                return dim
+            if dim not in sizes:
+                raise ValueError(f"The model fixes the size of {dim!r}: pass {dim}=. Received: {sizes}")
+            return sizes[dim]
+
+        return tuple((name, t.dtype, tuple(size(d) for d in t.shape)) for name, t in self.inputs.items())
+
     def describe(self) -> dict[str, Any]:
         """``{"method", "inputs", "outputs"}`` with each tensor as its :meth:`Tensor.describe` line."""
         return {
