@@ -113,3 +113,36 @@ def test_cli_metric_line_follows_the_models_task():
     assert _metrics_line("gcn", EVALUATIONS["node_classification"][0]).startswith("accuracy 0.8150")
     assert _metrics_line("linear_regression", EVALUATIONS["regression"][0]).startswith("MSE 2900.50")
     assert _metrics_line("ddpm_small", {"fid": None, "note": "no classifier"}) == "FID not measured: no classifier"
+
+
+def _untrained(task: str):
+    """A small untrained model of ``task``, its data set and the options of a quick evaluation."""
+    import zoo
+
+    if task == "regression":
+        from zoo.data.tabular import load_tabular
+
+        return zoo.create("linear_regression", **load_tabular("diabetes", "train").model_overrides()), "diabetes", {}
+    if task == "language_model":
+        from zoo.data.text import build_vocabulary, load_text
+
+        vocabulary = build_vocabulary(load_text("shakespeare", "test").text)
+        model = zoo.create("char_gru", vocabulary=vocabulary, units=8, embedding_dim=8)
+        return model, "shakespeare", {"max_characters": 2000}
+    if task == "autoencoding":
+        return zoo.create("vae_2d"), "mnist", {"importance_samples": 2, "max_examples": 20}
+    if task in ("image_generation", "diffusion"):
+        model = (
+            zoo.create("dcgan", latent_dim=8) if task == "image_generation" else zoo.create("ddpm_small", timesteps=4)
+        )
+        return model, "mnist", {"num_samples": 50, "steps": 2 if task == "diffusion" else None}
+    name = {"image_classification": "lenet5", "node_classification": "gcn"}[task]
+    return zoo.create(name), describe(name)["dataset"], {}
+
+
+@pytest.mark.parametrize("task", sorted(TASKS))
+def test_a_real_evaluation_reports_the_tasks_metrics(task):
+    model, dataset, options = _untrained(task)
+    metrics = dispatch.trainer_of(task).load().evaluate_model(model, dataset, **options)
+    assert set(TASKS[task].metrics) <= set(metrics)
+    assert _metrics_line(model.name, metrics) == TASKS[task].summarize(metrics)
