@@ -9,6 +9,7 @@ part (:func:`zoo.tasks.register`).
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -27,10 +28,25 @@ def _serves(task: str) -> Callable:
     return functools.partial(tasks.register, LAYER, task)
 
 
-def _input_signature(task: str, key: str, **sizes: int) -> list[tf.TensorSpec]:
-    """The inputs of ``task``'s signature ``key`` as :mod:`zoo.tasks` describes them, with the sizes the model fixes."""
+def task_signature(task: str, key: str, **sizes: int) -> Callable[[Callable], Callable]:
+    """Makes the decorated function a ``tf.function`` with the inputs of ``task``'s signature ``key`` (names, dtypes,
+    shapes as :mod:`zoo.tasks` describes them; ``sizes``: the dimensions the model fixes).
+
+    Raises:
+        ValueError: the function's parameters are not those inputs, in their order.
+    """
     specs = tasks.get_task(task).signatures[key].input_specs(**sizes)
-    return [tf.TensorSpec(shape, dtype, name=name) for name, dtype, shape in specs]
+    names = [name for name, _, _ in specs]
+
+    def decorate(function: Callable) -> Callable:
+        parameters = list(inspect.signature(function).parameters)
+        if parameters != names:
+            raise ValueError(
+                f"{task} {key} takes the inputs {names}, in this order; {function.__name__} takes {parameters}."
+            )
+        return tf.function(function, input_signature=[tf.TensorSpec(shape, dtype, name=n) for n, dtype, shape in specs])
+
+    return decorate
 
 
 def _static_image_shape(model) -> tuple[int, int, int]:
@@ -61,16 +77,12 @@ def image_classification(model, class_names: Sequence[str] | None = None) -> dic
         raise ValueError(f"{model.name} has {num_classes} classes but {len(names)} class names were given.")
     labels = tf.constant(names)
 
-    @tf.function(
-        input_signature=_input_signature(
-            "image_classification", "serving_default", height=height, width=width, channels=channels
-        )
-    )
+    @task_signature("image_classification", "serving_default", height=height, width=width, channels=channels)
     def serving_default(images):
         scores = tf.nn.softmax(model(images, training=False), axis=-1)
         return {"scores": scores, "classes": tf.argmax(scores, axis=-1)}
 
-    @tf.function(input_signature=_input_signature("image_classification", "classify"))
+    @task_signature("image_classification", "classify")
     def classify(inputs):
         spec = {IMAGE_FEATURE: tf.io.FixedLenFeature([height * width * channels], tf.float32)}
         images = tf.reshape(tf.io.parse_example(inputs, spec)[IMAGE_FEATURE], [-1, height, width, channels])
@@ -104,11 +116,11 @@ def node_classification(model) -> dict[str, Callable]:
             probabilities = tf.nn.softmax(model([features, adjacency], training=False), axis=-1)
         return {"scores": probabilities, "classes": tf.argmax(probabilities, axis=-1)}
 
-    @tf.function(input_signature=_input_signature("node_classification", "serving_default", features=num_features))
+    @task_signature("node_classification", "serving_default", features=num_features)
     def serving_default(features, adjacency):
         return scores(features, adjacency)
 
-    @tf.function(input_signature=_input_signature("node_classification", "sparse", features=num_features))
+    @task_signature("node_classification", "sparse", features=num_features)
     def sparse(features, adjacency_indices, adjacency_values):
         nodes = tf.cast(tf.shape(features)[0], tf.int64)
         checks = [
@@ -127,11 +139,11 @@ def regression(model) -> dict[str, Callable]:
     """``serving_default`` (features -> predictions) and ``regress`` (tf.Example -> outputs, TF Serving's Regress)."""
     num_features = int(model.input_shape[-1])
 
-    @tf.function(input_signature=_input_signature("regression", "serving_default", features=num_features))
+    @task_signature("regression", "serving_default", features=num_features)
     def serving_default(features):
         return {"predictions": model(features, training=False)}
 
-    @tf.function(input_signature=_input_signature("regression", "regress"))
+    @task_signature("regression", "regress")
     def regress(inputs):
         spec = {"features": tf.io.FixedLenFeature([num_features], tf.float32)}
         features = tf.io.parse_example(inputs, spec)["features"]
@@ -150,11 +162,11 @@ def language_model(model) -> dict[str, Callable]:
     and served; ``temperature=0`` decodes greedily.
     """
 
-    @tf.function(input_signature=_input_signature("language_model", "serving_default"))
+    @task_signature("language_model", "serving_default")
     def serving_default(text):
         return model.score_text(text)
 
-    @tf.function(input_signature=_input_signature("language_model", "generate"))
+    @task_signature("language_model", "generate")
     def generate(prompt, length, temperature, seed):
         return model.generate_text(prompt, length, temperature, seed)
 
@@ -174,11 +186,11 @@ def image_generation(model) -> dict[str, Callable]:
     by ``seed``): the same seed gives the same images in-process and served.
     """
 
-    @tf.function(input_signature=_input_signature("image_generation", "serving_default", latent_dim=model.latent_dim))
+    @task_signature("image_generation", "serving_default", latent_dim=model.latent_dim)
     def serving_default(latents):
         return {"images": model.generate(latents)}
 
-    @tf.function(input_signature=_input_signature("image_generation", "generate"))
+    @task_signature("image_generation", "generate")
     def generate(num_images, seed):
         return model.generate_images(num_images, seed)
 
@@ -190,16 +202,16 @@ def autoencoding(model) -> dict[str, Callable]:
     """``encode`` (images -> mean, log_var), ``decode`` (latents -> images), ``reconstruct`` = ``serving_default``
     (images -> decoded posterior means)."""
 
-    @tf.function(input_signature=_input_signature("autoencoding", "encode", **_image_sizes(model)))
+    @task_signature("autoencoding", "encode", **_image_sizes(model))
     def encode(images):
         mean, log_var = model.encode(images)
         return {"mean": mean, "log_var": log_var}
 
-    @tf.function(input_signature=_input_signature("autoencoding", "decode", latent_dim=model.latent_dim))
+    @task_signature("autoencoding", "decode", latent_dim=model.latent_dim)
     def decode(latents):
         return {"images": model.decode(latents)}
 
-    @tf.function(input_signature=_input_signature("autoencoding", "reconstruct", **_image_sizes(model)))
+    @task_signature("autoencoding", "reconstruct", **_image_sizes(model))
     def reconstruct(images):
         return {"reconstructions": model.decode(model.encode(images)[0])}
 
@@ -215,11 +227,11 @@ def diffusion(model) -> dict[str, Callable]:
     T - 1 down to 0, seeded noise; the same seed gives the same images in-process and served.
     """
 
-    @tf.function(input_signature=_input_signature("diffusion", "sample", **_image_sizes(model)))
+    @task_signature("diffusion", "sample", **_image_sizes(model))
     def sample(noise, steps, eta, seed):
         return model.reverse_process(noise, steps, eta, seed)
 
-    @tf.function(input_signature=_input_signature("diffusion", "serving_default"))
+    @task_signature("diffusion", "serving_default")
     def serving_default(num_images, steps, eta, seed):
         return model.generate_images(num_images, steps, eta, seed)
 

@@ -10,6 +10,7 @@ import zoo
 from zoo.registry import describe
 from zoo.serving.exporter import export
 from zoo.serving.servable import read_signature_defs
+from zoo.serving.signatures import task_signature
 from zoo.tasks import REQUEST_DIMS, TASKS, Tensor
 
 #: One small model per task and the overrides that keep its export quick.
@@ -68,3 +69,11 @@ def test_described_signatures_are_exported(task_name, tmp_path):
             check_tensor(f"{name} {key} {tensor_name}", tensor, inputs[tensor_name], sizes, is_input=True)
         for tensor_name, tensor in described.outputs.items():
             check_tensor(f"{name} {key} {tensor_name}", tensor, outputs[tensor_name], sizes, is_input=False)
+
+
+def test_a_signature_function_takes_the_described_inputs_in_their_order():
+    with pytest.raises(ValueError, match=r"takes the inputs \['num_images', 'steps', 'eta', 'seed'\], in this order"):
+        task_signature("diffusion", "serving_default")(lambda steps, num_images, eta, seed: None)
+    traced = task_signature("regression", "serving_default", features=3)(lambda features: {"predictions": features})
+    assert [spec.name for spec in traced.input_signature] == ["features"]
+    assert traced.input_signature[0].shape.as_list() == [None, 3]
