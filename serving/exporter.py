@@ -18,6 +18,7 @@ import numpy as np
 
 from zoo.serving import config_files
 from zoo.serving.signatures import signature_functions
+from zoo.tasks import get_task
 
 logger = logging.getLogger(__name__)
 
@@ -166,9 +167,7 @@ def export(
     task = _task_of(model, task)
     options = {"class_names": class_names} if class_names is not None else {}
     functions = signature_functions(task, model, **options)
-    from zoo.tasks import get_task
-
-    methods = {key: spec["method"] for key, spec in get_task(task).signatures.items()}
+    methods = {key: signature.method for key, signature in get_task(task).signatures.items()}
 
     model_dir.mkdir(parents=True, exist_ok=True)
     tmp = model_dir / f".tmp-{version}-{os.getpid()}"

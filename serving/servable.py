@@ -23,14 +23,14 @@ import tensorflow as tf
 from google.protobuf import text_format
 from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
 
+from zoo import tasks
 from zoo.serving import errors
 from zoo.serving.tensors import TensorSpec, dtype_name, numpy_dtype, shape_of
 
 logger = logging.getLogger(__name__)
 
-PREDICT_METHOD = "tensorflow/serving/predict"
-CLASSIFY_METHOD = "tensorflow/serving/classify"
-REGRESS_METHOD = "tensorflow/serving/regress"
+#: TF Serving's method names, the ones zoo.tasks declares its signatures with.
+PREDICT_METHOD, CLASSIFY_METHOD, REGRESS_METHOD = tasks.PREDICT, tasks.CLASSIFY, tasks.REGRESS
 DEFAULT_SIGNATURE = "serving_default"
 _INTERNAL_SIGNATURES = ("__saved_model_init_op",)
 

@@ -2,18 +2,51 @@
 
 ``zoo.tasks`` declares each task's signatures (names, inputs, outputs, TF Serving
 method); this module implements them in TensorFlow, once per task, so export
-needs no per-model code.
+needs no per-model code. Each builder registers itself as the task's ``serving``
+part (:func:`zoo.tasks.register`).
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import tensorflow as tf
 
+from zoo import tasks
+
+#: The layer name this module registers its builders under in :mod:`zoo.tasks`.
+LAYER = "serving"
 #: Feature key holding the flattened pixels in the ``classify`` signature's tf.Examples.
 IMAGE_FEATURE = "images"
+
+
+def _serves(task: str) -> Callable:
+    """Registers the decorated builder as the signatures of ``task``."""
+    return functools.partial(tasks.register, LAYER, task)
+
+
+def task_signature(task: str, key: str, **sizes: int) -> Callable[[Callable], Callable]:
+    """Makes the decorated function a ``tf.function`` with the inputs of ``task``'s signature ``key`` (names, dtypes,
+    shapes as :mod:`zoo.tasks` describes them; ``sizes``: the dimensions the model fixes).
+
+    Raises:
+        ValueError: the function's parameters are not those inputs, in their order.
+    """
+    specs = tasks.get_task(task).signatures[key].input_specs(**sizes)
+    names = [name for name, _, _ in specs]
+
+    def decorate(function: Callable) -> Callable:
+        parameters = list(inspect.signature(function).parameters)
+        if parameters != names:
+            raise ValueError(
+                f"{task} {key} takes the inputs {names}, in this order; {function.__name__} takes {parameters}."
+            )
+        return tf.function(function, input_signature=[tf.TensorSpec(shape, dtype, name=n) for n, dtype, shape in specs])
+
+    return decorate
 
 
 def _static_image_shape(model) -> tuple[int, int, int]:
@@ -26,6 +59,7 @@ def _static_image_shape(model) -> tuple[int, int, int]:
     return shape
 
 
+@_serves("image_classification")
 def image_classification(model, class_names: Sequence[str] | None = None) -> dict[str, Callable]:
     """``serving_default`` (images -> scores, classes) and ``classify`` (tf.Example -> labels, scores).
 
@@ -43,12 +77,12 @@ def image_classification(model, class_names: Sequence[str] | None = None) -> dic
         raise ValueError(f"{model.name} has {num_classes} classes but {len(names)} class names were given.")
     labels = tf.constant(names)
 
-    @tf.function(input_signature=[tf.TensorSpec([None, height, width, channels], tf.float32, name="images")])
+    @task_signature("image_classification", "serving_default", height=height, width=width, channels=channels)
     def serving_default(images):
         scores = tf.nn.softmax(model(images, training=False), axis=-1)
         return {"scores": scores, "classes": tf.argmax(scores, axis=-1)}
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
+    @task_signature("image_classification", "classify")
     def classify(inputs):
         spec = {IMAGE_FEATURE: tf.io.FixedLenFeature([height * width * channels], tf.float32)}
         images = tf.reshape(tf.io.parse_example(inputs, spec)[IMAGE_FEATURE], [-1, height, width, channels])
@@ -58,6 +92,7 @@ def image_classification(model, class_names: Sequence[str] | None = None) -> dic
     return {"serving_default": serving_default, "classify": classify}
 
 
+@_serves("node_classification")
 def node_classification(model) -> dict[str, Callable]:
     """``serving_default`` (features, dense adjacency) and ``sparse`` (features, adjacency triplets) -> per-node scores.
 
@@ -81,22 +116,11 @@ def node_classification(model) -> dict[str, Callable]:
             probabilities = tf.nn.softmax(model([features, adjacency], training=False), axis=-1)
         return {"scores": probabilities, "classes": tf.argmax(probabilities, axis=-1)}
 
-    @tf.function(
-        input_signature=[
-            tf.TensorSpec([None, num_features], tf.float32, name="features"),
-            tf.TensorSpec([None, None], tf.float32, name="adjacency"),
-        ]
-    )
+    @task_signature("node_classification", "serving_default", features=num_features)
     def serving_default(features, adjacency):
         return scores(features, adjacency)
 
-    @tf.function(
-        input_signature=[
-            tf.TensorSpec([None, num_features], tf.float32, name="features"),
-            tf.TensorSpec([None, 2], tf.int64, name="adjacency_indices"),
-            tf.TensorSpec([None], tf.float32, name="adjacency_values"),
-        ]
-    )
+    @task_signature("node_classification", "sparse", features=num_features)
     def sparse(features, adjacency_indices, adjacency_values):
         nodes = tf.cast(tf.shape(features)[0], tf.int64)
         checks = [
@@ -110,15 +134,16 @@ def node_classification(model) -> dict[str, Callable]:
     return {"serving_default": serving_default, "sparse": sparse}
 
 
+@_serves("regression")
 def regression(model) -> dict[str, Callable]:
     """``serving_default`` (features -> predictions) and ``regress`` (tf.Example -> outputs, TF Serving's Regress)."""
     num_features = int(model.input_shape[-1])
 
-    @tf.function(input_signature=[tf.TensorSpec([None, num_features], tf.float32, name="features")])
+    @task_signature("regression", "serving_default", features=num_features)
     def serving_default(features):
         return {"predictions": model(features, training=False)}
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
+    @task_signature("regression", "regress")
     def regress(inputs):
         spec = {"features": tf.io.FixedLenFeature([num_features], tf.float32)}
         features = tf.io.parse_example(inputs, spec)["features"]
@@ -127,6 +152,7 @@ def regression(model) -> dict[str, Callable]:
     return {"serving_default": serving_default, "regress": regress}
 
 
+@_serves("language_model")
 def language_model(model) -> dict[str, Callable]:
     """``serving_default`` (texts -> log-likelihood) and ``generate`` (prompts -> continued texts).
 
@@ -136,28 +162,23 @@ def language_model(model) -> dict[str, Callable]:
     and served; ``temperature=0`` decodes greedily.
     """
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    @task_signature("language_model", "serving_default")
     def serving_default(text):
         return model.score_text(text)
 
-    @tf.function(
-        input_signature=[
-            tf.TensorSpec([None], tf.string, name="prompt"),
-            tf.TensorSpec([], tf.int32, name="length"),
-            tf.TensorSpec([], tf.float32, name="temperature"),
-            tf.TensorSpec([], tf.int64, name="seed"),
-        ]
-    )
+    @task_signature("language_model", "generate")
     def generate(prompt, length, temperature, seed):
         return model.generate_text(prompt, length, temperature, seed)
 
     return {"serving_default": serving_default, "generate": generate}
 
 
-def _image_spec(model, name: str) -> tf.TensorSpec:
-    return tf.TensorSpec([None, *model.image_shape], tf.float32, name=name)
+def _image_sizes(model) -> dict[str, int]:
+    height, width, channels = model.image_shape
+    return {"height": height, "width": width, "channels": channels}
 
 
+@_serves("image_generation")
 def image_generation(model) -> dict[str, Callable]:
     """``serving_default`` (latents -> images) and ``generate`` (num_images, seed -> images and their latents).
 
@@ -165,39 +186,39 @@ def image_generation(model) -> dict[str, Callable]:
     by ``seed``): the same seed gives the same images in-process and served.
     """
 
-    @tf.function(input_signature=[tf.TensorSpec([None, model.latent_dim], tf.float32, name="latents")])
+    @task_signature("image_generation", "serving_default", latent_dim=model.latent_dim)
     def serving_default(latents):
         return {"images": model.generate(latents)}
 
-    @tf.function(
-        input_signature=[tf.TensorSpec([], tf.int32, name="num_images"), tf.TensorSpec([], tf.int64, name="seed")]
-    )
+    @task_signature("image_generation", "generate")
     def generate(num_images, seed):
         return model.generate_images(num_images, seed)
 
     return {"serving_default": serving_default, "generate": generate}
 
 
+@_serves("autoencoding")
 def autoencoding(model) -> dict[str, Callable]:
     """``encode`` (images -> mean, log_var), ``decode`` (latents -> images), ``reconstruct`` = ``serving_default``
     (images -> decoded posterior means)."""
 
-    @tf.function(input_signature=[_image_spec(model, "images")])
+    @task_signature("autoencoding", "encode", **_image_sizes(model))
     def encode(images):
         mean, log_var = model.encode(images)
         return {"mean": mean, "log_var": log_var}
 
-    @tf.function(input_signature=[tf.TensorSpec([None, model.latent_dim], tf.float32, name="latents")])
+    @task_signature("autoencoding", "decode", latent_dim=model.latent_dim)
     def decode(latents):
         return {"images": model.decode(latents)}
 
-    @tf.function(input_signature=[_image_spec(model, "images")])
+    @task_signature("autoencoding", "reconstruct", **_image_sizes(model))
     def reconstruct(images):
         return {"reconstructions": model.decode(model.encode(images)[0])}
 
     return {"serving_default": reconstruct, "encode": encode, "decode": decode, "reconstruct": reconstruct}
 
 
+@_serves("diffusion")
 def diffusion(model) -> dict[str, Callable]:
     """``sample`` (initial noise, steps, eta, seed -> images) and ``serving_default`` (num_images, steps, eta, seed).
 
@@ -206,52 +227,21 @@ def diffusion(model) -> dict[str, Callable]:
     T - 1 down to 0, seeded noise; the same seed gives the same images in-process and served.
     """
 
-    @tf.function(
-        input_signature=[
-            _image_spec(model, "noise"),
-            tf.TensorSpec([], tf.int32, name="steps"),
-            tf.TensorSpec([], tf.float32, name="eta"),
-            tf.TensorSpec([], tf.int64, name="seed"),
-        ]
-    )
+    @task_signature("diffusion", "sample", **_image_sizes(model))
     def sample(noise, steps, eta, seed):
         return model.reverse_process(noise, steps, eta, seed)
 
-    @tf.function(
-        input_signature=[
-            tf.TensorSpec([], tf.int32, name="num_images"),
-            tf.TensorSpec([], tf.int32, name="steps"),
-            tf.TensorSpec([], tf.float32, name="eta"),
-            tf.TensorSpec([], tf.int64, name="seed"),
-        ]
-    )
+    @task_signature("diffusion", "serving_default")
     def serving_default(num_images, steps, eta, seed):
         return model.generate_images(num_images, steps, eta, seed)
 
     return {"serving_default": serving_default, "sample": sample}
 
 
-_BUILDERS: dict[str, Callable[..., dict[str, Callable]]] = {
-    "image_generation": image_generation,
-    "autoencoding": autoencoding,
-    "diffusion": diffusion,
-    "image_classification": image_classification,
-    "regression": regression,
-    "language_model": language_model,
-    "node_classification": node_classification,
-}
-
-
 def signature_functions(task: str, model, **options: Any) -> dict[str, Callable]:
     """The signature functions of ``task`` for ``model``.
 
     Raises:
-        ValueError: a task with no serving signatures yet.
+        ValueError: an unknown task, or one with no serving signatures yet.
     """
-    try:
-        builder = _BUILDERS[task]
-    except KeyError:
-        raise ValueError(
-            f"No serving signatures for task {task!r}. Exportable tasks: {', '.join(sorted(_BUILDERS))}."
-        ) from None
-    return builder(model, **options)
+    return tasks.get_task(task).part(LAYER)(model, **options)

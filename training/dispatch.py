@@ -1,41 +1,94 @@
-"""``train`` and ``evaluate`` for any registered model: each task has its own trainer module."""
+"""``train`` and ``evaluate`` for any registered model: each task has its own trainer module.
+
+:data:`TRAINERS` is the training layer's part of every task in :mod:`zoo.tasks`, registered there
+under ``"training"``; the modules are imported when a model of the task is trained.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+from zoo import tasks
 from zoo.registry import get_entry
 
 logger = logging.getLogger(__name__)
 
-#: Task -> module with ``train(model_name, dataset, config=, out=, overrides=)`` and ``evaluate(...)``.
+#: The layer name of the training parts in :mod:`zoo.tasks`.
+LAYER = "training"
+
+
+@dataclasses.dataclass(frozen=True)
+class Trainer:
+    """Where a task's training lives, imported on first use.
+
+    Attributes:
+        module: module with ``train(model_name, dataset, config=, out=, overrides=)`` and
+            ``evaluate(model_name, weights, dataset, batch_size=)``.
+        finetune_data: the class of ``module`` whose ``load(dataset, config, ...)`` prepares fine-tuning data;
+            ``None`` for tasks ``zoo finetune`` does not handle.
+    """
+
+    module: str
+    finetune_data: str | None = None
+
+    def load(self) -> ModuleType:
+        """The trainer module."""
+        return importlib.import_module(self.module)
+
+    def finetune_loader(self):
+        """The ``load`` of the fine-tuning data class.
+
+        Raises:
+            ValueError: the task has no fine-tuning data.
+        """
+        if self.finetune_data is None:
+            raise ValueError(f"{self.module} prepares no fine-tuning data.")
+        return getattr(self.load(), self.finetune_data).load
+
+
+#: Task -> its trainer; every task of :mod:`zoo.tasks` has one (tests/test_task_layers.py).
 TRAINERS = {
-    "image_classification": "zoo.training.classification",
-    "regression": "zoo.training.regression",
-    "language_model": "zoo.training.language_model",
-    "node_classification": "zoo.training.node_classification",
-    "autoencoding": "zoo.training.generative",
-    "image_generation": "zoo.training.generative",
-    "diffusion": "zoo.training.generative",
+    "image_classification": Trainer("zoo.training.classification", finetune_data="ImageData"),
+    "regression": Trainer("zoo.training.regression"),
+    "language_model": Trainer("zoo.training.language_model"),
+    "node_classification": Trainer("zoo.training.node_classification", finetune_data="GraphData"),
+    "autoencoding": Trainer("zoo.training.generative"),
+    "image_generation": Trainer("zoo.training.generative"),
+    "diffusion": Trainer("zoo.training.generative"),
 }
+for _task, _trainer in TRAINERS.items():
+    tasks.register(LAYER, _task, _trainer)
 
 
-def trainer_for(model_name: str):
+def trainer_of(task: str) -> Trainer:
+    """The trainer of ``task``.
+
+    Raises:
+        ValueError: an unknown task, or one without a trainer.
+    """
+    return tasks.get_task(task).part(LAYER)
+
+
+def trainer_for(model_name: str) -> ModuleType:
     """The trainer module of ``model_name``'s task.
 
     Raises:
         ValueError: unknown model, or a task without a trainer.
     """
     task = get_entry(model_name).task
-    if task not in TRAINERS:
+    try:
+        trainer = trainer_of(task)
+    except ValueError:
         raise ValueError(
             f"{model_name} is a {task} model, which `zoo train` cannot train yet. "
-            f"Trainable tasks: {', '.join(sorted(TRAINERS))}."
-        )
-    return importlib.import_module(TRAINERS[task])
+            f"Trainable tasks: {', '.join(sorted(tasks.registered(LAYER)))}."
+        ) from None
+    return trainer.load()
 
 
 def train(

@@ -19,7 +19,6 @@ BatchNormalization layers run in inference mode (Keras 3 does this for
 from __future__ import annotations
 
 import functools
-import importlib
 import logging
 import time
 from pathlib import Path
@@ -28,19 +27,15 @@ from typing import Any
 import keras
 
 from zoo.registry import constructor_config, get_entry
+from zoo.tasks import TASKS, get_task
 from zoo.training import engine
 from zoo.training.config import FinetuneConfig
+from zoo.training.dispatch import trainer_of
 from zoo.training.engine import Stage, TrainResult
 from zoo.transfer import HEAD, head_layers, with_new_head  # noqa: F401  (HEAD re-exported)
 from zoo.weights import create_trained
 
 logger = logging.getLogger(__name__)
-
-#: Task -> (module, class) of the prepared data that trainer fits.
-DATA = {
-    "image_classification": ("zoo.training.classification", "ImageData"),
-    "node_classification": ("zoo.training.node_classification", "GraphData"),
-}
 
 
 def stages(config: FinetuneConfig) -> list[Stage]:
@@ -174,10 +169,10 @@ def finetune(
     config = config or FinetuneConfig()
     config.validate()
     task = get_entry(model_name).task
-    if task not in DATA:
-        raise ValueError(f"{model_name} is a {task} model; fine-tuning handles {', '.join(sorted(DATA))}.")
-    module, cls = DATA[task]
-    load_data = getattr(importlib.import_module(module), cls).load
+    if not get_task(task).finetune:
+        handled = sorted(name for name, definition in TASKS.items() if definition.finetune)
+        raise ValueError(f"{model_name} is a {task} model; fine-tuning handles {', '.join(handled)}.")
+    load_data = trainer_of(task).finetune_loader()
     pretrained = {}
     image_size = fixed_image_size(model_name, weights) if task == "image_classification" else None
     if image_size is not None:  # weights made for one input size (timm's) get their images resized to it

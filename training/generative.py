@@ -29,14 +29,15 @@ import zoo
 from zoo import data
 from zoo.data.pipeline import epoch_batches, split_validation
 from zoo.registry import get_entry
-from zoo.training import engine
+from zoo.training import dispatch, engine
 from zoo.training.distribute import shard_by_data
 from zoo.training.engine import TrainConfig, TrainResult
 from zoo.weights import create_trained
 
 logger = logging.getLogger(__name__)
 
-TASKS = ("autoencoding", "image_generation", "diffusion")
+#: The tasks this module trains: those whose trainer (``zoo.training.dispatch``) it is.
+TASKS = tuple(task for task, trainer in dispatch.TRAINERS.items() if trainer.module == __name__)
 SAMPLES = "samples"
 GRID = 8
 BINARIZE_SEED = 1234  # the fixed binarisation of the test images every VAE evaluation uses

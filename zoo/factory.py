@@ -104,7 +104,7 @@ def info(name: str, *, build: bool = True) -> dict[str, Any]:
     """
     if not build:
         row = describe(name)
-        return row | {"signatures": get_task(row["task"]).signatures, "weights": presets.list_tags(name)}
+        return row | {"signatures": get_task(row["task"]).describe_signatures(), "weights": presets.list_tags(name)}
     entry = get_entry(name)
     model = entry.builder()
     task = get_task(entry.task)
@@ -118,7 +118,7 @@ def info(name: str, *, build: bool = True) -> dict[str, Any]:
         "output_shape": _shapes(model.output_shape),
         "parameters": int(model.count_params()),
         "config": constructor_config(model),
-        "signatures": task.signatures,
+        "signatures": task.describe_signatures(),
         "weights": presets.list_tags(entry.name),
         "layers": [
             {"name": layer.name, "type": type(layer).__name__, "parameters": int(layer.count_params())}

@@ -39,12 +39,6 @@ def _progress_to_stderr(args):
     return contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext()
 
 
-def _print_run(result, args) -> None:
-    """The run directory and test metrics of ``zoo train`` / ``zoo finetune``."""
-    summary = {"run_dir": str(result.run_dir), "test": result.test}
-    print_json(summary) if args.json else print(f"run directory: {result.run_dir}\ntest: {_metrics_line(result.test)}")
-
-
 def cmd_train(args) -> int:
     from zoo.training import train
 
@@ -52,7 +46,7 @@ def cmd_train(args) -> int:
         result = train(
             args.name, args.dataset, config=command_config(TrainConfig, args), out=args.out, overrides=dict(args.set)
         )
-    _print_run(result, args)
+    _print_run(args, result)
     return 0
 
 
@@ -63,36 +57,24 @@ def cmd_finetune(args) -> int:
         result = finetune(
             args.name, args.weights, args.dataset, config=command_config(FinetuneConfig, args), out=args.out
         )
-    _print_run(result, args)
+    _print_run(args, result)
     return 0
 
 
-def _metrics_line(metrics: dict[str, Any]) -> str:
-    """One line of a task's test metrics: accuracy (classifiers), MSE/R² (regression), perplexity (language models)."""
-    if "accuracy" in metrics:
-        return (
-            f"accuracy {metrics['accuracy']:.4f} (error {100 * (1 - metrics['accuracy']):.2f}%), "
-            f"loss {metrics['loss']:.4f} on {metrics['examples']} examples"
-        )
-    if "nll" in metrics:
-        return (
-            f"-log p(x) {metrics['nll']:.2f} nats (importance-weighted, k={metrics['importance_samples']}), "
-            f"negative ELBO {metrics['negative_elbo']:.2f} nats on {metrics['examples']} binarised test images"
-        )
-    if "fid" in metrics:
-        if metrics["fid"] is None:
-            return f"FID not measured: {metrics.get('note')}"
-        return (
-            f"FID {metrics['fid']:.3f} (real vs real {metrics['fid_real_vs_real']:.3f}), KID {metrics['kid']:.5f} "
-            f"on {metrics['samples']} samples, {metrics['features']}"
-        )
-    if "r2" in metrics:
-        ls = metrics["least_squares"]
-        return (
-            f"MSE {metrics['mse']:.2f}, R² {metrics['r2']:.4f} on {metrics['examples']} examples "
-            f"(least squares: MSE {ls['mse']:.2f}, R² {ls['r2']:.4f}; weight gap {metrics['weight_gap']:.3g})"
-        )
-    return f"perplexity {metrics['perplexity']:.3f} ({metrics['bits_per_character']:.3f} bits/char) on {metrics['characters']} characters"
+def _print_run(args, result) -> None:
+    """The run directory and test metrics of ``zoo train`` and ``zoo finetune``, as JSON with ``--json``."""
+    if args.json:
+        print_json({"run_dir": str(result.run_dir), "test": result.test})
+    else:
+        print(f"run directory: {result.run_dir}\ntest: {_metrics_line(args.name, result.test)}")
+
+
+def _metrics_line(model_name: str, metrics: dict[str, Any]) -> str:
+    """One line of test metrics, as the task of ``model_name`` summarises them (``zoo.tasks.Task.summarize``)."""
+    from zoo.registry import describe
+    from zoo.tasks import get_task
+
+    return get_task(describe(model_name)["task"]).summarize(metrics)
 
 
 def cmd_evaluate(args) -> int:
@@ -111,7 +93,7 @@ def cmd_evaluate(args) -> int:
         if v is not None
     }
     metrics = evaluate(args.name, args.weights, args.dataset, batch_size=args.batch_size, **options)
-    print_json(metrics) if args.json else print(_metrics_line(metrics))
+    print_json(metrics) if args.json else print(_metrics_line(args.name, metrics))
     return 0
 
 

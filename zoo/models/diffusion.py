@@ -27,17 +27,13 @@ from keras import ops
 from zoo.layers.generative import Downsample, SinusoidalEmbedding, SpatialAttention, TimeResidualBlock, Upsample
 from zoo.models.base import GenerativeModel, check_input_shape, check_positive_ints, check_rate, traced
 from zoo.registry import register_model
+from zoo.tasks import get_task
 
 SCHEDULES = ("linear", "cosine")
 
 
 #: The arguments (name, dtype, shape) of :meth:`Diffusion.generate_images`, as ``serving_default`` takes them.
-GENERATE_SIGNATURE = (
-    ("num_images", "int32", ()),
-    ("steps", "int32", ()),
-    ("eta", "float32", ()),
-    ("seed", "int64", ()),
-)
+GENERATE_SIGNATURE = get_task("diffusion").signatures["serving_default"].input_specs()
 
 
 def noise_schedule(name: str, timesteps: int) -> np.ndarray:

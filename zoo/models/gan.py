@@ -28,10 +28,11 @@ from keras import ops
 
 from zoo.models.base import GenerativeModel, check_input_shape, check_positive_ints, traced
 from zoo.registry import register_model
+from zoo.tasks import get_task
 
 LOSSES = ("dcgan", "wgan_gp")
 #: The arguments (name, dtype, shape) of :meth:`GAN.generate_images`, as the ``generate`` signature takes them.
-GENERATE_SIGNATURE = (("num_images", "int32", ()), ("seed", "int64", ()))
+GENERATE_SIGNATURE = get_task("image_generation").signatures["generate"].input_specs()
 #: Cross-replica BatchNorm statistics (TensorFlow only; one device computes the same).
 SYNCHRONIZED = keras.config.backend() == "tensorflow"
 

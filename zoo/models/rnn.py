@@ -18,17 +18,13 @@ from keras import ops
 
 from zoo.models.base import ZooModel, check_positive_ints, check_rate, traced
 from zoo.registry import register_model
+from zoo.tasks import get_task
 from zoo.tokenizers import CharTokenizer
 
 #: Default vocabulary: newline and printable ASCII. Training replaces it with the corpus' characters.
 ASCII_VOCABULARY = "\n" + "".join(chr(c) for c in range(32, 127))
 #: The argument (name, dtype, shape) of :meth:`CharRNN.generate_text`, as the ``generate`` signature takes them.
-GENERATE_SIGNATURE = (
-    ("prompt", "string", (None,)),
-    ("length", "int32", ()),
-    ("temperature", "float32", ()),
-    ("seed", "int64", ()),
-)
+GENERATE_SIGNATURE = get_task("language_model").signatures["generate"].input_specs()
 CELLS = {"simple": keras.layers.SimpleRNN, "gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
 
 
