@@ -107,7 +107,7 @@ def install(
     command = ["zoo", "evaluate", model_name, "--weights", str(run), "--dataset", dataset, "--json"]
     measured = json.loads(_zoo(*command[1:]))
     if outside:
-        command[3] = tag
+        command[4] = tag
     model, run_config = create_trained(model_name, ROOT / run)
     training = run_config["training"]
     program, _, train_args = run_config["environment"]["command"].partition(" ")
