@@ -8,7 +8,7 @@
 - ``serving.Client("host:8500")`` / ``zoo predict``: a gRPC client that works
   against this server and ``tensorflow_model_server`` alike.
 
-Imports are lazy: ``import serving`` does not load TensorFlow.
+Imports are lazy: ``from zoo import serving`` does not load TensorFlow.
 """
 
 _EXPORTS = {

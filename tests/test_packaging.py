@@ -48,20 +48,34 @@ def _python_files():
         yield from sorted((ROOT / folder).rglob("*.py"))
 
 
+def _sources():
+    """(place, Python source) of every project file and every notebook code cell (IPython magics left out)."""
+    import json
+
+    for path in _python_files():
+        yield path.relative_to(ROOT), path.read_text()
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        for i, cell in enumerate(json.loads(path.read_text())["cells"]):
+            if cell["cell_type"] == "code":
+                lines = "".join(cell["source"]).splitlines()
+                yield (
+                    f"{path.relative_to(ROOT)} cell {i}",
+                    "\n".join(l for l in lines if not l.lstrip().startswith(("%", "!"))),
+                )
+
+
 def test_nothing_imports_the_old_top_level_names():
     """``import training`` would work by accident from the repository root (it is on sys.path there), never installed."""
     found = []
-    for path in _python_files():
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for place, source in _sources():
+        for node in ast.walk(ast.parse(source, str(place))):
             names = []
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and not node.level:
                 names = [node.module or ""]
             found += [
-                f"{path.relative_to(ROOT)}:{node.lineno}: {name}"
-                for name in names
-                if name.split(".")[0] in ("training", "serving")
+                f"{place}:{node.lineno}: {name}" for name in names if name.split(".")[0] in ("training", "serving")
             ]
     assert not found, "Import zoo.training / zoo.serving instead:\n" + "\n".join(found)
 

@@ -79,7 +79,7 @@ def test_info_without_building_names_task_and_presets():
     assert "parameters" not in probe["stdout"]
 
 
-@pytest.mark.parametrize("args", [["presets", "resnet*"], ["list", "nosuchmodel*"]])
+@pytest.mark.parametrize("args", [["presets", "*:nosuchtag"], ["list", "nosuchmodel*"]])
 def test_listing_nothing_exits_non_zero(args):
     probe = run_probe(*args)
     assert probe["rc"] == 1
