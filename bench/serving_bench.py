@@ -46,8 +46,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-from zoo.training.run_dir import shown_command
-
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SCRATCH = HERE / "runs" / "serving-bench"
@@ -74,6 +72,12 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 # --- CPU accounting -----------------------------------------------------------------------------------
+def shown_command(argv: list[str]) -> str:
+    from zoo.training.run_dir import shown_command as shown  # imported late: load processes re-import this file
+
+    return shown(argv)
+
+
 def process_cpu(pid: int) -> float:
     """CPU seconds (user + system, all threads) of a live process; 0 once it is gone."""
     try:
@@ -129,26 +133,30 @@ class CpuWindow:
 
 
 # --- load generator (child processes: grpc only, no TensorFlow import) -----------------------------
-def _load_process(
-    target: str, payloads: list[bytes], threads: int, start_at: float, stop_at: float, stop_event, results
-) -> None:
+def _load_process(target: str, payloads: list[bytes], threads: int, times, barrier, stop_event, results) -> None:
     """``threads`` closed-loop clients sharing one channel; each sends prebuilt serialized
-    PredictRequests until ``stop_at`` (or ``stop_event``), then reports what it saw."""
+    PredictRequests from ``times[0]`` until ``times[1]`` (or ``stop_event``), then reports what it saw.
+
+    The window starts only once every load process has connected and warmed up (``barrier``, waited twice:
+    all ready, then the parent has written ``times``), so slow process start-up never shortens it."""
     import grpc
 
     channel = grpc.insecure_channel(target)
     call = channel.unary_unary(PREDICT_METHOD)  # bytes in, bytes out: no (de)serialization cost here
-    grpc.channel_ready_future(channel).result(timeout=30)
+    grpc.channel_ready_future(channel).result(timeout=60)
     lock = threading.Lock()
+    warmed, go = threading.Barrier(threads + 1), threading.Event()
     stats = {"ok": 0, "errors": {}, "latencies": []}
 
     def client(index: int) -> None:
         ok, errors, latencies = 0, {}, []
         i = index * 7919
         for _ in range(3):  # connection and thread warm-up, not counted
-            call(payloads[i % len(payloads)], timeout=30)
-        while time.time() < start_at:
-            time.sleep(0.001)
+            call(payloads[i % len(payloads)], timeout=60)
+        warmed.wait()
+        go.wait()
+        start_at, stop_at = times[0], times[1]
+        time.sleep(max(start_at - time.time(), 0))
         while True:
             if time.time() >= stop_at or (stop_event is not None and stop_event.is_set()):
                 break
@@ -170,7 +178,11 @@ def _load_process(
     workers = [threading.Thread(target=client, args=(k,)) for k in range(threads)]
     for w in workers:
         w.start()
-    time.sleep(max(start_at - time.time(), 0))
+    warmed.wait()
+    barrier.wait()  # every process is ready
+    barrier.wait()  # the parent has written the window
+    go.set()
+    time.sleep(max(times[0] - time.time(), 0))
     cpu0 = time.process_time()
     for w in workers:
         w.join()
@@ -188,32 +200,35 @@ def run_load(
     *,
     stop_event=None,
     server_pid: int | None = None,
-    lead: float = 1.0,
+    started: threading.Event | None = None,
 ) -> dict:
     """``clients`` concurrent closed-loop clients spread over ``procs`` processes for ``seconds``
-    (or until ``stop_event``). Returns requests, errors, req/s, client-side latency percentiles and,
+    (or until ``stop_event``), counted from the moment all of them are connected and warmed up
+    (``started`` is set then). Returns requests, errors, req/s, client-side latency percentiles and,
     for timed runs, the CPU used per request by the server and by the clients."""
     import numpy as np
 
     ctx = mp.get_context("spawn")
     procs = max(1, min(procs, clients))
     per = [clients // procs + (1 if k < clients % procs else 0) for k in range(procs)]
-    results = ctx.Queue()
-    start_at = time.time() + lead + 0.3 * procs  # all processes started and warmed up by then
-    stop_at = start_at + seconds if stop_event is None else float("inf")
+    results, barrier, times = ctx.Queue(), ctx.Barrier(procs + 1), ctx.Array("d", 2)
     children = [
-        ctx.Process(
-            target=_load_process, args=(target, payloads, n, start_at, stop_at, stop_event, results), daemon=True
-        )
+        ctx.Process(target=_load_process, args=(target, payloads, n, times, barrier, stop_event, results), daemon=True)
         for n in per
     ]
     for c in children:
         c.start()
+    barrier.wait(timeout=300)
+    start_at = time.time() + 0.1
+    times[0], times[1] = start_at, start_at + seconds if stop_event is None else float("inf")
+    barrier.wait(timeout=60)
+    time.sleep(max(start_at - time.time(), 0))
+    if started is not None:
+        started.set()
     window = server0 = None
     if stop_event is None:
-        time.sleep(max(start_at - time.time(), 0))
         window, server0 = CpuWindow(), process_cpu(server_pid) if server_pid else None
-        time.sleep(max(stop_at - time.time(), 0))
+        time.sleep(max(times[1] - time.time(), 0))
         server1, cpu = process_cpu(server_pid) if server_pid else None, window.stop()
     stats = [results.get(timeout=seconds + 120 if stop_event is None else 900) for _ in children]
     for c in children:
@@ -273,6 +288,32 @@ def _echo_server(port: int, response: bytes, max_workers: int, ready) -> None:
     server.start()
     ready.set()
     server.wait_for_termination()
+
+
+# --- shared inputs ---------------------------------------------------------------------------------------
+def lenet_payloads(folder: str) -> tuple[list[bytes], Path]:
+    """256 serialized batch-1 PredictRequests (MNIST test images, /255 float32), and version 1 of the
+    lenet5:mnist preset exported afresh under ``SCRATCH/folder`` (the model base path's parent)."""
+    import numpy as np
+    from tensorflow_serving.apis import predict_pb2
+
+    from zoo import data
+    from zoo.serving.exporter import export_weights
+    from zoo.serving.tensors import to_tensor_proto
+
+    spec, split = data.load("mnist", "test")
+    images = (split.images[:256].astype(np.float32) / 255.0).reshape(-1, *spec.input_shape)
+    payloads = []
+    for x in images:
+        request = predict_pb2.PredictRequest()
+        request.model_spec.name = MODEL
+        request.inputs["images"].CopyFrom(to_tensor_proto(x[None]))
+        payloads.append(request.SerializeToString())
+    base = SCRATCH / folder
+    shutil.rmtree(base, ignore_errors=True)
+    SCRATCH.mkdir(parents=True, exist_ok=True)
+    export_weights(MODEL, WEIGHTS, base, version=1)
+    return payloads, base
 
 
 # --- helpers --------------------------------------------------------------------------------------------
@@ -549,13 +590,17 @@ def measure_reload(base: Path, server: Server, payloads, clients: int, procs: in
     stop = ctx.Event()
     out: dict = {}
     window = CpuWindow()
+    started = threading.Event()
     loader = threading.Thread(
-        target=lambda: out.update(run_load(server.target, payloads, clients, procs, 0, stop_event=stop))
+        target=lambda: out.update(
+            run_load(server.target, payloads, clients, procs, 0, stop_event=stop, started=started)
+        )
     )
     loader.start()
     probe = Client(server.target, retries=0)
     probe_request = predict_pb2.PredictRequest.FromString(payloads[0])
-    time.sleep(1.0 + 0.3 * procs + 1.5)  # the load at steady state, then drop in version 2
+    started.wait(300)
+    time.sleep(1.5)  # the load at steady state, then drop in version 2
     export_started = time.time()
     export_weights(MODEL, WEIGHTS, base, version=2)
     exported = time.time()

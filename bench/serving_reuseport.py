@@ -21,8 +21,6 @@ from pathlib import Path
 
 import serving_bench as sb  # a sibling script: python puts bench/ on sys.path
 
-from zoo.training.run_dir import shown_command
-
 HERE = Path(__file__).resolve().parent
 
 CHANNELS = (2, 4, 8)
@@ -33,24 +31,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each cell")
     parser.add_argument("--out", default=str(HERE / "reports"))
     args = parser.parse_args(argv)
-    import numpy as np
-    from tensorflow_serving.apis import predict_pb2
-
-    from zoo import data
-    from zoo.serving.exporter import export_weights
-    from zoo.serving.tensors import to_tensor_proto
-
-    spec, split = data.load("mnist", "test")
-    images = (split.images[:256].astype(np.float32) / 255.0).reshape(-1, *spec.input_shape)
-    payloads = []
-    for x in images:
-        request = predict_pb2.PredictRequest()
-        request.model_spec.name = sb.MODEL
-        request.inputs["images"].CopyFrom(to_tensor_proto(x[None]))
-        payloads.append(request.SerializeToString())
-    sb.SCRATCH.mkdir(parents=True, exist_ok=True)
-    base = sb.SCRATCH / "models-reuseport"
-    export_weights(sb.MODEL, sb.WEIGHTS, base, version=1)
+    payloads, base = sb.lenet_payloads("models-reuseport")
     params = sb.write_batching_file(
         sb.SCRATCH / "batching-reuseport.txt",
         {"max_batch_size": 64, "batch_timeout_micros": 0, "num_batch_threads": 1, "max_enqueued_batches": 16},
@@ -97,7 +78,7 @@ def main(argv: list[str]) -> int:
         "environment": sb.environment(),
         "load_average_at_start": load0,
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
-        "command": shown_command(["python", *sys.argv]),
+        "command": sb.shown_command(["python", *sys.argv]),
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
         "bench_seconds": round(time.time() - started, 1),
     }

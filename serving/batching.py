@@ -6,10 +6,15 @@ is padded up to the next of ``allowed_batch_sizes``; a full queue answers
 UNAVAILABLE. Requests whose non-batch shapes differ are never merged. If a
 merged call fails, each request is retried alone, so one bad request cannot
 fail the others.
+
+Waiters are threads (``submit``, the REST front end) or asyncio tasks (``submit_async``,
+the gRPC front end): a merged batch wakes all of its asyncio waiters with one callback
+on their event loop, so a request costs no thread hand-off of its own.
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import dataclasses
 import logging
@@ -68,17 +73,29 @@ class BatchingOptions:
 
 
 class _Task:
-    __slots__ = ("inputs", "size", "key", "done", "outputs", "error", "enqueued")
+    __slots__ = ("inputs", "size", "key", "done", "future", "outputs", "error", "enqueued")
 
-    def __init__(self, inputs: Mapping[str, np.ndarray]):
+    def __init__(self, inputs: Mapping[str, np.ndarray], future: asyncio.Future | None = None):
         self.inputs = dict(inputs)
         self.size = next(iter(self.inputs.values())).shape[0]
         # Requests merge only when every input agrees on dtype and non-batch shape.
         self.key = tuple(sorted((k, v.dtype.str, v.shape[1:]) for k, v in self.inputs.items()))
-        self.done = threading.Event()
+        self.done = threading.Event()  # set once outputs or error is; then a thread waiter wakes
+        self.future = future  # an asyncio waiter's, resolved on its loop
         self.outputs = None
         self.error = None
         self.enqueued = time.monotonic()
+
+
+def _resolve(tasks: list[_Task]) -> None:
+    """On the waiters' event loop: hands each finished task's outputs or error to its future."""
+    for task in tasks:
+        if task.future.done():  # the call was cancelled meanwhile
+            continue
+        if task.error is not None:
+            task.future.set_exception(task.error)
+        else:
+            task.future.set_result(task.outputs)
 
 
 class Batcher:
@@ -117,30 +134,45 @@ class Batcher:
                 UNAVAILABLE when the queue is full. After ``close()`` requests run unbatched.
         """
         task = _Task(inputs)
-        limit = self.options.max_batch_size
-        if task.size > limit:
-            raise errors.invalid_argument(f"Task size {task.size} is larger than maximum input batch size {limit}")
-        if task.size == 0:
-            return self._run(task.inputs)
-        with self._cond:
-            closed = self._closed
-            if not closed and self._queued_size + task.size > self.options.max_enqueued_batches * limit:
-                raise errors.unavailable("The batch scheduling queue to which this task was submitted is full")
-            if not closed:
-                # Wake a batch thread only when it has something new to decide: the queue was empty
-                # (a thread waits for work) or a batch is full. Waking the thread that waits out the
-                # timeout on every arrival costs a GIL round trip per request and decides nothing.
-                wake = not self._queue or self._queued_size < limit <= self._queued_size + task.size
-                self._queue.append(task)
-                self._queued_size += task.size
-                if wake:
-                    self._cond.notify()
-        if closed:  # the version is being unloaded: a request that already holds it still gets an answer
+        if not self._enqueue(task):
             return self._run(task.inputs)
         task.done.wait()
         if task.error is not None:
             raise task.error
         return task.outputs
+
+    async def submit_async(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """``submit`` for a coroutine: awaits the slice without holding a thread.
+
+        A request that runs unbatched (empty, or after ``close()``) runs on the loop's default executor.
+        """
+        loop = asyncio.get_running_loop()
+        task = _Task(inputs, loop.create_future())
+        if not self._enqueue(task):
+            return await loop.run_in_executor(None, self._run, task.inputs)
+        return await task.future
+
+    def _enqueue(self, task: _Task) -> bool:
+        """Queues ``task``; False when it must run alone (it is empty, or the batcher is closed)."""
+        limit = self.options.max_batch_size
+        if task.size > limit:
+            raise errors.invalid_argument(f"Task size {task.size} is larger than maximum input batch size {limit}")
+        if task.size == 0:
+            return False
+        with self._cond:
+            if self._closed:  # the version is being unloaded: a request that already holds it still gets an answer
+                return False
+            if self._queued_size + task.size > self.options.max_enqueued_batches * limit:
+                raise errors.unavailable("The batch scheduling queue to which this task was submitted is full")
+            # Wake a batch thread only when it has something new to decide: the queue was empty
+            # (a thread waits for work) or a batch is full. Waking the thread that waits out the
+            # timeout on every arrival costs a GIL round trip per request and decides nothing.
+            wake = not self._queue or self._queued_size < limit <= self._queued_size + task.size
+            self._queue.append(task)
+            self._queued_size += task.size
+            if wake:
+                self._cond.notify()
+        return True
 
     def close(self) -> None:
         """Finishes queued work, then stops the threads."""
@@ -190,11 +222,11 @@ class Batcher:
                     self._process(batch)
                 finally:  # whatever happened, nobody waits forever
                     for task in batch:
-                        if not task.done.is_set():
-                            task.error = task.error or errors.ServingError(
+                        if task.outputs is None and task.error is None:
+                            task.error = errors.ServingError(
                                 errors.grpc.StatusCode.INTERNAL, "The batch failed without a result."
                             )
-                            task.done.set()
+                    _wake(batch)
 
     def _padded_size(self, size: int) -> int:
         return next((s for s in self.options.allowed_batch_sizes if s >= size), size)
@@ -226,11 +258,25 @@ class Batcher:
             for task in batch:
                 task.outputs = {k: v[start : start + task.size] for k, v in outputs.items()}
                 start += task.size
-                task.done.set()
         except Exception as err:  # noqa: BLE001 - every waiter must be woken
             if len(batch) > 1:
                 for task in batch:  # isolate the bad request: others must not fail with it
                     self._process([task])
                 return
             batch[0].error = errors.from_exception(err)
-            batch[0].done.set()
+
+
+def _wake(batch: list[_Task]) -> None:
+    """Wakes the waiters of finished tasks: threads one by one, asyncio tasks with one callback per loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Task]] = {}
+    for task in batch:
+        if task.done.is_set():
+            continue
+        task.done.set()
+        if task.future is not None:
+            by_loop.setdefault(task.future.get_loop(), []).append(task)
+    for loop, tasks in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_resolve, tasks)
+        except RuntimeError:  # the loop is closed: the server has stopped, nobody awaits these
+            pass

@@ -60,6 +60,25 @@ def serialized_examples(request_input: input_pb2.Input) -> np.ndarray:
     return array
 
 
+def _request_arrays(request: predict_pb2.PredictRequest) -> dict[str, np.ndarray]:
+    """A PredictRequest's input tensors as arrays.
+
+    Raises:
+        ServingError: INVALID_ARGUMENT naming a tensor that does not convert.
+    """
+    inputs = {}
+    for alias, proto in request.inputs.items():
+        try:
+            inputs[alias] = to_array(proto)
+        except TensorConversionError as err:
+            raise errors.invalid_argument(f"tensor parsing error: {alias}: {err}") from None
+    return inputs
+
+
+def _filtered(outputs: dict[str, np.ndarray], wanted: list[str]) -> dict[str, np.ndarray]:
+    return {alias: outputs[alias] for alias in wanted} if wanted else outputs
+
+
 class InferenceService:
     """Answers inference requests against the servables of a ``ModelManager``.
 
@@ -119,16 +138,25 @@ class InferenceService:
     def _run(self, servable: Servable, key: str, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         start = time.perf_counter()
         outputs = servable.run(key, inputs)
+        self._observe_run(servable, key, start)
+        return outputs
+
+    async def _run_async(self, servable: Servable, key: str, inputs, executor) -> dict[str, np.ndarray]:
+        start = time.perf_counter()
+        outputs = await servable.run_async(key, inputs, executor)
+        self._observe_run(servable, key, start)
+        return outputs
+
+    def _observe_run(self, servable: Servable, key: str, start: float) -> None:
         self.metrics.runtime_latency.observe(
             (time.perf_counter() - start) * 1e6, servable.name, str(servable.version), key
         )
-        return outputs
 
     # --- Predict ----------------------------------------------------------
-    def predict_arrays(
+    def checked_predict_inputs(
         self, servable: Servable, signature_name: str | None, inputs: Mapping[str, np.ndarray], output_filter=()
-    ) -> tuple[str, dict[str, np.ndarray]]:
-        """Runs a predict signature on arrays; returns (signature key, outputs)."""
+    ) -> tuple[str, list[str]]:
+        """Checks a predict call on arrays; returns (signature key, the wanted output aliases, [] for all)."""
         key, signature = servable.signature(signature_name)
         wanted = list(output_filter)
         for alias in wanted:
@@ -141,27 +169,41 @@ class InferenceService:
         if duplicate is not None:
             raise errors.invalid_argument(f"duplicate output tensor alias: {duplicate}")
         servable.check_inputs(key, inputs)
-        outputs = self._run(servable, key, inputs)
-        if wanted:
-            outputs = {alias: outputs[alias] for alias in wanted}
-        return key, outputs
+        return key, wanted
+
+    def predict_arrays(
+        self, servable: Servable, signature_name: str | None, inputs: Mapping[str, np.ndarray], output_filter=()
+    ) -> tuple[str, dict[str, np.ndarray]]:
+        """Runs a predict signature on arrays; returns (signature key, outputs)."""
+        key, wanted = self.checked_predict_inputs(servable, signature_name, inputs, output_filter)
+        return key, _filtered(self._run(servable, key, inputs), wanted)
 
     def predict_with(self, servable: Servable, request: predict_pb2.PredictRequest) -> predict_pb2.PredictResponse:
-        inputs = {}
-        for alias, proto in request.inputs.items():
-            try:
-                inputs[alias] = to_array(proto)
-            except TensorConversionError as err:
-                raise errors.invalid_argument(f"tensor parsing error: {alias}: {err}") from None
-        key, outputs = self.predict_arrays(servable, request.model_spec.signature_name, inputs, request.output_filter)
+        inputs = _request_arrays(request)
+        key, wanted = self.checked_predict_inputs(
+            servable, request.model_spec.signature_name, inputs, request.output_filter
+        )
+        return self._predict_response(servable, key, _filtered(self._run(servable, key, inputs), wanted))
+
+    def predict(self, request: predict_pb2.PredictRequest) -> predict_pb2.PredictResponse:
+        return self.predict_with(self.resolve(request.model_spec), request)
+
+    async def predict_async(self, request: predict_pb2.PredictRequest, executor=None) -> predict_pb2.PredictResponse:
+        """``predict`` for the asyncio gRPC front end: the model runs on ``executor`` or in a merged batch."""
+        servable = self.resolve(request.model_spec)
+        inputs = _request_arrays(request)
+        key, wanted = self.checked_predict_inputs(
+            servable, request.model_spec.signature_name, inputs, request.output_filter
+        )
+        outputs = await self._run_async(servable, key, inputs, executor)
+        return self._predict_response(servable, key, _filtered(outputs, wanted))
+
+    def _predict_response(self, servable: Servable, key: str, outputs) -> predict_pb2.PredictResponse:
         response = predict_pb2.PredictResponse()
         self.fill_spec(response.model_spec, servable, key)
         for alias, value in outputs.items():
             response.outputs[alias].CopyFrom(to_tensor_proto(value, self.tensor_content))
         return response
-
-    def predict(self, request: predict_pb2.PredictRequest) -> predict_pb2.PredictResponse:
-        return self.predict_with(self.resolve(request.model_spec), request)
 
     # --- Classify / Regress -------------------------------------------------
     def _method_signature(self, servable: Servable, name: str, method: str, kind: str) -> tuple[str, object]:

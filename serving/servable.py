@@ -14,6 +14,7 @@ tensor infos are exact.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -194,6 +195,13 @@ class Servable:
         if batcher is not None:
             return batcher.submit(inputs)
         return self.call(key, inputs)
+
+    async def run_async(self, key: str, inputs: Mapping[str, np.ndarray], executor=None) -> dict[str, np.ndarray]:
+        """``run`` for a coroutine: awaits the batcher, or calls the signature on ``executor``'s threads."""
+        batcher = self._batchers.get(key)
+        if batcher is not None:
+            return await batcher.submit_async(inputs)
+        return await asyncio.get_running_loop().run_in_executor(executor, self.call, key, inputs)
 
     def call(self, key: str, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Calls the signature function directly (no batching)."""

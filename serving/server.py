@@ -20,7 +20,7 @@ import grpc
 from zoo.serving import config_files
 from zoo.serving.batching import Batcher, BatchingOptions
 from zoo.serving.errors import ServingError
-from zoo.serving.grpc_service import add_services
+from zoo.serving.grpc_service import AsyncServer, add_services
 from zoo.serving.inference import InferenceService
 from zoo.serving.manager import AVAILABLE, ModelManager
 from zoo.serving.metrics import ServingMetrics
@@ -49,7 +49,8 @@ class ServerOptions:
         monitoring_config_file: a MonitoringConfig (Prometheus path, on/off); metrics are on by default.
         ssl_config_file: an SSLConfig text proto; gRPC then requires TLS (mutual TLS with client_verify).
         enable_model_warmup: replay ``assets.extra/tf_serving_warmup_requests`` before AVAILABLE.
-        grpc_max_threads: threads answering gRPC calls.
+        grpc_max_threads: threads running gRPC handlers other than Predict, and unbatched model calls
+            (Predict itself is a coroutine on the server's event loop; a batched request holds no thread).
         tensorflow_intra_op_parallelism / tensorflow_inter_op_parallelism: TensorFlow's thread
             pools. With neither (nor the two below) given, both are 1: see :meth:`thread_pools`.
         max_message_bytes: largest gRPC message or REST body accepted (kzoo).
@@ -283,7 +284,7 @@ class ModelServer:
             method_name_check=options.enable_signature_method_name_check,
             warmup_iterations=options.num_request_iterations_for_warmup,
         )
-        self._grpc: grpc.Server | None = None
+        self._grpc: AsyncServer | None = None
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._rest = None
         self._stopped = threading.Event()
@@ -351,8 +352,8 @@ class ModelServer:
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=opts.grpc_max_threads, thread_name_prefix="kzoo-grpc"
         )
-        self._grpc = grpc.server(self._executor, options=self._channel_arguments)
-        add_services(self._grpc, self.service)
+        self._grpc = AsyncServer(self._executor, options=self._channel_arguments)
+        add_services(self._grpc, self.service, self._executor)
         credentials = self._credentials(opts.ssl_config_file) if opts.ssl_config_file else None
         addresses = []
         if opts.port or not opts.grpc_socket_path:

@@ -182,16 +182,16 @@ class ImageData(engine.TaskData):
             if self.validation is not None
             else None
         )
-        return model.fit(
-            shard_by_data(train_ds),
-            validation_data=val_ds,
+        return self.fit_stream(
+            model,
+            train_ds,
+            val_ds,
             epochs=epochs,
             initial_epoch=initial_epoch,
-            steps_per_epoch=self.steps_per_epoch - skip_steps,
-            callbacks=list(callbacks),
+            skip_steps=skip_steps,
+            callbacks=callbacks,
             verbose=verbose,
-            shuffle=False,
-        )  # the pipeline shuffles
+        )
 
     def evaluate(self, model: keras.Model) -> dict[str, Any]:
         return evaluate_model(model, self.dataset, image_size=self.image_size)

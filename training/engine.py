@@ -95,6 +95,22 @@ class TaskData:
             "examples": {"train": len(self.train), "validation": len(self.validation) if self.validation else 0},
         }
 
+    def fit_stream(
+        self, model: keras.Model, batches, validation, *, epochs, initial_epoch, skip_steps, callbacks, verbose
+    ):
+        """``model.fit`` on an endless stream of training batches that shuffles itself (``epoch_batches``,
+        ``make_pipeline``), sharded over the replicas; the first epoch lacks its first ``skip_steps`` batches."""
+        return model.fit(
+            distribute.shard_by_data(batches),
+            validation_data=validation,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=self.steps_per_epoch - skip_steps,
+            callbacks=list(callbacks),
+            verbose=verbose,
+            shuffle=False,
+        )
+
 
 @dataclasses.dataclass(frozen=True)
 class Stage:

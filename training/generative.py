@@ -168,15 +168,15 @@ class GenerativeData(engine.TaskData):
             transform=self._transform(model_config),
             drop_remainder=True,
         )
-        return model.fit(
-            shard_by_data(ds),
-            validation_data=self._validation(model_config),
+        return self.fit_stream(
+            model,
+            ds,
+            self._validation(model_config),
             epochs=epochs,
             initial_epoch=initial_epoch,
-            steps_per_epoch=self.steps_per_epoch - skip_steps,
-            callbacks=list(callbacks),
+            skip_steps=skip_steps,
+            callbacks=callbacks,
             verbose=verbose,
-            shuffle=False,
         )
 
     def evaluate(self, model) -> dict[str, Any]:

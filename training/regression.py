@@ -16,7 +16,6 @@ from zoo.data.tabular import TabularSplit, load_tabular
 from zoo.models.linear import least_squares
 from zoo.registry import get_entry
 from zoo.training import engine
-from zoo.training.distribute import shard_by_data
 from zoo.training.engine import TrainConfig, TrainResult
 from zoo.weights import create_trained
 
@@ -83,16 +82,16 @@ class TableData(engine.TaskData):
             skip_batches=skip_steps,
         )
         val = None if self.validation is None else (self.validation.features, self.validation.targets)
-        return model.fit(
-            shard_by_data(train_ds),
-            validation_data=val,
+        return self.fit_stream(
+            model,
+            train_ds,
+            val,
             epochs=epochs,
             initial_epoch=initial_epoch,
-            steps_per_epoch=self.steps_per_epoch - skip_steps,
-            callbacks=list(callbacks),
+            skip_steps=skip_steps,
+            callbacks=callbacks,
             verbose=verbose,
-            shuffle=False,
-        )  # the pipeline shuffles
+        )
 
     def evaluate(self, model: keras.Model) -> dict[str, Any]:
         return evaluate_model(model, self.dataset)

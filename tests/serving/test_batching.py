@@ -180,3 +180,64 @@ def test_a_full_batch_runs_without_waiting_out_the_timeout():
         np.testing.assert_array_equal(out["y"], arrays[i] * 2)
     assert model.sizes == [4]
     batcher.close()
+
+
+def gather_async(batcher, arrays):
+    """Submits every array from coroutines of one event loop at once; returns results or errors in order."""
+    import asyncio
+
+    async def main():
+        calls = [batcher.submit_async({"x": x}) for x in arrays]
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    return asyncio.run(main())
+
+
+def test_coroutine_requests_merge_split_back_and_wake_with_one_callback_per_batch():
+    """The gRPC front end's path: asyncio waiters hold no thread and get their own rows back."""
+    import asyncio
+
+    model = Recorder()
+    batcher = Batcher(model, BatchingOptions(max_batch_size=64, batch_timeout_micros=200_000, num_batch_threads=1))
+    arrays = [np.full((1, 3), i, dtype=np.float32) for i in range(16)]
+    handed_back = []
+    original = asyncio.BaseEventLoop.call_soon_threadsafe
+
+    def counting(loop, callback, *args, **kwargs):
+        handed_back.append(len(args[0]) if args and isinstance(args[0], list) else None)
+        return original(loop, callback, *args, **kwargs)
+
+    asyncio.BaseEventLoop.call_soon_threadsafe = counting
+    try:
+        results = gather_async(batcher, arrays)
+    finally:
+        asyncio.BaseEventLoop.call_soon_threadsafe = original
+        batcher.close()
+    for i, out in enumerate(results):
+        np.testing.assert_array_equal(out["y"], arrays[i] * 2)
+    assert model.sizes == [16], model.sizes  # all 16 were queued before the timeout: one batch
+    assert handed_back == [16], handed_back  # and one loop callback resolved all 16
+
+
+def test_a_failing_coroutine_request_fails_alone():
+    model = Recorder(fail_on=7.0)
+    batcher = Batcher(model, BatchingOptions(max_batch_size=64, batch_timeout_micros=100_000, num_batch_threads=1))
+    arrays = [np.full((1, 2), i, dtype=np.float32) for i in range(10)]
+    results = gather_async(batcher, arrays)
+    batcher.close()
+    assert isinstance(results[7], ServingError) and "poisoned row" in results[7].message
+    for i, out in enumerate(results):
+        if i != 7:
+            np.testing.assert_array_equal(out["y"], arrays[i] * 2)
+
+
+def test_coroutine_requests_after_close_and_empty_ones_run_alone():
+    model = Recorder()
+    batcher = Batcher(model, BatchingOptions(max_batch_size=8, num_batch_threads=1))
+    empty = gather_async(batcher, [np.zeros((0, 2), np.float32)])[0]
+    batcher.close()
+    late = gather_async(batcher, [np.ones((2, 2), np.float32)])[0]
+    assert empty["y"].shape == (0, 2) and late["y"].shape == (2, 2)
+    assert model.sizes == [0, 2]
+    over = gather_async(batcher, [np.ones((9, 2), np.float32)])[0]
+    assert isinstance(over, ServingError) and over.code == grpc.StatusCode.INVALID_ARGUMENT

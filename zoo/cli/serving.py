@@ -435,7 +435,9 @@ def _add_model_server_flags(p) -> None:
     p.add_argument("--monitoring_config_file", default=None)
     p.add_argument("--ssl_config_file", default=None, help="SSLConfig text proto: serve gRPC over TLS")
     _add_switch(p, "enable_model_warmup", default=True)
-    p.add_argument("--grpc_max_threads", type=int, default=64)
+    p.add_argument(
+        "--grpc_max_threads", type=int, default=64, help="threads for unbatched model calls and non-Predict calls"
+    )
 
 
 def _add_tensorflow_flags(p) -> None:
