@@ -29,6 +29,7 @@ its files' sha256 and sizes and its metrics. It names no download host: kzoo run
 
 from __future__ import annotations
 
+import argparse
 import json
 import shlex
 import shutil
@@ -159,16 +160,26 @@ def write_catalog(publish: Path | None = None) -> None:
 
 
 def main(argv: list[str]) -> int:
-    publish = Path(argv[argv.index("--publish") + 1]) if "--publish" in argv else None
-    if "--from-run" in argv:  # --from-run MODEL:TAG DATASET RUN REPORT
-        preset, dataset, run, report = argv[argv.index("--from-run") + 1 :][:4]
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--reinstall", action="store_true", help="measure and install every preset again")
+    mode.add_argument("--catalog-only", action="store_true", help="only rewrite zoo/presets/catalog.json")
+    mode.add_argument(
+        "--from-run", nargs=4, metavar=("MODEL:TAG", "DATASET", "RUN", "REPORT"), help="install a run kept elsewhere"
+    )
+    parser.add_argument("--publish", type=Path, metavar="DIR", help="also copy every preset into a mirror tree")
+    args = parser.parse_args(argv)
+    if args.from_run:
+        preset, dataset, run, report = args.from_run
         model_name, _, tag = preset.partition(":")
         install(model_name, tag, dataset, None, run=run, report=report)
-    elif "--catalog-only" not in argv:
+    elif not args.catalog_only:
         for entry in PRESETS:
-            if "--reinstall" in argv or not (ROOT / "zoo" / "pretrained" / entry[0] / entry[1]).is_dir():
+            if args.reinstall or not (ROOT / "zoo" / "pretrained" / entry[0] / entry[1]).is_dir():
                 install(*entry)
-    write_catalog(publish)
+    write_catalog(args.publish)
     return 0
 
 

@@ -683,6 +683,18 @@ def environment() -> dict:
     }
 
 
+def run_record(started: float, load_at_start: list[float]) -> dict:
+    """What a report records of its own run: environment, load, command line, date and duration."""
+    return {
+        "environment": environment(),
+        "load_average_at_start": load_at_start,
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+        "command": shown_command(["python", *sys.argv]),
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "bench_seconds": round(time.time() - started, 1),
+    }
+
+
 def wait_until_quiet(limit: float, threshold: float = 0.2) -> None:
     deadline = time.time() + limit
     while True:

@@ -103,12 +103,7 @@ def main(argv: list[str]) -> int:
         "results": table,
         "raw": cells,
         "server_commands": {side: {str(b): s.command for b, s in pair.items()} for side, pair in sides.items()},
-        "environment": sb.environment(),
-        "load_average_at_start": load0,
-        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
-        "command": sb.shown_command(["python", *sys.argv]),
-        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
-        "bench_seconds": round(time.time() - started, 1),
+        **sb.run_record(started, load0),
         "note": args.note,
     }
     out = Path(args.out)

@@ -75,12 +75,7 @@ def main(argv: list[str]) -> int:
         "seconds": args.seconds,
         "server_command": second.command,
         "cells": cells,
-        "environment": sb.environment(),
-        "load_average_at_start": load0,
-        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
-        "command": sb.shown_command(["python", *sys.argv]),
-        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
-        "bench_seconds": round(time.time() - started, 1),
+        **sb.run_record(started, load0),
     }
     out = Path(args.out)
     (out / "serving-reuseport.json").write_text(json.dumps(report, indent=2) + "\n")

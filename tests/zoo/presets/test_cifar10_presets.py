@@ -18,9 +18,10 @@ CIFAR10_PRESETS = sorted((d["model"], d["tag"]) for d in declared.declarations()
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
-def test_resnet20_has_a_cifar10_preset():
-    assert ("resnet20", "cifar10") in CIFAR10_PRESETS
-    assert "cifar10" in zoo.info("resnet20")["weights"]
+@pytest.mark.parametrize("name", ["resnet20", "cct_4_3x2_32"])
+def test_a_resnet_and_a_vision_transformer_have_a_cifar10_preset(name):
+    assert (name, "cifar10") in CIFAR10_PRESETS
+    assert "cifar10" in zoo.info(name)["weights"]
 
 
 @pytest.mark.parametrize(("name", "tag"), CIFAR10_PRESETS)
@@ -40,8 +41,9 @@ def test_a_cifar10_preset_scores_well_above_chance_on_real_test_photos(name, tag
 
 
 @pytest.mark.slow
-def test_zoo_finetune_from_the_resnet20_preset_on_a_folder_of_colour_photos(tmp_path, cifar10_test):
-    """`zoo finetune resnet20 --weights cifar10 --dataset <folder>`: a new 2-class head on the pretrained backbone."""
+@pytest.mark.parametrize(("name", "last_block"), [("resnet20", "stack3_block3"), ("cct_4_3x2_32", "block4")])
+def test_zoo_finetune_from_a_cifar10_preset_on_a_folder_of_colour_photos(name, last_block, tmp_path, cifar10_test):
+    """`zoo finetune NAME --weights cifar10 --dataset <folder>`: a new 2-class head on the pretrained backbone."""
     from PIL import Image
 
     _, split = cifar10_test
@@ -52,12 +54,12 @@ def test_zoo_finetune_from_the_resnet20_preset_on_a_folder_of_colour_photos(tmp_
         (folder / wanted[label]).mkdir(parents=True, exist_ok=True)
         Image.fromarray(image).save(folder / wanted[label] / f"{i}.png")
     run = tmp_path / "run"
-    command = [sys.executable, "-m", "zoo.cli", "finetune", "resnet20", "--weights", "cifar10", "--dataset"]
+    command = [sys.executable, "-m", "zoo.cli", "finetune", name, "--weights", "cifar10", "--dataset"]
     command += [str(folder), "--epochs", "2", "--batch-size", "16", "--quiet", "--json", "--out", str(run)]
     done = subprocess.run(command, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads(done.stdout)
     config = json.loads((run / "config.json").read_text())
     assert config["model_config"]["num_classes"] == 2 and config["class_names"] == ["boat", "plane"]
-    assert "stack3_block3" in " ".join(config["pretrained"]["transferred_layers"])
+    assert last_block in " ".join(config["pretrained"]["transferred_layers"])
     assert summary["test"]["accuracy"] > 0.7, summary["test"]
