@@ -41,4 +41,21 @@ PRESETS = (
             },
         },
     },
+    {
+        "model": "cct_4_3x2_32",
+        "tag": "cifar10",
+        "dataset": "cifar10",
+        "location": "packaged",
+        "description": "cct_4_3x2_32 trained on cifar10 by `zoo train` (60 epochs, adamw, lr 0.001, warmup_cosine schedule); report: bench/reports/cct_4_3x2_32-cifar10.md.",
+        "metrics": {
+            "accuracy": {
+                "value": 0.8203999996185303,
+                "command": "zoo evaluate cct_4_3x2_32 --weights cifar10 --dataset cifar10 --json",
+            },
+            "loss": {
+                "value": 0.5921872854232788,
+                "command": "zoo evaluate cct_4_3x2_32 --weights cifar10 --dataset cifar10 --json",
+            },
+        },
+    },
 )
