@@ -65,14 +65,14 @@ def _handle(service: InferenceService, api: str, function, request, context):
         _record(service, api, request, response, code, start)
 
 
-async def _handle_async(service: InferenceService, api: str, coroutine, request, context):
-    """``_handle`` for a coroutine handler: awaits ``coroutine``; failures abort the RPC with their status."""
+async def _handle_async(service: InferenceService, api: str, function, request, context):
+    """``_handle`` for a coroutine function: awaits ``function(request)``; failures abort the RPC with their status."""
     if not service.drain.enter():
         await context.abort(grpc.StatusCode.UNAVAILABLE, "The server is shutting down.")
     start = time.perf_counter()
     response, code = None, "OK"
     try:
-        response = await coroutine
+        response = await function(request)
         return response
     except asyncio.CancelledError:  # the client went away or the server is stopping
         code = "CANCELLED"
@@ -102,8 +102,8 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         self.service, self.executor = service, executor
 
     async def Predict(self, request, context):  # noqa: N802 - gRPC method names
-        answer = self.service.predict_async(request, self.executor)
-        return await _handle_async(self.service, "predict", answer, request, context)
+        predict = lambda r: self.service.predict_async(r, self.executor)  # noqa: E731
+        return await _handle_async(self.service, "predict", predict, request, context)
 
     def Classify(self, request, context):  # noqa: N802
         return _handle(self.service, "classify", self.service.classify, request, context)
