@@ -7,7 +7,7 @@ PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip setuptools
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
 # The offline data sets beside the checkout: recorded in $KZOO_HOME/config.json, so `zoo` finds them without
 # KZOO_DATA_DIR or sourcing scripts/env.sh.

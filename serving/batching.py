@@ -141,15 +141,16 @@ class Batcher:
             raise task.error
         return task.outputs
 
-    async def submit_async(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    async def submit_async(self, inputs: Mapping[str, np.ndarray], executor=None) -> dict[str, np.ndarray]:
         """``submit`` for a coroutine: awaits the slice without holding a thread.
 
-        A request that runs unbatched (empty, or after ``close()``) runs on the loop's default executor.
+        A request that runs unbatched (empty, or after ``close()``) runs on ``executor``'s threads (the
+        server's handler pool; None: the loop's default executor).
         """
         loop = asyncio.get_running_loop()
         task = _Task(inputs, loop.create_future())
         if not self._enqueue(task):
-            return await loop.run_in_executor(None, self._run, task.inputs)
+            return await loop.run_in_executor(executor, self._run, task.inputs)
         return await task.future
 
     def _enqueue(self, task: _Task) -> bool:

@@ -200,7 +200,7 @@ class Servable:
         """``run`` for a coroutine: awaits the batcher, or calls the signature on ``executor``'s threads."""
         batcher = self._batchers.get(key)
         if batcher is not None:
-            return await batcher.submit_async(inputs)
+            return await batcher.submit_async(inputs, executor)
         return await asyncio.get_running_loop().run_in_executor(executor, self.call, key, inputs)
 
     def call(self, key: str, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

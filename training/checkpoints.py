@@ -27,10 +27,9 @@ from typing import Any
 
 import keras
 
-logger = logging.getLogger(__name__)
+from zoo.training.run_layout import STATE, backup_dir
 
-BACKUP = "backup"
-STATE = "state.json"
+logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,10 +47,6 @@ class ResumePoint:
     stage: int = 0
     stage_start: int = 0
     callbacks: dict[str, Any] = dataclasses.field(default_factory=dict)
-
-
-def backup_dir(run_dir: Path) -> Path:
-    return Path(run_dir) / BACKUP
 
 
 def read_backup(run_dir: Path) -> ResumePoint | None:

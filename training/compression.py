@@ -40,11 +40,11 @@ from zoo.training.config import CompressConfig
 from zoo.training.distribute import make_strategy, precision
 from zoo.training.optim import NO_DECAY, make_optimizer, make_schedule
 from zoo.training.run_dir import HISTORY, environment, write_json
+from zoo.training.run_layout import REPORT, check_out_dir
 from zoo.weights import create_trained
 
 logger = logging.getLogger(__name__)
 
-REPORT = "report.json"
 REPORT_MD = "report.md"
 PLOT = "weights.png"
 PRESET = "preset"
@@ -344,15 +344,9 @@ def _prepare_out(out: Path, model_name: str, weights, dataset: str, config: Comp
         FileExistsError: ``out`` holds a finished run, or an interrupted one without ``config.resume``.
         ValueError: resuming a run started with other settings.
     """
-    if (out / REPORT).exists():
-        raise FileExistsError(f"{out} already holds a finished compression run; choose another --out.")
+    check_out_dir(out, resume=config.resume, finished=REPORT, kind="compression run")
     record = {"model": model_name, "weights": str(weights), "dataset": dataset, "config": dataclasses.asdict(config)}
     point = checkpoints.read_backup(out)
-    if point is not None and not config.resume:
-        raise FileExistsError(
-            f"{out} holds an interrupted compression run: continue it with --resume (resume=True), "
-            f"or choose another --out."
-        )
     if config.resume and point is None:
         logger.warning("%s has no backup to resume from: starting from the beginning", out)
     if point is not None:

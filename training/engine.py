@@ -36,7 +36,6 @@ from zoo.training import checkpoints, distribute
 from zoo.training.config import JIT_COMPILE, SELECTIONS, TrainConfig, require_positive_ints  # noqa: F401  (re-exported)
 from zoo.training.optim import make_optimizer, make_schedule
 from zoo.training.run_dir import (
-    RESULTS,
     RunLogger,
     discard_on_failure,
     environment,
@@ -44,6 +43,7 @@ from zoo.training.run_dir import (
     read_json,
     write_json,
 )
+from zoo.training.run_layout import RESULTS
 from zoo.weights import BEST_WEIGHTS, LAST_WEIGHTS, RUN_CONFIG, load_file
 
 logger = logging.getLogger(__name__)

@@ -265,6 +265,16 @@ def train(
     )
 
 
+def _compiled_step(model: keras.Model):
+    """``model.step`` as one graph on the TensorFlow backend: run eagerly, a recurrent layer's time loop
+    dispatches its ops one at a time. Two traces in all (full chunks, then the last one)."""
+    if keras.backend.backend() != "tensorflow":
+        return model.step
+    import tensorflow as tf
+
+    return tf.function(model.step, reduce_retracing=True)
+
+
 def evaluate_model(
     model: keras.Model, dataset: str, *, streams: int = EVAL_STREAMS, max_characters: int | None = None
 ) -> dict[str, Any]:
@@ -283,9 +293,9 @@ def evaluate_model(
         raise ValueError(f"The test text has {len(ids)} characters, too few for {streams} streams.")
     inputs = ids[: per_stream * streams].reshape(streams, per_stream)
     targets = ids[1 : per_stream * streams + 1].reshape(streams, per_stream)
-    states, total = model.initial_states(streams), 0.0
+    states, total, step = model.initial_states(streams), 0.0, _compiled_step(model)
     for start in range(0, per_stream, EVAL_CHUNK):
-        logits, states = model.step(inputs[:, start : start + EVAL_CHUNK], states)
+        logits, states = step(inputs[:, start : start + EVAL_CHUNK], states)
         losses = keras.losses.sparse_categorical_crossentropy(
             targets[:, start : start + EVAL_CHUNK], logits, from_logits=True
         )

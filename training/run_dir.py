@@ -19,13 +19,14 @@ from typing import Any
 
 import keras
 
+from zoo.training.run_layout import STATE, backup_dir, check_out_dir
+
 logger = logging.getLogger(__name__)
 
 HISTORY = "history.json"
 #: Per-epoch timings in the history, not plotted as curves.
 TIMINGS = ("examples_per_second", "epoch_seconds")
 CURVES = "curves.png"
-RESULTS = "results.json"
 TENSORBOARD = "tensorboard"
 
 
@@ -190,16 +191,9 @@ def prepare_run_dir(out: str | Path | None, model_name: str, dataset: str, *, re
         FileExistsError: it already holds a finished run (a ``results.json``), or an interrupted
             one (a backup) and ``resume`` is False.
     """
-    from zoo.training.checkpoints import STATE, backup_dir
-
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run_dir = Path(out) if out else Path("runs") / f"{model_name}-{Path(dataset).name}-{stamp}"
-    if (run_dir / RESULTS).exists():
-        raise FileExistsError(f"{run_dir} already holds a finished run; choose another --out.")
-    if not resume and (backup_dir(run_dir) / STATE).exists():
-        raise FileExistsError(
-            f"{run_dir} holds an interrupted run: continue it with --resume (resume=True), or choose another --out."
-        )
+    check_out_dir(run_dir, resume=resume)
     if resume and not (backup_dir(run_dir) / STATE).exists():
         logger.info("%s has no backup to resume from; starting from the beginning", run_dir)
     existed = run_dir.exists()
@@ -219,7 +213,6 @@ def discard_on_failure(fn: Callable) -> Callable:
 
     A run interrupted after a backup keeps its directory: ``--resume`` continues it.
     """
-    from zoo.training.checkpoints import STATE, backup_dir
 
     @functools.wraps(fn)
     def run(*args, **kwargs):

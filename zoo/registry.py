@@ -165,9 +165,25 @@ def describe(name: str) -> dict[str, Any]:
     """
     rows = _index()
     if name not in rows:
+        if _index_is_complete():  # no need to import every family (Keras, seconds) to say so
+            raise _unknown_model(name, list(rows))
         get_entry(name)  # a model registered by a family not in the index, or the unknown-name error
         rows = _index()
     return dict(rows[name])
+
+
+def _index_is_complete() -> bool:
+    """The index file lists every model that loading the declared family packages could register: only
+    ``zoo.models`` is declared (no package of one's own), and the file is there."""
+    return _FAMILY_PACKAGES == ["zoo.models"] and INDEX_FILE.is_file()
+
+
+def _unknown_model(name: str, known: list[str]) -> ValueError:
+    close = suggest(name, known)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    return ValueError(
+        f"Unknown model {name!r}.{hint} `zoo list` (or zoo.list_models()) shows all {len(known)} registered models."
+    )
 
 
 def list_models(pattern: str | None = None, *, task: str | None = None) -> list[str]:
@@ -201,11 +217,7 @@ def get_entry(name: str) -> ModelEntry:
     _ensure_families_loaded()
     if name in _REGISTRY:
         return _REGISTRY[name]
-    close = suggest(name, list(_REGISTRY))
-    hint = f" Did you mean: {', '.join(close)}?" if close else ""
-    raise ValueError(
-        f"Unknown model {name!r}.{hint} `zoo list` (or zoo.list_models()) shows all {len(_REGISTRY)} registered models."
-    )
+    raise _unknown_model(name, list(_REGISTRY))
 
 
 def build(name: str, **overrides: Any):

@@ -44,6 +44,8 @@ def run_probe(*args: str) -> dict:
         ["info", "lenet5", "--no-build"],
         ["datasets", "--help"],
         ["train", "--help"],
+        ["serve", "--help"],
+        ["serve", "--version"],
     ],
 )
 def test_catalog_commands_do_not_import_tensorflow(args):
@@ -111,3 +113,44 @@ def test_bfloat16_tensors_still_convert_without_ml_dtypes_loaded_up_front():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert done.stdout.strip() == "ok", done.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "finished", "message"),
+    [
+        (["train", "lenet5", "--dataset", "mnist"], "results.json", "already holds a finished run"),
+        (["finetune", "lenet5", "--weights", "mnist", "--dataset", "fashion_mnist"], None, "holds an interrupted run"),
+        (
+            ["compress", "lenet_300_100", "--weights", "mnist", "--dataset", "mnist"],
+            "report.json",
+            "finished compression",
+        ),
+    ],
+)
+def test_a_used_out_directory_is_refused_before_tensorflow_loads(command, finished, message, tmp_path):
+    """A finished run (or an interrupted one, without --resume) in --out is refused at once, exit status 2."""
+    out = tmp_path / "run"
+    if finished:
+        out.mkdir()
+        (out / finished).write_text("{}")
+    else:
+        (out / "backup").mkdir(parents=True)
+        (out / "backup" / "state.json").write_text("{}")
+    probe = run_probe(*command, "--out", str(out))
+    assert probe["rc"] == 2 and message in probe["stderr"] and "choose another --out" in probe["stderr"]
+    assert probe["heavy"] == [], probe["heavy"]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["info", "resnet21"],
+        ["train", "resnet21", "--dataset", "cifar10"],
+        ["evaluate", "resnet21", "--weights", "cifar10", "--dataset", "cifar10"],
+        ["compress", "lenet_300", "--weights", "mnist", "--dataset", "mnist"],
+    ],
+)
+def test_an_unknown_model_name_is_refused_before_tensorflow_loads(command):
+    probe = run_probe(*command)
+    assert probe["rc"] == 2 and "Unknown model" in probe["stderr"] and "Did you mean" in probe["stderr"]
+    assert probe["heavy"] == [], probe["heavy"]

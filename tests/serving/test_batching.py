@@ -15,6 +15,7 @@ class Recorder:
 
     def __init__(self, fail_on=None, delay=None):
         self.sizes = []
+        self.threads = []
         self.fail_on = fail_on
         self.gate = delay
 
@@ -23,6 +24,7 @@ class Recorder:
             self.gate.wait(5)
         x = inputs["x"]
         self.sizes.append(x.shape[0])
+        self.threads.append(threading.current_thread().name)
         if self.fail_on is not None and (x == self.fail_on).any():
             raise ValueError("poisoned row")
         return {"y": x * 2, "n": np.full(x.shape[0], x.shape[0])}
@@ -182,12 +184,12 @@ def test_a_full_batch_runs_without_waiting_out_the_timeout():
     batcher.close()
 
 
-def gather_async(batcher, arrays):
+def gather_async(batcher, arrays, executor=None):
     """Submits every array from coroutines of one event loop at once; returns results or errors in order."""
     import asyncio
 
     async def main():
-        calls = [batcher.submit_async({"x": x}) for x in arrays]
+        calls = [batcher.submit_async({"x": x}, executor) for x in arrays]
         return await asyncio.gather(*calls, return_exceptions=True)
 
     return asyncio.run(main())
@@ -241,3 +243,17 @@ def test_coroutine_requests_after_close_and_empty_ones_run_alone():
     assert model.sizes == [0, 2]
     over = gather_async(batcher, [np.ones((9, 2), np.float32)])[0]
     assert isinstance(over, ServingError) and over.code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_coroutine_requests_that_run_alone_run_on_the_handler_pool():
+    """An empty request (and any after close) is not batched: it runs on the server's handler threads."""
+    import concurrent.futures
+
+    model = Recorder()
+    batcher = Batcher(model, BatchingOptions(max_batch_size=8, num_batch_threads=1))
+    with concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="grpc-handler") as pool:
+        gather_async(batcher, [np.zeros((0, 2), np.float32)], pool)
+        batcher.close()
+        gather_async(batcher, [np.ones((2, 2), np.float32)], pool)
+    assert model.sizes == [0, 2]
+    assert all(name.startswith("grpc-handler") for name in model.threads), model.threads

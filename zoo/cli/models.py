@@ -25,6 +25,9 @@ def cmd_list(args) -> int:
 
 
 def cmd_info(args) -> int:
+    from zoo.registry import describe
+
+    describe(args.name)  # an unknown name fails before Keras loads
     from zoo.factory import info
 
     if args.layers and args.no_build:

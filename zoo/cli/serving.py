@@ -91,24 +91,32 @@ def _warn_ignored(args) -> None:
 
 
 def _version_text() -> str:
+    """``--version``'s two lines, read from the installed distributions: no TensorFlow import (seconds)."""
     from importlib import metadata
 
-    import tensorflow as tf
+    def installed(*names: str) -> str | None:
+        for name in names:
+            try:
+                return metadata.version(name)
+            except metadata.PackageNotFoundError:
+                continue
+        return None
 
-    try:
-        kzoo = metadata.version("kzoo")
-    except metadata.PackageNotFoundError:
-        kzoo = "unknown"
-    return f"TensorFlow ModelServer: kzoo-{kzoo}\nTensorFlow Library: {tf.__version__}"
+    tensorflow = installed("tensorflow", "tensorflow-cpu", "tf-nightly", "tensorflow-intel")
+    if tensorflow is None:  # an unusual install (built from source): ask the library itself
+        import tensorflow as tf
+
+        tensorflow = tf.__version__
+    return f"TensorFlow ModelServer: kzoo-{installed('kzoo') or 'unknown'}\nTensorFlow Library: {tensorflow}"
 
 
 def cmd_serve(args) -> int:
-    from zoo.serving.server import ModelServer, ServerOptions
-
-    logging.getLogger("zoo.serving").setLevel(logging.INFO)
     if args.version:
         print(_version_text())
         return 0
+    from zoo.serving.server import ModelServer, ServerOptions
+
+    logging.getLogger("zoo.serving").setLevel(logging.INFO)
     _warn_ignored(args)
     options = ServerOptions(
         port=args.port,

@@ -39,7 +39,21 @@ def _progress_to_stderr(args):
     return contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext()
 
 
+def _preflight(args, **kind: str) -> None:
+    """What a command can check before TensorFlow loads (seconds), so a typo fails at once: the model name,
+    and an ``--out`` that holds a finished or an interrupted run (``kind``: ``check_out_dir``'s ``finished``
+    and ``kind``). The library checks both again."""
+    from zoo.registry import describe
+
+    describe(args.name)
+    if getattr(args, "out", None):
+        from zoo.training.run_layout import check_out_dir
+
+        check_out_dir(args.out, resume=bool(getattr(args, "resume", False)), **kind)
+
+
 def cmd_train(args) -> int:
+    _preflight(args)
     from zoo.training import train
 
     with _progress_to_stderr(args):
@@ -51,6 +65,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_finetune(args) -> int:
+    _preflight(args)
     from zoo.training.finetune import finetune
 
     with _progress_to_stderr(args):
@@ -78,6 +93,7 @@ def _metrics_line(model_name: str, metrics: dict[str, Any]) -> str:
 
 
 def cmd_evaluate(args) -> int:
+    _preflight(args)
     from zoo.training import evaluate
 
     options = {
@@ -98,6 +114,9 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_compress(args) -> int:
+    from zoo.training.run_layout import REPORT
+
+    _preflight(args, finished=REPORT, kind="compression run")
     from zoo.training.compression import compress
 
     with _progress_to_stderr(args):
