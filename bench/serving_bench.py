@@ -695,6 +695,13 @@ def run_record(started: float, load_at_start: list[float]) -> dict:
     }
 
 
+def write_report(out: Path, report: dict, markdown_text: str) -> None:
+    """Writes ``out``.json and ``out``.md and prints the markdown (the serving benches' reports)."""
+    out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+    out.with_suffix(".md").write_text(markdown_text)
+    print(markdown_text)
+
+
 def wait_until_quiet(limit: float, threshold: float = 0.2) -> None:
     deadline = time.time() + limit
     while True:

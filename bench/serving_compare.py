@@ -16,7 +16,6 @@ goal (c) asks for 4x). Load generators are bench/serving_bench.py's (closed-loop
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -106,10 +105,7 @@ def main(argv: list[str]) -> int:
         **sb.run_record(started, load0),
         "note": args.note,
     }
-    out = Path(args.out)
-    out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    out.with_suffix(".md").write_text(markdown(report))
-    print(out.with_suffix(".md").read_text())
+    sb.write_report(Path(args.out), report, markdown(report))
     return 0
 
 
