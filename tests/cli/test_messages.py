@@ -60,3 +60,23 @@ def test_tensorflow_start_up_lines_are_filtered():
         "Traceback (most recent call last):",
     ]
     assert not any(is_noise(line) for line in kept)
+
+
+def test_tensorflow_retracing_warnings_are_dropped_unless_verbose(caplog):
+    """Keras's new function per compile (fine-tuning stages) is not the user's problem: no warning for it."""
+    import logging
+
+    from zoo.cli.common import ExpectedRetracing, quiet_startup
+
+    logger = logging.getLogger("tensorflow")
+    before = list(logger.filters)
+    try:
+        quiet_startup(verbose=False)
+        quiet_startup(verbose=False)  # once is enough
+        assert sum(isinstance(f, ExpectedRetracing) for f in logger.filters) == 1
+        with caplog.at_level(logging.WARNING, logger="tensorflow"):
+            logger.warning("5 out of the last 15 calls to <function f> triggered tf.function retracing. Tracing is ...")
+            logger.warning("Something else went wrong")
+        assert [r.getMessage() for r in caplog.records] == ["Something else went wrong"]
+    finally:
+        logger.filters[:] = before

@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import dataclasses
 import json
+import logging
 import os
 import re
 import sys
@@ -143,6 +144,21 @@ def quiet_startup(verbose: bool = False) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if verbose else "3")
     if not verbose:
         os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+        tensorflow_logger = logging.getLogger("tensorflow")
+        if not any(isinstance(f, ExpectedRetracing) for f in tensorflow_logger.filters):
+            tensorflow_logger.addFilter(ExpectedRetracing())
+
+
+class ExpectedRetracing(logging.Filter):
+    """Drops TensorFlow's "N out of the last M calls ... triggered tf.function retracing" warning.
+
+    Keras makes a new train and test function at every compile (each stage of a fine-tuning, each
+    evaluation), and TensorFlow counts those as retracings of one function: the warning says nothing
+    is wrong with the user's input. ``zoo -v`` shows it.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
 
 
 @contextlib.contextmanager
