@@ -19,7 +19,7 @@ from typing import Any
 
 import keras
 
-from zoo.training.run_layout import STATE, backup_dir, check_out_dir
+from zoo.training.run_layout import check_out_dir, has_backup
 
 logger = logging.getLogger(__name__)
 
@@ -194,7 +194,7 @@ def prepare_run_dir(out: str | Path | None, model_name: str, dataset: str, *, re
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run_dir = Path(out) if out else Path("runs") / f"{model_name}-{Path(dataset).name}-{stamp}"
     check_out_dir(run_dir, resume=resume)
-    if resume and not (backup_dir(run_dir) / STATE).exists():
+    if resume and not has_backup(run_dir):
         logger.info("%s has no backup to resume from; starting from the beginning", run_dir)
     existed = run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -222,7 +222,7 @@ def discard_on_failure(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
         except BaseException:
             for path in created:
-                if not (backup_dir(path) / STATE).exists():
+                if not has_backup(path):
                     shutil.rmtree(path, ignore_errors=True)
                     logger.warning("Removed %s: the run failed before it had anything to resume.", path)
             raise

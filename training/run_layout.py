@@ -18,6 +18,11 @@ def backup_dir(run_dir: str | Path) -> Path:
     return Path(run_dir) / BACKUP
 
 
+def has_backup(run_dir: str | Path) -> bool:
+    """Whether ``run_dir`` holds an interrupted run that ``--resume`` can continue."""
+    return (backup_dir(run_dir) / STATE).exists()
+
+
 def check_out_dir(run_dir: str | Path, *, resume: bool, finished: str = RESULTS, kind: str = "run") -> None:
     """Refuses a run directory that holds a finished ``kind`` (its ``finished`` file), or an interrupted
     one (a backup) unless ``resume``.
@@ -28,7 +33,7 @@ def check_out_dir(run_dir: str | Path, *, resume: bool, finished: str = RESULTS,
     run_dir = Path(run_dir)
     if (run_dir / finished).exists():
         raise FileExistsError(f"{run_dir} already holds a finished {kind}; choose another --out.")
-    if not resume and (backup_dir(run_dir) / STATE).exists():
+    if not resume and has_backup(run_dir):
         raise FileExistsError(
             f"{run_dir} holds an interrupted {kind}: continue it with --resume (resume=True), or choose another --out."
         )
