@@ -9,8 +9,8 @@ Example:
 from zoo.factory import create, info
 from zoo.inference import predict
 from zoo.presets import save_preset
-from zoo.registry import list_models, register_family_package, register_model
+from zoo.registry import BUILTIN_FAMILIES, list_models, register_family_package, register_model
 from zoo.version import __version__
 
-register_family_package("zoo.models")  # the families register themselves when zoo.models is imported
+register_family_package(BUILTIN_FAMILIES)  # the families register themselves when zoo.models is imported
 __all__ = ["create", "info", "list_models", "predict", "register_model", "save_preset", "__version__"]

@@ -114,6 +114,9 @@ def _ensure_families_loaded() -> None:
         importlib.import_module(package)  # importing registers every family
 
 
+BUILTIN_FAMILIES = "zoo.models"
+"""The package of zoo's own model families (``zoo`` declares it on import); the index lists what it registers."""
+
 INDEX_FILE = Path(__file__).with_name("model_index.json")
 """The built-in models' names, families, tasks, data sets and descriptions, written by :func:`write_index`.
 
@@ -174,8 +177,8 @@ def describe(name: str) -> dict[str, Any]:
 
 def _index_is_complete() -> bool:
     """The index file lists every model that loading the declared family packages could register: only
-    ``zoo.models`` is declared (no package of one's own), and the file is there."""
-    return _FAMILY_PACKAGES == ["zoo.models"] and INDEX_FILE.is_file()
+    :data:`BUILTIN_FAMILIES` is declared (no package of one's own), and the file is there."""
+    return _FAMILY_PACKAGES == [BUILTIN_FAMILIES] and INDEX_FILE.is_file()
 
 
 def _unknown_model(name: str, known: list[str]) -> ValueError:
