@@ -144,6 +144,26 @@ class Throughput(keras.callbacks.Callback):
             logs["epoch_seconds"] = time.perf_counter() - self._started
 
 
+class RunProgress(keras.callbacks.ProgbarLogger):
+    """Keras's progress bar with epochs counted over the whole run: "Epoch 3/8" in every stage.
+
+    Keras numbers epochs by the ``fit`` call, so a run fitted in stages (fine-tuning's head, then
+    the whole network) or resumed inside an epoch printed no header for a one-epoch ``fit`` and
+    counted the others against the stage's end instead of the run's.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.total_epochs: int | None = None  # set by the runner before it fits
+
+    def on_epoch_begin(self, epoch, logs=None):
+        fit_epochs, self.epochs = self.epochs, self.total_epochs or self.epochs
+        try:
+            super().on_epoch_begin(epoch, logs)  # "Epoch {epoch + 1}/{self.epochs}" when verbose and > 1
+        finally:
+            self.epochs = fit_epochs
+
+
 def best_epoch(history: dict[str, list[float]], monitor: str, mode: str) -> dict[str, Any]:
     """``{"best_epoch": 1-based epoch of the best ``monitor`` value, "monitor": monitor}``."""
     values = history.get(monitor) if monitor else None
@@ -192,6 +212,7 @@ def _callbacks(run_dir: Path, data, *, chief: bool, history: dict, backup_every:
         keras.callbacks.TerminateOnNaN(),
         run_logger,
         backup,
+        RunProgress(),  # last, as Keras's own: it prints the logs the others wrote
     ]
     return callbacks, run_logger, backup
 
@@ -416,6 +437,9 @@ class StageRunner:
     def run(self, stages: list[Stage], prepare_stage: Callable | None = None) -> None:
         """Fits every stage the interruption (if any) left to do, in order."""
         done = 0
+        for callback in self.callbacks:
+            if isinstance(callback, RunProgress):
+                callback.total_epochs = sum(stage.epochs for stage in stages)
         for index, stage in enumerate(stages):
             if self.resumption.finished(index):
                 continue

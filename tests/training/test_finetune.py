@@ -94,6 +94,14 @@ def test_mnist_lenet5_fine_tunes_and_probes_on_fashion_mnist(tmp_path):
     assert probe.test["accuracy"] > 0.60, probe.test
 
 
+def test_progress_counts_epochs_over_both_stages(tmp_path, capfd):
+    """Keras numbers epochs per fit: a one-epoch head stage printed no header, a longer one "Epoch 1/2" of 5."""
+    config = FinetuneConfig(epochs=3, head_epochs=1, max_train_examples=128, batch_size=64, verbose=2)
+    finetune("lenet5", "mnist", "mnist:3,8", config=config, out=tmp_path / "ft")
+    headers = [line for line in capfd.readouterr().out.splitlines() if line.startswith("Epoch ")]
+    assert headers == ["Epoch 1/3", "Epoch 2/3", "Epoch 3/3"]
+
+
 def test_a_pretrained_gcn_fine_tunes_on_a_new_label_set_of_its_graph(tmp_path):
     result = finetune(
         "gcn", "cora", "cora:0,1,2,3", out=tmp_path / "gcn", config=FinetuneConfig(epochs=60, lr=0.05, verbose=0)
