@@ -59,6 +59,10 @@ BATCHING_SETTINGS = (
     ({"max_batch_size": 64, "batch_timeout_micros": 1000, "num_batch_threads": 2, "max_enqueued_batches": 16}, None),
     ({"max_batch_size": 64, "batch_timeout_micros": 2000, "num_batch_threads": 1, "max_enqueued_batches": 16}, None),
     ({"max_batch_size": 64, "batch_timeout_micros": 0, "num_batch_threads": 1, "max_enqueued_batches": 16}, None),
+    # Longer timeouts: bigger batches, less model CPU per request (screened 2026-12-04: 4000 and 8000 us
+    # gave 4-6% more than 2000 us at 64 clients; 16000 us less again).
+    ({"max_batch_size": 64, "batch_timeout_micros": 4000, "num_batch_threads": 1, "max_enqueued_batches": 16}, None),
+    ({"max_batch_size": 64, "batch_timeout_micros": 8000, "num_batch_threads": 1, "max_enqueued_batches": 16}, None),
     (
         {"max_batch_size": 64, "batch_timeout_micros": 2000, "num_batch_threads": 1, "max_enqueued_batches": 16},
         os.cpu_count() or 1,
@@ -461,6 +465,33 @@ def throughput(server: Server, payloads, clients: int, seconds: float, procs: in
         flush=True,
     )
     return result
+
+
+def cpu_budget(batched: dict, canned: dict, serial_rps: float, cores: int) -> dict:
+    """What the machine's cores allow at 64 clients, from the CPU each request cost (server + clients).
+
+    ``cpu_ceiling_rps``: the rate at which the batching server's cost per request would keep every core busy;
+    ``canned_cpu_ceiling_rps``: the same for the canned-reply server (transport alone);
+    ``server_us_for_goal``: the server CPU per request at which 4x the serial rate fits in the cores,
+    the clients' share unchanged.
+    """
+    budget = cores * 1e6
+
+    def ceiling(r: dict) -> float | None:
+        cpu = r.get("cpu") or {}
+        used = (cpu.get("server_us_per_request") or 0) + (cpu.get("client_us_per_request") or 0)
+        return round(budget / used) if used else None
+
+    ours, echo = ceiling(batched), ceiling(canned)
+    clients_us = (batched.get("cpu") or {}).get("client_us_per_request")
+    return {
+        "cores": cores,
+        "cpu_ceiling_rps": ours,
+        "cpu_ceiling_ratio": round(ours / serial_rps, 2) if ours else None,
+        "canned_cpu_ceiling_rps": echo,
+        "canned_cpu_ceiling_ratio": round(echo / serial_rps, 2) if echo else None,
+        "server_us_for_goal": round(budget / (4 * serial_rps) - clients_us) if clients_us is not None else None,
+    }
 
 
 def procs_for(clients: int, procs: int) -> int:
@@ -886,6 +917,7 @@ def main(argv: list[str]) -> int:
             "met": batched64 >= 4 * serial,
             "transport_ceiling_64_rps": echo["64"]["requests_per_second"],
             "transport_ceiling_ratio": round(echo["64"]["requests_per_second"] / serial, 2),
+            **cpu_budget(on[64], echo["64"], serial, os.cpu_count() or 1),
         },
         "hot_reload": {
             "goal": "0 failed requests while version 2 replaces version 1 under 64 clients",
@@ -956,6 +988,20 @@ def _cpu_cells(r: dict) -> str:
     return f"{c.get('server_us_per_request', '-')} / {c.get('client_us_per_request', '-')} | {c.get('busy_cores', '-')}"
 
 
+def _budget_text(t: dict, batched: dict) -> str:
+    """The CPU-budget reading of goal (c): the rates the cores allow at the measured cost per request."""
+    if t.get("cpu_ceiling_rps") is None:
+        return ""
+    server_us = batched["cpu"]["server_us_per_request"]
+    return (
+        f"CPU budget: clients and server share {t['cores']} cores, so at 64 clients with batching, where each request "
+        f"cost {server_us} + {batched['cpu']['client_us_per_request']} us (server + clients), the cores allow at most "
+        f"{t['cpu_ceiling_rps']:.0f} req/s = {t['cpu_ceiling_ratio']}x serial even if none sat idle; at the canned "
+        f"server's cost, {t['canned_cpu_ceiling_rps']:.0f} req/s = {t['canned_cpu_ceiling_ratio']}x. 4x serial needs "
+        f"the server at <= {t['server_us_for_goal']} us per request (today {server_us})."
+    )
+
+
 def markdown(r: dict) -> str:
     g, lat, tp, env, load = r["goals"], r["latency_ms"], r["throughput"], r["environment"], r["machine_load"]
     rows = "\n".join(
@@ -1022,6 +1068,7 @@ Transport ceiling (a Python gRPC server with the same thread pool answering a ca
 same clients): {echo["1"]["requests_per_second"]:.0f} req/s (p50 {echo["1"]["latency_ms"]["p50"]:.2f} ms) at 1 client,
 **{echo["64"]["requests_per_second"]:.0f} req/s at 64 clients = {g["throughput"]["transport_ceiling_ratio"]}x the serial figure**
 (server {echo["64"]["cpu"]["server_us_per_request"]} + clients {echo["64"]["cpu"]["client_us_per_request"]} us CPU per request).
+{_budget_text(g["throughput"], tp["with_batching"]["64"])}
 
 Batching settings screened at 64 clients ({tp["batching_trials_at_64_clients"][0]["at_64_clients"]["seconds"]:.0f} s each; best used above):
 
