@@ -13,7 +13,7 @@ import zoo
 from zoo import data
 from zoo.data.datasets import validation_problems
 from zoo.data.pipeline import make_pipeline, split_validation
-from zoo.losses import SmoothedSparseCrossentropy
+from zoo.losses import SmoothedSparseCrossentropy, SoftTargetCrossentropy, is_distribution
 from zoo.registry import get_entry
 from zoo.training import engine
 from zoo.training.distribute import shard_by_data
@@ -23,23 +23,36 @@ from zoo.weights import create_trained
 logger = logging.getLogger(__name__)
 
 
-def training_loss(model: keras.Model, label_smoothing: float = 0.0) -> keras.losses.Loss:
+def training_loss(model: keras.Model, label_smoothing: float = 0.0, soft_targets: bool = False) -> keras.losses.Loss:
     """The model's own loss (``model.training_loss()``, e.g. the perceptron criterion), else cross-entropy on
-    logits, with ``label_smoothing`` (Szegedy et al. 2016) when positive."""
+    logits, with ``label_smoothing`` (Szegedy et al. 2016) when positive; ``soft_targets``: one that also
+    takes class distributions (batches mixed by mixup or CutMix)."""
     own = getattr(model, "training_loss", None)
     if callable(own):
-        if label_smoothing:
+        if label_smoothing or soft_targets:
+            setting = f"label_smoothing={label_smoothing}" if label_smoothing else "mixed labels (mix)"
             raise ValueError(
-                f"{model.name} trains with its own loss ({own().name}), which has no label smoothing; "
-                f"use label_smoothing=0. Received: label_smoothing={label_smoothing}"
+                f"{model.name} trains with its own loss ({own().name}), which takes neither label smoothing "
+                f"nor mixed labels. Received: {setting}"
             )
         return own()
+    if soft_targets:
+        return SoftTargetCrossentropy(label_smoothing)
     if label_smoothing:
         return SmoothedSparseCrossentropy(label_smoothing)
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
-def compile_classifier(model: keras.Model, optimizer=None, *, jit_compile="auto", label_smoothing: float = 0.0) -> None:
+def target_accuracy(y_true, y_pred):
+    """Accuracy against integer labels, or against the most probable class of class distributions."""
+    if is_distribution(y_true, y_pred):
+        y_true = keras.ops.argmax(y_true, axis=-1)
+    return keras.metrics.sparse_categorical_accuracy(y_true, y_pred)
+
+
+def compile_classifier(
+    model: keras.Model, optimizer=None, *, jit_compile="auto", label_smoothing: float = 0.0, soft_targets: bool = False
+) -> None:
     """Compiles an image classifier as every trainer does: its training loss on logits, and accuracy.
 
     Args:
@@ -47,12 +60,19 @@ def compile_classifier(model: keras.Model, optimizer=None, *, jit_compile="auto"
         optimizer: a Keras optimizer; defaults to Adam at Keras' default rate.
         jit_compile: passed to ``model.compile``.
         label_smoothing: of the cross-entropy (see :func:`training_loss`).
+        soft_targets: training batches carry class distributions (mixup, CutMix); validation keeps integer
+            labels, and accuracy counts a mixed example right when it predicts its larger share.
     """
+    accuracy = (
+        keras.metrics.MeanMetricWrapper(target_accuracy, name="accuracy")
+        if soft_targets
+        else keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+    )
     model.compile(
         optimizer=optimizer or "adam",
         jit_compile=jit_compile,
-        loss=training_loss(model, label_smoothing),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        loss=training_loss(model, label_smoothing, soft_targets),
+        metrics=[accuracy],
     )
 
 
@@ -147,6 +167,7 @@ class ImageData(engine.TaskData):
             optimizer,
             jit_compile=engine.JIT_COMPILE[self.config.jit_compile],
             label_smoothing=self.config.label_smoothing,
+            soft_targets=self.config.mix != "none",
         )
 
     def fit(
@@ -168,6 +189,8 @@ class ImageData(engine.TaskData):
             batch_size=c.batch_size,
             training=True,
             augment=c.augment,
+            mix=c.mix,
+            mix_alpha=c.mix_alpha,
             seed=c.seed,
             first_epoch=initial_epoch,
             epochs=epochs,

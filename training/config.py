@@ -25,6 +25,8 @@ FINETUNE_SCHEDULES = ("two_stage", "cosine", "constant")
 COMPRESS_SCHEDULES = ("constant", "cosine", "step")
 #: ``augment`` values: the data set's standard, none, or a name of ``zoo.data.pipeline.AUGMENTATIONS``.
 AUGMENTS = ("auto", "none", "crop_flip", "shift", "crop_flip_cutout")
+#: ``mix`` values: none, or a name of ``zoo.data.mixing.MIXES`` (batch-level, after ``augment``).
+MIXES = ("none", "mixup", "cutmix", "mixup_cutmix")
 #: How a language model reads its text: shuffled random windows or sequential streams.
 SAMPLINGS = ("random", "sequential")
 #: Which weights a run keeps: the best epoch's on the validation measure, or the last epoch's.
@@ -155,6 +157,13 @@ class TrainConfig:
         "2 px; crop_flip_cutout: crop+flip, then a random 16x16 square zeroed",
         choices=AUGMENTS,
     )
+    mix: str = option(
+        "none",
+        "classifiers: mix pairs of training images and their labels in each batch: mixup (blend), cutmix "
+        "(paste a box), or mixup_cutmix (either, even odds per batch)",
+        choices=MIXES,
+    )
+    mix_alpha: float = option(1.0, "mixing proportion ~ Beta(alpha, alpha) (--mix)")
     seed: int = _seed()
     deterministic: bool = option(False, "deterministic TensorFlow ops (same seed, same weights)")
     seq_length: int = option(100, "language models: characters per training window")
@@ -194,6 +203,9 @@ class TrainConfig:
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1). Received: label_smoothing={self.label_smoothing!r}")
         require_choice(self, "jit_compile", tuple(JIT_COMPILE))
+        require_choice(self, "mix", MIXES)
+        if not self.mix_alpha > 0:
+            raise ValueError(f"mix_alpha must be positive. Received: mix_alpha={self.mix_alpha!r}")
         if not isinstance(self.backup_every, int) or self.backup_every < 0:
             raise ValueError(f"backup_every must be an integer >= 0. Received: backup_every={self.backup_every!r}")
 

@@ -91,6 +91,22 @@ def trainer_for(model_name: str) -> ModuleType:
     return trainer.load()
 
 
+#: Settings only the image classifiers' trainer reads, with their defaults.
+IMAGE_ONLY_SETTINGS = {"augment": "auto", "mix": "none", "label_smoothing": 0.0}
+
+
+def check_settings_apply(model_name: str, task: str, config) -> None:
+    """Raises ValueError when ``config`` sets what only image classifiers use for a model of another task."""
+    if config is None or task == "image_classification":
+        return
+    changed = [f"{k}={getattr(config, k)!r}" for k, v in IMAGE_ONLY_SETTINGS.items() if getattr(config, k, v) != v]
+    if changed:
+        raise ValueError(
+            f"{', '.join(changed)}: settings of image classifiers; {model_name} is a {task} model. "
+            f"Leave them at their defaults."
+        )
+
+
 def train(
     model_name: str,
     dataset: str,
@@ -104,7 +120,9 @@ def train(
     Returns:
         A ``TrainResult`` (run directory, model with its best weights, history, test metrics).
     """
-    return trainer_for(model_name).train(model_name, dataset, config=config, out=out, overrides=overrides)
+    trainer = trainer_for(model_name)
+    check_settings_apply(model_name, get_entry(model_name).task, config)
+    return trainer.train(model_name, dataset, config=config, out=out, overrides=overrides)
 
 
 def evaluate(

@@ -30,7 +30,7 @@ from zoo.registry import constructor_config, get_entry
 from zoo.tasks import TASKS, get_task
 from zoo.training import engine
 from zoo.training.config import FinetuneConfig
-from zoo.training.dispatch import trainer_of
+from zoo.training.dispatch import check_settings_apply, trainer_of
 from zoo.training.engine import Stage, TrainResult
 from zoo.transfer import HEAD, head_layers, with_new_head  # noqa: F401  (HEAD re-exported)
 from zoo.weights import create_trained
@@ -172,6 +172,7 @@ def finetune(
     if not get_task(task).finetune:
         handled = sorted(name for name, definition in TASKS.items() if definition.finetune)
         raise ValueError(f"{model_name} is a {task} model; fine-tuning handles {', '.join(handled)}.")
+    check_settings_apply(model_name, task, config)
     load_data = trainer_of(task).finetune_loader()
     pretrained = {}
     image_size = fixed_image_size(model_name, weights) if task == "image_classification" else None

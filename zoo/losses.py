@@ -70,6 +70,37 @@ class SmoothedSparseCrossentropy(keras.losses.Loss):
         return {**super().get_config(), "label_smoothing": self.label_smoothing}
 
 
+def is_distribution(y_true, y_pred) -> bool:
+    """Whether ``y_true`` holds class distributions (one row per example, like the logits), not class indices."""
+    return len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] == y_pred.shape[-1]
+
+
+@keras.saving.register_keras_serializable(package="kzoo")
+class SoftTargetCrossentropy(SmoothedSparseCrossentropy):
+    """:class:`SmoothedSparseCrossentropy` that also takes class distributions as targets (mixup, CutMix).
+
+    Training batches mixed by ``zoo.data.mixing`` carry one-hot rows mixed in proportion; validation
+    batches keep their integer labels. Both are smoothed by ``label_smoothing`` alike.
+
+    Example:
+        >>> import numpy as np
+        >>> logits = np.array([[2.0, 0.0], [0.0, 2.0]])
+        >>> loss = SoftTargetCrossentropy(0.0)
+        >>> round(float(loss(np.array([0, 1]), logits)), 4), round(float(loss(np.eye(2), logits)), 4)
+        (0.1269, 0.1269)
+    """
+
+    def __init__(self, label_smoothing: float = 0.0, name: str = "soft_target_crossentropy", **kwargs):
+        super().__init__(label_smoothing, name=name, **kwargs)
+
+    def call(self, y_true, y_pred):
+        if not is_distribution(y_true, y_pred):
+            return super().call(y_true, y_pred)
+        return keras.losses.categorical_crossentropy(
+            ops.cast(y_true, y_pred.dtype), y_pred, from_logits=True, label_smoothing=self.label_smoothing
+        )
+
+
 @keras.saving.register_keras_serializable(package="kzoo")
 class RelativeSquaredError(keras.losses.Loss):
     """The squared error divided by the targets' variance: on average, 1 - R².

@@ -26,10 +26,11 @@ COMMAND_ONLY = {
 #: The config flags as users have written them since before the flags were made from the classes.
 KNOWN_FLAGS = {
     "train": "augment backup-every batch-size deterministic epochs jit-compile label-smoothing lr lr-scaling "
-    "max-train-examples mixed-precision optimizer resume sampling schedule seed select seq-length strategy "
+    "max-train-examples mix mix-alpha mixed-precision optimizer resume sampling schedule seed select seq-length strategy "
     "validation-split warmup-epochs weight-decay",
     "finetune": "augment backup-every batch-size deterministic epochs freeze head-epochs jit-compile "
-    "label-smoothing lr lr-scaling max-train-examples mixed-precision num-classes optimizer resume schedule seed "
+    "label-smoothing lr lr-scaling max-train-examples mix mix-alpha mixed-precision num-classes optimizer resume "
+    "schedule seed "
     "select strategy train-batchnorm unfreeze-lr-scale validation-split warmup-epochs weight-decay",
     "compress": "backup-every batch-size components epochs finetune-epochs finetune-lr init-std lr "
     "max-train-examples merge-kl method mixed-precision resume schedule seed sharpen-epochs sharpen-std strategy "
@@ -110,6 +111,7 @@ def test_every_offered_choice_passes_validation(config_class):
 
 
 def test_every_offered_optimizer_and_schedule_builds():
+    from zoo.data.mixing import MIXES
     from zoo.data.pipeline import AUGMENTATIONS
     from zoo.training.finetune import stages
     from zoo.training.optim import make_optimizer, make_schedule
@@ -124,6 +126,7 @@ def test_every_offered_optimizer_and_schedule_builds():
     for name in _choices(CompressConfig, "schedule"):  # as the retraining builds them: no steps per epoch
         make_schedule(name, 5e-4, 100)
     assert set(_choices(TrainConfig, "augment")) == {"auto", "none", *AUGMENTATIONS}
+    assert set(_choices(TrainConfig, "mix")) == {"none", *MIXES}
 
 
 def test_a_field_that_declares_no_flag_is_refused():

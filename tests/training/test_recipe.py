@@ -1,4 +1,5 @@
-"""The short-budget recipe options of ``zoo train``: schedules, label smoothing, Nesterov SGD, weight decay, cutout, XLA."""
+"""The short-budget recipe options of ``zoo train``: schedules, label smoothing, Nesterov SGD, weight decay, cutout,
+mixup / CutMix, XLA."""
 
 import json
 
@@ -99,6 +100,114 @@ def test_cutout_augmentation_in_the_pipeline(cifar10_test):
     assert zeros(cut) > zeros(plain) + 64 * 64  # at least an 8x8 square more per image
 
 
+def _batch(cifar10_test, n=16):
+    spec, test = cifar10_test
+    images = test.images[:n].astype("float32") / 255.0
+    return spec, images, np.eye(10, dtype="float32")[test.labels[:n]], test.labels[:n]
+
+
+def test_mixup_blends_each_image_with_a_partner_in_the_proportion_of_its_label(cifar10_test):
+    import tensorflow as tf
+
+    from zoo.data.mixing import mixup
+
+    _, images, onehot, labels = _batch(cifar10_test)
+    mixed, targets = (t.numpy() for t in mixup(tf.constant(images), tf.constant(onehot), tf.constant([3, 4])))
+    np.testing.assert_allclose(targets.sum(-1), 1.0, rtol=1e-6)
+    partners = set()
+    for i in range(len(images)):  # mixed_i = lam x_i + (1 - lam) x_j for one partner j and the batch's lam
+        fits = [
+            j
+            for j in range(len(images))
+            for lam in [targets[i, labels[i]] if labels[i] != labels[j] else None]
+            if lam is not None and np.allclose(mixed[i], lam * images[i] + (1 - lam) * images[j], atol=1e-5)
+        ]
+        partners.update(fits)
+    assert len(partners) > len(images) // 2  # a permutation: most images are somebody's partner
+    again, _ = mixup(tf.constant(images), tf.constant(onehot), tf.constant([3, 4]))
+    other, _ = mixup(tf.constant(images), tf.constant(onehot), tf.constant([3, 5]))
+    np.testing.assert_array_equal(again.numpy(), mixed)  # stateless: the seed decides everything
+    assert not np.allclose(other.numpy(), mixed)
+
+
+def test_cutmix_pastes_one_box_and_weights_labels_by_the_pixels_kept(cifar10_test):
+    import tensorflow as tf
+
+    from zoo.data.mixing import cutmix
+
+    _, images, onehot, labels = _batch(cifar10_test)
+    for seed in range(6):
+        mixed, targets = (t.numpy() for t in cutmix(tf.constant(images), tf.constant(onehot), tf.constant([seed, 1])))
+        changed = np.any(mixed != images, axis=-1).any(axis=0)  # (32, 32): pixels any image took from another
+        rows, cols = np.nonzero(changed)
+        if len(rows):  # one rectangle, the same in every image
+            box = np.zeros_like(changed)
+            box[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1] = True
+            np.testing.assert_array_equal(changed, box)
+        kept = 1 - changed.mean()
+        own = targets[np.arange(len(labels)), labels]
+        np.testing.assert_allclose(targets.sum(-1), 1.0, rtol=1e-6)
+        assert np.all(own >= kept - 1e-4)  # kept share, plus the partner's when it has the same class
+        assert np.any(np.isclose(own, kept, atol=1e-4)) or kept > 0.999
+        outside = ~box if len(rows) else np.ones_like(changed)
+        np.testing.assert_array_equal(mixed[:, outside], images[:, outside])
+
+
+def test_mixed_pipeline_yields_class_distributions_and_resumes_exactly(cifar10_test):
+    from zoo.data.pipeline import make_pipeline
+
+    spec, test = cifar10_test
+    images, labels = test.images[:96], test.labels[:96]
+
+    def batches(**kw):
+        ds = make_pipeline(spec, images, labels, batch_size=32, training=True, seed=2, mix="mixup_cutmix", **kw)
+        return [(x.numpy(), y.numpy()) for x, y in ds]
+
+    whole = batches(epochs=2)
+    assert len(whole) == 6 and whole[0][1].shape == (32, 10) and whole[0][1].dtype == np.float32
+    np.testing.assert_allclose(whole[0][1].sum(-1), 1.0, rtol=1e-6)
+    assert np.mean(whole[0][1].max(-1) < 1) > 0.5  # most examples carry two classes
+    resumed = batches(first_epoch=1, epochs=2, skip_batches=1)
+    for (x, y), (x2, y2) in zip(whole[4:], resumed):
+        np.testing.assert_array_equal(x, x2)
+        np.testing.assert_array_equal(y, y2)
+    with pytest.raises(ValueError, match="mix must be"):
+        make_pipeline(spec, images, labels, batch_size=32, training=True, mix="mosaic", epochs=1)
+    with pytest.raises(ValueError, match="mix_alpha"):
+        make_pipeline(spec, images, labels, batch_size=32, training=True, mix="cutmix", mix_alpha=0.0, epochs=1)
+
+
+def test_soft_target_loss_and_accuracy_take_distributions_and_labels():
+    from zoo.losses import SoftTargetCrossentropy
+    from zoo.training.classification import target_accuracy
+
+    logits = np.array([[3.0, 0.5, -1.0], [0.0, 1.0, 2.0]], dtype="float32")
+    targets = np.array([[0.6, 0.4, 0.0], [0.0, 0.3, 0.7]], dtype="float32")
+    log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    smoothed = targets * 0.9 + 0.1 / 3
+    expected = float(np.mean(-(smoothed * log_p).sum(-1)))
+    assert float(SoftTargetCrossentropy(0.1)(targets, logits)) == pytest.approx(expected, rel=1e-5)
+    labels = np.array([0, 2])
+    assert float(SoftTargetCrossentropy(0.1)(labels, logits)) == pytest.approx(
+        float(SmoothedSparseCrossentropy(0.1)(labels, logits)), rel=1e-6
+    )
+    np.testing.assert_array_equal(np.asarray(target_accuracy(targets, logits)), [1.0, 1.0])
+    np.testing.assert_array_equal(np.asarray(target_accuracy(np.array([1, 2]), logits)), [0.0, 1.0])
+
+
+def test_mixing_is_refused_where_it_cannot_apply():
+    from zoo.training.classification import training_loss
+
+    with pytest.raises(ValueError, match="mix must be one of"):
+        TrainConfig(mix="mosaic").validate()
+    with pytest.raises(ValueError, match="mix_alpha"):
+        TrainConfig(mix="mixup", mix_alpha=-1.0).validate()
+    with pytest.raises(ValueError, match="takes neither label smoothing nor mixed labels"):
+        training_loss(zoo.create("perceptron"), soft_targets=True)
+    with pytest.raises(ValueError, match="mix='cutmix': settings of image classifiers; gcn is a node_classification"):
+        train("gcn", "cora", config=TrainConfig(mix="cutmix"))
+
+
 def test_cli_flags_reach_the_train_config():
     args = build_parser().parse_args(
         [
@@ -116,6 +225,10 @@ def test_cli_flags_reach_the_train_config():
             "sgd",
             "--augment",
             "crop_flip_cutout",
+            "--mix",
+            "cutmix",
+            "--mix-alpha",
+            "0.5",
             "--jit-compile",
             "on",
             "--mixed-precision",
@@ -129,9 +242,11 @@ def test_cli_flags_reach_the_train_config():
         config.warmup_epochs,
         config.label_smoothing,
         config.augment,
+        config.mix,
+        config.mix_alpha,
         config.jit_compile,
         config.mixed_precision,
-    ) == ("one_cycle", 2.0, 0.1, "crop_flip_cutout", "on", True)
+    ) == ("one_cycle", 2.0, 0.1, "crop_flip_cutout", "cutmix", 0.5, "on", True)
     config.validate()
     for bad, match in [
         ({"label_smoothing": 1.0}, "label_smoothing"),
@@ -143,7 +258,7 @@ def test_cli_flags_reach_the_train_config():
 
 
 def test_a_short_run_with_the_recipe_learns(tmp_path):
-    """One-cycle Nesterov SGD, label smoothing, XLA on: 2 epochs of LeNet-5 on 2,000 real MNIST images."""
+    """One-cycle Nesterov SGD, label smoothing, CutMix, XLA on: 2 epochs of LeNet-5 on 2,000 real MNIST images."""
     config = TrainConfig(
         epochs=2,
         batch_size=64,
@@ -153,14 +268,16 @@ def test_a_short_run_with_the_recipe_learns(tmp_path):
         warmup_epochs=0.5,
         weight_decay=5e-4,
         label_smoothing=0.1,
+        mix="cutmix",
         jit_compile="on",
         max_train_examples=2000,
         verbose=0,
     )
     result = train("lenet5", "mnist", config=config, out=tmp_path / "run")
-    assert result.test["accuracy"] > 0.5  # chance is 0.1
+    assert result.test["accuracy"] > 0.5, result.test  # chance is 0.1
     recorded = json.loads((result.run_dir / "config.json").read_text())["training"]
-    assert recorded["schedule"] == "one_cycle" and recorded["label_smoothing"] == 0.1
+    assert recorded["schedule"] == "one_cycle" and recorded["label_smoothing"] == 0.1 and recorded["mix"] == "cutmix"
+    assert max(result.history["val_accuracy"]) > 0.5  # validation keeps integer labels
     assert recorded["jit_compile"] == "on" and recorded["warmup_epochs"] == 0.5
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.data.datasets import DatasetSpec, Split, stratified_split
+from zoo.data.mixing import MIXES
 
 
 def _crop_flip(image: tf.Tensor, seed: tf.Tensor, pad: int = 4) -> tf.Tensor:
@@ -58,12 +59,14 @@ def epoch_batches(
     epochs: int = 1,
     skip_batches: int = 0,
     transform=None,
+    batch_transform=None,
     drop_remainder: bool = False,
 ) -> tf.data.Dataset:
     """Shuffled minibatches of epochs ``first_epoch .. epochs - 1``, one after the other.
 
-    Epoch e's order, and the randomness ``transform(element, seed)`` gets, are pure
-    functions of ``(seed, e, position)``: a run resumed at epoch e, batch b
+    Epoch e's order, and the randomness ``transform(element, seed)`` and
+    ``batch_transform(batch, seed)`` get, are pure functions of ``(seed, e, position)``
+    and ``(seed, e, batch)``: a run resumed at epoch e, batch b
     (``first_epoch=e, skip_batches=b``) sees exactly the batches an uninterrupted run
     would. Fit with ``steps_per_epoch`` so Keras reads the epochs from one iterator.
     ``drop_remainder`` drops each epoch's last, partial batch.
@@ -79,7 +82,15 @@ def epoch_batches(
             return element if transform is None else transform(element, tf.stack([seed, e * n + position]))
 
         ds = tf.data.Dataset.from_tensor_slices(order).enumerate()
-        return ds.map(take, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size, drop_remainder=drop_remainder)
+        ds = ds.map(take, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size, drop_remainder=drop_remainder)
+        if batch_transform is None:
+            return ds
+        epoch_seed = tf.stack([tf.constant(seed, tf.int64), -1 - e])  # apart from the elements' (seed, >= 0)
+
+        def mix(index, batch):
+            return batch_transform(batch, tf.random.experimental.stateless_fold_in(epoch_seed, index))
+
+        return ds.enumerate().map(mix, num_parallel_calls=tf.data.AUTOTUNE)
 
     per_epoch = n // batch_size if drop_remainder else steps_per_epoch(n, batch_size)
     ds = tf.data.Dataset.range(first_epoch, epochs).flat_map(one_epoch).skip(skip_batches)
@@ -95,12 +106,14 @@ def make_pipeline(
     batch_size: int,
     training: bool,
     augment: str = "auto",
+    mix: str = "none",
+    mix_alpha: float = 1.0,
     seed: int | None = None,
     first_epoch: int = 0,
     epochs: int | None = None,
     skip_batches: int = 0,
 ) -> tf.data.Dataset:
-    """Batches uint8 images as float32 pixels in [0, 1] with int64 labels.
+    """Batches uint8 images as float32 pixels in [0, 1] with int64 labels (one-hot float32 labels when mixing).
 
     Standardisation happens inside the models, so pipelines only scale pixels.
 
@@ -111,14 +124,21 @@ def make_pipeline(
         training: bool. Shuffle (each epoch its own order) and augment when True.
         augment: ``"auto"`` (the data set's standard augmentation), ``"none"``,
             or a name from ``AUGMENTATIONS``. Applies only when ``training``.
+        mix: ``"none"`` or a name from ``zoo.data.mixing.MIXES`` (mixup, CutMix), applied to each
+            training batch after ``augment``; the labels become one-hot class distributions.
+        mix_alpha: the Beta(alpha, alpha) parameter of the mixing proportion.
         seed: int or None. Seed of the shuffles and augmentations (None: 0).
         first_epoch, epochs, skip_batches: training only, ``epochs`` required: the epochs to
             produce, one after the other (fit with ``steps_per_epoch``), and how many of the
             first epoch's batches were done already (resuming); see :func:`epoch_batches`.
 
     Raises:
-        ValueError: a training pipeline without ``epochs``; a bad batch size or augmentation.
+        ValueError: a training pipeline without ``epochs``; a bad batch size, augmentation or mix.
     """
+    if mix != "none" and mix not in MIXES:
+        raise ValueError(f"mix must be 'none' or one of {sorted(MIXES)}. Received: mix={mix!r}")
+    if mix_alpha <= 0:
+        raise ValueError(f"mix_alpha must be positive. Received: mix_alpha={mix_alpha!r}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive. Received: batch_size={batch_size}")
     if augment not in ("auto", "none", *AUGMENTATIONS):
@@ -147,6 +167,13 @@ def make_pipeline(
         image = scale(image)
         return (fn(image, element_seed) if fn else image), label
 
+    mixer = None
+    if mix != "none":
+
+        def mixer(batch, batch_seed):
+            batch_images, batch_labels = batch
+            return MIXES[mix](batch_images, tf.one_hot(batch_labels, spec.num_classes), batch_seed, mix_alpha)
+
     return epoch_batches(
         (images, labels),
         batch_size=batch_size,
@@ -155,6 +182,7 @@ def make_pipeline(
         epochs=epochs,
         skip_batches=skip_batches,
         transform=transform,
+        batch_transform=mixer,
     )
 
 
