@@ -154,3 +154,16 @@ def test_an_unknown_model_name_is_refused_before_tensorflow_loads(command):
     probe = run_probe(*command)
     assert probe["rc"] == 2 and "Unknown model" in probe["stderr"] and "Did you mean" in probe["stderr"]
     assert probe["heavy"] == [], probe["heavy"]
+
+
+@pytest.mark.parametrize(
+    "command, setting",
+    [
+        (["train", "gcn", "--dataset", "cora", "--mix", "cutmix"], "mix='cutmix'"),
+        (["finetune", "gcn", "--weights", "cora", "--dataset", "cora", "--label-smoothing", "0.1"], "label_smoothing"),
+    ],
+)
+def test_image_classifier_settings_for_another_task_are_refused_before_tensorflow_loads(command, setting):
+    probe = run_probe(*command)
+    assert probe["rc"] == 2 and setting in probe["stderr"] and "gcn is a node_classification model" in probe["stderr"]
+    assert probe["heavy"] == [], probe["heavy"]

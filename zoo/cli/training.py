@@ -39,13 +39,15 @@ def _progress_to_stderr(args):
     return contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext()
 
 
-def _preflight(args, **kind: str) -> None:
+def _preflight(args, config=None, **kind: str) -> None:
     """What a command can check before TensorFlow loads (seconds), so a typo fails at once: the model name,
-    and an ``--out`` that holds a finished or an interrupted run (``kind``: ``check_out_dir``'s ``finished``
-    and ``kind``). The library checks both again."""
+    settings of image classifiers given for another task (``config``), and an ``--out`` that holds a
+    finished or an interrupted run (``kind``: ``check_out_dir``'s ``finished`` and ``kind``). The library
+    checks them again."""
     from zoo.registry import describe
+    from zoo.training.dispatch import check_settings_apply
 
-    describe(args.name)
+    check_settings_apply(args.name, describe(args.name)["task"], config)
     if getattr(args, "out", None):
         from zoo.training.run_layout import check_out_dir
 
@@ -53,25 +55,23 @@ def _preflight(args, **kind: str) -> None:
 
 
 def cmd_train(args) -> int:
-    _preflight(args)
+    config = command_config(TrainConfig, args)
+    _preflight(args, config)
     from zoo.training import train
 
     with _progress_to_stderr(args):
-        result = train(
-            args.name, args.dataset, config=command_config(TrainConfig, args), out=args.out, overrides=dict(args.set)
-        )
+        result = train(args.name, args.dataset, config=config, out=args.out, overrides=dict(args.set))
     _print_run(args, result)
     return 0
 
 
 def cmd_finetune(args) -> int:
-    _preflight(args)
+    config = command_config(FinetuneConfig, args)
+    _preflight(args, config)
     from zoo.training.finetune import finetune
 
     with _progress_to_stderr(args):
-        result = finetune(
-            args.name, args.weights, args.dataset, config=command_config(FinetuneConfig, args), out=args.out
-        )
+        result = finetune(args.name, args.weights, args.dataset, config=config, out=args.out)
     _print_run(args, result)
     return 0
 
