@@ -92,14 +92,18 @@ def trainer_for(model_name: str) -> ModuleType:
 
 
 #: Settings only the image classifiers' trainer reads, with their defaults.
-IMAGE_ONLY_SETTINGS = {"augment": "auto", "mix": "none", "label_smoothing": 0.0}
+IMAGE_ONLY_SETTINGS = ("augment", "mix", "label_smoothing")
 
 
 def check_settings_apply(model_name: str, task: str, config) -> None:
-    """Raises ValueError when ``config`` sets what only image classifiers use for a model of another task."""
+    """Raises ValueError when ``config`` sets what only image classifiers use for a model of another task.
+
+    A setting counts as set when it differs from the default of ``config``'s own dataclass field.
+    """
     if config is None or task == "image_classification":
         return
-    changed = [f"{k}={getattr(config, k)!r}" for k, v in IMAGE_ONLY_SETTINGS.items() if getattr(config, k, v) != v]
+    defaults = {f.name: f.default for f in dataclasses.fields(config) if f.name in IMAGE_ONLY_SETTINGS}
+    changed = [f"{k}={getattr(config, k)!r}" for k, v in defaults.items() if getattr(config, k) != v]
     if changed:
         raise ValueError(
             f"{', '.join(changed)}: settings of image classifiers; {model_name} is a {task} model. "
