@@ -8,7 +8,9 @@ single view, the figure that counts) and, beside it, with horizontal-flip test-t
 the softmax of each image and its mirror image), and writes bench/reports/REPORT_NAME.json and the block
 between ``<!-- results -->`` and ``<!-- /results -->`` in bench/reports/REPORT_NAME.md (the prose around it
 is kept), with the run's curves copied to bench/reports/REPORT_NAME-curves.png. The wall time runs from
-``--started`` (when the `zoo train` command was started) to the run's results.json.
+``--started`` (when the `zoo train` command was started) to the run's results.json, less ``--paused-seconds``:
+time the run was not running at all (the machine suspended between two sessions, or the run stopped and
+resumed later with ``--resume``), which the report states beside the wall time.
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ def _markdown(report: dict) -> str:
     goal = report["goal_accuracy"]
     met = "met" if report["test_accuracy"] >= goal else "**not met**"
     hours = report["wall_seconds"] / 3600
+    paused = report.get("paused_seconds", 0)
+    paused_note = f", not counting {paused:.0f} s when it was not running" if paused else ""
     rows = [
         f"| {e + 1} | {h['accuracy'][e]:.4f} | {h['val_accuracy'][e]:.4f} | {h['examples_per_second'][e]:.0f} |"
         for e in range(len(h["val_accuracy"]))
@@ -79,7 +83,7 @@ def _markdown(report: dict) -> str:
 | test accuracy, single view (`zoo evaluate`, 10,000 images) | **{report["test_accuracy"]:.2%}** (goal ≥ {goal:.2%}: {met}) |
 | test accuracy with flip test-time augmentation (beside it, not instead) | {report["flip_tta_accuracy"]:.2%} |
 | test loss (label-smoothed targets are not used here: plain cross-entropy) | {report["test_loss"]:.4f} |
-| wall time, `zoo train` start to finish (goal ≤ 2.5 h) | {hours:.2f} h ({report["wall_seconds"]:.0f} s) |
+| wall time, `zoo train` start to finish (goal ≤ 2.5 h) | {hours:.2f} h ({report["wall_seconds"]:.0f} s{paused_note}) |
 | training examples/s, median over epochs (range) | {report["examples_per_second_median"]:.0f} ({min(h["examples_per_second"]):.0f}-{max(h["examples_per_second"]):.0f}) |
 | epochs, chosen weights | {t["epochs"]}, epoch {report["best_epoch"]} ({t["select"]} on the {t["validation_split"]:.0%} hold-out) |
 
@@ -103,7 +107,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--goal", type=float, required=True, help="test accuracy goal, e.g. 0.9125")
     parser.add_argument("--started", required=True, help="UTC time the zoo train command started (ISO 8601)")
     parser.add_argument("--load-note", default="not recorded", help="what else ran on the machine meanwhile")
+    parser.add_argument(
+        "--paused-seconds",
+        type=float,
+        default=0.0,
+        help="seconds between --started and the end when the run was not running (suspended, or stopped and resumed)",
+    )
     args = parser.parse_args(argv)
+    if args.paused_seconds < 0:
+        parser.error(f"--paused-seconds must be >= 0. Received: {args.paused_seconds}")
     config = json.loads((args.run / "config.json").read_text())
     results = json.loads((args.run / "results.json").read_text())
     history = json.loads((args.run / "history.json").read_text())
@@ -129,7 +141,8 @@ def main(argv: list[str]) -> int:
         "data_source": measured["source"],
         "flip_tta_accuracy": flip_tta_accuracy(args.run, dataset),
         "meets_goal": measured["accuracy"] >= args.goal,
-        "wall_seconds": round((finished - started).total_seconds()),
+        "wall_seconds": round((finished - started).total_seconds() - args.paused_seconds),
+        "paused_seconds": round(args.paused_seconds),
         "train_seconds": results.get("train_seconds"),
         "examples_per_second_median": statistics.median(history["examples_per_second"]),
         "best_epoch": results.get("best_epoch"),
