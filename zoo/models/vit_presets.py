@@ -46,7 +46,7 @@ PRESETS = (
         "tag": "cifar10",
         "dataset": "cifar10",
         "location": "packaged",
-        "description": "cct_4_3x2_32 trained on cifar10 by `zoo train` (72 epochs, adamw, lr 0.001, warmup_cosine schedule, crop + flip + cutout); report: bench/reports/cct_4_3x2_32-cifar10-run3.md.",
+        "description": "cct_4_3x2_32 trained on cifar10 by `zoo train` (72 epochs, adamw, lr 0.001, warmup_cosine schedule); report: bench/reports/cct_4_3x2_32-cifar10-run3.md.",
         "metrics": {
             "accuracy": {
                 "value": 0.8264999985694885,
