@@ -91,7 +91,7 @@ def trainer_for(model_name: str) -> ModuleType:
     return trainer.load()
 
 
-#: Settings only the image classifiers' trainer reads, with their defaults.
+#: Settings only the image classifiers' trainer reads; their defaults are those of the config dataclass.
 IMAGE_ONLY_SETTINGS = ("augment", "mix", "label_smoothing")
 
 
