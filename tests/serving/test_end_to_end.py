@@ -225,6 +225,15 @@ def test_zoo_predict_cli_on_a_png(capsys, serving_server, keras_lenet5, mnist_im
     assert top[0]["score"] == pytest.approx(float(probabilities[index].max()), abs=ATOL)
     assert [t["score"] for t in top] == sorted((t["score"] for t in top), reverse=True)
 
+    # The file may follow the options without --input, as with a local prediction; same answer.
+    assert (
+        zoo_main(["predict", "--server", serving_server.target, "--model", MODEL, str(path), "--top-k", "3", "--json"])
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out) == report
+    assert zoo_main(["predict", "not-a-file", "--server", serving_server.target, "--model", MODEL, str(path)]) == 2
+    assert f"Name the model once: 'not-a-file' before the options, or --model {MODEL}" in capsys.readouterr().err
+
 
 # --- hot reload (zoo export writes version 2 under the running server) ----------------------
 class _Traffic:

@@ -93,3 +93,22 @@ def test_zoo_predict_locally_without_a_server(digit_files, capsys):
     assert [r["top_k"][0]["label"] for r in report] == [str(d) for d in labels]
     assert main(["predict", "lenet5", "--weights", "mnist", "--server", "127.0.0.1:1", "--input", str(paths[0])]) == 2
     assert "Use one or the other" in capsys.readouterr().err
+
+
+def test_zoo_predict_takes_the_files_after_the_name_without_input(digit_files, capsys):
+    paths, labels = digit_files
+    files = list(map(str, paths))
+    # Files before the options, after them, and mixed with --input: all are predicted, in the order given.
+    assert main(["predict", "lenet5", files[0], "--weights", "mnist", *files[1:], "--json"]) == 0
+    assert [r["input"] for r in json.loads(capsys.readouterr().out)] == files
+    assert main(["predict", "lenet5", "--weights", "mnist", "--input", files[0], "--json", files[1]]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [r["input"] for r in report] == files[:2]
+    assert [r["top_k"][0]["label"] for r in report] == [str(d) for d in labels[:2]]
+    # An unknown option is still refused, and the other commands take no stray arguments.
+    with pytest.raises(SystemExit) as exit_info:
+        main(["predict", "lenet5", "--weights", "mnist", files[0], "--no-such-flag"])
+    assert exit_info.value.code == 2 and "unrecognized arguments: --no-such-flag" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["info", "lenet5", "extra.png"])
+    assert "unrecognized arguments: extra.png" in capsys.readouterr().err

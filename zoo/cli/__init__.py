@@ -39,10 +39,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """``parser.parse_args``, except that a command naming a list in ``trailing_inputs`` also takes its items as
+    plain arguments anywhere on the line (``zoo predict NAME --weights TAG a.jpg b.jpg``), which argparse alone
+    refuses once the command's positional is filled."""
+    args, extra = parser.parse_known_args(argv)
+    destination = getattr(args, "trailing_inputs", None)
+    refused = extra if destination is None else [item for item in extra if item.startswith("-")]
+    if refused:
+        parser.error("unrecognized arguments: " + " ".join(refused))
+    if extra:
+        setattr(args, destination, list(getattr(args, destination)) + extra)
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs ``zoo ARGS``; returns the exit status (2 with a one-line message on a user error)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     quiet_startup(args.verbose)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"

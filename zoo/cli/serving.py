@@ -224,6 +224,11 @@ def check_inputs(paths: list[str]) -> None:
 
 
 def cmd_predict(args) -> int:
+    if args.name and args.model:
+        if not Path(args.name).is_file():
+            raise ValueError(f"Name the model once: {args.name!r} before the options, or --model {args.model}.")
+        args.input = [args.name, *args.input]  # zoo predict --server ... --model NAME a.png: the file took NAME's slot
+        args.name = None
     model = args.name or args.model
     if not model:
         raise ValueError(
@@ -231,7 +236,10 @@ def cmd_predict(args) -> int:
             "zoo predict --server HOST:PORT --model NAME --input ..."
         )
     if not args.input and not args.text:
-        raise ValueError("Give --input FILE ... (images or .npy arrays), or --text for a model that takes strings.")
+        raise ValueError(
+            "Give the inputs, images or .npy arrays, after NAME or with --input FILE ..., "
+            "or --text for a model that takes strings."
+        )
     if args.weights is not None:
         if args.server or args.text:
             raise ValueError(
@@ -531,7 +539,12 @@ def _add_predict_parser(sub) -> None:
         "--server", default=None, help="HOST:PORT of the gRPC API (default localhost:8500 without --weights)"
     )
     p.add_argument("--model", default=None, help="served model name (default: NAME)")
-    p.add_argument("--input", nargs="+", default=[], help=".npy files or images (PNG, JPEG, ...)")
+    p.add_argument(
+        "--input",
+        nargs="+",
+        default=[],
+        help=".npy files or images (PNG, JPEG, ...); they may also follow NAME without --input",
+    )
     p.add_argument(
         "--text",
         action="append",
@@ -556,4 +569,4 @@ def _add_predict_parser(sub) -> None:
     p.add_argument("--ca-cert", default=None, help="PEM file of the CA to trust (implies --tls)")
     p.add_argument("--tls-server-name", default=None, help="expected server name in its certificate")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(fn=cmd_predict)
+    p.set_defaults(fn=cmd_predict, trailing_inputs="input")
