@@ -44,6 +44,17 @@ def paste_box(images: tf.Tensor, donors: tf.Tensor, top, bottom, left, right) ->
     return pasted
 
 
+def random_box(seed: tf.Tensor, height: int, width: int, box_height, box_width) -> tuple[tf.Tensor, ...]:
+    """``(top, bottom, left, right)`` of a ``box_height`` x ``box_width`` box centred on a uniformly drawn pixel
+    of a ``height`` x ``width`` image, clipped at the border (cutout's and CutMix's box)."""
+    centre = tf.cast(tf.random.stateless_uniform((2,), seed=seed) * [height, width], tf.int32)
+    top = tf.maximum(centre[0] - box_height // 2, 0)
+    bottom = tf.minimum(centre[0] + box_height - box_height // 2, height)
+    left = tf.maximum(centre[1] - box_width // 2, 0)
+    right = tf.minimum(centre[1] + box_width - box_width // 2, width)
+    return top, bottom, left, right
+
+
 def mixup(images: tf.Tensor, labels: tf.Tensor, seed: tf.Tensor, alpha: float = 1.0) -> tuple[tf.Tensor, tf.Tensor]:
     """Mixup: a convex combination of every image and label with another's."""
     lam_seed, perm_seed = _split(seed, 2)
@@ -62,10 +73,7 @@ def cutmix(images: tf.Tensor, labels: tf.Tensor, seed: tf.Tensor, alpha: float =
     ratio = tf.sqrt(1.0 - lam)
     cut_h = tf.cast(tf.round(ratio * height), tf.int32)
     cut_w = tf.cast(tf.round(ratio * width), tf.int32)
-    centre = tf.random.stateless_uniform((2,), seed=box_seed, minval=0, maxval=1) * [height, width]
-    centre = tf.cast(centre, tf.int32)
-    top, bottom = tf.maximum(centre[0] - cut_h // 2, 0), tf.minimum(centre[0] + cut_h - cut_h // 2, height)
-    left, right = tf.maximum(centre[1] - cut_w // 2, 0), tf.minimum(centre[1] + cut_w - cut_w // 2, width)
+    top, bottom, left, right = random_box(box_seed, height, width, cut_h, cut_w)
     order = _partners(perm_seed, tf.shape(images)[0])
     mixed = paste_box(images, tf.gather(images, order), top, bottom, left, right)
     kept = 1.0 - tf.cast((bottom - top) * (right - left), tf.float32) / float(height * width)

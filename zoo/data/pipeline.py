@@ -6,7 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.data.datasets import DatasetSpec, Split, stratified_split
-from zoo.data.mixing import MIXES, paste_box
+from zoo.data.mixing import MIXES, paste_box, random_box
 
 
 def _crop_flip(image: tf.Tensor, seed: tf.Tensor, pad: int = 4) -> tf.Tensor:
@@ -29,12 +29,8 @@ def _cutout(image: tf.Tensor, seed: tf.Tensor, size: int = 16) -> tf.Tensor:
     """DeVries & Taylor (2017): zero a ``size`` x ``size`` square centred anywhere on the image (clipped at the
     border); 16 for CIFAR-10. Runs on pixels in [0, 1] before the model standardises them."""
     height, width, _ = image.shape
-    centre = tf.cast(tf.random.stateless_uniform((2,), seed=seed) * tf.constant([height, width], tf.float32), tf.int32)
-    top, left = centre[0] - size // 2, centre[1] - size // 2
-    bottom, right = tf.minimum(top + size, height), tf.minimum(left + size, width)
-    top, left = tf.maximum(top, 0), tf.maximum(left, 0)
     batch = image[None]
-    return paste_box(batch, tf.zeros_like(batch), top, bottom, left, right)[0]
+    return paste_box(batch, tf.zeros_like(batch), *random_box(seed, height, width, size, size))[0]
 
 
 def _crop_flip_cutout(image: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
