@@ -32,8 +32,12 @@ def suggest(name: str, choices: list[str], n: int = 3) -> list[str]:
     return list(dict.fromkeys(prefixed + similar))[:n]
 
 
+def did_you_mean(name: str, choices: list[str], prefix: str = "") -> str:
+    """`` Did you mean: a, b?`` naming the closest choices (each after ``prefix``), or "" when none is close."""
+    close = suggest(name, choices)
+    return f" Did you mean: {', '.join(prefix + c for c in close)}?" if close else ""
+
+
 def unknown_name(kind: str, name: str, known: list[str]) -> ValueError:
     """The error for an unknown ``name`` of some ``kind``, suggesting the closest known names."""
-    close = suggest(name, known)
-    hint = f" Did you mean: {', '.join(close)}?" if close else ""
-    return ValueError(f"Unknown {kind} {name!r}.{hint} Known: {', '.join(sorted(known))}.")
+    return ValueError(f"Unknown {kind} {name!r}.{did_you_mean(name, known)} Known: {', '.join(sorted(known))}.")

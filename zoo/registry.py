@@ -22,7 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from zoo.naming import natural_key, suggest, unknown_name  # noqa: F401  (suggest, unknown_name: exported here too)
+# suggest and unknown_name: exported here too
+from zoo.naming import did_you_mean, natural_key, suggest, unknown_name  # noqa: F401
 from zoo.tasks import get_task
 
 logger = logging.getLogger(__name__)
@@ -182,10 +183,9 @@ def _index_is_complete() -> bool:
 
 
 def _unknown_model(name: str, known: list[str]) -> ValueError:
-    close = suggest(name, known)
-    hint = f" Did you mean: {', '.join(close)}?" if close else ""
     return ValueError(
-        f"Unknown model {name!r}.{hint} `zoo list` (or zoo.list_models()) shows all {len(known)} registered models."
+        f"Unknown model {name!r}.{did_you_mean(name, known)} `zoo list` (or zoo.list_models()) shows all "
+        f"{len(known)} registered models."
     )
 
 

@@ -33,7 +33,13 @@ def cmd_presets(args) -> int:
             f"{_metric_summary(r['metrics'])}"
         )
     if not rows:
-        print(f"no presets match {args.pattern!r} (zoo presets lists them all)", file=sys.stderr)
+        from zoo.naming import did_you_mean
+
+        every = presets.list_presets()
+        names = {f"{r['model']}:{r['tag']}" for r in every}
+        names = sorted(names if ":" in (args.pattern or "") else names | {r["model"] for r in every})
+        hint = did_you_mean(args.pattern or "", names)
+        print(f"no presets match {args.pattern!r}.{hint} (zoo presets lists them all)", file=sys.stderr)
         return 1
     return 0
 

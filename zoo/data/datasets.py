@@ -18,7 +18,7 @@ import numpy as np
 from zoo.data import sources
 from zoo.data.settings import data_dir, offline_only, shown_path
 from zoo.data.stats import CIFAR10_MEAN, CIFAR10_STD, FASHION_MNIST_MEAN, FASHION_MNIST_STD, MNIST_MEAN, MNIST_STD
-from zoo.naming import suggest
+from zoo.naming import did_you_mean
 
 logger = logging.getLogger(__name__)
 
@@ -232,11 +232,9 @@ def get_spec(name: str) -> DatasetSpec:
             f"No such folder: {path.absolute()} (data set {name!r}). Give an existing folder with one "
             f"subfolder of images per class, or a named data set: {', '.join(list_datasets())}."
         )
-    close = suggest(name, list(_NAMED))
-    hint = f" Did you mean: {', '.join(close)}?" if close else ""
     raise ValueError(
-        f"Unknown dataset {name!r}.{hint} Known: {', '.join(list_datasets())}, or a folder of images "
-        f"with one subfolder per class."
+        f"Unknown dataset {name!r}.{did_you_mean(name, list(_NAMED))} Known: {', '.join(list_datasets())}, "
+        f"or a folder of images with one subfolder per class."
     )
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from zoo.naming import did_you_mean
 from zoo.presets import catalog, remote, store, timm
 from zoo.presets.download import DownloadError, is_http, is_url, local_path
 from zoo.presets.store import (
@@ -92,13 +93,9 @@ def find(name: str, tag: str, *, progress: bool = True) -> Path:
         return local
     if entry is not None:
         return catalog.pull(entry, progress=progress)
-    from zoo.registry import suggest
-
     known = list_tags(name)
-    close = suggest(tag, known)
-    hint = f" Did you mean: {', '.join(close)}?" if close else ""
     raise ValueError(
-        f"No preset {tag!r} for {name}.{hint} Available: {', '.join(known) or '(none)'} "
+        f"No preset {tag!r} for {name}.{did_you_mean(tag, known)} Available: {', '.join(known) or '(none)'} "
         f"(`zoo presets {name}`). "
         f"Looked in {', '.join(str(r / name) for r in store.roots())} and the published catalog."
     )
@@ -158,10 +155,7 @@ def pull(
     get_entry(name)  # unknown models get the registry's suggestions
     chosen = [catalog.get(name, tag)] if tag else catalog.entries(f"{name}:*")
     if not chosen or chosen[0] is None:
-        from zoo.registry import suggest
-
-        close = suggest(tag or "", catalog.tags(name))
-        hint = f" Did you mean: {', '.join(f'{name}:{t}' for t in close)}?" if close else ""
+        hint = did_you_mean(tag or "", catalog.tags(name), prefix=f"{name}:")
         raise ValueError(
             f"No published preset {spec!r}.{hint} Published for {name}: {', '.join(catalog.tags(name)) or '(none)'}."
         )

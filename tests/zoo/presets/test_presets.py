@@ -108,3 +108,15 @@ def test_the_shipped_mnist_presets_reproduce_their_recorded_accuracy(name):
     assert measured["examples"] == 10000
     assert measured["accuracy"] == pytest.approx(metadata["metrics"]["accuracy"]["value"], abs=1e-4)
     assert measured["accuracy"] > 0.97
+
+
+def test_zoo_presets_with_no_match_suggests_close_names(capsys):
+    from zoo.cli import main
+
+    assert main(["presets", "resnet2"]) == 1
+    err = capsys.readouterr().err
+    assert "no presets match 'resnet2'. Did you mean: resnet20, resnet20:cifar10" in err
+    assert main(["presets", "lenet5:mnst"]) == 1
+    assert "Did you mean: lenet5:mnist" in capsys.readouterr().err
+    assert main(["presets", "resnet20"]) == 0
+    assert capsys.readouterr().out.startswith("resnet20:cifar10")
