@@ -1,4 +1,4 @@
-"""The ``zoo`` commands that only read the catalog or talk to a server start without TensorFlow or Keras."""
+"""The ``zoo`` commands that only read the catalog or talk to a server start without TensorFlow, Keras or SciPy."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ try:
     rc = main(sys.argv[1:])
 except SystemExit as exit:
     rc = exit.code
-heavy = sorted(m for m in ("tensorflow", "keras", "jax", "torch") if m in sys.modules)
+heavy = sorted(m for m in ("tensorflow", "keras", "jax", "torch", "scipy") if m in sys.modules)
 print("PROBE" + json.dumps({"rc": rc, "heavy": heavy}))
 """
 
@@ -43,6 +43,7 @@ def run_probe(*args: str) -> dict:
         ["presets", "lenet5"],
         ["info", "lenet5", "--no-build"],
         ["datasets", "--help"],
+        ["datasets"],
         ["train", "--help"],
         ["serve", "--help"],
         ["serve", "--version"],
