@@ -170,19 +170,9 @@ class ImageData(engine.TaskData):
             soft_targets=self.config.mix != "none",
         )
 
-    def fit(
-        self,
-        model: keras.Model,
-        *,
-        epochs: int,
-        initial_epoch: int = 0,
-        skip_steps: int = 0,
-        callbacks=(),
-        verbose="auto",
-    ):
-        """Fits epochs ``initial_epoch .. epochs - 1``, the first without its first ``skip_steps`` batches."""
+    def training_batches(self, model: keras.Model, *, first_epoch: int, epochs: int, skip_batches: int):
         c = self.config
-        train_ds = make_pipeline(
+        return make_pipeline(
             self.spec,
             self.train.images,
             self.train.labels,
@@ -192,28 +182,17 @@ class ImageData(engine.TaskData):
             mix=c.mix,
             mix_alpha=c.mix_alpha,
             seed=c.seed,
-            first_epoch=initial_epoch,
+            first_epoch=first_epoch,
             epochs=epochs,
-            skip_batches=skip_steps,
+            skip_batches=skip_batches,
         )
-        val_ds = (
-            shard_by_data(
-                make_pipeline(
-                    self.spec, self.validation.images, self.validation.labels, batch_size=c.batch_size, training=False
-                )
-            )
-            if self.validation is not None
-            else None
-        )
-        return self.fit_stream(
-            model,
-            train_ds,
-            val_ds,
-            epochs=epochs,
-            initial_epoch=initial_epoch,
-            skip_steps=skip_steps,
-            callbacks=callbacks,
-            verbose=verbose,
+
+    def validation_data(self, model: keras.Model):
+        if self.validation is None:
+            return None
+        split = self.validation
+        return shard_by_data(
+            make_pipeline(self.spec, split.images, split.labels, batch_size=self.config.batch_size, training=False)
         )
 
     def evaluate(self, model: keras.Model) -> dict[str, Any]:

@@ -66,9 +66,10 @@ class TaskData:
     """The prepared data of a task, as :func:`fit` uses it; the defaults the tasks share.
 
     A subclass loads its data (``load(dataset, config)``) and provides ``monitor``,
-    ``model_overrides()``, ``compile(model, optimizer)``, ``fit(model, epochs=, initial_epoch=,
-    skip_steps=, callbacks=, verbose=)`` and ``evaluate(model)``; its ``train`` / ``validation``
-    splits (with a ``source``) and ``config`` give the defaults below.
+    ``model_overrides()``, ``compile(model, optimizer)``, ``training_batches(model, first_epoch=,
+    epochs=, skip_batches=)`` (or its own ``fit``, when its data is not a stream of batches) and
+    ``evaluate(model)``; its ``train`` / ``validation`` splits (with a ``source``) and ``config``
+    give the defaults below.
     """
 
     mode = "min"  # of the monitored quantity
@@ -95,14 +96,31 @@ class TaskData:
             "examples": {"train": len(self.train), "validation": len(self.validation) if self.validation else 0},
         }
 
-    def fit_stream(
-        self, model: keras.Model, batches, validation, *, epochs, initial_epoch, skip_steps, callbacks, verbose
+    def training_batches(self, model: keras.Model, *, first_epoch: int, epochs: int, skip_batches: int):
+        """The training batches of epochs ``first_epoch .. epochs - 1`` as one stream that shuffles itself
+        (``epoch_batches``, ``make_pipeline``), the first epoch without its first ``skip_batches``."""
+        raise NotImplementedError(f"{type(self).__name__} gives no training batches: it overrides fit")
+
+    def validation_data(self, model: keras.Model):
+        """What ``model.fit`` takes as ``validation_data``: None without a hold-out."""
+        return None
+
+    def fit(
+        self,
+        model: keras.Model,
+        *,
+        epochs: int,
+        initial_epoch: int = 0,
+        skip_steps: int = 0,
+        callbacks=(),
+        verbose="auto",
     ):
-        """``model.fit`` on an endless stream of training batches that shuffles itself (``epoch_batches``,
-        ``make_pipeline``), sharded over the replicas; the first epoch lacks its first ``skip_steps`` batches."""
+        """Fits epochs ``initial_epoch .. epochs - 1`` on ``training_batches``, sharded over the replicas; the
+        first epoch lacks its first ``skip_steps`` batches (a resumed run)."""
+        batches = self.training_batches(model, first_epoch=initial_epoch, epochs=epochs, skip_batches=skip_steps)
         return model.fit(
             distribute.shard_by_data(batches),
-            validation_data=validation,
+            validation_data=self.validation_data(model),
             epochs=epochs,
             initial_epoch=initial_epoch,
             steps_per_epoch=self.steps_per_epoch - skip_steps,

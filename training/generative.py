@@ -145,38 +145,27 @@ class GenerativeData(engine.TaskData):
 
         return transform
 
-    def _validation(self, model_config):
+    def validation_data(self, model):
         if self.validation is None:
             return None
         ds = epoch_batches(
             (self.validation.images,),
             batch_size=self.config.batch_size,
             seed=self.config.seed + 1,
-            transform=self._transform(model_config),
+            transform=self._transform(model.get_config()),
         )
         return shard_by_data(ds)
 
-    def fit(self, model, *, epochs: int, initial_epoch: int = 0, skip_steps: int = 0, callbacks=(), verbose="auto"):
-        model_config = model.get_config()
-        ds = epoch_batches(
+    def training_batches(self, model, *, first_epoch: int, epochs: int, skip_batches: int):
+        return epoch_batches(
             (self.train.images,),
             batch_size=self.step_batch,
             seed=self.config.seed,
-            first_epoch=initial_epoch,
+            first_epoch=first_epoch,
             epochs=epochs,
-            skip_batches=skip_steps,
-            transform=self._transform(model_config),
+            skip_batches=skip_batches,
+            transform=self._transform(model.get_config()),
             drop_remainder=True,
-        )
-        return self.fit_stream(
-            model,
-            ds,
-            self._validation(model_config),
-            epochs=epochs,
-            initial_epoch=initial_epoch,
-            skip_steps=skip_steps,
-            callbacks=callbacks,
-            verbose=verbose,
         )
 
     def evaluate(self, model) -> dict[str, Any]:

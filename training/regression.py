@@ -62,36 +62,18 @@ class TableData(engine.TaskData):
     def compile(self, model: keras.Model, optimizer) -> None:
         _compile(model, optimizer)
 
-    def fit(
-        self,
-        model: keras.Model,
-        *,
-        epochs: int,
-        initial_epoch: int = 0,
-        skip_steps: int = 0,
-        callbacks=(),
-        verbose="auto",
-    ):
-        c = self.config
-        train_ds = epoch_batches(
+    def training_batches(self, model: keras.Model, *, first_epoch: int, epochs: int, skip_batches: int):
+        return epoch_batches(
             (self.train.features, self.train.targets),
-            batch_size=c.batch_size,
-            seed=c.seed,
-            first_epoch=initial_epoch,
+            batch_size=self.config.batch_size,
+            seed=self.config.seed,
+            first_epoch=first_epoch,
             epochs=epochs,
-            skip_batches=skip_steps,
+            skip_batches=skip_batches,
         )
-        val = None if self.validation is None else (self.validation.features, self.validation.targets)
-        return self.fit_stream(
-            model,
-            train_ds,
-            val,
-            epochs=epochs,
-            initial_epoch=initial_epoch,
-            skip_steps=skip_steps,
-            callbacks=callbacks,
-            verbose=verbose,
-        )
+
+    def validation_data(self, model: keras.Model):
+        return None if self.validation is None else (self.validation.features, self.validation.targets)
 
     def evaluate(self, model: keras.Model) -> dict[str, Any]:
         return evaluate_model(model, self.dataset)
