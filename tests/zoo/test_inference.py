@@ -98,7 +98,8 @@ def test_zoo_predict_locally_without_a_server(digit_files, capsys):
 def test_zoo_predict_takes_the_files_after_the_name_without_input(digit_files, capsys):
     paths, labels = digit_files
     files = list(map(str, paths))
-    # Files before the options, after them, and mixed with --input: all are predicted, in the order given.
+    # Files before the options, after them, and mixed with --input: all are predicted (--input ones first, then the
+    # rest in the order given).
     assert main(["predict", "lenet5", files[0], "--weights", "mnist", *files[1:], "--json"]) == 0
     assert [r["input"] for r in json.loads(capsys.readouterr().out)] == files
     assert main(["predict", "lenet5", "--weights", "mnist", "--input", files[0], "--json", files[1]]) == 0
