@@ -195,6 +195,10 @@ class ImageData(engine.TaskData):
             make_pipeline(self.spec, split.images, split.labels, batch_size=self.config.batch_size, training=False)
         )
 
+    def probe_batches(self):
+        split = self.train
+        return make_pipeline(self.spec, split.images, split.labels, batch_size=self.config.batch_size, training=False)
+
     def evaluate(self, model: keras.Model) -> dict[str, Any]:
         return evaluate_model(model, self.dataset, image_size=self.image_size)
 

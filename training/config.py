@@ -21,6 +21,8 @@ OPTIMIZERS = ("sgd", "gd", "momentum", "adam", "adamw", "rmsprop")
 SCHEDULES = ("cosine", "warmup_cosine", "one_cycle", "constant", "step", "inverse_time")
 #: The schedules of ``zoo finetune``: ``two_stage`` (head, then unfrozen) or one stage of a plain schedule.
 FINETUNE_SCHEDULES = ("two_stage", "cosine", "constant")
+#: How ``zoo finetune``'s new head starts: fitted on the backbone's features (``zoo.training.head_probe``), or random.
+HEAD_INITS = ("probe", "random")
 #: The schedules ``zoo compress`` offers (the others need a warm-up or the steps per epoch).
 COMPRESS_SCHEDULES = ("constant", "cosine", "step")
 #: ``augment`` values: the data set's standard, none, or a name of ``zoo.data.pipeline.AUGMENTATIONS``.
@@ -239,10 +241,17 @@ class FinetuneConfig(TrainConfig):
     train_batchnorm: bool = option(
         False, "let unfrozen BatchNormalization layers update their statistics (default: inference mode)"
     )
+    head_init: str = option(
+        "probe",
+        "how the new head starts: probe = a logistic regression fitted on the pretrained backbone's features of "
+        "the training images before the first stage (LP-FT); random = Keras' initialiser",
+        choices=HEAD_INITS,
+    )
 
     def validate(self) -> None:
         super().validate()
         require_choice(self, "schedule", FINETUNE_SCHEDULES)
+        require_choice(self, "head_init", HEAD_INITS)
         if self.freeze not in ("backbone", "none") and not self.freeze.startswith("until:"):
             raise ValueError(f"freeze must be 'backbone', 'none' or 'until:LAYER'. Received: freeze={self.freeze!r}")
         if self.schedule == "two_stage":

@@ -92,7 +92,7 @@ def trainer_for(model_name: str) -> ModuleType:
 
 
 #: Settings only the image classifiers' trainer reads; their defaults are those of the config dataclass.
-IMAGE_ONLY_SETTINGS = ("augment", "mix", "label_smoothing")
+IMAGE_ONLY_SETTINGS = ("augment", "mix", "label_smoothing", "head_init")
 
 
 def check_settings_apply(model_name: str, task: str, config) -> None:

@@ -90,6 +90,11 @@ class TaskData:
     def callbacks(self, run_dir: Path) -> list[keras.callbacks.Callback]:
         return []
 
+    def probe_batches(self):
+        """The training examples un-augmented, as ``(inputs, labels)`` batches, for fitting a new head on the
+        backbone's features (:mod:`zoo.training.head_probe`); None where the task has none."""
+        return None
+
     def describe(self) -> dict[str, Any]:
         return {
             "data_source": self.train.source,

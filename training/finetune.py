@@ -14,6 +14,9 @@ backbone frozen (``head_epochs``), then unfreezes what ``freeze`` allows at
 BatchNormalization layers run in inference mode (Keras 3 does this for
 ``trainable=False``); they stay frozen after unfreezing too unless
 ``train_batchnorm=True``, as the Keras transfer-learning guide advises for small data.
+Before the first stage, ``head_init="probe"`` (the default) fits the new head of an image
+classifier as a logistic regression on the frozen backbone's features
+(:mod:`zoo.training.head_probe`), so no stage starts from a random head.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import keras
 
 from zoo.registry import constructor_config, get_entry
 from zoo.tasks import TASKS, get_task
-from zoo.training import engine
+from zoo.training import engine, head_probe
 from zoo.training.config import FinetuneConfig
 from zoo.training.dispatch import check_settings_apply, trainer_of
 from zoo.training.engine import Stage, TrainResult
@@ -186,6 +189,9 @@ def finetune(
         for stage in stages(config):  # every stage's freeze checked now, before the first stage trains
             frozen_layers(model, stage.freeze)
         pretrained.update(weights=str(weights), transferred_layers=transferred, new_head=head_layers(model))
+        batches = data.probe_batches() if config.head_init == "probe" else None
+        fitted = head_probe.fit_head(model, batches) if batches is not None else None
+        pretrained["head_init"] = fitted or {"method": "random"}
         return model
 
     def prepare(model, stage: Stage) -> None:

@@ -28,7 +28,7 @@ KNOWN_FLAGS = {
     "train": "augment backup-every batch-size deterministic epochs jit-compile label-smoothing lr lr-scaling "
     "max-train-examples mix mix-alpha mixed-precision optimizer resume sampling schedule seed select seq-length strategy "
     "validation-split warmup-epochs weight-decay",
-    "finetune": "augment backup-every batch-size deterministic epochs freeze head-epochs jit-compile "
+    "finetune": "augment backup-every batch-size deterministic epochs freeze head-epochs head-init jit-compile "
     "label-smoothing lr lr-scaling max-train-examples mix mix-alpha mixed-precision num-classes optimizer resume "
     "schedule seed "
     "select strategy train-batchnorm unfreeze-lr-scale validation-split warmup-epochs weight-decay",
