@@ -50,8 +50,9 @@ def create(name: str, *, weights: str | None = None, **overrides: Any):
         if preset is not None:
             pretrained = presets.load_with_metadata(name, weights, directory=preset)[0]
             return rebuild(pretrained, name, overrides, weights=weights) if overrides else pretrained
-        if overrides and resolve_weights(weights)[1] is not None:  # a run directory: it records the model it trained
-            return rebuild(create_trained(name, weights)[0], name, overrides, weights=weights)
+        if resolve_weights(weights)[1] is not None:  # a run directory: it records the model it trained
+            trained = create_trained(name, weights)[0]
+            return rebuild(trained, name, overrides, weights=weights) if overrides else trained
     model = build(name, **overrides)
     if weights is not None:
         load_weights(model, weights)
