@@ -175,7 +175,8 @@ def markdown(payload: dict) -> str:
         "median over seeds; every method of a row gets the same labelled examples (the first N of the training "
         "split, no validation hold-out), epochs, batch size and learning rate.",
         "",
-        "Methods: **scratch** `zoo train`; **two_stage** `zoo finetune` default (head alone with the backbone "
+        "Methods: **scratch** `zoo train`; **two_stage** `zoo finetune` default (new head fitted as a logistic "
+        "regression on the frozen features, `--head-init probe`; then head alone with the backbone "
         "frozen for half the epochs, then everything at lr x 0.1; BatchNorm kept in inference mode); **full** "
         "one stage, nothing frozen; **probe** one stage, backbone frozen (a linear probe).",
         "",
@@ -199,10 +200,11 @@ def markdown(payload: dict) -> str:
         if collapsed:
             lines += [
                 "",
-                f"(chance): within a point of {chance:.0f}%, a collapsed run: the loss sits at ln(classes) from "
-                "the first epoch. Full fine-tuning at the from-scratch learning rate does this here; the likely cause: the new, random "
-                "head's gradients reach the pretrained layers at full size while their BatchNorm statistics are "
-                "frozen. The two-stage schedule (head first, then everything at lr x 0.1) is the remedy.",
+                f"(chance): within a point of {chance:.0f}%, a collapsed run: its loss diverged (to NaN) in the first "
+                "epoch and training stopped. Full fine-tuning at the from-scratch learning rate does this here even "
+                "though the new head starts fitted (`--head-init probe`, so not from a random head's gradients): "
+                "SGD at that rate on pretrained layers whose BatchNorm statistics are frozen (inference mode) "
+                "diverges. The two-stage schedule (head first, then everything at lr x 0.1) is the remedy.",
             ]
         lines += ["", "Commands (N, seed and run directory vary):", ""]
         lines += [f"- {m}: `{c}`" for m, c in e["commands"].items()]
