@@ -11,7 +11,9 @@ A configuration is (model, backend, precision, jit_compile, input):
 
 * ``input="cached"``: one real CIFAR-10 batch held in memory, repeated (the model alone);
 * ``input="pipeline"``: ``zoo``'s training pipeline on the offline JPEG copy (decoded and cached
-  arrays, per-epoch shuffle, random crop + flip, prefetch), as ``zoo train`` feeds the model.
+  arrays, per-epoch shuffle, random crop + flip, prefetch), as ``zoo train`` feeds the model;
+* ``input="arrays"``: random crop + flip in NumPy on the host (its time counted), fed to ``fit``
+  as arrays, as ``bench/train_arrays.py`` does on any backend (no tf.data beside the model).
 
 On the JAX backend ``jit_compile=False`` runs op by op (eager) and is not a candidate, so
 only ``jit_compile=True`` is measured there.
@@ -35,11 +37,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ROOT / "bench" / "reports"
+#: ``cached``: the model alone; ``pipeline``: zoo's tf.data pipeline; ``arrays``: augmented in NumPy, fed as arrays.
+INPUTS = ("cached", "pipeline", "arrays")
 BASELINE = {"backend": "tensorflow", "batch": 128, "precision": "float32", "jit": False, "input": "pipeline"}
 
 
 def configurations(
-    models: list[str], backends: list[str], precisions: list[str], jits: list[str], batch_sizes: list[int]
+    models: list[str],
+    backends: list[str],
+    precisions: list[str],
+    jits: list[str],
+    batch_sizes: list[int],
+    inputs: tuple[str, ...] = INPUTS,
 ) -> list[dict]:
     """Every measured configuration, in the order of each round."""
     configs = []
@@ -50,7 +59,7 @@ def configurations(
                     for jit in jits:
                         if backend == "jax" and jit == "off":
                             continue  # op by op: not a candidate
-                        for source in ("cached", "pipeline"):
+                        for source in inputs:
                             configs.append(
                                 {
                                     "model": model,
@@ -77,9 +86,13 @@ def key(config: dict) -> str:
 def _worker() -> None:
     """Reads one JSON command per line on stdin, answers one JSON line on stdout."""
     import keras
+    import numpy as np
     import tensorflow as tf
 
     sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(ROOT / "bench"))
+    from train_arrays import augment
+
     import zoo
     from zoo import data
     from zoo.data.pipeline import make_pipeline, steps_per_epoch
@@ -121,7 +134,15 @@ def _worker() -> None:
                 metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
             )
             built[model_key] = model
-        if config["input"] == "cached":
+        augment_seconds = 0.0
+        if config["input"] == "arrays":  # bench/train_arrays.py's path: NumPy crop + flip on the host, then arrays
+            started = time.perf_counter()
+            rng = np.random.default_rng(command.get("seed", 0))
+            pick = rng.choice(len(train), (steps + 1) * batch_size, replace=False)
+            x = augment(train.images[pick], "crop_flip", rng, pad=4).astype("float32") / 255.0
+            augment_seconds = (time.perf_counter() - started) * steps / (steps + 1)
+            ds = (x, train.labels[pick].astype("int64"))
+        elif config["input"] == "cached":
             ds = cached(batch_size)
         else:
             epochs = -(-(steps + 1) // steps_per_epoch(len(train), batch_size)) + 1
@@ -136,9 +157,13 @@ def _worker() -> None:
             )
         clock = Clock()
         started = time.perf_counter()
-        model.fit(ds, epochs=1, steps_per_epoch=steps + 1, verbose=0, callbacks=[clock])
+        if isinstance(ds, tuple):
+            model.fit(*ds, batch_size=batch_size, epochs=1, shuffle=False, verbose=0, callbacks=[clock])
+        else:
+            model.fit(ds, epochs=1, steps_per_epoch=steps + 1, verbose=0, callbacks=[clock])
         total = time.perf_counter() - started
-        seconds = clock.times[-1] - clock.times[0]  # the first step (and iterator start-up) is excluded
+        # the first step (and iterator start-up) is excluded; the host augmentation of the timed steps is not
+        seconds = clock.times[-1] - clock.times[0] + augment_seconds
         answer.write(
             json.dumps(
                 {
@@ -179,7 +204,7 @@ class Worker:
 
 def versions() -> dict:
     out = {}
-    for backend in ("tensorflow", "jax"):
+    for backend in ("tensorflow", "jax", "torch"):
         code = f"import importlib; m = importlib.import_module({backend!r}); print(m.__version__)"
         try:
             out[backend] = subprocess.run(
@@ -234,20 +259,20 @@ def markdown(report: dict) -> str:
         "",
         f"Command: `{report['command']}`  ",
         f"Machine: {report['machine']['cpu']}, {report['machine']['cores']} cores "
-        f"({', '.join(report['machine']['isa'])}); **shared** with other sessions during the run "
-        f"(load average {report['machine']['load_average_start'][0]:.1f} at the start, "
-        f"{report['load_average_end'][0]:.1f} at the end), so absolute figures are low and noisy; the "
-        "configurations were interleaved (one window of each per round) and the ratios are the robust part.  ",
+        f"({', '.join(report['machine']['isa'])}); load average {report['machine']['load_average_start'][0]:.1f} "
+        f"at the start, {report['load_average_end'][0]:.1f} at the end (the run itself keeps about 2 busy; more "
+        "means other work shared the cores and absolute figures are low). The configurations were interleaved "
+        "(one window of each per round), so the ratios hold best.  ",
         f"Versions: Keras {report['versions']['keras']}, TensorFlow {report['versions']['tensorflow']}, "
-        f"JAX {report['versions']['jax']}, Python {report['versions']['python']}.  ",
+        f"JAX {report['versions']['jax']}, PyTorch {report['versions'].get('torch')}, Python {report['versions']['python']}.  ",
         f"Batch sizes {report['batch_sizes']}, {report['steps']} timed steps per window (after {report['warmup_steps']} "
         f"warm-up steps and the first step of each window), {report['rounds']} rounds; median examples/s of the "
         "windows. `vs base`: ratio to TensorFlow, float32, no XLA, real pipeline (`zoo train`'s former default).",
         "",
         "Input `cached`: one real CIFAR-10 batch held in memory, repeated (the model alone). `pipeline`: zoo's "
         "training pipeline on the offline JPEG copy (decoded once and cached, shuffled per epoch, random crop + "
-        "flip, prefetched). JAX without `jit_compile` runs op by op and is not measured. PyTorch was not installed "
-        "(not in the environment; a separate ~1 GB install was judged not worth it for this measurement).",
+        "flip, prefetched). `arrays`: `bench/train_arrays.py`'s path, random crop + flip in NumPy on the host (its "
+        "time counted), fed to `fit` as arrays. JAX without `jit_compile` runs op by op and is not measured.",
         "",
         "| model | backend | batch | precision | jit_compile | input | examples/s | vs base | windows |",
         "|---|---|---:|---|---|---|---:|---:|---|",
@@ -269,6 +294,7 @@ def main(argv=None) -> int:
     p.add_argument("--batch-sizes", type=int, nargs="+", default=[128])
     p.add_argument("--precisions", nargs="+", default=["float32", "bfloat16"], choices=["float32", "bfloat16"])
     p.add_argument("--jit", nargs="+", default=["off", "on"], choices=["off", "on"], help="jit_compile settings")
+    p.add_argument("--inputs", nargs="+", default=list(INPUTS), choices=INPUTS)
     p.add_argument("--reading", default=None, help="a paragraph for the report's Reading section")
     p.add_argument("--steps", type=int, default=10, help="timed steps per window")
     p.add_argument("--warmup-steps", type=int, default=3)
@@ -280,7 +306,7 @@ def main(argv=None) -> int:
         _worker()
         return 0
 
-    configs = configurations(args.models, args.backends, args.precisions, args.jit, args.batch_sizes)
+    configs = configurations(args.models, args.backends, args.precisions, args.jit, args.batch_sizes, args.inputs)
     workers = {b: Worker(b) for b in args.backends}
     results: dict[str, list[float]] = {key(c): [] for c in configs}
     policies = {}
