@@ -122,7 +122,11 @@ def run_experiment(name: str, seeds: int) -> dict:
                 commands.setdefault(method, "zoo " + shlex.join(args).replace(str(HERE.parent) + "/", ""))
                 if not (out / "results.json").is_file():
                     shutil.rmtree(out, ignore_errors=True)
-                    zoo(*args)
+                    try:
+                        zoo(*args)
+                    except subprocess.CalledProcessError:
+                        if not (out / "results.json").is_file():
+                            raise  # a diverged run exits 2 but keeps its results (a collapsed row); others fail
                 results = json.loads((out / "results.json").read_text())
                 accuracies.append(100 * results["test"]["accuracy"])
                 seconds.append(results["train_seconds"])

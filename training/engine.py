@@ -203,6 +203,14 @@ def _best_so_far(history: dict[str, list[Any]], monitor: str | None, mode: str) 
     return max(values) if mode == "max" else min(values)
 
 
+def diverged_epoch(history: dict[str, list[Any]]) -> int | None:
+    """The first epoch (from 1) whose training loss was NaN or infinite (the run log records it as None), or None."""
+    for epoch, loss in enumerate(history.get("loss", []), start=1):
+        if loss is None:
+            return epoch
+    return None
+
+
 def _selects_best(data, config: TrainConfig) -> bool:
     """Whether the run keeps its best epoch's weights (a validation measure exists and ``select="best"``)."""
     return bool(data.monitor) and config.select == "best"
@@ -299,6 +307,8 @@ def fit(
     Raises:
         ValueError: bad settings; resuming a run started with other settings.
         FileExistsError: ``out`` holds a finished run, or an interrupted one without ``config.resume``.
+        FloatingPointError: the loss became NaN or infinite; training stopped at that epoch (no later stage
+            runs), and the run directory keeps its record and ``results.json``.
     """
     config.validate()
     if config.resume and out is None:
@@ -331,6 +341,13 @@ def fit(
     test = data.evaluate(evaluated)
     write_json(run_dir / RESULTS, _results(test, runner, seconds, evaluated, kept, entry["distribution"]))
     checkpoints.remove_backup(run_dir)
+    diverged = diverged_epoch(runner.run_logger.history)
+    if diverged is not None:
+        raise FloatingPointError(
+            f"training diverged: the loss was not finite in epoch {diverged}, so the run stopped there. Lower the "
+            f"learning rate (it was {config.lr:g}). {run_dir} keeps the run's record and {RESULTS} (the {kept} "
+            "weights, tested)."
+        )
     return TrainResult(run_dir, evaluated, runner.run_logger.history, test)
 
 
@@ -467,6 +484,8 @@ class StageRunner:
             if self.resumption.finished(index):
                 continue
             done = self._run_stage(index, stage, self.resumption.stage_start(index, done), prepare_stage)
+            if diverged_epoch(self.run_logger.history) is not None:
+                break  # the weights are not finite: no later stage can train them
 
     def _run_stage(self, index: int, stage: Stage, start: int, prepare_stage: Callable | None) -> int:
         """Compiles and fits stage ``index`` from epoch ``start``; returns the epoch the next stage starts at."""
@@ -538,6 +557,7 @@ def _results(test, runner: StageRunner, seconds: float, evaluated, kept: str, di
         "test": test,
         **best_epoch(history, data.monitor, data.mode),
         "epochs_run": runner.run_logger.epochs,
+        "diverged_epoch": diverged_epoch(history),
         "train_seconds": round(seconds, 1),
         "examples_per_second": _median_speed(history),
         "weights": kept,

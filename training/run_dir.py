@@ -19,7 +19,7 @@ from typing import Any
 
 import keras
 
-from zoo.training.run_layout import check_out_dir, has_backup
+from zoo.training.run_layout import RESULTS, check_out_dir, has_backup
 
 logger = logging.getLogger(__name__)
 
@@ -211,7 +211,8 @@ def discard_on_failure(fn: Callable) -> Callable:
     """Decorates a training entry point: a run directory it created is removed when it fails before anything
     in it can be resumed (no backup yet), so a failed run leaves no debris and its name can be used again.
 
-    A run interrupted after a backup keeps its directory: ``--resume`` continues it.
+    A run interrupted after a backup keeps its directory: ``--resume`` continues it; so does a run that wrote its
+    results before it failed (a diverged one).
     """
 
     @functools.wraps(fn)
@@ -222,7 +223,7 @@ def discard_on_failure(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
         except BaseException:
             for path in created:
-                if not has_backup(path):
+                if not has_backup(path) and not (path / RESULTS).is_file():
                     shutil.rmtree(path, ignore_errors=True)
                     logger.warning("Removed %s: the run failed before it had anything to resume.", path)
             raise
