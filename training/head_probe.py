@@ -43,8 +43,7 @@ def fittable(model: keras.Model) -> bool:
 
 def backbone_features(model: keras.Model, batches) -> tuple[np.ndarray, np.ndarray]:
     """The input of the head for every example of ``batches`` (``(images, labels)``), and the labels."""
-    index = [layer.name for layer in model.layers].index(HEAD)
-    backbone = keras.Model(model.input, model.layers[index - 1].output)
+    backbone = keras.Model(model.input, model.get_layer(HEAD).input)
     features, labels = [], []
     for images, batch_labels in batches:
         features.append(np.asarray(backbone(images, training=False), dtype=np.float64))
