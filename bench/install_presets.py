@@ -19,7 +19,10 @@ of each metric, model card), which `zoo.create(MODEL, weights=TAG)` loads.
 Declarations: each preset is plain data next to its model family in
 zoo/models/<family>_presets.py (tag, data set, description, metrics with their commands,
 location "packaged" or "mirror"); after installing a new preset, add or update its
-declaration (the description and metrics printed here), then run --catalog-only.
+declaration (the description and metrics printed here), then run --catalog-only. Until the
+declaration gives the metrics measured into the preset's metadata, the catalog is not rewritten
+(the script stops, naming the declaration to update and the measured values), so a stale
+catalog is never written.
 
 The catalog lists every declared preset under zoo/pretrained/ (packaged) plus those of the mirror
 tree presets-mirror/ (too large for the package; `zoo pull` copies them from that tree,
@@ -179,7 +182,10 @@ def main(argv: list[str]) -> int:
         for entry in PRESETS:
             if args.reinstall or not (ROOT / "zoo" / "pretrained" / entry[0] / entry[1]).is_dir():
                 install(*entry)
-    write_catalog(args.publish)
+    try:
+        write_catalog(args.publish)
+    except ValueError as err:
+        raise SystemExit(f"zoo/presets/catalog.json not rewritten: {err}") from None
     return 0
 
 

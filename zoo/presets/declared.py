@@ -32,9 +32,14 @@ def declarations() -> list[dict[str, Any]]:
         >>> [(d["model"], d["tag"]) for d in declarations() if d["model"] == "lenet5"]
         [('lenet5', 'fashion_mnist'), ('lenet5', 'mnist')]
     """
+    return [declaration for _, declaration in _declared()]
+
+
+def _declared() -> list[tuple[str, dict[str, Any]]]:
+    """``(declaring module, declaration)`` of every declared preset, sorted by ``(model, tag)``."""
     import zoo.models
 
-    found: dict[tuple[str, str], dict[str, Any]] = {}
+    found: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
     for info in pkgutil.iter_modules(zoo.models.__path__):
         if not info.name.endswith(SUFFIX):
             continue
@@ -51,7 +56,7 @@ def declarations() -> list[dict[str, Any]]:
             key = (declaration["model"], declaration["tag"])
             if key in found:
                 raise ValueError(f"Preset {key[0]}:{key[1]} is declared twice (again in {module.__name__}).")
-            found[key] = dict(declaration)
+            found[key] = (module.__name__, dict(declaration))
     return [found[k] for k in sorted(found)]
 
 
@@ -67,19 +72,29 @@ def catalog_entries() -> list[dict[str, Any]]:
     """Catalog entries (plain data) built from the declarations and each preset's files.
 
     Raises:
-        ValueError: a declared preset's tree is missing or fails its checksums.
+        ValueError: a declared preset's tree is missing or fails its checksums, or its declaration's
+            dataset or metrics differ from those recorded in the tree's metadata (a reinstalled preset
+            whose declaration was not updated: the message gives the values to declare).
     """
     from zoo.presets import catalog, store
 
     entries = []
-    for declaration in declarations():
+    for module, declaration in _declared():
         directory = tree(declaration)
+        key = f"{declaration['model']}:{declaration['tag']}"
         if not store.is_preset_dir(directory):
             raise ValueError(
-                f"Preset {declaration['model']}:{declaration['tag']} is declared "
-                f"{declaration['location']} but {directory} holds no preset; run "
+                f"Preset {key} is declared {declaration['location']} but {directory} holds no preset; run "
                 f"bench/install_presets.py to install it."
             )
         files = catalog.entry_for(directory, packaged=declaration["location"] == "packaged")
+        recorded = store.read_json(directory / store.METADATA)
+        for field in ("dataset", "metrics"):
+            if recorded.get(field) != declaration[field]:
+                raise ValueError(
+                    f"Preset {key}: the declaration in {module.replace('.', '/')}.py gives {field} "
+                    f"{declaration[field]!r}, but {directory} was measured at {recorded.get(field)!r}; "
+                    f"declare the measured {field}, then run bench/install_presets.py --catalog-only."
+                )
         entries.append({**files, **{k: declaration[k] for k in ("dataset", "description", "metrics")}})
     return entries

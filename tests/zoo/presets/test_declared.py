@@ -37,3 +37,21 @@ def test_a_bad_location_is_rejected_with_the_choices(monkeypatch):
         assert "packaged" in str(err) and "'bench'" in str(err)
     else:
         raise AssertionError("a declaration with location 'bench' was accepted")
+
+
+def test_a_declaration_with_stale_metrics_stops_the_catalog(monkeypatch):
+    """A reinstalled preset whose declaration still gives the old metrics is refused with the values to declare."""
+    import zoo.models.vit_presets as module
+
+    first = min(module.PRESETS, key=lambda d: (d["model"], d["tag"]))  # checked first: no other tree is hashed
+    measured = first["metrics"]["accuracy"]["value"]
+    stale = {**first, "metrics": {**first["metrics"], "accuracy": {**first["metrics"]["accuracy"], "value": 0.5}}}
+    monkeypatch.setattr(module, "PRESETS", tuple(stale if d is first else d for d in module.PRESETS))
+    try:
+        declared.catalog_entries()
+    except ValueError as err:
+        message = str(err)
+        assert f"{first['model']}:{first['tag']}" in message and "zoo/models/vit_presets.py" in message
+        assert repr(measured) in message and "--catalog-only" in message
+    else:
+        raise AssertionError("a declaration whose metrics differ from its preset's metadata was accepted")
