@@ -87,14 +87,13 @@ def catalog_entries() -> list[dict[str, Any]]:
                 f"Preset {key} is declared {declaration['location']} but {directory} holds no preset; run "
                 f"bench/install_presets.py to install it."
             )
-        files = catalog.entry_for(directory, packaged=declaration["location"] == "packaged")
-        recorded = store.read_json(directory / store.METADATA)
+        recorded = catalog.entry_for(directory, packaged=declaration["location"] == "packaged")  # from its metadata
         for field in ("dataset", "metrics"):
-            if recorded.get(field) != declaration[field]:
+            if recorded[field] != declaration[field]:
                 raise ValueError(
                     f"Preset {key}: the declaration in {module.replace('.', '/')}.py gives {field} "
-                    f"{declaration[field]!r}, but {directory} was measured at {recorded.get(field)!r}; "
+                    f"{declaration[field]!r}, but {directory} was measured at {recorded[field]!r}; "
                     f"declare the measured {field}, then run bench/install_presets.py --catalog-only."
                 )
-        entries.append({**files, **{k: declaration[k] for k in ("dataset", "description", "metrics")}})
+        entries.append({**recorded, "description": declaration["description"]})
     return entries
