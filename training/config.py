@@ -26,7 +26,7 @@ HEAD_INITS = ("probe", "random")
 #: The schedules ``zoo compress`` offers (the others need a warm-up or the steps per epoch).
 COMPRESS_SCHEDULES = ("constant", "cosine", "step")
 #: ``augment`` values: the data set's standard, none, or a name of ``zoo.data.pipeline.AUGMENTATIONS``.
-AUGMENTS = ("auto", "none", "crop_flip", "shift", "crop_flip_cutout")
+AUGMENTS = ("auto", "none", "crop_flip", "shift", "crop_flip_cutout", "crop_flip_cutout8")
 #: ``mix`` values: none, or a name of ``zoo.data.mixing.MIXES`` (batch-level, after ``augment``).
 MIXES = ("none", "mixup", "cutmix", "mixup_cutmix")
 #: How a language model reads its text: shuffled random windows or sequential streams.
@@ -156,7 +156,8 @@ class TrainConfig:
     augment: str = option(
         "auto",
         "auto: the data set's standard (crop+flip for CIFAR-10, none for MNIST); shift: random translation by "
-        "2 px; crop_flip_cutout: crop+flip, then a random 16x16 square zeroed",
+        "2 px; crop_flip_cutout: crop+flip, then a random 16x16 square zeroed; crop_flip_cutout8: the same with "
+        "an 8x8 square (small networks)",
         choices=AUGMENTS,
     )
     mix: str = option(

@@ -95,9 +95,11 @@ def test_cutout_augmentation_in_the_pipeline(cifar10_test):
             iter(make_pipeline(spec, images, labels, batch_size=64, training=True, augment=augment, seed=5, epochs=1))
         )[0].numpy()
 
-    cut, plain = batch("crop_flip_cutout"), batch("crop_flip")
+    cut, small_cut, plain = batch("crop_flip_cutout"), batch("crop_flip_cutout8"), batch("crop_flip")
     zeros = lambda x: int(np.all(x == 0, axis=-1).sum())  # noqa: E731
     assert zeros(cut) > zeros(plain) + 64 * 64  # at least an 8x8 square more per image
+    # the same seeds centre the 8x8 square where the 16x16 one was: more zeros than none, fewer than 16x16
+    assert zeros(plain) + 64 * 16 < zeros(small_cut) < zeros(cut)
 
 
 def _batch(cifar10_test, n=16):
