@@ -157,7 +157,7 @@ class TrainConfig:
         "auto",
         "auto: the data set's standard (crop+flip for CIFAR-10, none for MNIST); shift: random translation by "
         "2 px; crop_flip_cutout: crop+flip, then a random 16x16 square zeroed; crop_flip_cutout8: the same with "
-        "an 8x8 square (small networks)",
+        "an 8x8 square (lighter)",
         choices=AUGMENTS,
     )
     mix: str = option(
