@@ -13,7 +13,10 @@ A configuration is (model, backend, precision, jit_compile, input):
 * ``input="pipeline"``: ``zoo``'s training pipeline on the offline JPEG copy (decoded and cached
   arrays, per-epoch shuffle, random crop + flip, prefetch), as ``zoo train`` feeds the model;
 * ``input="arrays"``: random crop + flip in NumPy on the host (its time counted), fed to ``fit``
-  as arrays, as ``bench/train_arrays.py`` does on any backend (no tf.data beside the model).
+  as arrays, as ``bench/train_arrays.py`` does on any backend (no tf.data beside the model);
+
+and a batch normalisation path: ``norm="fused"`` (``zoo.layers.FusedBatchNormalization``'s
+TensorFlow kernel, what the models use) or ``norm="keras"`` (Keras' own ops, what they used before).
 
 On the JAX backend ``jit_compile=False`` runs op by op (eager) and is not a candidate, so
 only ``jit_compile=True`` is measured there.
@@ -39,7 +42,15 @@ ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ROOT / "bench" / "reports"
 #: ``cached``: the model alone; ``pipeline``: zoo's tf.data pipeline; ``arrays``: augmented in NumPy, fed as arrays.
 INPUTS = ("cached", "pipeline", "arrays")
-BASELINE = {"backend": "tensorflow", "batch": 128, "precision": "float32", "jit": False, "input": "pipeline"}
+BASELINE = {
+    "backend": "tensorflow",
+    "batch": 128,
+    "precision": "float32",
+    "jit": False,
+    "input": "pipeline",
+    "norm": "keras",
+}
+NORMS = ("fused", "keras")
 
 
 def configurations(
@@ -49,6 +60,7 @@ def configurations(
     jits: list[str],
     batch_sizes: list[int],
     inputs: tuple[str, ...] = INPUTS,
+    norms: tuple[str, ...] = ("fused",),
 ) -> list[dict]:
     """Every measured configuration, in the order of each round."""
     configs = []
@@ -59,24 +71,26 @@ def configurations(
                     for jit in jits:
                         if backend == "jax" and jit == "off":
                             continue  # op by op: not a candidate
-                        for source in inputs:
-                            configs.append(
-                                {
-                                    "model": model,
-                                    "backend": backend,
-                                    "batch": batch,
-                                    "precision": precision,
-                                    "jit": jit == "on",
-                                    "input": source,
-                                }
-                            )
+                        for norm in norms:
+                            for source in inputs:
+                                configs.append(
+                                    {
+                                        "model": model,
+                                        "backend": backend,
+                                        "batch": batch,
+                                        "precision": precision,
+                                        "jit": jit == "on",
+                                        "norm": norm,
+                                        "input": source,
+                                    }
+                                )
     return configs
 
 
 def key(config: dict) -> str:
     return (
         f"{config['model']}|{config['backend']}|batch={config['batch']}|{config['precision']}|jit={config['jit']}|"
-        f"{config['input']}"
+        f"norm={config['norm']}|{config['input']}"
     )
 
 
@@ -96,6 +110,7 @@ def _worker() -> None:
     import zoo
     from zoo import data
     from zoo.data.pipeline import make_pipeline, steps_per_epoch
+    from zoo.layers import FusedBatchNormalization
     from zoo.training.distribute import precision
     from zoo.training.optim import make_optimizer
 
@@ -127,6 +142,9 @@ def _worker() -> None:
             keras.utils.set_random_seed(0)
             with precision(config["precision"] == "bfloat16"):
                 model = zoo.create(config["model"], **spec.model_overrides())
+            for layer in model._flatten_layers():
+                if isinstance(layer, FusedBatchNormalization):
+                    layer.use_fused_kernel = config["norm"] == "fused"
             model.compile(
                 optimizer=make_optimizer("sgd", 0.01, 5e-4),
                 jit_compile=config["jit"],
@@ -239,8 +257,8 @@ def summarise(results: dict[str, list[float]], configs: list[dict]) -> list[dict
     rows = []
     for config in configs:
         values = results[key(config)]
-        baseline_key = key({**config, **BASELINE})
-        baseline = statistics.median(results[baseline_key]) if results.get(baseline_key) else None
+        baseline_keys = [key({**config, **BASELINE}), key({**config, **BASELINE, "norm": config["norm"]})]
+        baseline = next((statistics.median(results[k]) for k in baseline_keys if results.get(k)), None)
         median = statistics.median(values)
         rows.append(
             {
@@ -267,19 +285,22 @@ def markdown(report: dict) -> str:
         f"JAX {report['versions']['jax']}, PyTorch {report['versions'].get('torch')}, Python {report['versions']['python']}.  ",
         f"Batch sizes {report['batch_sizes']}, {report['steps']} timed steps per window (after {report['warmup_steps']} "
         f"warm-up steps and the first step of each window), {report['rounds']} rounds; median examples/s of the "
-        "windows. `vs base`: ratio to TensorFlow, float32, no XLA, real pipeline (`zoo train`'s former default).",
+        "windows. `vs base`: ratio to TensorFlow, float32, no XLA, Keras' batch normalisation, real pipeline (`zoo "
+        "train`'s former default; the same normalisation where Keras' was not measured).",
         "",
         "Input `cached`: one real CIFAR-10 batch held in memory, repeated (the model alone). `pipeline`: zoo's "
         "training pipeline on the offline JPEG copy (decoded once and cached, shuffled per epoch, random crop + "
         "flip, prefetched). `arrays`: `bench/train_arrays.py`'s path, random crop + flip in NumPy on the host (its "
-        "time counted), fed to `fit` as arrays. JAX without `jit_compile` runs op by op and is not measured.",
+        "time counted), fed to `fit` as arrays. JAX without `jit_compile` runs op by op and is not measured. Norm "
+        "`fused`: `FusedBatchNormalization`'s TensorFlow kernel; `keras`: Keras' own batch normalisation ops.",
         "",
-        "| model | backend | batch | precision | jit_compile | input | examples/s | vs base | windows |",
-        "|---|---|---:|---|---|---|---:|---:|---|",
+        "| model | backend | batch | precision | jit_compile | norm | input | examples/s | vs base | windows |",
+        "|---|---|---:|---|---|---|---|---:|---:|---|",
     ]
     for row in report["rows"]:
         lines.append(
-            f"| {row['model']} | {row['backend']} | {row['batch']} | {row['precision']} | {row['jit']} | {row['input']} | "
+            f"| {row['model']} | {row['backend']} | {row['batch']} | {row['precision']} | {row['jit']} | {row['norm']} | "
+            f"{row['input']} | "
             f"{row['examples_per_second']:.0f} | {row['vs_baseline']} | "
             f"{', '.join(f'{v:.0f}' for v in row['windows'])} |"
         )
@@ -295,6 +316,7 @@ def main(argv=None) -> int:
     p.add_argument("--precisions", nargs="+", default=["float32", "bfloat16"], choices=["float32", "bfloat16"])
     p.add_argument("--jit", nargs="+", default=["off", "on"], choices=["off", "on"], help="jit_compile settings")
     p.add_argument("--inputs", nargs="+", default=list(INPUTS), choices=INPUTS)
+    p.add_argument("--norms", nargs="+", default=["fused"], choices=NORMS, help="batch normalisation paths")
     p.add_argument("--reading", default=None, help="a paragraph for the report's Reading section")
     p.add_argument("--steps", type=int, default=10, help="timed steps per window")
     p.add_argument("--warmup-steps", type=int, default=3)
@@ -306,7 +328,9 @@ def main(argv=None) -> int:
         _worker()
         return 0
 
-    configs = configurations(args.models, args.backends, args.precisions, args.jit, args.batch_sizes, args.inputs)
+    configs = configurations(
+        args.models, args.backends, args.precisions, args.jit, args.batch_sizes, args.inputs, tuple(args.norms)
+    )
     workers = {b: Worker(b) for b in args.backends}
     results: dict[str, list[float]] = {key(c): [] for c in configs}
     policies = {}

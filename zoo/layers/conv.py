@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import keras
 
+from zoo.layers.normalization import FusedBatchNormalization
+
 PADDINGS = ("same", "valid", "symmetric")
 
 
@@ -65,9 +67,7 @@ class ConvNormAct(keras.layers.Layer):
             name="conv",
         )
         self.bn = (
-            keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, dtype=self.dtype_policy, name="bn")
-            if norm
-            else None
+            FusedBatchNormalization(momentum=0.9, epsilon=1e-5, dtype=self.dtype_policy, name="bn") if norm else None
         )
         self.act = keras.layers.Activation(activation, dtype=self.dtype_policy) if activation else None
 
