@@ -15,8 +15,9 @@ A configuration is (model, backend, precision, jit_compile, input):
 * ``input="arrays"``: random crop + flip in NumPy on the host (its time counted), fed to ``fit``
   as arrays, as ``bench/train_arrays.py`` does on any backend (no tf.data beside the model);
 
-and a batch normalisation path: ``norm="fused"`` (``zoo.layers.FusedBatchNormalization``'s
-TensorFlow kernel, what the models use) or ``norm="keras"`` (Keras' own ops, what they used before).
+and a normalisation path: ``norm="fused"`` (zoo's layers: ``FusedBatchNormalization``'s TensorFlow
+kernel, ``FastLayerNormalization``'s hand-written gradient; what the models use) or ``norm="keras"``
+(Keras' own ops, what they used before).
 
 On the JAX backend ``jit_compile=False`` runs op by op (eager) and is not a candidate, so
 only ``jit_compile=True`` is measured there.
@@ -110,7 +111,7 @@ def _worker() -> None:
     import zoo
     from zoo import data
     from zoo.data.pipeline import make_pipeline, steps_per_epoch
-    from zoo.layers import FusedBatchNormalization
+    from zoo.layers import FastLayerNormalization, FusedBatchNormalization
     from zoo.training.distribute import precision
     from zoo.training.optim import make_optimizer
 
@@ -145,6 +146,8 @@ def _worker() -> None:
             for layer in model._flatten_layers():
                 if isinstance(layer, FusedBatchNormalization):
                     layer.use_fused_kernel = config["norm"] == "fused"
+                if isinstance(layer, FastLayerNormalization):
+                    layer.use_fast_path = config["norm"] == "fused"
             model.compile(
                 optimizer=make_optimizer("sgd", 0.01, 5e-4),
                 jit_compile=config["jit"],
@@ -285,14 +288,15 @@ def markdown(report: dict) -> str:
         f"JAX {report['versions']['jax']}, PyTorch {report['versions'].get('torch')}, Python {report['versions']['python']}.  ",
         f"Batch sizes {report['batch_sizes']}, {report['steps']} timed steps per window (after {report['warmup_steps']} "
         f"warm-up steps and the first step of each window), {report['rounds']} rounds; median examples/s of the "
-        "windows. `vs base`: ratio to TensorFlow, float32, no XLA, Keras' batch normalisation, real pipeline (`zoo "
+        "windows. `vs base`: ratio to TensorFlow, float32, no XLA, Keras' normalisation, real pipeline (`zoo "
         "train`'s former default; the same normalisation where Keras' was not measured).",
         "",
         "Input `cached`: one real CIFAR-10 batch held in memory, repeated (the model alone). `pipeline`: zoo's "
         "training pipeline on the offline JPEG copy (decoded once and cached, shuffled per epoch, random crop + "
         "flip, prefetched). `arrays`: `bench/train_arrays.py`'s path, random crop + flip in NumPy on the host (its "
         "time counted), fed to `fit` as arrays. JAX without `jit_compile` runs op by op and is not measured. Norm "
-        "`fused`: `FusedBatchNormalization`'s TensorFlow kernel; `keras`: Keras' own batch normalisation ops.",
+        "`fused`: zoo's `FusedBatchNormalization` (TensorFlow's fused kernel) and `FastLayerNormalization` (a "
+        "hand-written gradient); `keras`: Keras' own normalisation ops.",
         "",
         "| model | backend | batch | precision | jit_compile | norm | input | examples/s | vs base | windows |",
         "|---|---|---:|---|---|---|---|---:|---:|---|",
@@ -316,7 +320,7 @@ def main(argv=None) -> int:
     p.add_argument("--precisions", nargs="+", default=["float32", "bfloat16"], choices=["float32", "bfloat16"])
     p.add_argument("--jit", nargs="+", default=["off", "on"], choices=["off", "on"], help="jit_compile settings")
     p.add_argument("--inputs", nargs="+", default=list(INPUTS), choices=INPUTS)
-    p.add_argument("--norms", nargs="+", default=["fused"], choices=NORMS, help="batch normalisation paths")
+    p.add_argument("--norms", nargs="+", default=["fused"], choices=NORMS, help="normalisation paths")
     p.add_argument("--reading", default=None, help="a paragraph for the report's Reading section")
     p.add_argument("--steps", type=int, default=10, help="timed steps per window")
     p.add_argument("--warmup-steps", type=int, default=3)

@@ -2,7 +2,7 @@
 
 from zoo.layers.conv import ConvNormAct
 from zoo.layers.heads import BinaryLogits, binary_head, classification_head
-from zoo.layers.normalization import FusedBatchNormalization
+from zoo.layers.normalization import FastLayerNormalization, FusedBatchNormalization
 from zoo.layers.residual import BasicBlock, BottleneckBlock, PadShortcut
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "binary_head",
     "BottleneckBlock",
     "ConvNormAct",
+    "FastLayerNormalization",
     "FusedBatchNormalization",
     "PadShortcut",
     "classification_head",

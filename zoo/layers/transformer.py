@@ -14,6 +14,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from zoo.layers.normalization import FastLayerNormalization
+
 
 @keras.saving.register_keras_serializable(package="kzoo")
 class PatchEmbedding(keras.layers.Layer):
@@ -240,11 +242,11 @@ class TransformerBlock(keras.layers.Layer):
             raise ValueError(f"TransformerBlock: dim={dim} does not split into heads={heads}.")
         self.dim, self.heads, self.mlp_dim = dim, heads, mlp_dim
         self.dropout, self.attention_dropout, self.drop_path = dropout, attention_dropout, drop_path
-        self.norm1 = keras.layers.LayerNormalization(epsilon=1e-6, name="norm1")
+        self.norm1 = FastLayerNormalization(epsilon=1e-6, name="norm1")
         self.attention = keras.layers.MultiHeadAttention(
             heads, dim // heads, dropout=attention_dropout, name="attention"
         )
-        self.norm2 = keras.layers.LayerNormalization(epsilon=1e-6, name="norm2")
+        self.norm2 = FastLayerNormalization(epsilon=1e-6, name="norm2")
         self.fc1 = keras.layers.Dense(mlp_dim, activation="gelu", name="fc1")
         self.fc2 = keras.layers.Dense(dim, name="fc2")
         self.drop = keras.layers.Dropout(dropout)

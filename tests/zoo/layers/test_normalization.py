@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from zoo.layers import ConvNormAct, FusedBatchNormalization
+from zoo.layers import ConvNormAct, FastLayerNormalization, FusedBatchNormalization
+from zoo.layers.transformer import TransformerBlock
 
 
 @pytest.fixture
@@ -87,3 +88,60 @@ def test_conv_norm_act_uses_the_fused_layer(x):
     block = ConvNormAct(4, 3)
     block(x)
     assert isinstance(block.bn, FusedBatchNormalization) and block.bn.fused(block.conv(x))
+
+
+@pytest.fixture
+def tokens(real_images):
+    """Real CIFAR-10 pixels as (batch, tokens, dim) sequences: 4x4 patches of 16x16 images, 48 values each."""
+    images = real_images((16, 16, 3), n=4)
+    patches = tf.image.extract_patches(images, [1, 4, 4, 1], [1, 4, 4, 1], [1, 1, 1, 1], "VALID")
+    return tf.reshape(patches, (4, 16, 48)).numpy()
+
+
+@pytest.mark.parametrize("dtype, tolerance", [("float32", 1e-5), ("mixed_bfloat16", 2e-2)])
+def test_fast_layer_norm_matches_keras_forward_and_gradients(tokens, dtype, tolerance):
+    fast = FastLayerNormalization(epsilon=1e-6, dtype=dtype)
+    reference = FastLayerNormalization(epsilon=1e-6, dtype=dtype)
+    reference.use_fast_path = False
+    for layer in (fast, reference):
+        layer.build(tokens.shape)
+        layer.set_weights([w + np.linspace(0.1, 0.5, w.size, dtype="float32") for w in layer.get_weights()])
+    assert fast.fast(tokens) and not reference.fast(tokens)
+    target = tf.constant(np.linspace(-1.0, 1.0, tokens.size).reshape(tokens.shape), "float32")
+
+    @tf.function
+    def step(layer, inputs):
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            outputs = layer(inputs)
+            loss = tf.reduce_sum((tf.cast(outputs, "float32") - target) ** 2)
+        return outputs, tape.gradient(loss, [inputs, *layer.trainable_variables])
+
+    for run in (step, step.python_function):  # graph (as in fit) and eager
+        (out, grads), (expected, expected_grads) = run(fast, tf.constant(tokens)), run(reference, tf.constant(tokens))
+        assert out.dtype == expected.dtype == tf.as_dtype(fast.compute_dtype)
+        np.testing.assert_allclose(_numpy(out), _numpy(expected), rtol=tolerance, atol=tolerance)
+        for got, want in zip(grads, expected_grads):
+            want = _numpy(want)
+            np.testing.assert_allclose(_numpy(got), want, rtol=0, atol=tolerance * np.abs(want).max())
+
+
+def test_fast_layer_norm_falls_back_where_it_must(tokens):
+    assert not FastLayerNormalization(axis=1).fast(tokens)
+    assert not FastLayerNormalization(center=False).fast(tokens)
+    assert not FastLayerNormalization(scale=False).fast(tokens)
+    assert not FastLayerNormalization().fast(tokens.astype("float64"))
+    layer = FastLayerNormalization(axis=1)
+    assert layer(tokens).shape == tokens.shape
+    keras_layer = keras.layers.LayerNormalization(axis=1)
+    keras_layer.build(tokens.shape)
+    assert [w.shape for w in layer.weights] == [w.shape for w in keras_layer.weights]
+
+
+def test_transformer_block_uses_the_fast_layer_norm(tokens):
+    block = TransformerBlock(48, 2, 96)
+    block(tokens)
+    assert isinstance(block.norm1, FastLayerNormalization) and block.norm1.fast(tokens)
+    clone = keras.layers.deserialize(keras.layers.serialize(block))
+    clone.set_weights(block.get_weights())
+    np.testing.assert_allclose(_numpy(clone(tokens)), _numpy(block(tokens)), rtol=1e-5, atol=1e-5)
