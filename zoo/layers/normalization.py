@@ -8,7 +8,7 @@ removed; see ``bench/reports/cpu-training.md``). TensorFlow's ``FusedBatchNormV3
 arithmetic in one kernel (oneDNN on CPUs, cuDNN on GPUs) and takes bfloat16/float16 inputs with
 float32 statistics, so mixed precision needs no casts.
 
-The layer is a drop-in subclass: same arguments, same variables in the same order (checkpoints and
+``FusedBatchNormalization`` is a drop-in subclass: same arguments, same variables in the same order (checkpoints and
 presets load either way), same moving-average rule (Keras' biased batch variance, not the
 kernel's Bessel-corrected one). It falls back to Keras' path for what the kernel does not cover
 (other backends, masks, synchronised or renormalised statistics, inputs other than 4-D
@@ -70,34 +70,25 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         channels = inputs.shape[-1]
         scale = self.gamma if self.scale else tf.ones([channels], "float32")
         offset = self.beta if self.center else tf.zeros([channels], "float32")
-        if training and self.trainable:
-            outputs, mean, variance, *_ = tf.raw_ops.FusedBatchNormV3(
-                x=inputs,
-                scale=scale,
-                offset=offset,
-                mean=tf.zeros([0], "float32"),
-                variance=tf.zeros([0], "float32"),
-                epsilon=self.epsilon,
-                data_format="NHWC",
-                is_training=True,
-            )
+        training = bool(training and self.trainable)
+        # training: the kernel computes the batch statistics (empty inputs); inference: it uses the moving ones
+        outputs, mean, variance, *_ = tf.raw_ops.FusedBatchNormV3(
+            x=inputs,
+            scale=scale,
+            offset=offset,
+            mean=tf.zeros([0], "float32") if training else self.moving_mean,
+            variance=tf.zeros([0], "float32") if training else self.moving_variance,
+            epsilon=self.epsilon,
+            data_format="NHWC",
+            is_training=training,
+        )
+        if training:
             # The kernel returns the unbiased (n - 1) batch variance; Keras' moving average uses the
             # biased one.
             count = tf.cast(tf.size(inputs) // channels, "float32")
             variance = variance * tf.maximum(count - 1.0, 0.0) / tf.maximum(count, 1.0)
             self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
             self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
-        else:
-            outputs, *_ = tf.raw_ops.FusedBatchNormV3(
-                x=inputs,
-                scale=scale,
-                offset=offset,
-                mean=self.moving_mean,
-                variance=self.moving_variance,
-                epsilon=self.epsilon,
-                data_format="NHWC",
-                is_training=False,
-            )
         return tf.cast(outputs, self.compute_dtype)
 
 
