@@ -15,9 +15,10 @@ A configuration is (model, backend, precision, jit_compile, input):
 * ``input="arrays"``: random crop + flip in NumPy on the host (its time counted), fed to ``fit``
   as arrays, as ``bench/train_arrays.py`` does on any backend (no tf.data beside the model);
 
-and a normalisation path: ``norm="fused"`` (zoo's layers: ``FusedBatchNormalization``'s TensorFlow
-kernel, ``FastLayerNormalization``'s hand-written gradient; what the models use) or ``norm="keras"``
-(Keras' own ops, what they used before).
+and a kernel path (``--norms``): ``norm="fused"`` (zoo's layers: ``FusedBatchNormalization``'s TensorFlow
+kernel, ``FastLayerNormalization``'s and ``zoo.layers.gelu``'s hand-written gradients; what the models use),
+``norm="keras"`` (Keras' own ops for all three, what the models used before) or ``norm="keras_gelu"`` (zoo's
+normalisation with Keras' GELU: isolates the GELU).
 
 On the JAX backend ``jit_compile=False`` runs op by op (eager) and is not a candidate, so
 only ``jit_compile=True`` is measured there.
@@ -51,7 +52,7 @@ BASELINE = {
     "input": "pipeline",
     "norm": "keras",
 }
-NORMS = ("fused", "keras")
+NORMS = ("fused", "keras", "keras_gelu")
 
 
 def configurations(
@@ -106,12 +107,14 @@ def _worker() -> None:
 
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "bench"))
+    from keras.activations import gelu as keras_gelu
     from train_arrays import augment
 
     import zoo
     from zoo import data
     from zoo.data.pipeline import make_pipeline, steps_per_epoch
-    from zoo.layers import FastLayerNormalization, FusedBatchNormalization
+    from zoo.layers import FastLayerNormalization, FusedBatchNormalization, gelu
+    from zoo.layers.transformer import TransformerBlock
     from zoo.training.distribute import precision
     from zoo.training.optim import make_optimizer
 
@@ -145,9 +148,11 @@ def _worker() -> None:
                 model = zoo.create(config["model"], **spec.model_overrides())
             for layer in model._flatten_layers():
                 if isinstance(layer, FusedBatchNormalization):
-                    layer.use_fused_kernel = config["norm"] == "fused"
+                    layer.use_fused_kernel = config["norm"] != "keras"
                 if isinstance(layer, FastLayerNormalization):
-                    layer.use_fast_path = config["norm"] == "fused"
+                    layer.use_fast_path = config["norm"] != "keras"
+                if isinstance(layer, TransformerBlock):
+                    layer.fc1.activation = gelu if config["norm"] == "fused" else keras_gelu
             model.compile(
                 optimizer=make_optimizer("sgd", 0.01, 5e-4),
                 jit_compile=config["jit"],
@@ -295,8 +300,9 @@ def markdown(report: dict) -> str:
         "training pipeline on the offline JPEG copy (decoded once and cached, shuffled per epoch, random crop + "
         "flip, prefetched). `arrays`: `bench/train_arrays.py`'s path, random crop + flip in NumPy on the host (its "
         "time counted), fed to `fit` as arrays. JAX without `jit_compile` runs op by op and is not measured. Norm "
-        "`fused`: zoo's `FusedBatchNormalization` (TensorFlow's fused kernel) and `FastLayerNormalization` (a "
-        "hand-written gradient); `keras`: Keras' own normalisation ops.",
+        "`fused`: zoo's `FusedBatchNormalization` (TensorFlow's fused kernel), `FastLayerNormalization` and "
+        "`zoo.layers.gelu` (hand-written gradients); `keras`: Keras' own ops for all three; `keras_gelu`: zoo's "
+        "normalisation with Keras' GELU.",
         "",
         "| model | backend | batch | precision | jit_compile | norm | input | examples/s | vs base | windows |",
         "|---|---|---:|---|---|---|---|---:|---:|---|",
@@ -320,7 +326,13 @@ def main(argv=None) -> int:
     p.add_argument("--precisions", nargs="+", default=["float32", "bfloat16"], choices=["float32", "bfloat16"])
     p.add_argument("--jit", nargs="+", default=["off", "on"], choices=["off", "on"], help="jit_compile settings")
     p.add_argument("--inputs", nargs="+", default=list(INPUTS), choices=INPUTS)
-    p.add_argument("--norms", nargs="+", default=["fused"], choices=NORMS, help="normalisation paths")
+    p.add_argument(
+        "--norms",
+        nargs="+",
+        default=["fused"],
+        choices=NORMS,
+        help="kernel paths: zoo's fast normalisation and GELU, Keras' ops, or zoo's normalisation with Keras' GELU",
+    )
     p.add_argument("--reading", default=None, help="a paragraph for the report's Reading section")
     p.add_argument("--steps", type=int, default=10, help="timed steps per window")
     p.add_argument("--warmup-steps", type=int, default=3)

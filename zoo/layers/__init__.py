@@ -1,5 +1,6 @@
 """Custom layers shared by the model families; each is Keras-serializable (package ``kzoo``)."""
 
+from zoo.layers.activations import gelu
 from zoo.layers.conv import ConvNormAct
 from zoo.layers.heads import BinaryLogits, binary_head, classification_head
 from zoo.layers.normalization import FastLayerNormalization, FusedBatchNormalization
@@ -15,4 +16,5 @@ __all__ = [
     "FusedBatchNormalization",
     "PadShortcut",
     "classification_head",
+    "gelu",
 ]

@@ -14,6 +14,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from zoo.layers.activations import gelu
 from zoo.layers.normalization import FastLayerNormalization
 
 
@@ -247,7 +248,7 @@ class TransformerBlock(keras.layers.Layer):
             heads, dim // heads, dropout=attention_dropout, name="attention"
         )
         self.norm2 = FastLayerNormalization(epsilon=1e-6, name="norm2")
-        self.fc1 = keras.layers.Dense(mlp_dim, activation="gelu", name="fc1")
+        self.fc1 = keras.layers.Dense(mlp_dim, activation=gelu, name="fc1")
         self.fc2 = keras.layers.Dense(dim, name="fc2")
         self.drop = keras.layers.Dropout(dropout)
         self.residual_drop = StochasticDepth(drop_path)
