@@ -16,7 +16,8 @@ import math
 
 import keras
 
-FAST_DTYPES = ("float32", "bfloat16", "float16")
+from zoo.layers.normalization import FUSED_DTYPES
+
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
@@ -32,7 +33,7 @@ def gelu(x):
         [-0.1587, 0.0, 1.9545]
     """
     x = keras.ops.convert_to_tensor(x)
-    if keras.backend.backend() != "tensorflow" or keras.backend.standardize_dtype(x.dtype) not in FAST_DTYPES:
+    if keras.backend.backend() != "tensorflow" or keras.backend.standardize_dtype(x.dtype) not in FUSED_DTYPES:
         return keras.activations.gelu(x, approximate=False)
     return _tf_gelu(x)
 
