@@ -7,7 +7,13 @@ That serves TF2 ``tf.saved_model.save`` / Keras ``model.export`` exports and
 TF1 ``SavedModelBuilder`` exports alike, including TF1 signatures whose tensor
 infos carry no shape (TensorFlow 2's object loader builds rank-0 placeholders
 for those and fails with "Shapes must be equal rank"). Inputs are not checked
-against the declared shapes: TensorFlow checks them, as in TF Serving.
+against the declared shapes: TensorFlow checks them, as in TF Serving (whose
+README feeds ``half_plus_two``, declared ``[-1, 1]``, a ``[3]`` tensor). When the
+graph then fails on an input whose shape the signature does not declare, the
+answer is INVALID_ARGUMENT with TensorFlow's message and the two shapes: the code
+TensorFlow gives for such a failure depends on the kernel the CPU runs
+(UNIMPLEMENTED "grouped convolutions" from Eigen's convolution on an AVX2 CPU,
+INVALID_ARGUMENT from oneDNN's).
 Signature metadata is read from ``saved_model.pb`` itself, so method names and
 tensor infos are exact.
 """
@@ -77,6 +83,17 @@ def tensor_specs(tensor_infos) -> dict[str, TensorSpec]:
         shape = shape_of(info.tensor_shape) if info.HasField("tensor_shape") else None
         specs[alias] = TensorSpec(dtype=dtype, shape=shape)
     return specs
+
+
+def _shape_fits(shape: tuple[int, ...], declared: tuple[int | None, ...] | None) -> bool:
+    """Whether ``shape`` is one the signature declares (None: unknown rank or dim, anything fits)."""
+    if declared is None:
+        return True
+    return len(shape) == len(declared) and all(d is None or d == n for n, d in zip(shape, declared))
+
+
+def _shape_text(declared: tuple[int | None, ...]) -> str:
+    return "[" + ",".join("-1" if d is None else str(d) for d in declared) + "]"
 
 
 def is_batchable(signature: meta_graph_pb2.SignatureDef) -> bool:
@@ -212,8 +229,20 @@ class Servable:
         try:
             outputs = run(*[inputs[alias] for alias in feeds])
         except Exception as err:  # TF raises many types; keep the code TF gives
-            raise errors.from_exception(err) from None
+            raise self._with_shape_mismatch(key, inputs, errors.from_exception(err)) from None
         return dict(zip(fetches, outputs))
+
+    def _with_shape_mismatch(self, key: str, inputs: Mapping[str, np.ndarray], error: errors.ServingError):
+        """``error``, as INVALID_ARGUMENT naming the shapes, when an input's shape is not the declared one."""
+        specs = self._input_specs[key]
+        wrong = [alias for alias in sorted(inputs) if not _shape_fits(inputs[alias].shape, specs[alias].shape)]
+        if not wrong:
+            return error
+        shapes = "; ".join(
+            f"input {a!r} has shape {list(inputs[a].shape)}, the signature declares {_shape_text(specs[a].shape)}"
+            for a in wrong
+        )
+        return errors.invalid_argument(f"{error.message} ({shapes})")
 
     def attach_batchers(self, make_batcher) -> None:
         """Routes every batchable signature through ``make_batcher(servable, key)``."""

@@ -346,9 +346,30 @@ def test_tensorflow_refuses_with_its_own_message(compat_server):
             predictions.Predict(predict_request("tf2", x=np.zeros((1, 3), np.float32)))
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "Matrix size-incompatible" in err.value.details()
+    assert "input 'x' has shape [1, 3], the signature declares [-1,2]" in err.value.details()
     assert "stack traces unavailable" not in err.value.details()
     status, body = compat_server.rest("POST", "/v1/models/tf2:predict", {"instances": [[1.0, 2.0, 3.0]]})
     assert status == 400 and "Matrix size-incompatible" in body["error"]
+
+
+def test_a_failure_on_an_undeclared_shape_is_invalid_argument_whatever_the_kernel_says(tmp_path):
+    """Eigen's convolution on an AVX2 CPU answers a wrong channel count with UNIMPLEMENTED; the caller's
+    mistake is still INVALID_ARGUMENT, with TensorFlow's message and the shapes. Declared shapes pass as they were."""
+    from zoo.serving.servable import Servable
+
+    export_tf2(tmp_path / "1")
+    servable = Servable("tf2", 1, tmp_path / "1")
+    kernel = ServingError(
+        grpc.StatusCode.UNIMPLEMENTED, "Fused conv implementation does not support grouped convolutions"
+    )
+    error = servable._with_shape_mismatch("serving_default", {"x": np.zeros((1, 3), np.float32)}, kernel)
+    assert error.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.message == (
+        "Fused conv implementation does not support grouped convolutions "
+        "(input 'x' has shape [1, 3], the signature declares [-1,2])"
+    )
+    assert servable._with_shape_mismatch("serving_default", {"x": np.zeros((5, 2), np.float32)}, kernel) is kernel
+    servable.close()
 
 
 # --- issues 25 and 20.3: Classify / Regress / MultiInference on TF2 SavedModels -----------------------------
