@@ -42,7 +42,8 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
         offset = np.eye(len(cov_a)) * 1e-6
         root = linalg.sqrtm((cov_a + offset) @ (cov_b + offset))
     root = root.real
-    return float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2.0 * np.trace(root))
+    distance = float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2.0 * np.trace(root))
+    return max(0.0, distance)  # a distance: rounding leaves -0.0 or -1e-15 for equal sets on some CPUs
 
 
 def kernel_distance(
