@@ -89,7 +89,11 @@ def _seed() -> Any:
 
 
 def _mixed_precision() -> Any:
-    return option(False, "compute in float16 (GPU) or bfloat16; weights stay float32", group=DISTRIBUTION)
+    return option(
+        False,
+        "compute in float16 (GPU) or bfloat16 (slow on CPUs without bfloat16 instructions); weights stay float32",
+        group=DISTRIBUTION,
+    )
 
 
 def _resume() -> Any:
