@@ -20,6 +20,10 @@ kernel, ``FastLayerNormalization``'s and ``zoo.layers.gelu``'s hand-written grad
 ``norm="keras"`` (Keras' own ops for all three, what the models used before) or ``norm="keras_gelu"`` (zoo's
 normalisation with Keras' GELU: isolates the GELU).
 
+``--onednn default on off`` runs TensorFlow with its own choice of oneDNN kernels (on for CPUs with
+AVX-512 VNNI/BF16 or AMX, off elsewhere) or with ``TF_ENABLE_ONEDNN_OPTS`` forced to 1 or 0; each
+setting gets its own worker process, since TensorFlow reads the variable once, at import.
+
 On the JAX backend ``jit_compile=False`` runs op by op (eager) and is not a candidate, so
 only ``jit_compile=True`` is measured there.
 
@@ -31,6 +35,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -51,6 +56,7 @@ BASELINE = {
     "jit": False,
     "input": "pipeline",
     "norm": "keras",
+    "onednn": "default",
 }
 NORMS = ("fused", "keras", "keras_gelu")
 
@@ -63,36 +69,33 @@ def configurations(
     batch_sizes: list[int],
     inputs: tuple[str, ...] = INPUTS,
     norms: tuple[str, ...] = ("fused",),
+    onednn: tuple[str, ...] = ("default",),
 ) -> list[dict]:
     """Every measured configuration, in the order of each round."""
     configs = []
-    for model in models:
-        for backend in backends:
-            for batch in batch_sizes:
-                for precision in precisions:
-                    for jit in jits:
-                        if backend == "jax" and jit == "off":
-                            continue  # op by op: not a candidate
-                        for norm in norms:
-                            for source in inputs:
-                                configs.append(
-                                    {
-                                        "model": model,
-                                        "backend": backend,
-                                        "batch": batch,
-                                        "precision": precision,
-                                        "jit": jit == "on",
-                                        "norm": norm,
-                                        "input": source,
-                                    }
-                                )
+    grid = itertools.product(models, backends, onednn, batch_sizes, precisions, jits, norms, inputs)
+    for model, backend, kernels, batch, precision, jit, norm, source in grid:
+        if backend == "jax" and jit == "off":
+            continue  # op by op: not a candidate
+        configs.append(
+            {
+                "model": model,
+                "backend": backend,
+                "batch": batch,
+                "precision": precision,
+                "jit": jit == "on",
+                "norm": norm,
+                "input": source,
+                "onednn": kernels,
+            }
+        )
     return configs
 
 
 def key(config: dict) -> str:
     return (
         f"{config['model']}|{config['backend']}|batch={config['batch']}|{config['precision']}|jit={config['jit']}|"
-        f"norm={config['norm']}|{config['input']}"
+        f"norm={config['norm']}|{config['input']}|onednn={config.get('onednn', 'default')}"
     )
 
 
@@ -209,8 +212,11 @@ def _worker() -> None:
 
 
 class Worker:
-    def __init__(self, backend: str):
+    def __init__(self, backend: str, onednn: str = "default"):
         env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(ROOT)}
+        env.pop("TF_ENABLE_ONEDNN_OPTS", None)
+        if onednn != "default":
+            env["TF_ENABLE_ONEDNN_OPTS"] = "1" if onednn == "on" else "0"
         self.proc = subprocess.Popen(
             [sys.executable, __file__, "--worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True
         )
@@ -304,12 +310,12 @@ def markdown(report: dict) -> str:
         "`zoo.layers.gelu` (hand-written gradients); `keras`: Keras' own ops for all three; `keras_gelu`: zoo's "
         "normalisation with Keras' GELU.",
         "",
-        "| model | backend | batch | precision | jit_compile | norm | input | examples/s | vs base | windows |",
-        "|---|---|---:|---|---|---|---|---:|---:|---|",
+        "| model | backend | oneDNN | batch | precision | jit_compile | norm | input | examples/s | vs base | windows |",
+        "|---|---|---|---:|---|---|---|---|---:|---:|---|",
     ]
     for row in report["rows"]:
         lines.append(
-            f"| {row['model']} | {row['backend']} | {row['batch']} | {row['precision']} | {row['jit']} | {row['norm']} | "
+            f"| {row['model']} | {row['backend']} | {row.get('onednn', 'default')} | {row['batch']} | {row['precision']} | {row['jit']} | {row['norm']} | "
             f"{row['input']} | "
             f"{row['examples_per_second']:.0f} | {row['vs_baseline']} | "
             f"{', '.join(f'{v:.0f}' for v in row['windows'])} |"
@@ -333,6 +339,13 @@ def main(argv=None) -> int:
         choices=NORMS,
         help="kernel paths: zoo's fast normalisation and GELU, Keras' ops, or zoo's normalisation with Keras' GELU",
     )
+    p.add_argument(
+        "--onednn",
+        nargs="+",
+        default=["default"],
+        choices=["default", "on", "off"],
+        help="TensorFlow's oneDNN kernels: its per-CPU default, or TF_ENABLE_ONEDNN_OPTS forced on or off",
+    )
     p.add_argument("--reading", default=None, help="a paragraph for the report's Reading section")
     p.add_argument("--steps", type=int, default=10, help="timed steps per window")
     p.add_argument("--warmup-steps", type=int, default=3)
@@ -345,21 +358,28 @@ def main(argv=None) -> int:
         return 0
 
     configs = configurations(
-        args.models, args.backends, args.precisions, args.jit, args.batch_sizes, args.inputs, tuple(args.norms)
+        args.models,
+        args.backends,
+        args.precisions,
+        args.jit,
+        args.batch_sizes,
+        args.inputs,
+        tuple(args.norms),
+        tuple(args.onednn),
     )
-    workers = {b: Worker(b) for b in args.backends}
+    workers = {(b, o): Worker(b, o) for b in args.backends for o in args.onednn}
     results: dict[str, list[float]] = {key(c): [] for c in configs}
     policies = {}
     host = machine()  # the load average before the run
     started = time.perf_counter()
     try:
         for config in configs:  # build, compile, warm up (not timed)
-            answer = workers[config["backend"]].run(config, args.warmup_steps, seed=0)
+            answer = workers[config["backend"], config["onednn"]].run(config, args.warmup_steps, seed=0)
             policies[key(config)] = answer["dtype_policy"]
             print(f"warm {key(config)}: {answer['examples_per_second']:.0f}/s", file=sys.stderr, flush=True)
         for r in range(args.rounds):
             for config in configs:
-                answer = workers[config["backend"]].run(config, args.steps, seed=r + 1)
+                answer = workers[config["backend"], config["onednn"]].run(config, args.steps, seed=r + 1)
                 results[key(config)].append(answer["examples_per_second"])
                 print(
                     f"round {r + 1} {key(config)}: {answer['examples_per_second']:.0f}/s", file=sys.stderr, flush=True
