@@ -19,7 +19,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import re
 import shlex
 import shutil
@@ -27,6 +26,8 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
+
+from zoo.cpu_kernels import cpu_model_name
 
 HERE = Path(__file__).resolve().parent
 REPORTS = HERE / "reports"
@@ -51,16 +52,6 @@ def _softmax(logits):
 
     shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
     return shifted / shifted.sum(axis=-1, keepdims=True)
-
-
-def _cpu() -> str:
-    """The CPU's model name (Linux), else the platform's processor string."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.partition(":")[2].strip()
-    return platform.processor() or platform.machine()
 
 
 def _markdown(report: dict) -> str:
@@ -152,7 +143,7 @@ def main(argv: list[str]) -> int:
         "command": command,
         "evaluate_command": shlex.join(evaluate),
         "environment": config["environment"],
-        "machine": f"{_cpu()}, {os.cpu_count()} CPUs ({config['environment']['machine']})",
+        "machine": f"{cpu_model_name()}, {os.cpu_count()} CPUs ({config['environment']['machine']})",
         "load_note": args.load_note,
     }
     REPORTS.mkdir(exist_ok=True)

@@ -31,6 +31,8 @@ import sys
 import time
 from pathlib import Path
 
+from zoo.cpu_kernels import cpu_model_name
+
 HERE = Path(__file__).resolve().parent
 RUNS = HERE / "runs" / "screen"
 
@@ -74,17 +76,7 @@ def run_variant(name: str, model: str, dataset: str, label: str, shared: list[st
 
 def machine() -> str:
     """CPU model and count, e.g. "AMD EPYC 9R14, 2 CPUs (x86_64 Linux)"."""
-    model = next(
-        (line.split(":", 1)[1].strip() for line in _cpuinfo().splitlines() if line.startswith("model name")), "CPU"
-    )
-    return f"{model}, {os.cpu_count()} CPUs ({platform.machine()} {platform.system()})"
-
-
-def _cpuinfo() -> str:
-    try:
-        return Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return ""
+    return f"{cpu_model_name()}, {os.cpu_count()} CPUs ({platform.machine()} {platform.system()})"
 
 
 def markdown(report: dict) -> str:

@@ -21,6 +21,8 @@ import logging
 import os
 from typing import Any
 
+from zoo.cpu_kernels import BFLOAT16_CPU_FLAGS, cpu_computes_bfloat16
+
 logger = logging.getLogger(__name__)
 
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker", "tpu")
@@ -165,20 +167,6 @@ def mixed_precision_policy() -> str:
     import tensorflow as tf
 
     return "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16"
-
-
-#: /proc/cpuinfo flags of the x86 instructions that compute bfloat16 (Intel Cooper Lake and later, AMD Zen 4).
-BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
-
-
-def cpu_computes_bfloat16(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> bool | None:
-    """Whether this CPU has bfloat16 instructions; None where ``cpuinfo`` cannot tell (not Linux, no flags line)."""
-    try:
-        with open(cpuinfo, encoding="utf-8", errors="replace") as f:
-            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), None)
-    except OSError:
-        return None
-    return None if flags is None else any(flag in flags for flag in BFLOAT16_CPU_FLAGS)
 
 
 def warn_if_bfloat16_is_emulated(policy: str, cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> bool:

@@ -19,6 +19,7 @@ from typing import Any
 
 import keras
 
+from zoo.cpu_kernels import ONEDNN_VARIABLE, cpu_model_name
 from zoo.training.run_layout import RESULTS, check_out_dir, has_backup
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,8 @@ def environment() -> dict[str, str]:
         "tensorflow": tf_version,
         "numpy": numpy.__version__,
         "machine": f"{platform.machine()} {platform.system()}, {_cpu_count()} CPUs",
+        "cpu": cpu_model_name(),
+        "tf_enable_onednn_opts": os.environ.get(ONEDNN_VARIABLE, "unset"),
         "command": shown_command(),
     }
 

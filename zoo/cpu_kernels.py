@@ -1,4 +1,4 @@
-"""TensorFlow's oneDNN CPU kernels, on wherever they help.
+"""The CPU: what it computes natively, and TensorFlow's oneDNN kernels turned on wherever they help.
 
 TensorFlow turns its oneDNN kernels on by default only on x86 CPUs with AVX-512 VNNI/BF16 or AMX; on
 an AVX2 CPU (an AMD EPYC Zen 2, say) it runs Eigen's kernels instead, and there training is
@@ -23,3 +23,27 @@ def prefer_onednn_kernels(environ=os.environ) -> bool:
         return False
     environ[ONEDNN_VARIABLE] = "1"
     return True
+
+
+#: /proc/cpuinfo flags of the x86 instructions that compute bfloat16 (Intel Cooper Lake and later, AMD Zen 4).
+BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def _cpuinfo_field(name: str, cpuinfo: str | os.PathLike) -> str | None:
+    """The first ``name : value`` of ``cpuinfo`` (Linux's /proc/cpuinfo), None where there is none."""
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as f:
+            return next((line.split(":", 1)[1].strip() for line in f if line.split(":", 1)[0].strip() == name), None)
+    except OSError:
+        return None
+
+
+def cpu_model_name(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> str:
+    """The CPU's model name (Linux), else the platform's processor string."""
+    return _cpuinfo_field("model name", cpuinfo) or platform.processor() or platform.machine()
+
+
+def cpu_computes_bfloat16(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> bool | None:
+    """Whether this CPU has bfloat16 instructions; None where ``cpuinfo`` cannot tell (not Linux, no flags line)."""
+    flags = _cpuinfo_field("flags", cpuinfo)
+    return None if flags is None else any(flag in flags.split() for flag in BFLOAT16_CPU_FLAGS)

@@ -2,6 +2,7 @@
 
 import logging
 
+from zoo import cpu_kernels
 from zoo.training import distribute
 
 # Flags lines as /proc/cpuinfo writes them: an AVX2-only AMD EPYC (Zen 2) and a Sapphire Rapids Xeon.
@@ -16,10 +17,11 @@ def _cpuinfo(tmp_path, text):
 
 
 def test_the_cpu_check_reads_the_flags_line(tmp_path):
-    assert distribute.cpu_computes_bfloat16(_cpuinfo(tmp_path, ZEN2)) is False
-    assert distribute.cpu_computes_bfloat16(_cpuinfo(tmp_path, SAPPHIRE_RAPIDS)) is True
-    assert distribute.cpu_computes_bfloat16(_cpuinfo(tmp_path, "processor\t: 0\n")) is None
-    assert distribute.cpu_computes_bfloat16(tmp_path / "missing") is None
+    assert cpu_kernels.cpu_computes_bfloat16(_cpuinfo(tmp_path, ZEN2)) is False
+    assert cpu_kernels.cpu_computes_bfloat16(_cpuinfo(tmp_path, SAPPHIRE_RAPIDS)) is True
+    assert cpu_kernels.cpu_computes_bfloat16(_cpuinfo(tmp_path, "processor\t: 0\n")) is None
+    assert cpu_kernels.cpu_computes_bfloat16(tmp_path / "missing") is None
+    assert cpu_kernels.cpu_model_name(_cpuinfo(tmp_path, "model name\t: AMD EPYC\n" + ZEN2)) == "AMD EPYC"
 
 
 def test_emulated_bfloat16_warns_and_names_the_way_out(tmp_path, caplog):
@@ -44,6 +46,6 @@ def test_this_machine_warns_exactly_when_its_cpu_lacks_bfloat16(caplog):
     with caplog.at_level(logging.WARNING, logger=distribute.logger.name):
         with distribute.precision(True):
             policy = keras.config.dtype_policy().name
-    emulated = policy == "mixed_bfloat16" and distribute.cpu_computes_bfloat16() is False
+    emulated = policy == "mixed_bfloat16" and cpu_kernels.cpu_computes_bfloat16() is False
     assert ("Leave --mixed-precision off" in caplog.text) == emulated
     assert keras.config.dtype_policy().name == "float32"
