@@ -18,10 +18,11 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-#: Start-up chatter of TensorFlow's C++ runtime and SavedModel writer, dropped from the saved outputs.
+#: Start-up chatter of TensorFlow's C++ runtime (and the node line under its warnings) and SavedModel writer,
+#: dropped from the saved outputs.
 NOISE = ("I0000 ", "W0000 ", "E0000 ", "To enable the following instructions: ",
          "WARNING: All log messages before absl::InitializeLog()", "INFO:tensorflow:Assets written to",
-         "[IPKernelApp] WARNING | Kernel is running over TCP")
+         "[IPKernelApp] WARNING | Kernel is running over TCP", "\t [[{{node ")
 
 
 def _drop_noise(notebook) -> None:

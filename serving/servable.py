@@ -10,7 +10,7 @@ for those and fails with "Shapes must be equal rank"). Inputs are not checked
 against the declared shapes: TensorFlow checks them, as in TF Serving (whose
 README feeds ``half_plus_two``, declared ``[-1, 1]``, a ``[3]`` tensor). When the
 graph then fails on an input whose shape the signature does not declare, the
-answer is INVALID_ARGUMENT with TensorFlow's message and the two shapes: the code
+answer is INVALID_ARGUMENT with the two shapes and TensorFlow's message: the code
 TensorFlow gives for such a failure depends on the kernel the CPU runs
 (UNIMPLEMENTED "grouped convolutions" from Eigen's convolution on an AVX2 CPU,
 INVALID_ARGUMENT from oneDNN's).
@@ -242,7 +242,7 @@ class Servable:
             f"input {a!r} has shape {list(inputs[a].shape)}, the signature declares {_shape_text(specs[a].shape)}"
             for a in wrong
         )
-        return errors.invalid_argument(f"{error.message} ({shapes})")
+        return errors.invalid_argument(f"{shapes}: {error.message}")
 
     def attach_batchers(self, make_batcher) -> None:
         """Routes every batchable signature through ``make_batcher(servable, key)``."""

@@ -354,7 +354,7 @@ def test_tensorflow_refuses_with_its_own_message(compat_server):
 
 def test_a_failure_on_an_undeclared_shape_is_invalid_argument_whatever_the_kernel_says(tmp_path):
     """Eigen's convolution on an AVX2 CPU answers a wrong channel count with UNIMPLEMENTED; the caller's
-    mistake is still INVALID_ARGUMENT, with TensorFlow's message and the shapes. Declared shapes pass as they were."""
+    mistake is still INVALID_ARGUMENT, with the shapes and TensorFlow's message. Declared shapes pass as they were."""
     from zoo.serving.servable import Servable
 
     export_tf2(tmp_path / "1")
@@ -365,8 +365,8 @@ def test_a_failure_on_an_undeclared_shape_is_invalid_argument_whatever_the_kerne
     error = servable._with_shape_mismatch("serving_default", {"x": np.zeros((1, 3), np.float32)}, kernel)
     assert error.code == grpc.StatusCode.INVALID_ARGUMENT
     assert error.message == (
-        "Fused conv implementation does not support grouped convolutions "
-        "(input 'x' has shape [1, 3], the signature declares [-1,2])"
+        "input 'x' has shape [1, 3], the signature declares [-1,2]: "
+        "Fused conv implementation does not support grouped convolutions"
     )
     assert servable._with_shape_mismatch("serving_default", {"x": np.zeros((5, 2), np.float32)}, kernel) is kernel
     servable.close()
