@@ -162,6 +162,12 @@ def _warn_once_if_bfloat16_is_emulated(policy: str) -> bool:
     return warn_if_bfloat16_is_emulated(policy)
 
 
+def _tpus() -> list:
+    import tensorflow as tf
+
+    return tf.config.list_logical_devices("TPU")
+
+
 def mixed_precision_policy() -> str:
     """``mixed_float16`` on GPUs, ``mixed_bfloat16`` elsewhere (TPUs and CPUs with AVX512_BF16 or AMX compute it natively)."""
     import tensorflow as tf
@@ -190,7 +196,8 @@ def precision(enabled: bool):
     previous = keras.config.dtype_policy()
     if enabled:
         policy = mixed_precision_policy()
-        _warn_once_if_bfloat16_is_emulated(policy)
+        if not _tpus():  # a TPU computes bfloat16 whatever its host CPU has
+            _warn_once_if_bfloat16_is_emulated(policy)
         keras.config.set_dtype_policy(policy)
     try:
         yield

@@ -1,10 +1,10 @@
 """The CPU: what it computes natively, and TensorFlow's oneDNN kernels turned on wherever they help.
 
 TensorFlow turns its oneDNN kernels on by default only on x86 CPUs with AVX-512 VNNI/BF16 or AMX; on
-an AVX2 CPU (an AMD EPYC Zen 2, say) it runs Eigen's kernels instead, and there training is
-1.45x (CCT-4/3x2) to 1.73x (ResNet-20) slower in float32 (bench/reports/cpu-training.md, run 5). ``import zoo`` therefore sets
-``TF_ENABLE_ONEDNN_OPTS=1`` on x86-64 Linux before TensorFlow is imported; a value the user set
-wins, and nothing changes once TensorFlow is already imported (it reads the variable once).
+an AVX2 CPU (an AMD EPYC Zen 2, say) it runs Eigen's kernels instead, and there float32 training is
+1.45x (CCT-4/3x2) to 1.73x (ResNet-20) slower (bench/reports/cpu-training.md, run 5). ``import zoo``
+therefore sets ``TF_ENABLE_ONEDNN_OPTS=1`` on x86-64 Linux before TensorFlow is imported; a value the
+user set wins, and nothing changes once TensorFlow is already imported (it reads the variable once).
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ def _cpuinfo_field(name: str, cpuinfo: str | os.PathLike) -> str | None:
     """The first ``name : value`` of ``cpuinfo`` (Linux's /proc/cpuinfo), None where there is none."""
     try:
         with open(cpuinfo, encoding="utf-8", errors="replace") as f:
-            return next((line.split(":", 1)[1].strip() for line in f if line.split(":", 1)[0].strip() == name), None)
+            fields = (line.split(":", 1) for line in f if ":" in line)
+            return next((value.strip() for key, value in fields if key.strip() == name), None)
     except OSError:
         return None
 

@@ -19,7 +19,7 @@ def _cpuinfo(tmp_path, text):
 def test_the_cpu_check_reads_the_flags_line(tmp_path):
     assert cpu_kernels.cpu_computes_bfloat16(_cpuinfo(tmp_path, ZEN2)) is False
     assert cpu_kernels.cpu_computes_bfloat16(_cpuinfo(tmp_path, SAPPHIRE_RAPIDS)) is True
-    assert cpu_kernels.cpu_computes_bfloat16(_cpuinfo(tmp_path, "processor\t: 0\n")) is None
+    assert cpu_kernels.cpu_computes_bfloat16(_cpuinfo(tmp_path, "processor\t: 0\nflags\n")) is None
     assert cpu_kernels.cpu_computes_bfloat16(tmp_path / "missing") is None
     assert cpu_kernels.cpu_model_name(_cpuinfo(tmp_path, "model name\t: AMD EPYC\n" + ZEN2)) == "AMD EPYC"
 
