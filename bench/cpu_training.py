@@ -95,7 +95,7 @@ def configurations(
 def key(config: dict) -> str:
     return (
         f"{config['model']}|{config['backend']}|batch={config['batch']}|{config['precision']}|jit={config['jit']}|"
-        f"norm={config['norm']}|{config['input']}|onednn={config.get('onednn', 'default')}"
+        f"norm={config['norm']}|{config['input']}|onednn={config['onednn']}"
     )
 
 
@@ -252,18 +252,11 @@ def versions() -> dict:
 
 
 def machine() -> dict:
-    cpu = ""
-    flags = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and not cpu:
-                cpu = line.split(":", 1)[1].strip()
-            if line.startswith("flags") and not flags:
-                flags = line.split(":", 1)[1]
-    except OSError:
-        pass
-    isa = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile") if f in flags.split()]
-    return {"cpu": cpu, "cores": os.cpu_count(), "isa": isa, "load_average_start": os.getloadavg()}
+    from zoo.cpu_kernels import cpu_flags, cpu_model_name
+
+    flags = cpu_flags() or []
+    isa = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile") if f in flags]
+    return {"cpu": cpu_model_name(), "cores": os.cpu_count(), "isa": isa, "load_average_start": os.getloadavg()}
 
 
 def summarise(results: dict[str, list[float]], configs: list[dict]) -> list[dict]:
@@ -315,7 +308,7 @@ def markdown(report: dict) -> str:
     ]
     for row in report["rows"]:
         lines.append(
-            f"| {row['model']} | {row['backend']} | {row.get('onednn', 'default')} | {row['batch']} | {row['precision']} | {row['jit']} | {row['norm']} | "
+            f"| {row['model']} | {row['backend']} | {row['onednn']} | {row['batch']} | {row['precision']} | {row['jit']} | {row['norm']} | "
             f"{row['input']} | "
             f"{row['examples_per_second']:.0f} | {row['vs_baseline']} | "
             f"{', '.join(f'{v:.0f}' for v in row['windows'])} |"

@@ -143,7 +143,7 @@ def main(argv: list[str]) -> int:
         "command": command,
         "evaluate_command": shlex.join(evaluate),
         "environment": config["environment"],
-        "machine": f"{cpu_model_name()}, {os.cpu_count()} CPUs ({config['environment']['machine']})",
+        "machine": f"{config['environment'].get('cpu') or cpu_model_name()}, {os.cpu_count()} CPUs ({config['environment']['machine']})",
         "load_note": args.load_note,
     }
     REPORTS.mkdir(exist_ok=True)

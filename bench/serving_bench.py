@@ -681,14 +681,9 @@ def environment() -> dict:
     import numpy as np
     import tensorflow as tf
 
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
+    from zoo.cpu_kernels import cpu_model_name
+
+    cpu = cpu_model_name()
     mem_kb = next(
         int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
     )

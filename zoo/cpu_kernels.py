@@ -44,7 +44,13 @@ def cpu_model_name(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> str:
     return _cpuinfo_field("model name", cpuinfo) or platform.processor() or platform.machine()
 
 
+def cpu_flags(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> list[str] | None:
+    """The CPU's instruction-set flags (``avx2``, ``avx512_bf16``, ...); None where ``cpuinfo`` has no flags line."""
+    flags = _cpuinfo_field("flags", cpuinfo)
+    return None if flags is None else flags.split()
+
+
 def cpu_computes_bfloat16(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> bool | None:
     """Whether this CPU has bfloat16 instructions; None where ``cpuinfo`` cannot tell (not Linux, no flags line)."""
-    flags = _cpuinfo_field("flags", cpuinfo)
-    return None if flags is None else any(flag in flags.split() for flag in BFLOAT16_CPU_FLAGS)
+    flags = cpu_flags(cpuinfo)
+    return None if flags is None else any(flag in flags for flag in BFLOAT16_CPU_FLAGS)
